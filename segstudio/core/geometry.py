@@ -1,0 +1,81 @@
+"""Axis-aligned pixel rectangles: what every edit reports as the area it changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    """A half-open pixel rectangle: rows ``top <= y < bottom``, columns ``left <= x < right``."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    def __post_init__(self) -> None:
+        if self.bottom < self.top or self.right < self.left:
+            raise ValueError(f"rectangle has negative size: {self}")
+
+    @classmethod
+    def from_xywh(cls, x: int, y: int, width: int, height: int) -> Rect:
+        return cls(top=y, left=x, bottom=y + height, right=x + width)
+
+    @classmethod
+    def full(cls, shape: tuple[int, ...]) -> Rect:
+        return cls(0, 0, int(shape[0]), int(shape[1]))
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def area(self) -> int:
+        return self.height * self.width
+
+    @property
+    def is_empty(self) -> bool:
+        return self.height == 0 or self.width == 0
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """Index a 2-D array with ``array[rect.slices]``."""
+        return slice(self.top, self.bottom), slice(self.left, self.right)
+
+    def union(self, other: Rect) -> Rect:
+        if self.is_empty:
+            return other
+        if other.is_empty:
+            return self
+        return Rect(
+            min(self.top, other.top),
+            min(self.left, other.left),
+            max(self.bottom, other.bottom),
+            max(self.right, other.right),
+        )
+
+    def intersection(self, other: Rect) -> Rect:
+        top, left = max(self.top, other.top), max(self.left, other.left)
+        bottom, right = min(self.bottom, other.bottom), min(self.right, other.right)
+        if bottom <= top or right <= left:
+            return EMPTY_RECT
+        return Rect(top, left, bottom, right)
+
+    def clipped(self, shape: tuple[int, ...]) -> Rect:
+        """This rectangle limited to an array of ``shape`` (rows, columns)."""
+        return self.intersection(Rect.full(shape))
+
+    def translated(self, dy: int, dx: int) -> Rect:
+        return Rect(self.top + dy, self.left + dx, self.bottom + dy, self.right + dx)
+
+    def relative_to(self, outer: Rect) -> Rect:
+        """This rectangle in the coordinates of ``outer``'s top-left corner."""
+        return self.translated(-outer.top, -outer.left)
+
+
+EMPTY_RECT = Rect(0, 0, 0, 0)

@@ -1,0 +1,1 @@
+"""Segmentation models (torch/torchvision only, never Qt)."""

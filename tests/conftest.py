@@ -17,3 +17,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set SEGSTUDIO_SHARED_DATA to point at it)")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Project files of read-only folders (like ../shared/data) go to a per-test user data folder, never ~."""
+    folder = tmp_path_factory.mktemp("user-data")
+    monkeypatch.setenv("SEGSTUDIO_DATA_DIR", str(folder))
+    return folder

@@ -283,17 +283,23 @@ def _default_colours_cached(count: int) -> np.ndarray:
 def _greedy_sequence(length: int = 256) -> np.ndarray:
     levels = np.linspace(0, 255, 16).round().astype(np.uint8)
     grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
-    lab = cv2.cvtColor(grid.reshape(1, -1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    lab = cielab(grid)
     chosen = [0]  # black: background
     nearest = np.linalg.norm(lab - lab[0], axis=1)
     # Near-white and near-grey colours read badly over photographs; push them down the order.
-    chroma = np.hypot(lab[:, 1] - 128, lab[:, 2] - 128)
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
     weight = 0.6 + 0.4 * np.minimum(chroma / 60.0, 1.0)
     for _ in range(1, length):
         pick = int(np.argmax(nearest * weight))
         chosen.append(pick)
         nearest = np.minimum(nearest, np.linalg.norm(lab - lab[pick], axis=1))
     return grid[chosen].astype(np.uint8)
+
+
+def cielab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (L* 0..100, a*, b* signed) of uint8 RGB colours, shape ``(N, 3)``: distances here are Delta E 1976."""
+    scaled = np.asarray(rgb, dtype=np.float32).reshape(1, -1, 3) / 255.0
+    return cv2.cvtColor(scaled, cv2.COLOR_RGB2LAB).reshape(-1, 3)
 
 
 def parse_colour(value: object, what: str = "colour") -> Colour:

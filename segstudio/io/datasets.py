@@ -1,0 +1,227 @@
+"""Opening a dataset folder: every image paired with its ground truth, predictions and corrections.
+
+Opening lists folders and never decodes an image; :func:`check_files` reads headers (sizes) only, and can run
+on a worker with progress and cancel. Files that cannot be used are listed with the reason, never dropped
+silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+
+from segstudio.io.dataset_detect import detect_dataset
+from segstudio.io.dataset_spec import DatasetSpec, MaskRole, MaskSource
+from segstudio.io.errors import FileProblem
+from segstudio.io.folder_listing import image_files
+from segstudio.io.images import image_size
+from segstudio.io.project_file import find_project_file, new_project_file_location, read_project_file, write_project_file
+
+
+class ProblemKind(StrEnum):
+    NO_GROUND_TRUTH = "no ground truth"
+    UNPAIRED_MASK = "mask without image"
+    DUPLICATE_NAME = "duplicate name"
+    SIZE_MISMATCH = "size mismatch"
+    UNREADABLE = "unreadable"
+    MISSING_FOLDER = "missing folder"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    kind: ProblemKind
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image and the masks paired with it, by mask source name."""
+
+    key: str  # the image's path relative to the dataset root, without extension: unique in the dataset
+    image: Path
+    split: str
+    masks: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def name(self) -> str:
+        return self.image.stem
+
+
+@dataclass(frozen=True)
+class Dataset:
+    root: Path
+    project_file: Path
+    spec: DatasetSpec
+    samples: tuple[Sample, ...]
+    problems: tuple[Problem, ...]
+    detected_now: bool = False  # True when this open guessed the layout (no project file existed)
+
+    @property
+    def corrections_dir(self) -> Path:
+        return self.project_file.parent / self.spec.corrections_folder
+
+    def ground_truth_source(self, sample: Sample) -> MaskSource | None:
+        return self.spec.ground_truth_for(self._image_folder_of(sample))
+
+    def ground_truth(self, sample: Sample) -> Path | None:
+        source = self.ground_truth_source(sample)
+        return None if source is None else sample.masks.get(source.name)
+
+    def predictions(self, sample: Sample) -> dict[str, Path]:
+        return {
+            s.name: sample.masks[s.name]
+            for s in self.spec.sources_for(self._image_folder_of(sample))
+            if s.role is MaskRole.PREDICTION and s.name in sample.masks
+        }
+
+    def correction_path(self, sample: Sample) -> Path:
+        """Where the corrected mask of ``sample`` is saved (the ground truth is never overwritten by default)."""
+        return self.corrections_dir / f"{sample.key}.png"
+
+    def source(self, name: str) -> MaskSource:
+        for source in self.spec.mask_sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"no mask source named {name!r}")
+
+    def sample(self, key: str) -> Sample:
+        for sample in self.samples:
+            if sample.key == key or sample.name == key:
+                return sample
+        raise KeyError(f"no image {key!r} in {self.root}")
+
+    def _image_folder_of(self, sample: Sample) -> str:
+        return sample.key.rpartition("/")[0] or "."
+
+
+def open_dataset(root: str | Path, *, redetect: bool = False, save_project: bool = True) -> Dataset:
+    """Open ``root``: read its project file, or detect the layout and write one (next to the data, or in the
+    user data location when the folder is read-only). ``redetect`` ignores an existing project file and
+    replaces it with a fresh guess."""
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise FileProblem(root, "is not a folder" if root.exists() else "does not exist")
+    existing = None if redetect else find_project_file(root)
+    if existing is not None:
+        spec = read_project_file(existing)
+        project_file, detected = existing, False
+    else:
+        spec = detect_dataset(root)
+        project_file, detected = (find_project_file(root) or new_project_file_location(root)), True
+        if save_project:
+            write_project_file(project_file, root, spec)
+    samples, problems = pair_files(root, spec)
+    return Dataset(root, project_file, spec, samples, problems, detected)
+
+
+def pair_files(root: Path, spec: DatasetSpec) -> tuple[tuple[Sample, ...], tuple[Problem, ...]]:
+    """Pair by listing folders only: O(number of files), no file is opened."""
+    samples: list[Sample] = []
+    problems: list[Problem] = []
+    any_truth = any(s.role is MaskRole.GROUND_TRUTH for s in spec.mask_sources)
+    for folder in spec.image_folders:
+        image_dir = root / folder.folder
+        if not image_dir.is_dir():
+            problems.append(Problem(image_dir, ProblemKind.MISSING_FOLDER, "image folder named in the project file is missing"))
+            continue
+        sources = spec.sources_for(folder.folder)
+        masks_by_source = {s.name: _masks_by_image_stem(root, s, problems) for s in sources}
+        # Masks kept beside their images (photo.png + photo_mask.png) are not images themselves.
+        beside = {p.name for s in sources if s.folder == folder.folder for p in masks_by_source[s.name].values()}
+        listed = {name: stem for name, stem in image_files(image_dir).items() if name not in beside}
+        images = _by_stem(image_dir, listed, problems)
+        truth = spec.ground_truth_for(folder.folder)
+        prefix = "" if folder.folder == "." else f"{folder.folder}/"
+        for stem, image_path in images.items():
+            paired = {name: found[stem] for name, found in masks_by_source.items() if stem in found}
+            samples.append(Sample(f"{prefix}{stem}", image_path, folder.split, MappingProxyType(paired)))
+            if truth is not None and truth.name not in paired:
+                problems.append(Problem(image_path, ProblemKind.NO_GROUND_TRUTH, f"no ground truth mask in {truth.folder}/"))
+            elif truth is None and any_truth:
+                problems.append(Problem(image_path, ProblemKind.NO_GROUND_TRUTH, f"no ground truth: {folder.folder}/ has no masks folder"))
+        for source in sources:
+            for stem, mask_path in masks_by_source[source.name].items():
+                if stem not in images:
+                    problems.append(
+                        Problem(mask_path, ProblemKind.UNPAIRED_MASK, f"{source.role.value.replace('_', ' ')} mask with no image named {stem}.* in {folder.folder}/")
+                    )
+    return tuple(samples), tuple(problems)
+
+
+def _by_stem(folder: Path, files: Mapping[str, str], problems: list[Problem]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for name, stem in files.items():
+        if stem in found:
+            problems.append(
+                Problem(folder / name, ProblemKind.DUPLICATE_NAME, f"another file has the same name: {found[stem].name}; this one is left out")
+            )
+            continue
+        found[stem] = folder / name
+    return found
+
+
+def _masks_by_image_stem(root: Path, source: MaskSource, problems: list[Problem]) -> dict[str, Path]:
+    folder = root / source.folder
+    if not folder.is_dir():
+        problems.append(Problem(folder, ProblemKind.MISSING_FOLDER, f"mask folder of {source.name!r} is missing"))
+        return {}
+    found: dict[str, Path] = {}
+    for name, stem in image_files(folder).items():
+        if source.suffix:
+            if not stem.endswith(source.suffix):
+                continue  # in a shared folder (masks beside images) the images themselves are not masks
+            stem = stem[: -len(source.suffix)]
+        elif source.folder == source.image_folder:
+            continue
+        if stem in found:
+            problems.append(Problem(folder / name, ProblemKind.DUPLICATE_NAME, f"another mask has the same name: {found[stem].name}; this one is left out"))
+            continue
+        found[stem] = folder / name
+    return found
+
+
+def check_files(
+    dataset: Dataset,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[Problem, ...]:
+    """Read every image's and mask's header (not its pixels): unreadable files and masks whose size differs
+    from their image's. Predictions of another size are reported too; they need resizing before comparison."""
+    problems: list[Problem] = []
+    total = len(dataset.samples)
+    for index, sample in enumerate(dataset.samples):
+        if cancelled is not None and cancelled():
+            break
+        try:
+            size = image_size(sample.image)
+        except FileProblem as problem:
+            problems.append(Problem(sample.image, ProblemKind.UNREADABLE, problem.problem))
+            size = None
+        for source_name, mask_path in sample.masks.items():
+            try:
+                mask_size = image_size(mask_path)
+            except FileProblem as problem:
+                problems.append(Problem(mask_path, ProblemKind.UNREADABLE, problem.problem))
+                continue
+            if size is not None and mask_size != size:
+                role = dataset.source(source_name).role
+                note = " (a prediction of another size must be resized to its image before it is compared)" if role is MaskRole.PREDICTION else ""
+                problems.append(
+                    Problem(
+                        mask_path,
+                        ProblemKind.SIZE_MISMATCH,
+                        f"mask is {mask_size[0]}x{mask_size[1]} but its image {sample.image.name} is {size[0]}x{size[1]}{note}",
+                    )
+                )
+        if progress is not None:
+            progress(index + 1, total)
+    return tuple(problems)
+

@@ -1,0 +1,308 @@
+"""The command line: ``segstudio`` and its batch subcommands.
+
+Imports stay inside the commands so that ``segstudio --help`` starts fast and loads neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from segstudio import __version__
+
+if TYPE_CHECKING:
+    from segstudio.core.labels import LabelSet
+    from segstudio.core.metrics import DatasetScores
+    from segstudio.io.datasets import Dataset
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad input: a file or folder that cannot be used as asked
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command = getattr(args, "command", None) or _run_demo
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except ValueError as error:  # FileProblem is a ValueError: both are the user's to fix, not tracebacks
+        prog = f"segstudio {args.command_name}" if getattr(args, "command_name", None) else "segstudio"
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segstudio",
+        description="Look at a segmentation model's masks against the truth, and fix them fast. "
+        "With no command: opens the built-in demo dataset.",
+    )
+    parser.add_argument("--version", action="version", version=f"segstudio {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score predicted masks against ground truth (per class overlap, combined, union, IoU, Dice)",
+        description="Score a folder of predicted masks against a folder of ground-truth masks, matched by file "
+        "name stem. Prints a per-class table and, with --json, writes every figure to a file.",
+    )
+    evaluate.add_argument("--gt", type=Path, required=True, metavar="DIR", help="folder of ground-truth masks")
+    evaluate.add_argument("--pred", type=Path, required=True, metavar="DIR", help="folder of predicted masks")
+    classes = evaluate.add_mutually_exclusive_group()
+    classes.add_argument("--classes", type=Path, metavar="FILE", help="label set file (.toml, .json, or .txt with a name per line)")
+    classes.add_argument("--num-classes", type=int, metavar="N", help="number of classes (ids 0..N-1)")
+    evaluate.add_argument("--ignore-index", type=int, metavar="K", help="ground-truth value to leave out of every score (e.g. 255)")
+    evaluate.add_argument("--json", type=Path, metavar="FILE", help="write all scores (per class, per image, confusion matrix) as JSON")
+    evaluate.add_argument("--worst", type=int, default=5, metavar="N", help="list the N images with the lowest mean IoU (default 5)")
+    evaluate.set_defaults(command=_run_evaluate, command_name="evaluate")
+
+    scan = commands.add_parser(
+        "scan",
+        help="show how a dataset folder pairs images with masks (and write its project file)",
+        description="Detect a dataset folder's layout, pair every image with its masks, list what could not be "
+        "paired and why, and write the project file (segstudio.toml) that records the guess.",
+    )
+    scan.add_argument("folder", type=Path, metavar="DIR")
+    scan.add_argument("--check", action="store_true", help="also read every file's header: unreadable files, mask sizes")
+    scan.add_argument("--redetect", action="store_true", help="ignore the existing project file and guess again")
+    scan.set_defaults(command=_run_scan, command_name="scan")
+
+    from segstudio.cli_models import add_model_commands
+
+    add_model_commands(commands)
+
+    demo = commands.add_parser("demo", help="generate the built-in demo dataset and score its predictions")
+    demo.add_argument("--folder", type=Path, metavar="DIR", help="where to put it (default: the user data folder)")
+    demo.set_defaults(command=_run_demo, command_name="demo")
+    return parser
+
+
+# -- evaluate -----------------------------------------------------------------------------------------------
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from segstudio.core.labels import LabelSet
+    from segstudio.io.labelset_files import read_label_set
+
+    labels: LabelSet | None = None
+    if args.classes is not None:
+        labels = read_label_set(args.classes)
+        if args.ignore_index is not None and args.ignore_index != labels.ignore_index:
+            labels = LabelSet(labels.classes, args.ignore_index, labels.ignore_name)
+    elif args.num_classes is not None:
+        labels = LabelSet.with_count(args.num_classes, ignore_index=args.ignore_index)
+    result = evaluate_folders(args.gt, args.pred, labels, ignore_index=args.ignore_index)
+    print_scores(result, sys.stdout, worst=args.worst)
+    if args.json is not None:
+        _write_json(args.json, result.to_json_dict())
+        print(f"\nwrote {args.json}")
+    return EXIT_OK
+
+
+def evaluate_folders(gt_dir: Path, pred_dir: Path, labels: LabelSet | None, *, ignore_index: int | None = None) -> DatasetScores:
+    """Score every ground-truth mask in ``gt_dir`` against the prediction of the same stem in ``pred_dir``.
+
+    Without a label set the class count is read off the masks (a first pass over every file). Every problem
+    (a missing or mis-sized prediction, a value outside the label set, an unreadable file) is a
+    :class:`~segstudio.io.errors.FileProblem` naming the file; nothing is written before all masks are scored.
+    """
+    from segstudio.core.labels import LabelSet
+    from segstudio.core.metrics import DatasetEvaluator
+    from segstudio.io.errors import FileProblem
+    from segstudio.io.mask_files import read_class_mask
+
+    pairs = _match_by_stem(gt_dir, pred_dir)
+    if labels is None:
+        labels = _labels_from_values(pairs, ignore_index)
+    evaluator = DatasetEvaluator(labels.num_classes, labels.ignore_index, labels.names)
+    progress = _Progress(len(pairs), "scoring")
+    for index, (stem, gt_path, pred_path) in enumerate(pairs):
+        truth = read_class_mask(gt_path, labels)
+        prediction = read_class_mask(pred_path, labels)
+        if prediction.shape != truth.shape:
+            raise FileProblem(
+                pred_path,
+                f"prediction is {prediction.shape[1]}x{prediction.shape[0]} but its ground truth {gt_path.name} is "
+                f"{truth.shape[1]}x{truth.shape[0]}",
+            )
+        try:
+            evaluator.add(stem, truth, prediction)
+        except ValueError as error:
+            raise FileProblem(pred_path, str(error)) from error
+        progress.update(index + 1)
+    progress.done()
+    return evaluator.result()
+
+
+def _match_by_stem(gt_dir: Path, pred_dir: Path) -> list[tuple[str, Path, Path]]:
+    from segstudio.io.errors import FileProblem
+    from segstudio.io.folder_listing import image_files
+
+    for folder, role in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
+        if not folder.is_dir():
+            raise FileProblem(folder, f"{role} folder {'is not a folder' if folder.exists() else 'does not exist'}")
+    truths = {stem: gt_dir / name for name, stem in image_files(gt_dir).items()}
+    predictions = {stem: pred_dir / name for name, stem in image_files(pred_dir).items()}
+    if not truths:
+        raise FileProblem(gt_dir, "holds no mask files (.png, .tif, ...)")
+    missing = sorted(stem for stem in truths if stem not in predictions)
+    if missing:
+        shown = ", ".join(truths[s].name for s in missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        first = truths[missing[0]]
+        raise FileProblem(
+            first,
+            f"no prediction with the same name in {pred_dir} for {len(missing)} ground-truth mask(s): {shown}",
+        )
+    extra = sorted(stem for stem in predictions if stem not in truths)
+    if extra:
+        print(f"note: {len(extra)} prediction(s) in {pred_dir} have no ground truth and are not scored", file=sys.stderr)
+    return [(stem, truths[stem], predictions[stem]) for stem in sorted(truths)]
+
+
+def _labels_from_values(pairs: list[tuple[str, Path, Path]], ignore_index: int | None) -> LabelSet:
+    from segstudio.core.labels import LabelSet
+    from segstudio.io.mask_files import read_raw_mask, value_counts
+
+    highest = 0
+    progress = _Progress(len(pairs), "counting classes")
+    for index, (_, gt_path, pred_path) in enumerate(pairs):
+        for path in (gt_path, pred_path):
+            present, _ = value_counts(read_raw_mask(path).values)
+            values = [int(v) for v in present if int(v) != ignore_index]
+            highest = max(highest, *values) if values else highest
+        progress.update(index + 1)
+    progress.done()
+    count = max(highest + 1, 2)
+    print(f"note: {count} classes (0..{count - 1}) read off the masks; pass --num-classes or --classes to set them", file=sys.stderr)
+    return LabelSet.with_count(count, ignore_index=ignore_index)
+
+
+def print_scores(result: DatasetScores, out: TextIO, *, worst: int = 5) -> None:
+    overall = result.overall
+    name_width = max(12, *(len(n) for n in overall.class_names))
+    header = f"{'class':<{name_width}} {'overlap':>12} {'combined':>12} {'union':>12} {'IoU':>7} {'Dice':>7}"
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for scores in overall.classes:
+        print(
+            f"{scores.name:<{name_width}} {scores.overlap:>12,} {scores.combined:>12,} {scores.union:>12,} "
+            f"{_fmt(scores.iou):>7} {_fmt(scores.dice):>7}",
+            file=out,
+        )
+    print("-" * len(header), file=out)
+    print(
+        f"{len(result.per_image)} images, counts summed over the dataset: mean IoU {_fmt(overall.mean_iou)}, "
+        f"mean Dice {_fmt(overall.mean_dice)}, pixel accuracy {_fmt(overall.pixel_accuracy)}",
+        file=out,
+    )
+    means = result.image_mean
+    print(
+        f"mean of per-image scores: mean IoU {_fmt(means.mean_iou)}, mean Dice {_fmt(means.mean_dice)}, "
+        f"pixel accuracy {_fmt(means.pixel_accuracy)}",
+        file=out,
+    )
+    scored = [(name, s.mean_iou) for name, s in result.per_image.items() if s.mean_iou is not None]
+    if worst > 0 and len(scored) > 1:
+        print(f"\nworst {min(worst, len(scored))} images by mean IoU:", file=out)
+        for name, value in sorted(scored, key=lambda item: item[1])[:worst]:
+            print(f"  {_fmt(value)}  {name}", file=out)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _write_json(path: Path, data: object) -> None:
+    from segstudio.io.atomic import write_text_atomic
+    from segstudio.io.errors import FileProblem
+
+    if not path.parent.exists():
+        raise FileProblem(path, f"cannot write: folder {path.parent} does not exist")
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+class _Progress:
+    """A one-line progress counter on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int, what: str) -> None:
+        self.total, self.what = total, what
+        self.enabled = sys.stderr.isatty() and total > 1
+
+    def update(self, done: int) -> None:
+        if self.enabled:
+            print(f"\r{self.what} {done}/{self.total}", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled:
+            print("\r" + " " * (len(self.what) + 24) + "\r", end="", file=sys.stderr, flush=True)
+
+
+# -- scan ---------------------------------------------------------------------------------------------------
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from segstudio.io.datasets import check_files, open_dataset
+
+    dataset = open_dataset(args.folder, redetect=args.redetect)
+    problems = list(dataset.problems)
+    if args.check:
+        problems.extend(check_files(dataset))
+    print_dataset(dataset, problems, sys.stdout)
+    return EXIT_OK
+
+
+def print_dataset(dataset: Dataset, problems: Sequence[object], out: TextIO, *, shown_per_kind: int = 3) -> None:
+    spec = dataset.spec
+    state = "guessed now and saved to" if dataset.detected_now else "read from"
+    print(f"{dataset.root}: {spec.layout.value} layout, {len(dataset.samples)} images", file=out)
+    print(f"project file ({state}): {dataset.project_file}", file=out)
+    for split in spec.splits:
+        in_split = [s for s in dataset.samples if s.split == split]
+        with_truth = sum(1 for s in in_split if dataset.ground_truth(s) is not None)
+        with_prediction = sum(1 for s in in_split if dataset.predictions(s))
+        print(f"  {split}: {len(in_split)} images, {with_truth} with ground truth, {with_prediction} with predictions", file=out)
+    labels = spec.labels
+    ignore = f", ignore id {labels.ignore_index} ({labels.ignore_name})" if labels.ignore_index is not None else ""
+    print(f"classes ({labels.num_classes}{ignore}): {', '.join(f'{c.id} {c.name}' for c in labels.classes)}", file=out)
+    print("how it was read:", file=out)
+    for note in spec.notes:
+        print(f"  - {note}", file=out)
+    if problems:
+        print(f"{len(problems)} problem(s):", file=out)
+        by_kind: dict[str, list[object]] = {}
+        for problem in problems:
+            by_kind.setdefault(str(getattr(problem, "kind", "problem")), []).append(problem)
+        for kind, listed in by_kind.items():
+            print(f"  {kind} ({len(listed)}):", file=out)
+            for problem in listed[:shown_per_kind]:
+                print(f"    {problem}", file=out)
+            if len(listed) > shown_per_kind:
+                print(f"    ... and {len(listed) - shown_per_kind} more", file=out)
+
+
+# -- demo ---------------------------------------------------------------------------------------------------
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from segstudio.io.datasets import open_dataset
+    from segstudio.io.demo_dataset import DEMO_LABELS, ensure_demo_dataset
+    from segstudio.io.project_file import user_data_dir
+
+    folder = ensure_demo_dataset(getattr(args, "folder", None) or user_data_dir() / "demo")
+    dataset = open_dataset(folder)
+    print_dataset(dataset, dataset.problems, sys.stdout)
+    print(file=sys.stdout)
+    print_scores(evaluate_folders(folder / "masks", folder / "predictions", DEMO_LABELS), sys.stdout)
+    print(
+        "\nThis is segstudio's command-line core; the desktop window is not built yet. "
+        "Try: segstudio scan DIR, segstudio evaluate --gt DIR --pred DIR",
+        file=sys.stdout,
+    )
+    return EXIT_OK

@@ -1,0 +1,199 @@
+"""Model commands of the command line: ``segstudio models``, ``segstudio train``, ``segstudio predict``.
+
+torch is imported inside the commands, so ``segstudio --help`` and the other commands stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from segstudio.models.progress import Progress
+
+
+def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    models = commands.add_parser("models", help="list the architectures and encoders segstudio can build")
+    models.set_defaults(command=_run_models, command_name="models")
+
+    train = commands.add_parser(
+        "train",
+        help="train or fine-tune a segmentation model on a dataset folder",
+        description="Train (or fine-tune, with --init) a model on a dataset folder as `segstudio scan` reads it. "
+        "The best checkpoint by validation mean IoU is kept in --out; <out>.resume.pt lets --resume continue.",
+    )
+    train.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
+    train.add_argument("--arch", required=True, metavar="NAME", help="architecture (see `segstudio models`)")
+    train.add_argument("--encoder", metavar="NAME", help="encoder (default: the architecture's first)")
+    train.add_argument("--epochs", type=int, default=50, metavar="N", help="epochs (default 50)")
+    train.add_argument("--size", type=int, default=256, metavar="PX", help="training crop size in pixels (default 256)")
+    train.add_argument("--batch-size", type=int, default=4, metavar="N", help="crops per step (default 4)")
+    train.add_argument("--samples-per-epoch", type=int, metavar="N", help="crops per epoch (default: one per image)")
+    train.add_argument("--lr", type=float, metavar="RATE", help="learning rate (default 1e-3; 5e-3 for Mask R-CNN)")
+    train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="architecture option, e.g. upsampling=bilinear (repeatable)")
+    train.add_argument("--init", type=Path, metavar="FILE", help="weights to fine-tune from: a segstudio checkpoint, torchvision or smp weights")
+    train.add_argument("--val-split", metavar="NAME", help="dataset split to validate on (default: val/test if present, else a random 20%%)")
+    train.add_argument("--max-minutes", type=float, metavar="MIN", help="stop after this long, keeping the best model so far")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed gives the same model")
+    train.add_argument("--device", metavar="DEVICE", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    train.add_argument("--resume", action="store_true", help="continue the run that writes --out from its resume state")
+    train.add_argument("--out", type=Path, required=True, metavar="FILE", help="checkpoint to write (.safetensors)")
+    train.set_defaults(command=_run_train, command_name="train")
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict masks for a folder of images with a checkpoint",
+        description="Predict every image in a folder and write palette PNG masks (<image stem>.png) that "
+        "`segstudio evaluate` and the app read.",
+    )
+    predict.add_argument("--model", type=Path, required=True, metavar="FILE", help="a segstudio checkpoint (.safetensors)")
+    predict.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of images")
+    predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the predicted masks")
+    predict.add_argument("--tile", type=int, metavar="PX", help="predict in overlapping tiles of this size (large images)")
+    predict.add_argument("--device", metavar="DEVICE", help="cpu, cuda ... (default: CUDA when present)")
+    predict.set_defaults(command=_run_predict, command_name="predict")
+
+
+# -- models -------------------------------------------------------------------------------------------------
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from segstudio.models.registry import architectures
+
+    for name, architecture in sorted(architectures().items()):
+        print(f"{name}  ({architecture.task.value})")
+        print(f"    {architecture.summary}")
+        print(f"    encoders: {', '.join(architecture.encoders)} (default {architecture.encoders[0]})")
+        for option, meaning in sorted(architecture.options.items()):
+            print(f"    --option {option}=...  {meaning}")
+    return 0
+
+
+# -- train --------------------------------------------------------------------------------------------------
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from segstudio.models.training import TrainingConfig, train
+
+    if args.out.suffix != ".safetensors":
+        raise ValueError(f"--out {args.out}: checkpoints are written as .safetensors files")
+    config = TrainingConfig(
+        architecture=args.arch,
+        encoder=args.encoder,
+        options=parse_options(args.option),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        crop_size=args.size,
+        samples_per_epoch=args.samples_per_epoch,
+        learning_rate=args.lr,
+        val_split=args.val_split,
+        seed=args.seed,
+        initial_weights=None if args.init is None else str(args.init),
+        device=args.device,
+        max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0,
+    )
+    bar = _ProgressBar()
+    try:
+        result = train(args.data, config, args.out, progress=bar, resume=args.resume)
+    finally:
+        bar.close()
+    for note in result.notes:
+        print(f"note: {note}")
+    for record in result.history:
+        print(
+            f"epoch {record.epoch:>3}: loss {record.train_loss:.4f}, val mean IoU {_fmt(record.mean_iou)}, "
+            f"mean Dice {_fmt(record.mean_dice)}, pixel accuracy {_fmt(record.pixel_accuracy)} ({record.seconds:.0f} s)"
+        )
+    best = result.best_metrics
+    print(
+        f"stopped: {result.stop_reason.value} after {result.seconds:.0f} s; best epoch {result.best_epoch}: "
+        f"mean IoU {_fmt(best.get('mean_iou'))}, mean Dice {_fmt(best.get('mean_dice'))} -> {result.checkpoint}"
+    )
+    return 0
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["upsampling=bilinear", "bins=[1,2,3,6]", "aux=false"]`` -> options; values are JSON where they parse."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option {pair!r} must look like KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key.strip()] = text
+    return options
+
+
+# -- predict ------------------------------------------------------------------------------------------------
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from segstudio.io.errors import FileProblem
+    from segstudio.io.folder_listing import image_files
+    from segstudio.models.checkpoints import load_checkpoint
+    from segstudio.models.predictor import Predictor
+
+    if not args.images.is_dir():
+        raise FileProblem(args.images, "image folder does not exist" if not args.images.exists() else "is not a folder")
+    paths = [args.images / name for name in image_files(args.images)]
+    if not paths:
+        raise FileProblem(args.images, "holds no images (.png, .jpg, .tif, ...)")
+    loaded = load_checkpoint(args.model, device=args.device or _default_device())
+    overrides: dict[str, Any] = {"device": args.device} if args.device else {}
+    if args.tile:
+        overrides["tile_size"] = args.tile
+    predictor = Predictor.from_checkpoint(loaded, **overrides)
+    bar = _ProgressBar()
+    try:
+        result = predictor.predict_folder(paths, args.out, loaded.meta.labels, progress=bar)
+    finally:
+        bar.close()
+    for skipped in result.skipped:
+        print(f"skipped {skipped}", file=sys.stderr)
+    print(f"wrote {len(result.written)} masks to {args.out}" + (f"; {len(result.skipped)} images skipped" if result.skipped else ""))
+    return 0 if not result.skipped else 1
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# -- shared -------------------------------------------------------------------------------------------------
+
+
+class _ProgressBar:
+    """A tqdm bar per stage ("train", "validate", "predict folder" ...), on stderr."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._stage = ""
+
+    def __call__(self, progress: Progress) -> None:
+        from tqdm import tqdm
+
+        if progress.stage != self._stage or self._bar is None or self._bar.total != progress.total:
+            self.close()
+            self._stage = progress.stage
+            self._bar = tqdm(total=progress.total, desc=progress.stage, file=sys.stderr, leave=False, dynamic_ncols=True)
+        self._bar.n = progress.done
+        postfix = {k: f"{v:.4f}" for k, v in progress.metrics.items() if isinstance(v, float)}
+        if postfix:
+            self._bar.set_postfix(postfix, refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

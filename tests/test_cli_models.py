@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segstudio.cli import main
+from segstudio.cli_models import parse_options
+from segstudio.io.demo_dataset import DEMO_LABELS, write_demo_dataset
+from segstudio.io.mask_files import read_class_mask
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> None:
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_models_lists_every_seed_architecture(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("fcn32s", "fcn16s", "fcn8s", "segnet", "unet", "pspnet", "mask_rcnn"):
+        assert f"{name}  (" in printed
+    assert "vgg16, resnet50, mobilenet_v2" in printed
+
+
+def test_train_then_predict_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_demo_dataset(tmp_path / "demo", count=4)
+    checkpoint = tmp_path / "model.safetensors"
+    code = main([
+        "train", "--data", str(data), "--arch", "unet", "--option", "base_channels=4", "--epochs", "1",
+        "--size", "64", "--batch-size", "2", "--out", str(checkpoint),
+    ])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert checkpoint.is_file() and "epoch   1:" in printed and "best epoch 1" in printed
+
+    out = tmp_path / "predicted"
+    assert main(["predict", "--model", str(checkpoint), "--images", str(data / "images"), "--out", str(out)]) == 0
+    written = sorted(out.glob("*.png"))
+    assert [p.name for p in written] == sorted(p.name for p in (data / "images").glob("*.png"))
+    mask = read_class_mask(written[0], DEMO_LABELS)
+    assert mask.shape == (240, 320) and mask.max() < DEMO_LABELS.num_classes
+
+    capsys.readouterr()
+    assert main(["evaluate", "--gt", str(data / "masks"), "--pred", str(out), "--classes", str(data / "labels.toml")]) == 0
+    assert "mean IoU" in capsys.readouterr().out
+
+
+def test_predict_refuses_a_broken_model_file_and_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = write_demo_dataset(tmp_path / "demo", count=1) / "images"
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    assert main(["predict", "--model", str(bad), "--images", str(images), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_refuses_a_checkpoint_name_of_another_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(tmp_path), "--arch", "unet", "--out", str(tmp_path / "model.pth")]) == 2
+    assert ".safetensors" in capsys.readouterr().err
+
+
+def test_unknown_architecture_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_demo_dataset(tmp_path / "demo", count=2)
+    assert main(["train", "--data", str(data), "--arch", "deeplab9000", "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert "unknown architecture" in capsys.readouterr().err
+
+
+def test_options_parse_as_json_where_they_can() -> None:
+    assert parse_options(["upsampling=bilinear", "bins=[1,2,3,6]", "aux=false", "base_channels=8"]) == {
+        "upsampling": "bilinear", "bins": [1, 2, 3, 6], "aux": False, "base_channels": 8,
+    }
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_options(["novalue"])

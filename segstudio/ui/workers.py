@@ -1,0 +1,481 @@
+"""Background work for the window: run slow functions on a thread pool, hear about them on the GUI thread.
+
+Everything slow (inference, training, folder scans, thumbnails, full-image metrics) goes through a
+:class:`WorkerPool`::
+
+    handle = pool.submit("predict", lambda progress, cancel: predictor.predict(image, progress=progress, cancel=cancel))
+    handle.signals.finished.connect(show_prediction)        # or, once for every job: pool.signals("predict")
+
+How it fits together
+--------------------
+* **A job** is a function ``fn(progress, cancel) -> result`` (:data:`JobFunction`), the same shape the models'
+  long work already has (:class:`~segstudio.models.progress.Progress` reports, a
+  :class:`~segstudio.models.progress.CancelToken` checked between steps). The result should be plain numpy or a
+  frozen dataclass: never a tensor, and never a ``QPixmap``/``QWidget`` (those may only be made on the GUI
+  thread); a result from torch or a Qt GUI object is refused with a clear ``failed``.
+* **Channels and generations.** Every job belongs to a channel ("predict", "thumbnails", "scan", "metrics"...).
+  Submitting to a channel bumps that channel's generation and, unless asked not to, cancels the job it replaces.
+  Anything a job sends (started, progress, result, failure, cancelled) reaches the GUI only while the job's
+  generation is still its channel's current one; otherwise it is dropped. So the answer for an image the user
+  has already left never lands on the image they are looking at. ``cancel(channel, drop=True)`` drops the current
+  job too (the user moved to an image with nothing to compute).
+* **Threads.** Public signals (:class:`WorkerSignals`) are only ever emitted on the GUI thread, so any slot, a
+  lambda included, runs there. The worker thread talks to the GUI through one private relay ``QObject`` whose
+  signals are connected to ``@Slot`` methods of the pool with explicit queued connections (never a lambda across
+  threads: PySide would run it on the emitting thread). The pool must be made, and used, on the GUI thread.
+* **Progress is throttled on the worker**: at most one report per ``progress_interval_s`` (50 ms) per job is
+  posted; a completed report (``done >= total``) always goes through, and the last report a job made is always
+  delivered before its outcome. A loop that reports 10,000 times posts a handful of events.
+* **Outcomes.** Exactly one of ``finished(result)``, ``failed(WorkerFailure)`` or ``cancelled()`` follows
+  ``started()`` for a current job. An exception never escapes the worker: it becomes a :class:`WorkerFailure`
+  with a readable message and the traceback text. :class:`~segstudio.models.progress.Cancelled`, or any ending
+  after the job's token was cancelled, is ``cancelled``, not ``failed``.
+* **Shutdown**: ``pool.shutdown(timeout_ms)`` = ``cancel_all()`` then ``wait_for_done(timeout_ms)``; cancel is
+  cooperative, so a job that never checks its token runs to its end.
+
+The GIL
+-------
+The GUI thread needs the GIL to run any Python slot or paint handler. numpy and torch release it inside their
+kernels, so a worker doing numpy/torch work leaves the GUI thread free. A worker spinning in pure Python holds
+it and CPython hands it over only when a waiting thread has asked for ``sys.getswitchinterval()`` (5 ms). A
+trivial slot barely notices (a 10 ms timer ticked with a 14 ms longest gap against a pure-Python job, 13 ms
+against a numpy one), but PySide releases the GIL around many Qt calls, and every time the GUI thread wants it
+back it may wait up to 5 ms: a paint handler making dozens of Qt calls would crawl. Keep workers' hot loops in
+numpy/torch, or vectorise them.
+
+Torch's CPU threads
+-------------------
+Torch's intra-op pool uses every core by default, so a CPU prediction competes with the GUI thread for cores.
+``bench/bench_event_loop.py`` measured it on 2 shared cores (load ~3.5): the longest gap between 5 ms timer
+ticks while a U-Net-ResNet50 predicted 25 tiles stayed 9-17 ms with torch's 2 threads (once 44 ms, in a run
+whose idle baseline was itself 22 ms) and 10-13 ms with 1 thread, against 5-9 ms idle. The GUI thread sleeps
+between turns, so the scheduler runs it as soon as it wakes, and torch drops the GIL inside every op. So the
+pool leaves torch's thread count alone (``torch.set_num_threads`` is process-wide anyway); if a machine ever
+shows starvation, lower it for the duration of a prediction job, not here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+
+from segstudio.io.errors import FileProblem
+from segstudio.models.progress import Cancelled, CancelToken, Progress, ProgressCallback
+
+__all__ = [
+    "DEFAULT_PROGRESS_INTERVAL_S",
+    "Job",
+    "JobFunction",
+    "JobHandle",
+    "WorkerFailure",
+    "WorkerPool",
+    "WorkerSignals",
+    "failure_from_exception",
+]
+
+JobFunction = Callable[[ProgressCallback, CancelToken], Any]
+"""``fn(progress, cancel) -> result``: runs on a worker thread; reports through ``progress``, checks ``cancel``."""
+
+DEFAULT_PROGRESS_INTERVAL_S = 0.05
+
+
+# -- value objects ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to run: ``fn`` on a worker, as generation ``generation`` of ``channel``."""
+
+    channel: str
+    generation: int
+    fn: JobFunction
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """A job that raised. ``message`` is for the window; ``details`` (the traceback) for a details view."""
+
+    channel: str
+    generation: int
+    error_type: str
+    message: str
+    details: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def failure_from_exception(error: BaseException, channel: str, generation: int) -> WorkerFailure:
+    """Text only: the exception (and the frames, arrays and tensors its traceback holds) is not kept.
+
+    A :class:`~segstudio.io.errors.FileProblem` or ``ValueError`` is written for the user already, so its text
+    is the message as it is; anything else reads ``"<ExceptionType>: <text>"``.
+    """
+    text = str(error).strip()
+    if isinstance(error, (FileProblem, ValueError)) and text:
+        message = text
+    else:
+        message = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return WorkerFailure(channel, generation, type(error).__name__, message, details)
+
+
+# -- signals ------------------------------------------------------------------------------------------------------
+
+
+class WorkerSignals(QObject):
+    """What the GUI hears about a job (or, from :meth:`WorkerPool.signals`, about every current job of a channel).
+
+    Always emitted on the GUI thread. ``progress`` carries a :class:`~segstudio.models.progress.Progress`,
+    ``finished`` the job's result, ``failed`` a :class:`WorkerFailure`.
+    """
+
+    started = Signal()
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+
+
+class _Relay(QObject):
+    """Private: emitted on worker threads, received (queued) by the pool on the GUI thread."""
+
+    started = Signal(object)  # handle
+    progress = Signal(object, object)  # handle, Progress
+    finished = Signal(object, object)  # handle, result
+    failed = Signal(object, object)  # handle, WorkerFailure
+    cancelled = Signal(object)  # handle
+
+
+# -- handles ------------------------------------------------------------------------------------------------------
+
+
+class JobHandle:
+    """A submitted job: its signals, its cancel, and whether it still matters.
+
+    ``done`` turns true on the worker once the function has returned or raised (its outcome may still be on its
+    way to the GUI); ``is_current`` is false once a newer job was submitted to the channel (or it was dropped).
+    """
+
+    def __init__(self, pool: WorkerPool, job: Job) -> None:
+        self._pool = pool
+        self.job = job
+        self.token = CancelToken()
+        self.signals = WorkerSignals()
+        self._superseded = threading.Event()  # set on the GUI thread, read by the worker: stop posting progress
+        self._done = threading.Event()
+
+    @property
+    def channel(self) -> str:
+        return self.job.channel
+
+    @property
+    def generation(self) -> int:
+        return self.job.generation
+
+    @property
+    def is_current(self) -> bool:
+        return not self._superseded.is_set() and self._pool.generation(self.channel) == self.generation
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.token.cancelled
+
+    def cancel(self) -> None:
+        """Ask the job to stop (cooperative). A current job then ends with ``cancelled``."""
+        self.token.cancel()
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "running"
+        return f"<JobHandle {self.channel}#{self.generation} {state}{'' if self.is_current else ' stale'}>"
+
+
+class _Runner(QRunnable):
+    """Runs one job on a pool thread; posts everything through the relay."""
+
+    def __init__(self, handle: JobHandle, relay: _Relay, progress_interval_s: float) -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # Python owns it (the pool keeps it until the job has ended)
+        self._handle = handle
+        self._relay = relay
+        self._interval = progress_interval_s
+        self._last_post = float("-inf")
+        self._unsent: Progress | None = None
+
+    def run(self) -> None:  # worker thread
+        handle, relay = self._handle, self._relay
+        outcome: tuple[str, Any] = ("cancelled", None)
+        try:
+            if not handle.token.cancelled:
+                relay.started.emit(handle)
+                try:
+                    result = handle.job.fn(self._report, handle.token)
+                    outcome = ("cancelled", None) if handle.token.cancelled else ("finished", _check_result(result))
+                except Cancelled:
+                    outcome = ("cancelled", None)
+                except Exception as error:  # noqa: BLE001 - a job's error must never take the app down
+                    if handle.token.cancelled:
+                        outcome = ("cancelled", None)
+                    else:
+                        outcome = ("failed", failure_from_exception(error, handle.channel, handle.generation))
+        except BaseException as error:  # noqa: BLE001 - not even SystemExit may escape a worker thread
+            outcome = ("failed", failure_from_exception(error, handle.channel, handle.generation))
+        finally:
+            handle._done.set()
+            try:
+                self._flush_progress()
+                kind, value = outcome
+                if kind == "finished":
+                    relay.finished.emit(handle, value)
+                elif kind == "failed":
+                    relay.failed.emit(handle, value)
+                else:
+                    relay.cancelled.emit(handle)
+            except RuntimeError:  # the pool's C++ side was deleted under a running job: nobody is left to tell
+                pass
+
+    def _report(self, progress: Progress) -> None:  # worker thread, called by the job
+        if not isinstance(progress, Progress):
+            raise ValueError(f"a job reports Progress objects, got {type(progress).__name__}")
+        if self._handle._superseded.is_set():
+            self._unsent = None
+            return
+        now = time.monotonic()
+        complete = progress.total > 0 and progress.done >= progress.total
+        if complete or now - self._last_post >= self._interval:
+            self._last_post = now
+            self._unsent = None
+            self._relay.progress.emit(self._handle, progress)
+        else:
+            self._unsent = progress
+
+    def _flush_progress(self) -> None:
+        if self._unsent is not None and not self._handle._superseded.is_set():
+            self._relay.progress.emit(self._handle, self._unsent)
+        self._unsent = None
+
+
+def _check_result(result: Any) -> Any:
+    """Refuse results the GUI must not receive from a worker: torch objects, Qt GUI objects."""
+    module = type(result).__module__ or ""
+    if module == "torch" or module.startswith("torch."):
+        raise ValueError(
+            f"a worker returned a torch {type(result).__name__}; hand the GUI numpy arrays or frozen dataclasses"
+        )
+    if module.startswith(("PySide6.QtGui", "PySide6.QtWidgets")):
+        raise ValueError(
+            f"a worker returned a {type(result).__name__}; Qt GUI objects may only be made on the GUI thread, "
+            "so return numpy and build it there"
+        )
+    return result
+
+
+# -- the pool -----------------------------------------------------------------------------------------------------
+
+
+class WorkerPool(QObject):
+    """Runs jobs on its own ``QThreadPool`` (``max_threads``, default 2) and delivers what matters on the GUI thread.
+
+    Signals: ``busy_changed(bool)`` when the first job starts or the last one's outcome has been handled.
+    """
+
+    busy_changed = Signal(bool)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        max_threads: int = 2,
+        progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S,
+    ) -> None:
+        super().__init__(parent)
+        if isinstance(max_threads, bool) or int(max_threads) != max_threads or max_threads < 1:
+            raise ValueError(f"max_threads must be a positive integer, got {max_threads!r}")
+        if not progress_interval_s >= 0:
+            raise ValueError(f"progress_interval_s must be 0 or more seconds, got {progress_interval_s!r}")
+        self._progress_interval_s = float(progress_interval_s)
+        self._threads = QThreadPool(self)
+        self._threads.setMaxThreadCount(int(max_threads))
+        self._relay = _Relay(self)
+        queued = Qt.ConnectionType.QueuedConnection
+        self._relay.started.connect(self._on_started, queued)
+        self._relay.progress.connect(self._on_progress, queued)
+        self._relay.finished.connect(self._on_finished, queued)
+        self._relay.failed.connect(self._on_failed, queued)
+        self._relay.cancelled.connect(self._on_cancelled, queued)
+        self._generations: dict[str, int] = {}
+        self._current: dict[str, JobHandle] = {}
+        self._channel_signals: dict[str, WorkerSignals] = {}
+        self._running: dict[JobHandle, _Runner] = {}  # submitted, outcome not yet handled on the GUI thread
+
+    # -- submitting -------------------------------------------------------------------------------------------
+
+    @property
+    def max_threads(self) -> int:
+        return self._threads.maxThreadCount()
+
+    def submit(self, channel: str, fn: JobFunction, *, cancel_previous: bool = True) -> JobHandle:
+        """Run ``fn(progress, cancel)`` on a worker as the new current job of ``channel``.
+
+        The channel's previous job, if still running, is made stale (nothing more from it reaches the GUI) and,
+        with ``cancel_previous`` (the default), asked to stop. Connect to ``handle.signals`` right away: nothing
+        is delivered before control returns to the event loop.
+        """
+        self._require_gui_thread("submit")
+        if not isinstance(channel, str) or not channel:
+            raise ValueError(f"a job's channel is a non-empty string, got {channel!r}")
+        if not callable(fn):
+            raise ValueError(f"a job's function must be callable as fn(progress, cancel), got {type(fn).__name__}")
+        previous = self._current.get(channel)
+        generation = self._generations.get(channel, 0) + 1
+        self._generations[channel] = generation
+        if previous is not None:
+            previous._superseded.set()
+            if cancel_previous:
+                previous.cancel()
+        handle = JobHandle(self, Job(channel, generation, fn))
+        runner = _Runner(handle, self._relay, self._progress_interval_s)
+        self._current[channel] = handle
+        was_busy = bool(self._running)
+        self._running[handle] = runner
+        self._threads.start(runner)
+        if not was_busy:
+            self.busy_changed.emit(True)
+        return handle
+
+    def signals(self, channel: str) -> WorkerSignals:
+        """One set of signals for every current job of ``channel``: connect a panel once."""
+        self._require_gui_thread("signals")
+        if channel not in self._channel_signals:
+            self._channel_signals[channel] = WorkerSignals(self)
+        return self._channel_signals[channel]
+
+    def generation(self, channel: str) -> int:
+        """``channel``'s current generation (0 before its first job)."""
+        return self._generations.get(channel, 0)
+
+    def current(self, channel: str) -> JobHandle | None:
+        """``channel``'s current job while it runs (or while its outcome is on its way), else ``None``."""
+        handle = self._current.get(channel)
+        return handle if handle is not None and handle.is_current else None
+
+    # -- cancelling -------------------------------------------------------------------------------------------
+
+    def cancel(self, channel: str, *, drop: bool = False) -> bool:
+        """Ask ``channel``'s current job to stop; it then ends with ``cancelled``.
+
+        ``drop=True`` also makes it stale, so not even ``cancelled`` arrives (the user left the image). Returns
+        whether there was a running job to cancel.
+        """
+        self._require_gui_thread("cancel")
+        handle = self._current.get(channel)
+        if handle is None:
+            return False
+        if drop:
+            handle._superseded.set()
+            self._current.pop(channel, None)
+        was_running = not handle.done
+        handle.cancel()
+        return was_running
+
+    def cancel_all(self, *, drop: bool = False) -> None:
+        """Ask every job (stale ones too) to stop; ``drop=True`` silences them all."""
+        self._require_gui_thread("cancel_all")
+        for handle in list(self._running):
+            if drop:
+                handle._superseded.set()
+            handle.cancel()
+        if drop:
+            self._current.clear()
+
+    @property
+    def active_jobs(self) -> tuple[JobHandle, ...]:
+        """Jobs whose function has not returned yet, current and stale."""
+        return tuple(handle for handle in self._running if not handle.done)
+
+    @property
+    def busy(self) -> bool:
+        """Some job is running, or its outcome has not been handled on the GUI thread yet."""
+        return bool(self._running)
+
+    def wait_for_done(self, timeout_ms: int = -1) -> bool:
+        """Block until every job's function has returned (``-1``: no limit); then handle what they sent.
+
+        Returns whether all finished in time. For shutdown (after :meth:`cancel_all`) and tests, never for
+        ordinary GUI code: it blocks the event loop.
+        """
+        self._require_gui_thread("wait_for_done")
+        finished = self._threads.waitForDone(int(timeout_ms))
+        # the outcomes they posted are queued calls to this object: deliver them now, so nothing is left dangling
+        QCoreApplication.sendPostedEvents(self, int(QEvent.Type.MetaCall.value))
+        return finished
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel everything (silently) and wait up to ``timeout_ms`` for the threads; for the window's close."""
+        self.cancel_all(drop=True)
+        return self.wait_for_done(timeout_ms)
+
+    # -- the GUI side of the relay ----------------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_started(self, handle: JobHandle) -> None:
+        for signals in self._targets(handle):
+            signals.started.emit()
+
+    @Slot(object, object)
+    def _on_progress(self, handle: JobHandle, progress: Progress) -> None:
+        for signals in self._targets(handle):
+            signals.progress.emit(progress)
+
+    @Slot(object, object)
+    def _on_finished(self, handle: JobHandle, result: Any) -> None:
+        targets = self._settle(handle)
+        for signals in targets:
+            signals.finished.emit(result)
+        self._after_settle()
+
+    @Slot(object, object)
+    def _on_failed(self, handle: JobHandle, failure: WorkerFailure) -> None:
+        targets = self._settle(handle)
+        for signals in targets:
+            signals.failed.emit(failure)
+        self._after_settle()
+
+    @Slot(object)
+    def _on_cancelled(self, handle: JobHandle) -> None:
+        targets = self._settle(handle)
+        for signals in targets:
+            signals.cancelled.emit()
+        self._after_settle()
+
+    def _targets(self, handle: JobHandle) -> tuple[WorkerSignals, ...]:
+        """Where a job's news goes: nowhere once stale; else its own signals and its channel's."""
+        if not handle.is_current:
+            return ()
+        channel = self._channel_signals.get(handle.channel)
+        return (handle.signals,) if channel is None else (handle.signals, channel)
+
+    def _settle(self, handle: JobHandle) -> tuple[WorkerSignals, ...]:
+        targets = self._targets(handle)
+        self._running.pop(handle, None)
+        if self._current.get(handle.channel) is handle:
+            del self._current[handle.channel]
+        return targets
+
+    def _after_settle(self) -> None:
+        if not self._running:
+            self.busy_changed.emit(False)
+
+    def _require_gui_thread(self, what: str) -> None:
+        if QThread.currentThread() is not self.thread():
+            raise RuntimeError(f"WorkerPool.{what} must be called on the thread that owns the pool (the GUI thread)")

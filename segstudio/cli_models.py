@@ -50,7 +50,10 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
         description="Predict every image in a folder and write palette PNG masks (<image stem>.png) that "
         "`segstudio evaluate` and the app read.",
     )
-    predict.add_argument("--model", type=Path, required=True, metavar="FILE", help="a segstudio checkpoint (.safetensors)")
+    predict.add_argument(
+        "--model", type=Path, required=True, metavar="FILE",
+        help="a segstudio checkpoint (.safetensors), or torchvision's official Mask R-CNN / FCN-ResNet50 weights file",
+    )
     predict.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of images")
     predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the predicted masks")
     predict.add_argument("--tile", type=int, metavar="PX", help="predict in overlapping tiles of this size (large images)")
@@ -136,7 +139,7 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 def _run_predict(args: argparse.Namespace) -> int:
     from segstudio.io.errors import FileProblem
     from segstudio.io.folder_listing import image_files
-    from segstudio.models.checkpoints import load_checkpoint
+    from segstudio.models.checkpoints import load_weights_file
     from segstudio.models.predictor import Predictor
 
     if not args.images.is_dir():
@@ -144,7 +147,9 @@ def _run_predict(args: argparse.Namespace) -> int:
     paths = [args.images / name for name in image_files(args.images)]
     if not paths:
         raise FileProblem(args.images, "holds no images (.png, .jpg, .tif, ...)")
-    loaded = load_checkpoint(args.model, device=args.device or _default_device())
+    loaded = load_weights_file(args.model, device=args.device or _default_device())
+    for note in loaded.notes:
+        print(f"note: {note}", file=sys.stderr)
     overrides: dict[str, Any] = {"device": args.device} if args.device else {}
     if args.tile:
         overrides["tile_size"] = args.tile

@@ -11,13 +11,7 @@ from segstudio.io.demo_dataset import DEMO_LABELS, write_demo_dataset
 from segstudio.io.mask_files import read_class_mask
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> None:
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_models_lists_every_seed_architecture(capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,3 +72,19 @@ def test_options_parse_as_json_where_they_can() -> None:
     }
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_options(["novalue"])
+
+
+def test_predict_with_a_torchvision_weights_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch = pytest.importorskip("torch")
+    from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+    torch.manual_seed(0)
+    weights = tmp_path / "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth"
+    torch.save(maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict(), weights)
+    images = write_demo_dataset(tmp_path / "demo", count=1) / "images"
+    out = tmp_path / "predicted"
+    assert main(["predict", "--model", str(weights), "--images", str(images), "--out", str(out)]) == 0
+    [written] = sorted(out.glob("*.png"))
+    from PIL import Image
+
+    assert Image.open(written).mode == "P" and Image.open(written).size == (320, 240)

@@ -151,7 +151,46 @@ def crop_rng(seed: int, epoch: int, position: int) -> np.random.Generator:
     return np.random.default_rng((seed, epoch, position))
 
 
-class SemanticCrops(TorchDataset):
+class _EpochOrder(TorchDataset):
+    """An epoch's positions over the training samples, seeded by (seed, epoch): what makes runs repeatable
+    and resumable. ``start`` > 0 resumes an epoch part-way."""
+
+    def __init__(
+        self,
+        samples: Sequence[TrainingSample],
+        reader: SampleReader,
+        normalisation: InputNormalisation,
+        augmentation: Augmentation,
+        seed: int,
+        samples_per_epoch: int | None,
+    ) -> None:
+        if not samples:
+            raise ValueError("no training samples")
+        self.samples = tuple(samples)
+        self.reader = reader
+        self.normalisation = normalisation
+        self.augmentation = augmentation
+        self.seed = int(seed)
+        self.samples_per_epoch = int(samples_per_epoch or len(self.samples))
+        self.epoch = 0
+        self.start = 0
+        self._order = epoch_order(len(self.samples), self.samples_per_epoch, self.seed, 0)
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Show ``epoch``'s items from position ``start`` on."""
+        self.epoch = int(epoch)
+        self.start = int(start)
+        self._order = epoch_order(len(self.samples), self.samples_per_epoch, self.seed, self.epoch)
+
+    def __len__(self) -> int:
+        return self.samples_per_epoch - self.start
+
+    def _at(self, index: int) -> tuple[int, TrainingSample]:
+        position = self.start + int(index)
+        return position, self.samples[int(self._order[position])]
+
+
+class SemanticCrops(_EpochOrder):
     """An epoch of augmented ``crop_size`` crops: ``(image (C, S, S) float32, target (S, S) int64)`` per position."""
 
     def __init__(
@@ -165,31 +204,11 @@ class SemanticCrops(TorchDataset):
         seed: int,
         samples_per_epoch: int | None = None,
     ) -> None:
-        if not samples:
-            raise ValueError("no training samples")
-        self.samples = tuple(samples)
-        self.reader = reader
-        self.normalisation = normalisation
+        super().__init__(samples, reader, normalisation, augmentation, seed, samples_per_epoch)
         self.crop_size = int(crop_size)
-        self.augmentation = augmentation
-        self.seed = int(seed)
-        self.samples_per_epoch = int(samples_per_epoch or len(self.samples))
-        self.epoch = 0
-        self.start = 0
-        self._order = epoch_order(len(self.samples), self.samples_per_epoch, self.seed, 0)
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        """Show ``epoch``'s crops from position ``start`` on (``start`` > 0 resumes an epoch part-way)."""
-        self.epoch = int(epoch)
-        self.start = int(start)
-        self._order = epoch_order(len(self.samples), self.samples_per_epoch, self.seed, self.epoch)
-
-    def __len__(self) -> int:
-        return self.samples_per_epoch - self.start
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        position = self.start + int(index)
-        sample = self.samples[int(self._order[position])]
+        position, sample = self._at(index)
         image = self.reader.image(sample)
         target = targets_from_class_mask(self.reader.class_mask(sample), self.reader.labels.ignore_index)
         rng = crop_rng(self.seed, self.epoch, position)
@@ -246,7 +265,7 @@ def _nearest(source: int, size: int) -> np.ndarray:
     return np.minimum(((np.arange(size) + 0.5) * (source / size)).astype(np.int64), source - 1)
 
 
-class InstanceImages(TorchDataset):
+class InstanceImages(_EpochOrder):
     """Whole images with their instance masks for detection training: ``(image (C, H, W) float32, InstanceMask)``.
 
     Augmentation: horizontal (and optionally vertical) flips and brightness/contrast; torchvision's detection
@@ -263,29 +282,10 @@ class InstanceImages(TorchDataset):
         seed: int,
         samples_per_epoch: int | None = None,
     ) -> None:
-        if not samples:
-            raise ValueError("no training samples")
-        self.samples = tuple(samples)
-        self.reader = reader
-        self.normalisation = normalisation
-        self.augmentation = augmentation
-        self.seed = int(seed)
-        self.samples_per_epoch = int(samples_per_epoch or len(self.samples))
-        self.epoch = 0
-        self.start = 0
-        self._order = epoch_order(len(self.samples), self.samples_per_epoch, self.seed, 0)
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        self.epoch = int(epoch)
-        self.start = int(start)
-        self._order = epoch_order(len(self.samples), self.samples_per_epoch, self.seed, self.epoch)
-
-    def __len__(self) -> int:
-        return self.samples_per_epoch - self.start
+        super().__init__(samples, reader, normalisation, augmentation, seed, samples_per_epoch)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, InstanceMask]:
-        position = self.start + int(index)
-        sample = self.samples[int(self._order[position])]
+        position, sample = self._at(index)
         unit = self.normalisation.to_unit(self.reader.image(sample))
         instances = self.reader.instance_mask(sample)
         if instances.shape != unit.shape[:2]:

@@ -105,13 +105,7 @@ def randomise_batchnorm(model: nn.Module, seed: int = 1) -> None:
                 module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny inputs gain nothing from threads, and OpenMP's spinning threads crawl on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- The shared base --------------------------------------------------------------------------------------------

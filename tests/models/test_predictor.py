@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -23,13 +22,7 @@ from segstudio.models.progress import CancelToken, Cancelled, Progress
 from segstudio.models.registry import ModelConfig, Task, build_model
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors on a shared CI machine: one thread is many times faster than several contending ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class ConvStandIn(nn.Module):

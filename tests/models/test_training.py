@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -31,13 +30,7 @@ from segstudio.models.training import (
 )
 from segstudio.models.training_data import IGNORE, Augmentation, augment_crop, targets_from_class_mask
 
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny tensors on a shared CI machine: one thread is many times faster than several contending ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY_UNET = {"architecture": "unet", "encoder": "classic", "options": {"base_channels": 4}}

@@ -9,7 +9,7 @@ from pathlib import Path
 from segstudio.io.images import IMAGE_SUFFIXES
 
 # Folders segstudio writes itself, and folders no dataset keeps images in.
-SKIPPED_FOLDERS = frozenset({"segstudio-corrections", "__pycache__", "node_modules", ".git"})
+SKIPPED_FOLDERS = frozenset({"segstudio-corrections", "segstudio-autosave", "__pycache__", "node_modules", ".git"})
 
 
 def image_files(folder: Path) -> dict[str, str]:

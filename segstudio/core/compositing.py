@@ -1,0 +1,493 @@
+"""Layer compositing: the image and its masks, blended into a caller-owned RGBA buffer, one rectangle at a time.
+
+The canvas owns one persistent ``(h, w, 4)`` uint8 buffer (wrapped once as a QImage) and asks
+:func:`composite` to redraw only what changed (an edit's rectangle) or what became visible (a scrolled-in
+strip). Work is proportional to the rectangle, never to the image, so a brush dab costs the same on an
+8192x8192 image as on a 1024x1024 one.
+
+Zoomed out, the buffer holds every ``step``-th pixel: buffer pixel ``(i, j)`` shows image pixel
+``(oy + i * step, ox + j * step)`` where ``(oy, ox)`` is the buffer's ``origin`` (a tile's top-left corner;
+``(0, 0)`` for a buffer of the whole image). Masks are subsampled nearest-neighbour there (class ids must never
+be averaged); the image is either subsampled the same way (:attr:`ImageSampling.NEAREST`) or averaged over the
+``step x step`` block starting at that pixel (:attr:`ImageSampling.AREA`, the default: no aliasing shimmer on
+textures; blocks cut by the image's edge average the pixels they have). Outlines are found on the
+subsampled grid (neighbours ``step`` pixels apart) so they stay one buffer pixel wide at every zoom: compositing
+at ``step`` equals compositing the ``[::step, ::step]``-subsampled arrays at step 1 (with nearest sampling).
+
+Blending, in layer order, is "over" with straight (non-premultiplied) colours: each mask value's colour and
+alpha come from a lookup table (class colours opaque, class 0 / background transparent, the ignore id in its
+colour), the alpha scaled by the layer's opacity to ``a`` in 0..255, and the pixel becomes
+``round(below * (255 - a) / 255) + round(colour * a / 255)``: exact for ``a`` = 0 and 255, within one level of
+exact "over" between. The result is opaque: the image (times its opacity) over black.
+
+Speed: per band of rows (sized to stay in cache) and per layer, one gather from a packed-RGBA uint32 table
+(8- and 16-bit masks alike) and OpenCV's saturating multiply and add; the image goes through a cached display
+table. No Python loop runs per pixel. A 64x64 dab rectangle with four mask layers costs about 0.1 ms whatever
+the image size; a 1920x1080 region about 20 ms (``bench/bench_compositing.py``, two busy cores).
+Area-averaging a whole huge image at a coarse step reads every pixel (about 50 ms for 8192x8192 RGB at step
+8): a canvas that zooms out on such images should keep the reduced image rather than recompute it for every
+repaint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from segstudio.core.error_map import error_palette
+from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.labels import IGNORE_COLOUR, LabelSet
+
+_IMAGE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+_MASK_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+_BAND_BYTES = 1 << 18  # buffer bytes per band of rows composited at once (fits a core's L2 cache)
+
+
+class LayerKind(Enum):
+    """The layers the canvas shows, bottom to top in the usual order."""
+
+    IMAGE = "image"
+    GROUND_TRUTH = "ground truth"
+    PREDICTION = "prediction"
+    WORKING = "working mask"
+    ERROR_MAP = "error map"
+
+
+@dataclass(frozen=True, slots=True)
+class LayerStyle:
+    """How one layer is drawn: shown or not, its opacity (0..1), and for masks whether only class
+    boundaries are drawn (a pixel whose 4-neighbour holds another value)."""
+
+    visible: bool = True
+    opacity: float = 1.0
+    outline_only: bool = False
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.opacity, (int, float)) and math.isfinite(self.opacity) and 0.0 <= self.opacity <= 1.0):
+            raise ValueError(f"layer opacity is a number from 0 (invisible) to 1 (opaque), got {self.opacity!r}")
+
+    @property
+    def shows(self) -> bool:
+        """Whether drawing the layer changes anything at all."""
+        return self.visible and self.opacity > 0.0
+
+
+class ImageSampling(Enum):
+    """How the image is reduced when zoomed out (``step > 1``); masks are always subsampled (nearest)."""
+
+    NEAREST = "nearest"  # the block's top-left pixel: cheapest
+    AREA = "area"  # the mean of the block's pixels: smooth
+
+
+class WindowMode(Enum):
+    """How :meth:`ImageDisplay.for_image` picks the range of raw values shown from black to white."""
+
+    FULL_RANGE = "full range"  # 0..255 for 8-bit, 0..65535 for 16-bit
+    MIN_MAX = "min/max"  # the image's own lowest and highest value
+    PERCENTILES = "percentiles"  # robust: ignores a few hot or dead pixels
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDisplay:
+    """Maps raw image values to 8-bit display values: ``low`` and below black, ``high`` and above white,
+    linear between. The same window applies to every channel, so colours keep their balance.
+
+    Compute it once per image (:meth:`for_image`; percentiles read a subsample) and reuse it for every
+    composite: the mapping itself is a cached lookup table, one gather per pixel.
+    """
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError(f"display window must be finite, got {self.low}..{self.high}")
+        if self.high <= self.low:
+            raise ValueError(f"display window needs high > low, got {self.low}..{self.high}")
+
+    @classmethod
+    def full_range(cls, dtype: np.dtype | type) -> ImageDisplay:
+        dtype = _image_dtype(np.dtype(dtype))
+        return cls(0.0, float(np.iinfo(dtype).max))
+
+    @classmethod
+    def min_max(cls, image: np.ndarray) -> ImageDisplay:
+        image = _check_image(image)
+        return cls._window(image, float(image.min()), float(image.max()))
+
+    @classmethod
+    def percentiles(
+        cls, image: np.ndarray, low: float = 0.5, high: float = 99.5, *, max_samples: int = 1 << 20
+    ) -> ImageDisplay:
+        """The window between two percentiles of the image's values, read from at most ``max_samples``
+        evenly spread pixels (a regular subsample: a few milliseconds even for a gigapixel slide)."""
+        image = _check_image(image)
+        if not 0.0 <= low < high <= 100.0:
+            raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {low} and {high}")
+        pixels = image.shape[0] * image.shape[1]
+        stride = max(1, math.ceil(math.sqrt(pixels / max_samples)))
+        sample = image[::stride, ::stride]
+        lo, hi = np.percentile(sample, (low, high))
+        return cls._window(image, float(lo), float(hi))
+
+    @classmethod
+    def for_image(cls, image: np.ndarray, mode: WindowMode | None = None) -> ImageDisplay:
+        """The display of ``image`` by ``mode``; by default 8-bit images as stored (FULL_RANGE) and 16-bit
+        ones by PERCENTILES (microscopy and medical images rarely use the whole 16-bit range)."""
+        image = _check_image(image)
+        if mode is None:
+            mode = WindowMode.FULL_RANGE if image.dtype == np.uint8 else WindowMode.PERCENTILES
+        mode = WindowMode(mode)
+        if mode is WindowMode.FULL_RANGE:
+            return cls.full_range(image.dtype)
+        if mode is WindowMode.MIN_MAX:
+            return cls.min_max(image)
+        return cls.percentiles(image)
+
+    @classmethod
+    def _window(cls, image: np.ndarray, low: float, high: float) -> ImageDisplay:
+        if high <= low:  # a flat image: show its one value mid-grey rather than fail
+            high = low + 1.0
+            low = low - 1.0
+        return cls(low, high)
+
+    def table(self, dtype: np.dtype | type, opacity: float = 1.0) -> np.ndarray:
+        """The read-only uint8 lookup table for images of ``dtype`` (256 or 65536 entries), scaled by
+        ``opacity`` (the image over black)."""
+        dtype = _image_dtype(np.dtype(dtype))
+        return _display_table(self.low, self.high, dtype.str, float(opacity))
+
+    def to_display(self, image: np.ndarray, opacity: float = 1.0) -> np.ndarray:
+        """``image`` (any shape) as display values, a new uint8 array of the same shape."""
+        image = np.asarray(image)
+        return self.table(image.dtype, opacity).take(image)
+
+
+@lru_cache(maxsize=32)
+def _display_table(low: float, high: float, dtype_str: str, opacity: float) -> np.ndarray:
+    values = np.arange(np.iinfo(np.dtype(dtype_str)).max + 1, dtype=np.float64)
+    scaled = np.clip((values - low) * (255.0 / (high - low)), 0.0, 255.0)
+    table = np.rint(np.rint(scaled) * opacity).astype(np.uint8)
+    table.flags.writeable = False
+    return table
+
+
+@dataclass(frozen=True, eq=False)
+class Palettes:
+    """RGBA lookup tables, indexed by mask value: ``classes`` for class masks (ground truth, prediction,
+    working mask), ``errors`` for the error map (:func:`~segstudio.core.error_map.error_palette`).
+
+    Tables are ``(N, 4)`` uint8, straight alpha; a value past a table's end is drawn transparent.
+    """
+
+    classes: np.ndarray
+    errors: np.ndarray = field(default_factory=error_palette)
+    _blend_tables: dict[tuple[str, float, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("classes", "errors"):
+            table = np.array(getattr(self, name), dtype=np.uint8, copy=True)
+            if table.ndim != 2 or table.shape[1] != 4 or not 1 <= table.shape[0] <= 65536:
+                raise ValueError(f"{name} palette must be an (N, 4) RGBA table with 1..65536 entries, got {table.shape}")
+            table.flags.writeable = False
+            object.__setattr__(self, name, table)
+
+    @classmethod
+    def for_labels(cls, labels: LabelSet, *, background: int | None = 0) -> Palettes:
+        """Class colours opaque, ``background`` transparent (None: every class drawn), the ignore id in
+        :data:`~segstudio.core.labels.IGNORE_COLOUR`, values outside the label set transparent."""
+        top = max(labels.num_classes - 1, labels.ignore_index or 0)
+        table = np.zeros((256 if top <= 255 else 65536, 4), dtype=np.uint8)
+        table[: labels.num_classes, :3] = labels.colours
+        table[: labels.num_classes, 3] = 255
+        if labels.ignore_index is not None:
+            table[labels.ignore_index] = (*IGNORE_COLOUR, 255)
+        if background is not None and 0 <= background < labels.num_classes:
+            table[background, 3] = 0
+        return cls(table)
+
+    def blend_tables(self, kind: LayerKind, opacity: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(keep, paint)`` for "over" with each entry's alpha ``a`` times ``opacity``: ``keep = 255 - a``
+        (255 in the alpha channel) and ``paint = round(colour * a / 255)`` (0 in the alpha channel), so
+        ``round(below * keep / 255) + paint`` blends and keeps the result opaque. Each is ``(length,)``
+        uint32, an entry's four bytes packed in memory order (view as uint8 to read them). Cached per
+        (table, opacity, length); entries past the palette's end are transparent."""
+        name = "errors" if kind is LayerKind.ERROR_MAP else "classes"
+        key = (name, float(opacity), int(length))
+        tables = self._blend_tables.get(key)
+        if tables is None:
+            rgba = getattr(self, name)[:length].astype(np.float64)
+            alpha = np.rint(rgba[:, 3] * opacity)
+            keep = np.full((length, 4), 255, dtype=np.uint8)
+            paint = np.zeros((length, 4), dtype=np.uint8)
+            keep[: len(rgba), :3] = (255 - alpha)[:, None].astype(np.uint8)
+            paint[: len(rgba), :3] = np.rint(rgba[:, :3] * alpha[:, None] / 255.0).astype(np.uint8)
+            tables = (keep.view(np.uint32).ravel(), paint.view(np.uint32).ravel())
+            for table in tables:
+                table.flags.writeable = False
+            if len(self._blend_tables) > 64:
+                self._blend_tables.clear()
+            self._blend_tables[key] = tables
+        return tables
+
+
+Layer = tuple[LayerKind, np.ndarray, LayerStyle]
+
+
+def out_shape(image_shape: tuple[int, ...], step: int = 1, origin: tuple[int, int] = (0, 0)) -> tuple[int, int, int]:
+    """The buffer shape that holds the whole image from ``origin`` at ``step``: ``(rows, cols, 4)``."""
+    height, width = int(image_shape[0]), int(image_shape[1])
+    oy, ox = origin
+    return (max(0, -(-(height - oy) // step)), max(0, -(-(width - ox) // step)), 4)
+
+
+def out_rect(
+    rect: Rect, image_shape: tuple[int, ...], buffer_shape: tuple[int, ...], step: int = 1, origin: tuple[int, int] = (0, 0)
+) -> Rect:
+    """The buffer pixels whose image pixel (see the module notes) lies in ``rect``: what :func:`composite`
+    rewrites for ``rect``, in buffer coordinates (the rectangle a view updates)."""
+    oy, ox = origin
+    rows = out_shape(image_shape, step, origin)
+    top = max(0, -(-(rect.top - oy) // step))
+    left = max(0, -(-(rect.left - ox) // step))
+    bottom = min(int(buffer_shape[0]), rows[0], max(0, -(-(rect.bottom - oy) // step)))
+    right = min(int(buffer_shape[1]), rows[1], max(0, -(-(rect.right - ox) // step)))
+    if bottom <= top or right <= left:
+        return EMPTY_RECT
+    return Rect(top, left, bottom, right)
+
+
+def composite(
+    out: np.ndarray,
+    rect: Rect,
+    *,
+    image: np.ndarray | None,
+    layers: Sequence[Layer],
+    palettes: Palettes,
+    step: int = 1,
+    origin: tuple[int, int] = (0, 0),
+    image_style: LayerStyle = LayerStyle(),
+    display: ImageDisplay | None = None,
+    sampling: ImageSampling = ImageSampling.AREA,
+) -> Rect:
+    """Redraw the part of ``out`` that shows image rectangle ``rect``; return it in buffer coordinates.
+
+    ``out``: the caller's ``(rows, cols, 4)`` uint8 RGBA buffer; buffer pixel ``(i, j)`` shows image pixel
+    ``(origin[0] + i * step, origin[1] + j * step)`` (see the module notes; :func:`out_shape` gives the size
+    for a whole image). ``rect`` is in image pixels and may reach past the image or the buffer (clipped).
+    ``image``: ``(H, W)`` grey or ``(H, W, 3|4)`` colour, uint8 or uint16 (alpha ignored), or None for black;
+    drawn with ``image_style`` (opacity over black) through ``display`` (default: the dtype's full range; pass
+    the :meth:`ImageDisplay.for_image` computed once when opening a 16-bit image). ``layers``: ``(kind, mask,
+    style)`` drawn in order over it, each mask ``(H, W)`` uint8/uint16/bool: class masks through
+    ``palettes.classes``, :attr:`LayerKind.ERROR_MAP` through ``palettes.errors``.
+    """
+    if not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 4):
+        raise ValueError(f"out must be an (rows, cols, 4) uint8 RGBA array, got {getattr(out, 'dtype', type(out))} "
+                         f"of shape {np.shape(out)}")
+    if out.strides[2] != 1 or out.strides[1] != 4 or not out.flags.writeable:
+        raise ValueError("out must be a writable buffer with its pixels' 4 bytes side by side along each row "
+                         "(e.g. np.zeros((rows, cols, 4), np.uint8) or a row band of one)")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise ValueError(f"step is a whole number of image pixels per buffer pixel (1 or more), got {step!r}")
+    step = int(step)
+    oy, ox = int(origin[0]), int(origin[1])
+    shape = _image_shape(image, layers)
+    if not (0 <= oy < max(shape[0], 1) and 0 <= ox < max(shape[1], 1)):
+        raise ValueError(f"origin {origin} lies outside the {shape[1]}x{shape[0]} image")
+    target_rect = out_rect(rect, shape, out.shape, step, (oy, ox))
+    if target_rect.is_empty:
+        return EMPTY_RECT
+    masks = [(kind, _mask_values(mask, kind), style) for kind, mask, style in layers if style.shows]
+    # Row bands of about _BAND_BYTES of buffer, so each band's temporaries stay in cache between the passes.
+    band = max(1, _BAND_BYTES // (4 * target_rect.width))
+    c0 = ox + target_rect.left * step
+    cols = slice(c0, ox + (target_rect.right - 1) * step + 1, step)
+    for top in range(target_rect.top, target_rect.bottom, band):
+        bottom = min(top + band, target_rect.bottom)
+        # Image rows shown: oy + top * step, ... every step-th, up to the band's last (stop is exclusive).
+        rows = slice(oy + top * step, oy + (bottom - 1) * step + 1, step)
+        target = out[top:bottom, target_rect.left : target_rect.right]
+        _draw_image(target, image, rows, cols, step, shape, image_style, display, sampling)
+        for kind, values, style in masks:
+            if style.outline_only:
+                shown, edges = _with_edges(values, rows, cols, step, shape)
+            else:
+                shown, edges = values[rows, cols], None
+            keep, paint = palettes.blend_tables(kind, style.opacity, 256 if shown.dtype == np.uint8 else 65536)
+            _blend(target, keep, paint, shown, edges)
+    return target_rect
+
+
+# -- internals ------------------------------------------------------------------------------------------------
+
+
+def _image_dtype(dtype: np.dtype) -> np.dtype:
+    if dtype not in _IMAGE_DTYPES:
+        raise ValueError(f"images are shown from uint8 or uint16 values, got {dtype}; convert the image first")
+    return dtype
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    _image_dtype(image.dtype)
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise ValueError(f"an image is a non-empty (H, W) or (H, W, C) array, got shape {image.shape}")
+    return image
+
+
+def _image_shape(image: np.ndarray | None, layers: Sequence[Layer]) -> tuple[int, int]:
+    shape: tuple[int, int] | None = None
+    if image is not None:
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+            raise ValueError(f"an image is (H, W) grey or (H, W, 3|4) colour, got shape {image.shape}")
+        _image_dtype(image.dtype)
+        shape = (image.shape[0], image.shape[1])
+    for kind, mask, style in layers:
+        if kind is LayerKind.IMAGE:
+            raise ValueError("pass the image as image= (with image_style=), not as a mask layer")
+        if not isinstance(style, LayerStyle):
+            raise ValueError(f"the {kind.value} layer's style must be a LayerStyle, got {type(style).__name__}")
+        if mask.ndim != 2:
+            raise ValueError(f"the {kind.value} layer must be a 2-D mask, got shape {mask.shape}")
+        if shape is None:
+            shape = (mask.shape[0], mask.shape[1])
+        elif mask.shape != shape:
+            raise ValueError(f"the {kind.value} layer is {mask.shape[1]}x{mask.shape[0]} but the image is "
+                             f"{shape[1]}x{shape[0]}; every layer must match the image")
+    if shape is None:
+        raise ValueError("nothing to draw: give an image or at least one layer")
+    return shape
+
+
+def _mask_values(mask: np.ndarray, kind: LayerKind) -> np.ndarray:
+    if mask.dtype == bool:
+        return mask.view(np.uint8)
+    if mask.dtype not in _MASK_DTYPES:
+        raise ValueError(f"the {kind.value} layer must be uint8, uint16 or bool, got {mask.dtype}")
+    return mask
+
+
+def _draw_image(
+    target: np.ndarray,
+    image: np.ndarray | None,
+    rows: slice,
+    cols: slice,
+    step: int,
+    shape: tuple[int, int],
+    style: LayerStyle,
+    display: ImageDisplay | None,
+    sampling: ImageSampling,
+) -> None:
+    if image is None or not style.shows:
+        target[...] = (0, 0, 0, 255)
+        return
+    if display is None:
+        display = ImageDisplay.full_range(image.dtype)
+    pixels = image if image.ndim == 2 else image[..., 0] if image.shape[2] == 1 else image[..., :3]
+    if step == 1 or sampling is ImageSampling.NEAREST:
+        values = pixels[rows, cols]
+    else:
+        values = _block_means(pixels, rows, cols, step, shape)
+    if step > 1:
+        values = np.ascontiguousarray(values)
+    if values.dtype == np.uint8 and (display.low, display.high, style.opacity) == (0.0, 255.0, 1.0):
+        shown = values  # the identity table
+    elif values.dtype == np.uint8:
+        shown = cv2.LUT(values, display.table(np.uint8, style.opacity))
+    else:
+        shown = display.table(image.dtype, style.opacity).take(values)
+    code = cv2.COLOR_GRAY2RGBA if shown.ndim == 2 else cv2.COLOR_RGB2RGBA
+    _into(target, cv2.cvtColor(shown, code, dst=target))
+
+
+def _block_means(pixels: np.ndarray, rows: slice, cols: slice, step: int, shape: tuple[int, int]) -> np.ndarray:
+    """Mean of each ``step x step`` block whose top-left pixel is shown, rounded, in the image's dtype.
+
+    Full blocks go through OpenCV's area resize (exact block means for an integer factor); the last row or
+    column of blocks, cut short by the image's edge, averages what it has.
+    """
+    height, width = shape
+    count_r = len(range(rows.start, rows.stop, step))
+    count_c = len(range(cols.start, cols.stop, step))
+    full_r = min(count_r, (height - rows.start) // step)
+    full_c = min(count_c, (width - cols.start) // step)
+    crop = pixels[rows.start : min(height, rows.start + count_r * step), cols.start : min(width, cols.start + count_c * step)]
+    out = np.empty((count_r, count_c, *pixels.shape[2:]), dtype=pixels.dtype)
+    if full_r and full_c:
+        block = np.ascontiguousarray(crop[: full_r * step, : full_c * step])
+        out[:full_r, :full_c] = cv2.resize(block, (full_c, full_r), interpolation=cv2.INTER_AREA).reshape(
+            out[:full_r, :full_c].shape
+        )
+    if full_c < count_c:  # the last column of blocks is narrower than step
+        out[:, full_c:] = _ragged_means(crop[:, full_c * step :], step, axis=0)[:, None]
+    if full_r < count_r:
+        out[full_r:, :] = _ragged_means(crop[full_r * step :, :], step, axis=1)[None, :]
+    return out
+
+
+def _ragged_means(strip: np.ndarray, step: int, axis: int) -> np.ndarray:
+    """Means of the ``step``-long runs along ``axis`` of a strip whose other axis is one short block."""
+    other = 1 - axis
+    totals = strip.astype(np.float64).sum(axis=other)  # (n, [channels])
+    starts = np.arange(0, totals.shape[0], step)
+    sums = np.add.reduceat(totals, starts, axis=0)
+    counts = np.minimum(step, totals.shape[0] - starts) * strip.shape[other]
+    counts = counts.reshape(-1, *([1] * (sums.ndim - 1)))
+    return np.rint(sums / counts).astype(strip.dtype)
+
+
+def _with_edges(
+    mask: np.ndarray, rows: slice, cols: slice, step: int, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The subsampled values and where each differs from a 4-neighbour on the subsampled grid, looking one
+    sample beyond the rectangle (not beyond the image) so edges at a rectangle's border come out right."""
+    height, width = shape
+    up = 1 if rows.start - step >= 0 else 0
+    down = 1 if rows.stop - 1 + step < height else 0
+    back = 1 if cols.start - step >= 0 else 0
+    ahead = 1 if cols.stop - 1 + step < width else 0
+    wide = mask[rows.start - up * step : rows.stop + down * step : step, cols.start - back * step : cols.stop + ahead * step : step]
+    edges = np.zeros(wide.shape, dtype=bool)
+    vertical = wide[1:] != wide[:-1]
+    edges[1:] |= vertical
+    edges[:-1] |= vertical
+    horizontal = wide[:, 1:] != wide[:, :-1]
+    edges[:, 1:] |= horizontal
+    edges[:, :-1] |= horizontal
+    inner = (slice(up, wide.shape[0] - down), slice(back, wide.shape[1] - ahead))
+    return wide[inner], edges[inner]
+
+
+def _blend(target: np.ndarray, keep: np.ndarray, paint: np.ndarray, values: np.ndarray, edges: np.ndarray | None) -> None:
+    """``target = round(target * keep[v] / 255) + paint[v]`` (saturating), where ``edges`` allows (or everywhere).
+
+    The tables hold each RGBA entry packed in one uint32, so the lookup is one gather per pixel for 8- and
+    16-bit masks alike; the arithmetic is OpenCV's saturating SIMD multiply and add.
+    """
+    kept = keep.take(values)  # (h, w) uint32: four bytes per pixel
+    painted = paint.take(values)
+    if edges is not None:  # off the edges draw nothing: keep all of what is below, paint nothing
+        kept = np.where(edges, kept, np.uint32(0xFFFFFFFF))
+        painted = np.where(edges, painted, np.uint32(0))
+    # As (h, 4 * w) single-channel bytes: OpenCV would take a one-pixel 4-channel array for a scalar.
+    rows = target.reshape(target.shape[0], -1)
+    if not np.shares_memory(rows, target):  # pragma: no cover - composite() only passes row-contiguous views
+        raise AssertionError("the buffer band must reshape to a view")
+    kept_bytes = kept.view(np.uint8).reshape(rows.shape)
+    painted_bytes = painted.view(np.uint8).reshape(rows.shape)
+    _into(rows, cv2.multiply(rows, kept_bytes, dst=rows, scale=1.0 / 255.0))
+    _into(rows, cv2.add(rows, painted_bytes, dst=rows))
+
+
+def _into(target: np.ndarray, result: np.ndarray) -> None:
+    """OpenCV writes into ``dst`` when it can take the array as is; copy in the rare case it could not."""
+    if result is not target and not np.shares_memory(result, target):
+        target[...] = result

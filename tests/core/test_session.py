@@ -1,0 +1,307 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segstudio.core.editing import PaintScope
+from segstudio.core.error_map import ErrorKind, error_map
+from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.labels import LabelSet
+from segstudio.core.metrics import Scores, confusion_matrix
+from segstudio.core.session import ImageSession, WorkingSource, mask_dtype
+
+HEIGHT, WIDTH = 36, 48
+
+# Two label sets: ignore id == number of classes (SegNet CamVid style) and a far ignore id (VOC style).
+NEAR_IGNORE = LabelSet.from_names(["background", "road", "car", "person", "tree"], ignore_index=5)
+FAR_IGNORE = LabelSet.from_names(["background", "road", "car", "person", "tree"], ignore_index=255)
+
+
+def expected_scores(reference: np.ndarray, working: np.ndarray, labels: LabelSet) -> Scores:
+    """From scratch: ``Scores.from_confusion(confusion_matrix(gt, working))``. Where the working mask holds the
+    ignore id the pixel is not scored (the session's documented rule), so the reference is marked ignored there
+    too; without such pixels this is exactly confusion_matrix(gt, working)."""
+    ignore = labels.ignore_index
+    if ignore is not None:
+        reference = np.where(working == ignore, ignore, reference)
+    return Scores.from_confusion(confusion_matrix(reference, working, labels.num_classes, ignore), labels.names)
+
+
+def expected_error_map(gt: np.ndarray, working: np.ndarray, labels: LabelSet) -> np.ndarray:
+    ignore = labels.ignore_index
+    if ignore is not None:
+        gt = np.where(working == ignore, ignore, gt)  # the same rule: ignored on either side
+    return error_map(gt, working, background=0, ignore_index=ignore)
+
+
+def assert_consistent(session: ImageSession) -> None:
+    labels, working = session.labels, np.array(session.mask)
+    truth, prediction = session.ground_truth, session.prediction
+    got = session.scores_vs_truth()
+    want = expected_scores(truth, working, labels)
+    assert got is not None
+    np.testing.assert_array_equal(got.confusion, want.confusion)
+    assert got.class_names == labels.names
+    versus = session.scores_vs_prediction()
+    assert versus is not None
+    np.testing.assert_array_equal(versus.confusion, expected_scores(prediction, working, labels).confusion)
+    np.testing.assert_array_equal(session.error_map, expected_error_map(truth, working, labels))
+
+
+def random_masks(seed: int, labels: LabelSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = labels.num_classes
+    # Blocky masks (runs and regions, like real ones) with some ignore pixels in the truth.
+    truth = np.repeat(np.repeat(rng.integers(0, n, (HEIGHT // 4, WIDTH // 4)), 4, axis=0), 4, axis=1).astype(np.uint8)
+    truth[rng.random(truth.shape) < 0.05] = labels.ignore_index
+    prediction = np.where(rng.random(truth.shape) < 0.7, truth, rng.integers(0, n, truth.shape)).astype(np.uint8)
+    prediction[prediction == labels.ignore_index] = 0
+    image = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    return image, truth, prediction
+
+
+coordinate = st.tuples(st.floats(-5, WIDTH + 5, allow_subnormal=False), st.floats(-5, HEIGHT + 5, allow_subnormal=False))
+inside = st.tuples(st.floats(0, WIDTH - 1), st.floats(0, HEIGHT - 1))
+value = st.sampled_from([0, 1, 2, 3, 4, "ignore"])
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("stroke"), st.lists(coordinate, min_size=1, max_size=4), st.floats(0.5, 6), value, st.booleans()),
+        st.tuples(st.just("erase"), coordinate, coordinate, st.floats(0.5, 6)),
+        st.tuples(st.just("fill"), inside, value, st.booleans(), st.sampled_from([4, 8])),
+        st.tuples(st.just("polygon"), st.lists(coordinate, min_size=3, max_size=6), value),
+        st.tuples(st.sampled_from(["undo", "redo", "accept", "reset"])),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+@pytest.mark.parametrize("labels", [NEAR_IGNORE, FAR_IGNORE], ids=["ignore=n", "ignore=255"])
+@settings(max_examples=25, deadline=None)
+@given(ops=operations, seed=st.integers(0, 3))
+def test_scores_error_map_and_listeners_follow_any_edit_sequence(labels: LabelSet, ops: list[tuple], seed: int) -> None:
+    image, truth, prediction = random_masks(seed, labels)
+    session = ImageSession.start(image, labels, ground_truth=truth, prediction=prediction)
+    heard: list[Rect] = []
+    session.add_listener(heard.append)
+    assert_consistent(session)
+
+    def as_value(v: object) -> int:
+        return labels.ignore_index if v == "ignore" else int(v)  # type: ignore[return-value, arg-type]
+
+    for op in ops:
+        before = np.array(session.mask)
+        heard.clear()
+        returned: list[Rect | None] = []
+        kind = op[0]
+        if kind == "stroke":
+            _, points, radius, v, keep = op
+            scope = PaintScope(keep_other_classes=keep)
+            session.begin_stroke()
+            for start, end in zip([points[0], *points[:-1]], points, strict=True):
+                returned.append(session.paint(start, end, radius=radius, value=as_value(v), scope=scope))
+            net = session.end_stroke()
+        elif kind == "erase":
+            returned.append(session.erase(op[1], op[2], radius=op[3]))
+        elif kind == "fill":
+            returned.append(session.fill(op[1], as_value(op[2]), contiguous=op[3], connectivity=op[4]))
+        elif kind == "polygon":
+            try:
+                returned.append(session.fill_polygon(op[1], as_value(op[2])))
+            except ValueError as error:  # collinear or repeated vertices: refused, nothing written
+                assert "polygon" in str(error)
+        elif kind == "undo":
+            returned.append(session.undo())
+        elif kind == "redo":
+            returned.append(session.redo())
+        elif kind == "accept":
+            returned.append(session.accept_prediction())
+        else:
+            returned.append(session.reset_to_ground_truth())
+
+        after = np.array(session.mask)
+        assert_consistent(session)
+        # Listeners heard exactly the non-empty rectangles the edits returned, and those cover every change.
+        assert heard == [r for r in returned if r is not None and not r.is_empty]
+        changed = before != after
+        covered = np.zeros_like(changed)
+        for rect in heard:
+            covered[rect.slices] = True
+        assert not (changed & ~covered).any()
+        if kind == "stroke" and changed.any():
+            rows, cols = np.nonzero(changed)
+            assert net == Rect(rows.min(), cols.min(), rows.max() + 1, cols.max() + 1)
+
+
+def test_accept_prediction_and_reset_are_single_undo_steps() -> None:
+    image, truth, prediction = random_masks(1, FAR_IGNORE)
+    session = ImageSession.start(image, FAR_IGNORE, ground_truth=truth, prediction=prediction)
+    assert session.working_source is WorkingSource.PREDICTION
+    session.begin_stroke()
+    session.paint((5, 5), (30, 20), radius=4, value=3)
+    session.end_stroke()
+    with_stroke = np.array(session.mask)
+
+    rect = session.reset_to_ground_truth()
+    assert rect != EMPTY_RECT
+    np.testing.assert_array_equal(session.mask, truth)
+    assert session.scores_vs_truth().mean_iou == 1.0  # type: ignore[union-attr]
+    assert session.undo() is not None
+    np.testing.assert_array_equal(session.mask, with_stroke)  # one step back: the painted state
+    assert session.redo() is not None
+    np.testing.assert_array_equal(session.mask, truth)
+
+    session.accept_prediction()
+    np.testing.assert_array_equal(session.mask, prediction)
+    assert session.undo() is not None
+    np.testing.assert_array_equal(session.mask, truth)
+    assert session.undo() is not None
+    np.testing.assert_array_equal(session.mask, with_stroke)
+    assert_consistent(session)
+    assert session.accept_prediction() != EMPTY_RECT
+    assert session.accept_prediction() == EMPTY_RECT  # already the prediction: no change, no undo step
+
+
+def test_class_at_picks_the_nearest_pixel_and_none_outside() -> None:
+    labels = LabelSet.with_count(4)
+    working = np.zeros((3, 4), dtype=np.uint8)
+    working[1, 2] = 3
+    working[2, 3] = 1
+    session = ImageSession(np.zeros((3, 4), np.uint8), labels, ground_truth=None, prediction=None,
+                           working=working, working_source=WorkingSource.CORRECTION)
+    assert session.class_at(2, 1) == 3
+    assert session.class_at(2.4, 0.6) == 3  # rounds to the nearest centre
+    assert session.class_at(3.49, 2.49) == 1
+    assert session.class_at(0, 0) == 0
+    assert session.class_at(-0.4, -0.4) == 0  # still inside pixel (0, 0)
+    assert session.class_at(-0.6, 0) is None
+    assert session.class_at(3.6, 0) is None
+    assert session.class_at(0, 2.5) is None
+    assert session.class_at(float("nan"), 0) is None
+
+
+def test_start_chooses_the_working_mask_and_says_which() -> None:
+    labels = LabelSet.with_count(3)
+    image = np.zeros((4, 5, 3), np.uint8)
+    truth = np.ones((4, 5), np.uint8)
+    prediction = np.full((4, 5), 2, np.uint8)
+    correction = np.zeros((4, 5), np.uint8)
+    correction[0, 0] = 1
+    cases = [
+        ({"ground_truth": truth, "prediction": prediction, "correction": correction}, WorkingSource.CORRECTION, correction),
+        ({"ground_truth": truth, "prediction": prediction}, WorkingSource.PREDICTION, prediction),
+        ({"ground_truth": truth}, WorkingSource.GROUND_TRUTH, truth),
+        ({}, WorkingSource.BLANK, np.zeros((4, 5), np.uint8)),
+    ]
+    for kwargs, source, expected in cases:
+        session = ImageSession.start(image, labels, **kwargs)
+        assert session.working_source is source
+        np.testing.assert_array_equal(session.mask, expected)
+        assert not session.dirty
+        assert session.mask.dtype == np.uint8
+    assert ImageSession.start(image, labels).scores_vs_truth() is None
+    assert ImageSession.start(image, labels).scores_vs_prediction() is None
+    assert ImageSession.start(image, labels).error_map is None
+
+
+def test_recovered_autosave_is_one_unsaved_step_on_top_of_the_correction() -> None:
+    labels = LabelSet.with_count(3)
+    correction = np.zeros((4, 5), np.uint8)
+    recovered = correction.copy()
+    recovered[1:3, 1:4] = 2
+    session = ImageSession.start(np.zeros((4, 5), np.uint8), labels, correction=correction, recovered=recovered)
+    assert session.working_source is WorkingSource.AUTOSAVE
+    np.testing.assert_array_equal(session.mask, recovered)
+    assert session.dirty
+    session.mark_saved()
+    assert not session.dirty
+    session.undo()
+    np.testing.assert_array_equal(session.mask, correction)
+    assert session.dirty
+
+
+def test_revision_dirty_and_listener_removal() -> None:
+    labels = LabelSet.with_count(3)
+    session = ImageSession.start(np.zeros((10, 10), np.uint8), labels)
+    heard: list[Rect] = []
+    session.add_listener(heard.append)
+    start = session.revision
+    session.fill((0, 0), 2)
+    assert session.dirty and session.revision > start and heard == [Rect(0, 0, 10, 10)]
+    session.remove_listener(heard.append)
+    session.fill((0, 0), 1)
+    assert len(heard) == 1
+    with pytest.raises(ValueError, match="never added"):
+        session.remove_listener(heard.append)
+    session.undo()
+    session.undo()
+    assert not session.dirty
+
+
+def test_bad_arguments_are_refused_with_a_reason() -> None:
+    labels = LabelSet.from_names(["background", "thing"], ignore_index=255)
+    image = np.zeros((6, 8), np.uint8)
+    with pytest.raises(ValueError, match="ground truth is 7x6 but the image is 8x6"):
+        ImageSession.start(image, labels, ground_truth=np.zeros((6, 7), np.uint8))
+    with pytest.raises(ValueError, match=r"prediction holds values 7, outside the label set \(classes 0..1, ignore id 255\)"):
+        ImageSession.start(image, labels, prediction=np.full((6, 8), 7, np.uint8))
+    session = ImageSession.start(image, labels)
+    with pytest.raises(ValueError, match="class 2 is not in the label set"):
+        session.paint((1, 1), (2, 2), radius=1, value=2)
+    with pytest.raises(ValueError, match="no prediction to accept"):
+        session.accept_prediction()
+    with pytest.raises(ValueError, match="no ground truth"):
+        session.reset_to_ground_truth()
+    assert session.paint((1, 1), (1, 1), radius=1, value=255) != EMPTY_RECT  # the ignore id may be painted
+    assert mask_dtype(LabelSet.with_count(300)) == np.uint16
+
+
+def test_prediction_error_map_is_the_models_own() -> None:
+    image, truth, prediction = random_masks(2, NEAR_IGNORE)
+    session = ImageSession.start(image, NEAR_IGNORE, ground_truth=truth, prediction=prediction)
+    original = session.prediction_error_map()
+    assert original is not None and not original.flags.writeable
+    np.testing.assert_array_equal(original, error_map(truth, prediction, ignore_index=5))
+    session.reset_to_ground_truth()
+    assert session.prediction_error_map() is original  # computed once, unchanged by edits
+    assert set(np.unique(session.error_map).tolist()) <= {ErrorKind.TRUE_NEGATIVE, ErrorKind.TRUE_POSITIVE, ErrorKind.IGNORED}
+
+
+def test_on_a_real_camvid_image(shared_data: Path) -> None:
+    from segstudio.io.images import read_image
+    from segstudio.io.mask_files import read_class_mask
+
+    camvid = shared_data / "camvid"
+    name = min((camvid / "valannot").glob("*.png")).name
+    labels = LabelSet.camvid()
+    image = read_image(camvid / "val" / name)
+    truth = read_class_mask(camvid / "valannot" / name, labels)
+    assert image.shape[:2] == truth.shape == (360, 480)
+    assert (truth == labels.ignore_index).any()  # the real annotation has unlabelled pixels
+    # A plausible "model": the truth shifted by 6 pixels, unlabelled guessed as class 0.
+    prediction = np.roll(truth, 6, axis=1)
+    prediction[prediction == labels.ignore_index] = 0
+    session = ImageSession.start(image, labels, ground_truth=truth, prediction=prediction)
+    assert session.working_source is WorkingSource.PREDICTION
+    assert_consistent(session)
+    start_iou = session.scores_vs_truth().mean_iou  # type: ignore[union-attr]
+
+    # Paint the true classes back along a row band with a stroke, then fill and undo.
+    session.begin_stroke()
+    for x in range(0, 480, 20):
+        session.paint((x, 200), (x + 20, 200), radius=8, value=labels.id_of("Road"))
+    session.end_stroke()
+    assert_consistent(session)
+    session.fill((10, 10), labels.id_of("Sky"))
+    assert_consistent(session)
+    session.undo()
+    session.reset_to_ground_truth()  # the working mask now holds the ignore id where the prediction has classes
+    assert_consistent(session)
+    assert session.scores_vs_truth().mean_iou == 1.0  # type: ignore[union-attr]
+    assert session.scores_vs_prediction().mean_iou == pytest.approx(start_iou)  # type: ignore[union-attr]
+    assert session.undo() is not None
+    assert_consistent(session)

@@ -26,7 +26,7 @@ EXIT_USAGE = 2  # bad input: a file or folder that cannot be used as asked
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    command = getattr(args, "command", None) or _run_demo
+    command = getattr(args, "command", None) or _run_app
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segstudio",
         description="Look at a segmentation model's masks against the truth, and fix them fast. "
-        "With no command: opens the built-in demo dataset.",
+        "With no command: opens the desktop app on the last folder, or on the built-in demo dataset.",
     )
     parser.add_argument("--version", action="version", version=f"segstudio {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -77,6 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     from segstudio.cli_models import add_model_commands
 
     add_model_commands(commands)
+
+    open_ = commands.add_parser(
+        "open",
+        help="open a dataset folder in the desktop app",
+        description="Open a dataset folder in the desktop app. With --screenshot: load it, render the main window "
+        "to a PNG and exit (for READMEs, tests and bug reports).",
+    )
+    open_.add_argument("folder", type=Path, metavar="DIR")
+    open_.add_argument("--image", metavar="NAME", help="the image to show first (file name stem or sample key)")
+    open_.add_argument("--model", type=Path, metavar="FILE", help="a checkpoint to predict with (not supported yet)")
+    open_.add_argument("--screenshot", type=Path, metavar="FILE.png", help="render the window to this PNG and exit")
+    open_.set_defaults(command=_run_open, command_name="open")
 
     demo = commands.add_parser("demo", help="generate the built-in demo dataset and score its predictions")
     demo.add_argument("--folder", type=Path, metavar="DIR", help="where to put it (default: the user data folder)")
@@ -113,7 +125,6 @@ def evaluate_folders(gt_dir: Path, pred_dir: Path, labels: LabelSet | None, *, i
     (a missing or mis-sized prediction, a value outside the label set, an unreadable file) is a
     :class:`~segstudio.io.errors.FileProblem` naming the file; nothing is written before all masks are scored.
     """
-    from segstudio.core.labels import LabelSet
     from segstudio.core.metrics import DatasetEvaluator
     from segstudio.io.errors import FileProblem
     from segstudio.io.mask_files import read_class_mask
@@ -287,6 +298,29 @@ def print_dataset(dataset: Dataset, problems: Sequence[object], out: TextIO, *, 
                 print(f"    ... and {len(listed) - shown_per_kind} more", file=out)
 
 
+# -- the desktop app ----------------------------------------------------------------------------------------
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from segstudio.ui.app import run_app  # Qt loads here, never for --help or the batch commands
+
+    return run_app(None)
+
+
+def _run_open(args: argparse.Namespace) -> int:
+    from segstudio.io.errors import FileProblem
+
+    if not args.folder.is_dir():
+        raise FileProblem(args.folder, "is not a folder" if args.folder.exists() else "does not exist")
+    if args.model is not None:
+        print("segstudio open: --model is not supported yet; opening without a prediction", file=sys.stderr)
+    if args.screenshot is not None and args.screenshot.suffix.lower() != ".png":
+        raise ValueError(f"--screenshot writes a PNG; give a file name ending in .png, not {args.screenshot.name}")
+    from segstudio.ui.app import run_app
+
+    return run_app(args.folder, image=args.image, screenshot=args.screenshot)
+
+
 # -- demo ---------------------------------------------------------------------------------------------------
 
 
@@ -301,8 +335,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(file=sys.stdout)
     print_scores(evaluate_folders(folder / "masks", folder / "predictions", DEMO_LABELS), sys.stdout)
     print(
-        "\nThis is segstudio's command-line core; the desktop window is not built yet. "
-        "Try: segstudio scan DIR, segstudio evaluate --gt DIR --pred DIR",
+        "\nOpen it in the desktop app with: segstudio (no arguments) or segstudio open DIR. "
+        "Batch work: segstudio scan DIR, segstudio evaluate --gt DIR --pred DIR",
         file=sys.stdout,
     )
     return EXIT_OK

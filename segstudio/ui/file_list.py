@@ -1,0 +1,144 @@
+"""The dataset's images as a sortable, filterable table: name, split, has ground truth, has prediction,
+corrected."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from segstudio.io.datasets import Dataset
+
+HEADERS = ("name", "split", "GT", "prediction", "corrected")
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class SampleTableModel(QAbstractTableModel):
+    """One row per sample of a dataset. ``corrected`` is read once when the dataset is set and updated by
+    :meth:`set_corrected` (after a save), never by polling the disk."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[tuple[str, str, str, bool, bool, bool]] = []  # key, name, split, gt, prediction, corrected
+
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        self.beginResetModel()
+        self._rows = []
+        if dataset is not None:
+            for sample in dataset.samples:
+                self._rows.append((
+                    sample.key, sample.name, sample.split,
+                    dataset.ground_truth(sample) is not None,
+                    bool(dataset.predictions(sample)),
+                    dataset.correction_path(sample).is_file(),
+                ))
+        self.endResetModel()
+
+    def key_at(self, row: int) -> str:
+        return self._rows[row][0]
+
+    def row_of(self, key: str) -> int:
+        for row, entry in enumerate(self._rows):
+            if entry[0] == key:
+                return row
+        return -1
+
+    def set_corrected(self, key: str, corrected: bool = True) -> None:
+        row = self.row_of(key)
+        if row >= 0:
+            entry = self._rows[row]
+            self._rows[row] = (*entry[:5], corrected)
+            index = self.index(row, 4)
+            self.dataChanged.emit(index, index)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802, ANN201
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+        if not index.isValid():
+            return None
+        entry = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column < 2:
+                return entry[column + 1]
+            return "yes" if entry[column + 1] else ""
+        if role == Qt.ItemDataRole.UserRole:  # sort key
+            return entry[column + 1]
+        return None
+
+
+class FileList(QWidget):
+    """``sample_chosen(key)`` when the user selects an image; :meth:`select_key` selects one from code."""
+
+    sample_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = SampleTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.proxy.setFilterKeyColumn(0)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter = QLineEdit(self)
+        self.filter.setPlaceholderText("filter by name")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.view = QTableView(self)
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(20)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.view)
+
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        self.model.set_dataset(dataset)
+
+    def current_key(self) -> str | None:
+        index = self.view.currentIndex()
+        return None if not index.isValid() else self.model.key_at(self.proxy.mapToSource(index).row())
+
+    def select_key(self, key: str) -> None:
+        """Make ``key`` the current row (without emitting ``sample_chosen``)."""
+        row = self.model.row_of(key)
+        if row < 0:
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return
+        self.view.selectionModel().blockSignals(True)
+        self.view.setCurrentIndex(index)
+        self.view.selectionModel().blockSignals(False)
+        self.view.viewport().update()
+        self.view.scrollTo(index)
+
+    def neighbour(self, delta: int) -> str | None:
+        """The key ``delta`` rows from the current one in the shown (filtered, sorted) order."""
+        count = self.proxy.rowCount()
+        if count == 0:
+            return None
+        index = self.view.currentIndex()
+        row = index.row() + delta if index.isValid() else 0
+        row = min(count - 1, max(0, row))
+        return self.model.key_at(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.sample_chosen.emit(self.model.key_at(self.proxy.mapToSource(current).row()))

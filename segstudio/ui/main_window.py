@@ -1,0 +1,485 @@
+"""The main window: composes the canvas and the panels, wires their signals, owns the actions.
+
+It holds no pixels and computes nothing: the :class:`ImageSession` (built on a worker by
+:mod:`segstudio.ui.sample_loader`) owns the masks and the scores; the canvas renders; the panels show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSlider,
+    QToolBar,
+    QWidget,
+)
+
+from segstudio.core.compositing import LayerKind, LayerStyle
+from segstudio.core.geometry import Rect
+from segstudio.core.session import ImageSession
+from segstudio.io.autosave import AutosaveStore, Recoverable
+from segstudio.io.corrections import save_correction
+from segstudio.io.datasets import Dataset, open_dataset
+from segstudio.io.project_file import user_data_dir
+from segstudio.ui.canvas import Canvas
+from segstudio.ui.class_panel import ClassPanel
+from segstudio.ui.file_list import FileList
+from segstudio.ui.layer_panel import LayerPanel
+from segstudio.ui.metrics_panel import MetricsPanel
+from segstudio.ui.sample_loader import LoadedSample, load_sample
+from segstudio.ui.tools import MIN_BRUSH_SIZE, Tool
+from segstudio.ui.workers import WorkerFailure, WorkerPool
+
+AUTOSAVE_INTERVAL_MS = 5000
+PEEK_KEY = Qt.Key.Key_G  # hold to see the ground truth
+
+
+def app_settings() -> QSettings:
+    """The app's settings file, in the user data folder (so tests with SEGSTUDIO_DATA_DIR stay isolated)."""
+    return QSettings(str(user_data_dir() / "segstudio.ini"), QSettings.Format.IniFormat)
+
+
+class MainWindow(QMainWindow):
+    """``sample_loaded(key)`` once an image is on screen; ``load_failed(message)`` when it could not be read.
+
+    ``interactive=False`` (screenshots, tests) never opens a dialog: recovery is then offered through
+    :meth:`pending_recoveries` / :meth:`recover` only.
+    """
+
+    sample_loaded = Signal(str)
+    load_failed = Signal(str)
+
+    def __init__(self, *, interactive: bool = True, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("segstudio")
+        self.interactive = interactive
+        self.settings = settings if settings is not None else app_settings()
+        self.pool = WorkerPool(self)
+        self.dataset: Dataset | None = None
+        self.autosave_store: AutosaveStore | None = None
+        self.current_key: str | None = None
+        self._loading_key: str | None = None
+        self._unsaved: dict[str, np.ndarray] = {}  # work left on other images this run, not saved yet
+        self._autosaved_revision: int | None = None
+        self._actions: list[QAction] = []
+        self._menus: dict[str, QMenu] = {}
+
+        self.canvas = Canvas(self)
+        self.setCentralWidget(self.canvas)
+        self.file_list = FileList(self)
+        self.class_panel = ClassPanel(self)
+        self.layer_panel = LayerPanel({kind: self.canvas.layer_style(kind) for kind in LayerKind}, self)
+        self.metrics_panel = MetricsPanel(self)
+        self._dock("Images", self.file_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Metrics", self.metrics_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        self.status_class = QLabel(self)
+        self.status_brush = QLabel(self)
+        self.status_cursor = QLabel(self)
+        self.status_source = QLabel(self)
+        for label in (self.status_source, self.status_class, self.status_brush, self.status_cursor):
+            self.statusBar().addPermanentWidget(label)
+        self.brush_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.brush_slider.setRange(MIN_BRUSH_SIZE, 200)
+        self.brush_slider.setFixedWidth(120)
+        self.brush_slider.setToolTip("brush size ([ and ])")
+
+        self._wire()
+        self._make_actions()
+        self._restore_settings()
+        self._update_status()
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.start()
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # -- wiring ----------------------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        self.file_list.sample_chosen.connect(self.load)
+        self.class_panel.class_selected.connect(self._on_class_selected)
+        self.canvas.class_picked.connect(self.class_panel.select)
+        self.canvas.edited.connect(self._on_edited)
+        self.canvas.cursor_moved.connect(self._on_cursor)
+        self.canvas.brush_size_changed.connect(self._on_brush_size)
+        self.brush_slider.valueChanged.connect(self.canvas.set_brush_size)
+        self.layer_panel.style_changed.connect(self.canvas.set_layer_style)
+        load = self.pool.signals("load")
+        load.finished.connect(self._on_loaded)
+        load.failed.connect(self._on_load_failed)
+        self.pool.signals("autosave").failed.connect(
+            lambda failure: self.statusBar().showMessage(f"autosave failed: {failure.message}", 10000)
+        )
+
+    def _make_actions(self) -> None:
+        tools = QToolBar("Tools", self)
+        tools.setObjectName("toolbar-tools")
+        self.addToolBar(tools)
+        add = self._action
+        add("Open folder...", "Ctrl+O", self.choose_folder, menu="File")
+        add("Save correction", "Ctrl+S", self.save, menu="File")
+        add("Previous image", ["A", "Left"], lambda: self.step_image(-1), menu="Image")
+        add("Next image", ["D", "Right"], lambda: self.step_image(1), menu="Image")
+        add("Undo", "Ctrl+Z", self.undo, menu="Edit")
+        add("Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], self.redo, menu="Edit")
+        add("Accept prediction as working mask", "Ctrl+Shift+A", self.accept_prediction, menu="Edit")
+        add("Reset to ground truth", "Ctrl+Shift+R", self.reset_to_ground_truth, menu="Edit")
+        for tool, key in ((Tool.BRUSH, "B"), (Tool.ERASER, "E"), (Tool.FILL, "F"), (Tool.POLYGON, "P"), (Tool.PICK, "I")):
+            action = add(tool.value.capitalize(), key, lambda t=tool: self.set_tool(t), menu="Tools", toolbar=tools)
+            action.setCheckable(True)
+            action.setChecked(tool is self.canvas.tools.tool)
+            action.setData(tool)
+        add("Smaller brush", "[", lambda: self.canvas.set_brush_size(self.canvas.tools.size - max(1, self.canvas.tools.size // 8)), menu="Tools")
+        add("Larger brush", "]", lambda: self.canvas.set_brush_size(self.canvas.tools.size + max(1, self.canvas.tools.size // 8)), menu="Tools")
+        keep = add("Keep other classes", "K", self._toggle_keep, menu="Tools", toolbar=tools)
+        keep.setCheckable(True)
+        tools.addWidget(self.brush_slider)
+        for number in range(1, 10):
+            add(f"Class {number}", str(number), lambda n=number: self.class_panel.select(n), menu=None)
+        add("Toggle prediction", "V", lambda: self.layer_panel.toggle(LayerKind.PREDICTION), menu="View")
+        add("Toggle error map", "X", lambda: self.layer_panel.toggle(LayerKind.ERROR_MAP), menu="View")
+        add("Fit to window", "Ctrl+0", self.canvas.fit, menu="View")
+        add("Actual size (1:1)", "Ctrl+1", self.canvas.actual_size, menu="View")
+        add("Keyboard shortcuts", "F1", self.show_help, menu="Help")
+
+    def _action(
+        self,
+        text: str,
+        keys: str | list[str],
+        slot: Callable[[], object],
+        *,
+        menu: str | None,
+        toolbar: QToolBar | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        sequences = [QKeySequence(k) for k in ([keys] if isinstance(keys, str) else keys)]
+        action.setShortcuts(sequences)
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        if menu is not None:
+            if menu not in self._menus:
+                self._menus[menu] = self.menuBar().addMenu(menu)
+            self._menus[menu].addAction(action)
+        if toolbar is not None:
+            toolbar.addAction(action)
+        self._actions.append(action)
+        return action
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(action, keys) for every action: what the help dialog lists."""
+        rows = [(a.text(), ", ".join(s.toString() for s in a.shortcuts())) for a in self._actions]
+        rows += [
+            ("Peek at ground truth (hold)", QKeySequence(PEEK_KEY).toString()),
+            ("Pan", "Space + drag, or middle-drag"),
+            ("Zoom", "mouse wheel (around the cursor)"),
+            ("Close polygon", "double-click, right-click or Enter; Esc drops it"),
+        ]
+        return rows
+
+    def show_help(self) -> None:
+        rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>" for name, keys in self.shortcuts())
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=4>{rows}</table>")
+
+    # -- folder and images -------------------------------------------------------------------------------
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a dataset folder", str(self.settings.value("last_folder", "")))
+        if folder:
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path, *, image: str | None = None) -> None:
+        """Open a dataset folder (listing only; images load on a worker) and show ``image`` or the first one."""
+        self._leave_current()
+        dataset = open_dataset(folder)
+        self.dataset = dataset
+        self.autosave_store = AutosaveStore.for_dataset(dataset)
+        self._unsaved.clear()
+        self.current_key = None
+        self.canvas.set_session(None)
+        self.metrics_panel.set_session(None)
+        self.class_panel.set_labels(dataset.spec.labels)
+        self.class_panel.select(min(1, dataset.spec.labels.num_classes - 1))
+        self.file_list.set_dataset(dataset)
+        self.settings.setValue("last_folder", str(dataset.root))
+        self.setWindowTitle(f"segstudio - {dataset.root}")
+        first = dataset.sample(image).key if image else (self.file_list.neighbour(0) if dataset.samples else None)
+        if first is not None:
+            self.load(first)
+        if self.interactive and self.pending_recoveries():
+            QTimer.singleShot(0, self._offer_recovery)
+
+    def load(self, key: str) -> None:
+        """Show sample ``key``: its masks are read on the "load" worker; ``sample_loaded`` follows."""
+        if self.dataset is None or key == self.current_key and self.canvas.session is not None:
+            return
+        self._leave_current()
+        sample = self.dataset.sample(key)
+        recovered = self._unsaved.get(sample.key)
+        dataset = self.dataset
+        self._loading_key = sample.key
+        self.file_list.select_key(sample.key)
+        self.statusBar().showMessage(f"loading {sample.name}...")
+        self.pool.submit("load", lambda progress, cancel: load_sample(
+            dataset, sample, recovered=recovered, progress=progress, cancel=cancel))
+
+    def _on_loaded(self, loaded: LoadedSample) -> None:
+        self._unsaved.pop(loaded.key, None)
+        self._loading_key = None
+        self.show_session(loaded.key, loaded.session)
+
+    def show_session(self, key: str, session: ImageSession) -> None:
+        self.current_key = key
+        self._autosaved_revision = None if session.dirty else session.revision
+        self.canvas.set_session(session)
+        self.metrics_panel.set_session(session)
+        self.file_list.select_key(key)
+        self.statusBar().showMessage(f"{key}: working mask from {session.working_source.value}", 5000)
+        self._update_status()
+        self.sample_loaded.emit(key)
+
+    def _on_load_failed(self, failure: WorkerFailure) -> None:
+        self._loading_key = None
+        self.statusBar().showMessage(f"could not open the image: {failure.message}", 15000)
+        self.load_failed.emit(failure.message)
+
+    def step_image(self, delta: int) -> None:
+        key = self.file_list.neighbour(delta)
+        if key is not None:
+            self.load(key)
+
+    def _leave_current(self) -> None:
+        """Keep the current image's unsaved work (in memory for this run, and in an autosave)."""
+        session = self.canvas.session
+        if session is not None and self.current_key is not None and session.dirty:
+            self._unsaved[self.current_key] = session.mask.copy()
+            self.autosave_now()
+
+    # -- editing ---------------------------------------------------------------------------------------
+
+    def set_tool(self, tool: Tool) -> None:
+        self.canvas.tools.cancel()
+        self.canvas.tools.tool = tool
+        for action in self._actions:
+            if isinstance(action.data(), Tool):
+                action.setChecked(action.data() is tool)
+        self.canvas.update()
+        self._update_status()
+
+    def _toggle_keep(self) -> None:
+        self.canvas.tools.keep_other_classes = not self.canvas.tools.keep_other_classes
+        self._update_status()
+
+    def _on_class_selected(self, class_id: int) -> None:
+        self.canvas.tools.value = class_id
+        self.metrics_panel.set_selected_class(class_id)
+        self._update_status()
+
+    def _on_edited(self, _rect: Rect) -> None:
+        self.metrics_panel.schedule_refresh()
+
+    def _edit(self, operation: Callable[[ImageSession], object]) -> None:
+        session = self.canvas.session
+        if session is None:
+            return
+        try:
+            operation(session)
+        except ValueError as error:
+            self.statusBar().showMessage(str(error), 8000)
+            return
+        self.metrics_panel.schedule_refresh()
+
+    def undo(self) -> None:
+        self.canvas.tools.cancel()
+        self._edit(lambda s: s.undo())
+
+    def redo(self) -> None:
+        self._edit(lambda s: s.redo())
+
+    def accept_prediction(self) -> None:
+        self._edit(lambda s: s.accept_prediction())
+
+    def reset_to_ground_truth(self) -> None:
+        self._edit(lambda s: s.reset_to_ground_truth())
+
+    # -- saving ----------------------------------------------------------------------------------------
+
+    def save(self) -> Path | None:
+        """Write the working mask as the image's correction (atomic) and drop its autosave."""
+        session, dataset, key = self.canvas.session, self.dataset, self.current_key
+        if session is None or dataset is None or key is None:
+            return None
+        try:
+            path = save_correction(dataset, dataset.sample(key), session.mask, session.labels, autosave=self.autosave_store)
+        except ValueError as error:
+            self._report(f"could not save: {error}")
+            return None
+        session.mark_saved()
+        self._autosaved_revision = session.revision
+        self.file_list.model.set_corrected(key)
+        self.statusBar().showMessage(f"saved {path}", 5000)
+        return path
+
+    def autosave_now(self, *, wait: bool = False) -> bool:
+        """Autosave the current image on a worker when it changed since the last autosave; True if started.
+        ``wait``: block until written (closing the window, tests)."""
+        session, store, key = self.canvas.session, self.autosave_store, self.current_key
+        if session is None or store is None or key is None or not session.dirty:
+            return False
+        if self._autosaved_revision == session.revision:
+            return False
+        mask, revision, labels = session.mask.copy(), session.revision, session.labels
+        image_path = self.dataset.sample(key).image if self.dataset is not None else None
+        self._autosaved_revision = revision
+        if wait:
+            store.save(key, mask, revision=revision, labels=labels, image_path=image_path)
+            return True
+        self.pool.submit("autosave", lambda progress, cancel: store.save(
+            key, mask, revision=revision, labels=labels, image_path=image_path), cancel_previous=False)
+        return True
+
+    # -- recovery --------------------------------------------------------------------------------------
+
+    def pending_recoveries(self) -> list[Recoverable]:
+        """Unsaved work from an earlier run of this folder (corrupt autosaves included, with their problem)."""
+        return [] if self.autosave_store is None else self.autosave_store.pending()
+
+    def recover(self, entry: Recoverable) -> None:
+        """Bring back an autosave: its image opens with the recovered mask as one undo step (not saved yet)."""
+        if self.autosave_store is None or self.dataset is None:
+            return
+        mask = self.autosave_store.load(entry)
+        self._unsaved[entry.sample_key] = mask
+        if entry.sample_key == self.current_key:
+            self.current_key = None  # force a reload with the recovered mask
+            self.canvas.set_session(None)
+        self.load(entry.sample_key)
+
+    def discard_recovery(self, entry: Recoverable) -> None:
+        if self.autosave_store is not None:
+            self.autosave_store.discard(entry.sample_key)
+
+    def _offer_recovery(self) -> None:
+        entries = self.pending_recoveries()
+        if not entries:
+            return
+        good = [e for e in entries if e.problem is None]
+        text = "\n".join(str(e) for e in entries[:10]) + ("\n..." if len(entries) > 10 else "")
+        answer = QMessageBox.question(
+            self, "Recover unsaved work?",
+            f"segstudio found unsaved work from an earlier session:\n\n{text}\n\nRestore it? (No discards it.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            for entry in good[1:]:
+                self._unsaved[entry.sample_key] = self.autosave_store.load(entry)  # type: ignore[union-attr]
+            if good:
+                self.recover(good[0])
+        elif answer == QMessageBox.StandardButton.No:
+            for entry in entries:
+                self.discard_recovery(entry)
+
+    # -- status, keys, settings, closing ---------------------------------------------------------------
+
+    def _on_cursor(self, x: int, y: int, value: int) -> None:
+        session = self.canvas.session
+        if value < 0 or session is None:
+            self.status_cursor.setText("")
+            return
+        names = session.labels.names
+        name = names[value] if value < len(names) else session.labels.ignore_name
+        self.status_cursor.setText(f"x {x}, y {y}: {name}")
+
+    def _on_brush_size(self, size: int) -> None:
+        self.brush_slider.blockSignals(True)
+        self.brush_slider.setValue(min(self.brush_slider.maximum(), size))
+        self.brush_slider.blockSignals(False)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        tools = self.canvas.tools
+        labels = self.dataset.spec.labels if self.dataset is not None else None
+        name = labels.names[tools.value] if labels is not None and tools.value < labels.num_classes else str(tools.value)
+        keep = ", keep other classes" if tools.keep_other_classes else ""
+        self.status_class.setText(f"class: {name}")
+        self.status_brush.setText(f"{tools.tool.value}, size {tools.size}{keep}")
+        session = self.canvas.session
+        self.status_source.setText("" if session is None else ("modified" if session.dirty else ""))
+
+    def _report(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        if self.interactive:
+            QMessageBox.warning(self, "segstudio", message)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == PEEK_KEY and not event.isAutoRepeat():
+            self.canvas.set_peek_truth(True)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == PEEK_KEY and not event.isAutoRepeat():
+            self.canvas.set_peek_truth(False)
+            return
+        super().keyReleaseEvent(event)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = self.settings.value("window_state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        size = int(self.settings.value("brush_size", 15))
+        self.canvas.set_brush_size(size)
+        self._on_brush_size(self.canvas.tools.size)
+        for kind in LayerKind:
+            opacity = self.settings.value(f"opacity/{kind.name}")
+            if opacity is not None:
+                style = self.canvas.layer_style(kind)
+                try:
+                    style = LayerStyle(style.visible, min(1.0, max(0.0, float(opacity))), style.outline_only)
+                except (TypeError, ValueError):
+                    continue
+                self.canvas.set_layer_style(kind, style)
+                self.layer_panel.set_style(kind, style)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("brush_size", self.canvas.tools.size)
+        for kind in LayerKind:
+            self.settings.setValue(f"opacity/{kind.name}", self.canvas.layer_style(kind).opacity)
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.autosave_timer.stop()
+        try:
+            self.autosave_now(wait=True)
+        except ValueError as error:
+            self.statusBar().showMessage(f"autosave failed: {error}")
+        self.save_settings()
+        self.pool.shutdown(5000)
+        super().closeEvent(event)

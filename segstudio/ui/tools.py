@@ -1,0 +1,138 @@
+"""Editing tools: mouse gestures (in image coordinates) turned into :class:`ImageSession` calls.
+
+No Qt here beyond nothing at all: the canvas maps widget events to image points and calls
+:class:`ToolController`, which owns the current tool, class, brush radius and paint scope. Press begins a
+stroke, every move paints one segment from the previous point, release ends the stroke (one undo step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from segstudio.core.editing import PaintScope
+from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.session import ImageSession
+
+Point = tuple[float, float]
+
+MIN_BRUSH_SIZE = 1
+MAX_BRUSH_SIZE = 512
+
+
+class Tool(Enum):
+    BRUSH = "brush"
+    ERASER = "eraser"
+    FILL = "fill"
+    POLYGON = "polygon"
+    PICK = "pick class"
+
+    @property
+    def paints_strokes(self) -> bool:
+        return self in (Tool.BRUSH, Tool.ERASER)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a gesture did: the changed rectangle (empty if none) and a class picked (PICK), if any."""
+
+    changed: Rect = EMPTY_RECT
+    picked: int | None = None
+
+
+class ToolController:
+    """The state of the editing tools and the gesture -> session mapping."""
+
+    def __init__(self) -> None:
+        self.session: ImageSession | None = None
+        self.tool = Tool.BRUSH
+        self.value = 1
+        self._size = 15  # brush diameter in image pixels
+        self.keep_other_classes = False
+        self._last: Point | None = None
+        self._polygon: list[Point] = []
+
+    # -- settings ------------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @size.setter
+    def size(self, value: int) -> None:
+        self._size = int(min(MAX_BRUSH_SIZE, max(MIN_BRUSH_SIZE, round(value))))
+
+    @property
+    def radius(self) -> float:
+        return self._size / 2.0
+
+    @property
+    def scope(self) -> PaintScope:
+        background = 0 if self.session is None or self.session.background is None else self.session.background
+        return PaintScope(keep_other_classes=self.keep_other_classes, background=background)
+
+    @property
+    def stroking(self) -> bool:
+        return self._last is not None
+
+    @property
+    def polygon(self) -> tuple[Point, ...]:
+        return tuple(self._polygon)
+
+    def set_session(self, session: ImageSession | None) -> None:
+        self.cancel()
+        self.session = session
+
+    # -- gestures --------------------------------------------------------------------------------------
+
+    def press(self, point: Point) -> ToolResult:
+        session = self.session
+        if session is None:
+            return ToolResult()
+        if self.tool.paints_strokes:
+            session.begin_stroke()
+            self._last = point
+            return ToolResult(self._segment(point, point))
+        if self.tool is Tool.FILL:
+            if session.class_at(*point) is None:
+                return ToolResult()
+            return ToolResult(session.fill(point, self.value, scope=self.scope))
+        if self.tool is Tool.PICK:
+            return ToolResult(picked=session.class_at(*point))
+        if self.tool is Tool.POLYGON:
+            self._polygon.append(point)
+        return ToolResult()
+
+    def move(self, point: Point) -> ToolResult:
+        if self._last is None or self.session is None:
+            return ToolResult()
+        start, self._last = self._last, point
+        return ToolResult(self._segment(start, point))
+
+    def release(self, point: Point) -> ToolResult:
+        if self._last is None or self.session is None:
+            return ToolResult()
+        changed = self._segment(self._last, point) if point != self._last else EMPTY_RECT
+        self._last = None
+        self.session.end_stroke()
+        return ToolResult(changed)
+
+    def close_polygon(self) -> ToolResult:
+        """Fill the polygon clicked so far (3 or more vertices) with the current class."""
+        vertices, self._polygon = self._polygon, []
+        if self.session is None or len(vertices) < 3:
+            return ToolResult()
+        return ToolResult(self.session.fill_polygon(vertices, self.value, self.scope))
+
+    def cancel(self) -> None:
+        """Drop a polygon in progress; close a stroke still open."""
+        self._polygon = []
+        if self._last is not None and self.session is not None:
+            self.session.end_stroke()
+        self._last = None
+
+    def _segment(self, start: Point, end: Point) -> Rect:
+        assert self.session is not None
+        if self.tool is Tool.ERASER:
+            return self.session.erase(start, end, radius=self.radius, scope=self.scope)
+        return self.session.paint(start, end, radius=self.radius, value=self.value, scope=self.scope)

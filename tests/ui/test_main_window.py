@@ -1,0 +1,203 @@
+"""The real main window on real CamVid images, driven by mouse events (offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from segstudio.core.metrics import Scores, confusion_matrix
+from segstudio.io.mask_files import read_class_mask
+from segstudio.ui.main_window import MainWindow
+from segstudio.ui.metrics_panel import fmt_count, fmt_ratio
+
+
+def open_and_wait(qtbot, window: MainWindow, folder: Path, image: str | None = None) -> None:  # noqa: ANN001
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.open_folder(folder, image=image)
+
+
+def widget_point(window: MainWindow, x: float, y: float) -> QPoint:
+    return window.canvas.image_to_widget(x, y).toPoint()
+
+
+def paint_stroke(qtbot, window: MainWindow, points: list[tuple[float, float]]) -> None:  # noqa: ANN001
+    canvas = window.canvas
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, *points[0]))
+    for point in points[1:]:
+        QTest.mouseMove(canvas, widget_point(window, *point))
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, *points[-1]))
+    qtbot.wait(10)  # let the metrics refresh run
+
+
+def expected_scores(window: MainWindow) -> Scores:
+    session = window.canvas.session
+    labels = session.labels
+    gt = session.ground_truth
+    confusion = confusion_matrix(gt, np.where(session.mask == labels.ignore_index, gt, session.mask),
+                                 labels.num_classes, labels.ignore_index)
+    return Scores.from_confusion(confusion, labels.names)
+
+
+def assert_panel_matches(window: MainWindow, scores: Scores) -> None:
+    panel = window.metrics_panel
+    for c in scores.classes:
+        assert panel.cell_text(c.class_id, "overlap") == fmt_count(c.overlap)
+        assert panel.cell_text(c.class_id, "combined") == fmt_count(c.combined)
+        assert panel.cell_text(c.class_id, "union") == fmt_count(c.union)
+        assert panel.cell_text(c.class_id, "IoU") == fmt_ratio(c.iou)
+        assert panel.cell_text(c.class_id, "Dice") == fmt_ratio(c.dice)
+    assert fmt_ratio(scores.mean_iou) in panel.summary_truth.text()
+
+
+def test_paint_updates_metrics_undo_save_and_reopen(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, camvid_folder)
+    session = window.canvas.session
+    assert session is not None and session.ground_truth is not None
+    before = session.mask.copy()
+    assert "1.0000" in window.metrics_panel.summary_truth.text()  # working mask starts from the ground truth
+
+    window.class_panel.select(8)  # Car
+    assert window.canvas.tools.value == 8
+    height, width = session.shape
+    paint_stroke(qtbot, window, [(width * 0.2, height * 0.3), (width * 0.3, height * 0.35), (width * 0.4, height * 0.4)])
+    assert session.dirty and not np.array_equal(session.mask, before)
+    assert session.class_at(width * 0.3, height * 0.35) == 8
+    scores = expected_scores(window)
+    assert scores.mean_iou is not None and scores.mean_iou < 1.0
+    assert_panel_matches(window, scores)
+    # The canvas buffer shows the new class where it was painted (composited from the change rectangle).
+    window.canvas.repaint()
+    assert window.canvas.composited_pixels > 0
+
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.wait(10)
+    assert np.array_equal(session.mask, before)
+    assert_panel_matches(window, expected_scores(window))
+    QTest.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    qtbot.wait(10)
+    painted = session.mask.copy()
+    assert not np.array_equal(painted, before)
+
+    path = window.save()
+    assert path is not None and path.is_file()
+    assert not session.dirty
+    key = window.current_key
+    labels = session.labels
+    assert np.array_equal(read_class_mask(path, labels), painted)
+
+    # Reopen the folder in a fresh window: the correction is the working mask, bit-exact.
+    other = MainWindow(interactive=False)
+    qtbot.addWidget(other)
+    open_and_wait(qtbot, other, camvid_folder, image=key)
+    assert other.current_key == key
+    assert np.array_equal(other.canvas.session.mask, painted)
+    assert other.canvas.session.working_source.name == "CORRECTION"
+    other.pool.shutdown(5000)
+
+
+def test_next_previous_and_keys(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, camvid_folder)
+    first = window.current_key
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        QTest.keyClick(window, Qt.Key.Key_D)
+    assert window.current_key != first
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        QTest.keyClick(window, Qt.Key.Key_A)
+    assert window.current_key == first
+    QTest.keyClick(window, Qt.Key.Key_3)
+    assert window.canvas.tools.value == 3
+    size = window.canvas.tools.size
+    QTest.keyClick(window, Qt.Key.Key_BracketRight)
+    assert window.canvas.tools.size > size
+    QTest.keyClick(window, Qt.Key.Key_E)
+    assert window.canvas.tools.tool.name == "ERASER"
+    names = " ".join(name for name, _keys in window.shortcuts())
+    for needed in ("Undo", "Redo", "Next image", "Toggle prediction", "Peek at ground truth"):
+        assert needed in names
+
+
+def test_unsaved_edits_survive_switching_images(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, camvid_folder)
+    first = window.current_key
+    window.class_panel.select(8)
+    paint_stroke(qtbot, window, [(50, 50), (90, 60)])
+    painted = window.canvas.session.mask.copy()
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.step_image(1)
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.load(first)
+    assert np.array_equal(window.canvas.session.mask, painted)
+    assert window.canvas.session.dirty
+
+
+def test_autosave_and_crash_recovery(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, camvid_folder)
+    key = window.current_key
+    window.class_panel.select(9)
+    paint_stroke(qtbot, window, [(100, 100), (160, 120)])
+    painted = window.canvas.session.mask.copy()
+    assert window.autosave_now()
+    assert window.pool.wait_for_done(10000)
+    qtbot.wait(20)
+    # "Crash": the window goes away without saving or closing properly.
+    window.autosave_timer.stop()
+
+    second = MainWindow(interactive=False)
+    qtbot.addWidget(second)
+    open_and_wait(qtbot, second, camvid_folder)
+    pending = second.pending_recoveries()
+    assert [entry.sample_key for entry in pending] == [key]
+    with qtbot.waitSignal(second.sample_loaded, timeout=20000):
+        second.recover(pending[0])
+    session = second.canvas.session
+    assert second.current_key == key
+    assert np.array_equal(session.mask, painted)
+    assert session.dirty and session.working_source.name == "AUTOSAVE"
+    second.save()
+    assert second.pending_recoveries() == []
+    second.pool.shutdown(5000)
+
+
+def test_zoom_pan_and_pick(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, camvid_folder)
+    canvas = window.canvas
+    anchor = widget_point(window, 200, 150)
+    before = canvas.widget_to_image(anchor.toPointF())
+    canvas.zoom_at(anchor.toPointF(), 4.0)
+    after = canvas.widget_to_image(anchor.toPointF())
+    assert after == pytest.approx(before, abs=1e-6)
+    canvas.fit()
+    assert canvas.step >= 1
+    canvas.zoom_at(anchor.toPointF(), 1 / 16)
+    assert canvas.step > 1  # zoomed out: a downsampled buffer
+    canvas.repaint()
+    canvas.fit()
+    # Middle-drag pans.
+    start = canvas.image_to_widget(0, 0)
+    QTest.mousePress(canvas, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, QPoint(300, 300))
+    QTest.mouseMove(canvas, QPoint(340, 320))
+    QTest.mouseRelease(canvas, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, QPoint(340, 320))
+    moved = canvas.image_to_widget(0, 0)
+    assert (moved.x() - start.x(), moved.y() - start.y()) == pytest.approx((40, 20), abs=1)
+    # Pick the class under the cursor.
+    window.set_tool(window.canvas.tools.tool.PICK)
+    session = canvas.session
+    expected = session.class_at(120, 200)
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 120, 200))
+    assert window.class_panel.selected == expected
+
+
+def test_screenshot_command_writes_png(tmp_path: Path, camvid_folder: Path) -> None:
+    from segstudio.cli import main
+
+    out = tmp_path / "shot.png"
+    assert main(["open", str(camvid_folder), "--image", "0016E5_07959", "--screenshot", str(out)]) == 0
+    assert out.is_file() and out.stat().st_size > 10000
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.size[0] > 600 and image.size[1] > 400

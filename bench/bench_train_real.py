@@ -61,6 +61,7 @@ def isbi_folder(root: Path) -> Path:
 
 
 def camvid_folder(root: Path) -> Path:
+    root.mkdir(parents=True)
     for split in ("train", "trainannot", "val", "valannot"):
         (root / split).symlink_to(SHARED / "camvid" / split)
     (root / "colour_lut.png").symlink_to(SHARED / "camvid" / "colour_lut.png")

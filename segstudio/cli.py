@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     open_.add_argument("folder", type=Path, metavar="DIR")
     open_.add_argument("--image", metavar="NAME", help="the image to show first (file name stem or sample key)")
-    open_.add_argument("--model", type=Path, metavar="FILE", help="a checkpoint to predict with (not supported yet)")
+    open_.add_argument("--model", type=Path, metavar="FILE", help="a checkpoint (ours or torchvision weights) to predict the shown image with, on a worker")
     open_.add_argument("--screenshot", type=Path, metavar="FILE.png", help="render the window to this PNG and exit")
     open_.set_defaults(command=_run_open, command_name="open")
 
@@ -312,13 +312,13 @@ def _run_open(args: argparse.Namespace) -> int:
 
     if not args.folder.is_dir():
         raise FileProblem(args.folder, "is not a folder" if args.folder.exists() else "does not exist")
-    if args.model is not None:
-        print("segstudio open: --model is not supported yet; opening without a prediction", file=sys.stderr)
+    if args.model is not None and not args.model.is_file():
+        raise FileProblem(args.model, "is not a file" if args.model.exists() else "does not exist")
     if args.screenshot is not None and args.screenshot.suffix.lower() != ".png":
         raise ValueError(f"--screenshot writes a PNG; give a file name ending in .png, not {args.screenshot.name}")
     from segstudio.ui.app import run_app
 
-    return run_app(args.folder, image=args.image, screenshot=args.screenshot)
+    return run_app(args.folder, image=args.image, screenshot=args.screenshot, model=args.model)
 
 
 # -- demo ---------------------------------------------------------------------------------------------------

@@ -236,6 +236,24 @@ class ImageSession:
     def labels(self) -> LabelSet:
         return self._labels
 
+    def relabel(self, labels: LabelSet) -> None:
+        """Switch to an edited label set in which no id shifts: classes renamed, recoloured or added at the end,
+        the same ignore id and mask dtype. Masks are untouched; with more classes the scores are recounted
+        (one pass over the image). Anything else (a removed or reordered class) raises ValueError."""
+        old = self._labels
+        if (
+            labels.num_classes < old.num_classes
+            or labels.ignore_index != old.ignore_index
+            or mask_dtype(labels) != self._dtype
+        ):
+            raise ValueError(f"relabel only renames, recolours or adds classes; got {_describe(labels)} "
+                             f"for a session labelled {_describe(old)}")
+        self._labels = labels
+        if labels.num_classes != old.num_classes:
+            mask = self._document.mask
+            self._vs_truth = None if self._truth is None else _Comparison(self._truth, mask, labels)
+            self._vs_prediction = None if self._prediction is None else _Comparison(self._prediction, mask, labels)
+
     @property
     def shape(self) -> tuple[int, int]:
         """``(height, width)`` of the image and every mask."""

@@ -28,6 +28,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from segstudio.io.errors import FileProblem
 
+# Pillow refuses images past 2 x MAX_IMAGE_PIXELS as "decompression bombs" (default ~179 Mpx), which blocks legitimate
+# slide crops (a 40,000 x 20,000 RGB crop is 800 Mpx). Our one limit: warn past 1 Gpx, refuse past 2 Gpx.
+Image.MAX_IMAGE_PIXELS = 1_000_000_000
+
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
 )

@@ -32,6 +32,15 @@ def wait_until_loaded(window: MainWindow, timeout_ms: int = SCREENSHOT_TIMEOUT_M
     """Run the event loop until the window shows an image (or loading failed / timed out); True if shown."""
     if window.canvas.session is not None and window._loading_key is None:  # noqa: SLF001
         return True
+    return _wait_for(window.sample_loaded, [window.load_failed], timeout_ms)
+
+
+def wait_until_predicted(window: MainWindow, timeout_ms: int = SCREENSHOT_TIMEOUT_MS) -> bool:
+    """Run the event loop until the shown image has the model's prediction (or a worker error / timeout)."""
+    return _wait_for(window.prediction_applied, [window.load_failed, window.worker_error], timeout_ms)
+
+
+def _wait_for(success, failures, timeout_ms: int) -> bool:  # noqa: ANN001
     loop = QEventLoop()
     outcome = {"ok": False}
 
@@ -39,8 +48,9 @@ def wait_until_loaded(window: MainWindow, timeout_ms: int = SCREENSHOT_TIMEOUT_M
         outcome["ok"] = ok
         loop.quit()
 
-    window.sample_loaded.connect(lambda _key: done(True))
-    window.load_failed.connect(lambda _message: done(False))
+    success.connect(lambda *_args: done(True))
+    for failure in failures:
+        failure.connect(lambda *_args: done(False))
     QTimer.singleShot(timeout_ms, lambda: done(False))
     loop.exec()
     return outcome["ok"]
@@ -55,21 +65,37 @@ def save_screenshot(window: MainWindow, path: Path) -> None:
         raise ValueError(f"could not write the screenshot {path}")
 
 
-def run_app(folder: Path | None, *, image: str | None = None, screenshot: Path | None = None) -> int:
-    """Open the main window on ``folder`` (None: the last folder, else the demo dataset). With ``screenshot``:
-    load, render the window to that PNG, and exit (no dialogs). Returns the exit status."""
+def run_app(
+    folder: Path | None, *, image: str | None = None, screenshot: Path | None = None, model: Path | None = None,
+) -> int:
+    """Open the main window on ``folder`` (None: the last folder, else the demo dataset); ``model``: load that
+    checkpoint and predict the shown image (on workers). With ``screenshot``: load (and predict), render the
+    window to that PNG, and exit (no dialogs). Returns the exit status (1 when the prediction failed)."""
     app = application()
     window = MainWindow(interactive=screenshot is None)
     if folder is None:
         last = window.settings.value("last_folder")
         folder = Path(last) if screenshot is None and last and Path(str(last)).is_dir() else demo_folder()
+    errors: list[str] = []
+    applied: list[str] = []
+    window.worker_error.connect(errors.append)
+    window.prediction_applied.connect(applied.append)
     window.open_folder(Path(folder), image=image)
+    if model is not None:
+        window.load_model(Path(model), predict=True)
     window.show()
     if screenshot is not None:
-        if window.dataset is not None and window.dataset.samples and not wait_until_loaded(window):
+        status = 0
+        has_images = window.dataset is not None and bool(window.dataset.samples)
+        if has_images and not wait_until_loaded(window):
             print("segstudio: warning: the image did not load; the screenshot shows the window without it", file=sys.stderr)
+        elif has_images and model is not None and not applied and (errors or not wait_until_predicted(window)):
+            status = 1
+            reason = errors[-1] if errors else "it timed out"
+            print(f"segstudio: the prediction failed ({reason}); the screenshot shows the window without it",
+                  file=sys.stderr)
         save_screenshot(window, Path(screenshot))
         window.close()
         print(f"wrote {screenshot}")
-        return 0
+        return status
     return app.exec()

@@ -1,15 +1,21 @@
-"""The canvas: an image session's layers, composited lazily into a persistent RGBA buffer, with zoom, pan and
-the editing tools.
+"""The canvas: an image session's layers, composited lazily into small RGBA tiles, with zoom, pan and the
+editing tools.
 
-Rendering (see ARCHITECTURE.md, "render lazily, copy nothing"):
+Rendering (see ARCHITECTURE.md, pattern 5: "render lazily, downsample when zoomed out, tile past Qt's limit"):
 
-- The buffer shows the whole image at ``step`` image pixels per buffer pixel (1 when zoomed in; a power of two
-  when zoomed out, raised further so the buffer stays under Qt's 32767-pixel limit and a memory cap). It is one
-  :class:`~segstudio.ui.qt_image.RgbaImage`, reallocated only when the step changes.
-- Nothing is composited until a paint needs it. The buffer is cut into square tiles with a "valid" flag; a paint
-  composites only the invalid tiles it can see. An edit reported by the session (a small rectangle) is queued
-  and composited exactly, at the next paint, and only that rectangle of the widget is updated.
-- Painting draws only the visible part of the buffer, scaled with no smoothing (pixels stay square).
+- The view is cut into fixed tiles of ``TILE x TILE`` *output* pixels at the zoom's ``step`` (image pixels per
+  output pixel: 1 when zoomed in, pixel level with no smoothing; a power of two <= 1/scale when zoomed out).
+  Tile ``(ty, tx)`` at ``step`` shows image pixels from ``origin = (ty * TILE * step, tx * TILE * step)``
+  every ``step``-th pixel. Each tile is its own small :class:`~segstudio.ui.qt_image.RgbaImage` (numpy buffer
+  + QImage over it), so no QImage ever comes near Qt's 32767-pixel raster limit, whatever the image size.
+- Tiles are made only when a paint needs them (visible tiles only), kept in an LRU cache bounded by
+  ``MAX_TILE_BYTES`` (visible tiles are never evicted) and keyed by ``(step, ty, tx)``, so zooming back to a
+  level seen before reuses its tiles. Canvas memory is therefore bounded by the cache, not by the image.
+- An edit reported by the session (a small rectangle) is queued on each cached tile it touches and composited
+  exactly at that tile's next paint; only that rectangle of the widget is updated. A tile with too many
+  queued edits (or a big one) is simply recomposited whole.
+- Zoomed out far (``step > AREA_MAX_STEP``) the image is subsampled (nearest) rather than block-averaged, so
+  a fitted view of a 40,000 x 20,000 slide does not read every pixel of it.
 
 View: ``scale`` widget pixels per image pixel; image pixel ``(x, y)`` (centre on integers) covers widget
 ``[offset + x * scale, offset + (x + 1) * scale)``.
@@ -18,22 +24,41 @@ View: ``scale`` widget pixels per image pixel; image pixel ``(x, y)`` (centre on
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF, QWheelEvent, QKeyEvent
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QWidget
 
-from segstudio.core.compositing import LayerKind, LayerStyle, Palettes, composite, out_rect, out_shape
+from segstudio.core.compositing import (
+    ImageSampling,
+    LayerKind,
+    LayerStyle,
+    Palettes,
+    composite,
+    out_shape,
+)
 from segstudio.core.geometry import Rect
 from segstudio.core.session import ImageSession
-from segstudio.ui.qt_image import MAX_QIMAGE_SIDE, RgbaImage
+from segstudio.ui.qt_image import RgbaImage
 from segstudio.ui.tools import Tool, ToolController, ToolResult
 
-TILE = 256  # buffer pixels per tile side
-MAX_BUFFER_PIXELS = 1 << 26  # 64 M pixels = 256 MiB of RGBA
+TILE = 512  # output pixels per tile side (volumina's tile size)
+MAX_TILE_BYTES = 96 << 20  # LRU cache bound: 96 MiB = 96 full tiles (visible tiles are always kept)
+MAX_DIRTY = 16  # queued edits per tile before it is recomposited whole instead
+AREA_MAX_STEP = 8  # block-average the image up to this step, subsample past it
 MIN_SCALE, MAX_SCALE = 1.0 / 256.0, 64.0
-SMALL_EDIT = TILE * TILE * 4  # edits up to this many buffer pixels are composited exactly, larger ones by tiles
+HIGHLIGHT_RGB = np.array([255, 255, 0], dtype=np.uint16)  # a selected instance, blended 60 % over the pixels
 
 DEFAULT_STYLES: dict[LayerKind, LayerStyle] = {
     LayerKind.IMAGE: LayerStyle(True, 1.0),
@@ -45,19 +70,29 @@ DEFAULT_STYLES: dict[LayerKind, LayerStyle] = {
 MASK_LAYERS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING, LayerKind.ERROR_MAP)
 
 
-def step_for(scale: float, shape: tuple[int, int]) -> int:
-    """Image pixels per buffer pixel at ``scale``: a power of two <= 1/scale, at least what the limits need."""
+def step_for(scale: float, shape: tuple[int, int] | None = None) -> int:
+    """Image pixels per output pixel at ``scale``: the largest power of two <= 1/scale (1 when zoomed in).
+    Tiles keep every QImage small, so the image's size no longer raises the step."""
     step = 1
     while step * 2 <= 1.0 / scale:
         step *= 2
-    height, width = shape
-    while (
-        -(-height // step) > MAX_QIMAGE_SIDE
-        or -(-width // step) > MAX_QIMAGE_SIDE
-        or (-(-height // step)) * (-(-width // step)) > MAX_BUFFER_PIXELS
-    ):
-        step += 1
     return step
+
+
+class _Tile:
+    """One cached tile: its buffer, its image origin, whether it was ever composited, and queued edits."""
+
+    __slots__ = ("buffer", "dirty", "origin", "valid")
+
+    def __init__(self, rows: int, cols: int, origin: tuple[int, int]) -> None:
+        self.buffer = RgbaImage(np.empty((rows, cols, 4), dtype=np.uint8))
+        self.origin = origin
+        self.valid = False
+        self.dirty: list[Rect] = []
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.buffer.array.nbytes)
 
 
 class Canvas(QWidget):
@@ -89,13 +124,14 @@ class Canvas(QWidget):
         self._offset = QPointF(0.0, 0.0)
         self._fitted = True
         self._step = 1
-        self._buffer: RgbaImage | None = None
-        self._valid: np.ndarray = np.zeros((0, 0), dtype=bool)
-        self._pending: list[Rect] = []
+        self._tiles: OrderedDict[tuple[int, int, int], _Tile] = OrderedDict()  # LRU: oldest first
+        self._tile_bytes = 0
+        self._highlight: np.ndarray | None = None  # bool mask drawn on top (e.g. a selected instance)
         self._space_down = False
         self._pan_from: QPointF | None = None
         self._mouse: QPointF | None = None
-        self.composited_pixels = 0  # buffer pixels composited so far (for tests and the bench)
+        self.composited_pixels = 0  # output pixels composited so far (for tests and the bench)
+        self.tiles_composited = 0  # whole tiles composited so far (for tests)
 
     # -- session ---------------------------------------------------------------------------------------
 
@@ -114,21 +150,38 @@ class Canvas(QWidget):
         self._palettes = None if session is None else Palettes.for_labels(session.labels, background=session.background)
         if session is not None:
             session.add_listener(self._on_session_change)
-        self._buffer = None
+        self._highlight = None
+        self._drop_tiles()
         if self._fitted or session is None:
             self.fit()
         else:
-            self._reset_buffer()
-            self.update()
+            self._set_view(self._scale, self._offset)
+
+    def set_palettes(self, palettes: Palettes) -> None:
+        """Draw class masks with ``palettes`` from now on (e.g. after a class was added or recoloured)."""
+        self._palettes = palettes
+        self.invalidate()
+
+    @property
+    def palettes(self) -> Palettes | None:
+        return self._palettes
+
+    def set_highlight(self, mask: np.ndarray | None) -> None:
+        """Outline-free highlight: ``mask`` (bool, the image's shape) drawn on top in a bright colour, or None."""
+        if mask is not None and (self._session is None or mask.shape != self._session.shape):
+            raise ValueError("a highlight mask must have the session image's shape")
+        self._highlight = None if mask is None else np.asarray(mask, dtype=bool)
+        self.invalidate()
 
     def _on_session_change(self, rect: Rect) -> None:
-        if self._buffer is None or rect.is_empty:
+        if rect.is_empty:
             return
-        target = out_rect(rect, self._image_shape(), self._buffer.array.shape, self._step)
-        if target.area <= SMALL_EDIT:
-            self._pending.append(rect)
-        else:
-            self._invalidate_buffer_rect(target)
+        for key, tile in self._tiles.items():
+            if tile.valid and not self._tile_image_rect(key).intersection(rect).is_empty:
+                if len(tile.dirty) >= MAX_DIRTY:
+                    tile.valid, tile.dirty = False, []
+                else:
+                    tile.dirty.append(rect)
         self.update(self._widget_rect_of(rect))
 
     # -- layers ----------------------------------------------------------------------------------------
@@ -150,8 +203,8 @@ class Canvas(QWidget):
 
     def invalidate(self) -> None:
         """Recomposite everything (lazily, as it becomes visible)."""
-        self._valid[:] = False
-        self._pending.clear()
+        for tile in self._tiles.values():
+            tile.valid, tile.dirty = False, []
         self.update()
 
     def _layers(self) -> list[tuple[LayerKind, np.ndarray, LayerStyle]]:
@@ -164,8 +217,10 @@ class Canvas(QWidget):
             LayerKind.ERROR_MAP: session.error_map,
         }
         if self._peek_truth and session.ground_truth is not None:
-            return [(LayerKind.GROUND_TRUTH, session.ground_truth, LayerStyle(True, 0.7))]
-        return [(kind, arrays[kind], self._styles[kind]) for kind in MASK_LAYERS if arrays[kind] is not None]
+            layers = [(LayerKind.GROUND_TRUTH, session.ground_truth, LayerStyle(True, 0.7))]
+        else:
+            layers = [(kind, arrays[kind], self._styles[kind]) for kind in MASK_LAYERS if arrays[kind] is not None]
+        return layers
 
     # -- view ------------------------------------------------------------------------------------------
 
@@ -204,22 +259,9 @@ class Canvas(QWidget):
 
     def _set_view(self, scale: float, offset: QPointF) -> None:
         self._scale, self._offset = float(scale), QPointF(offset)
-        step = step_for(self._scale, self._image_shape())
-        if self._buffer is None or step != self._step:
-            self._step = step
-            self._reset_buffer()
+        self._step = step_for(self._scale)
         self.update()
         self.view_changed.emit()
-
-    def _reset_buffer(self) -> None:
-        if self._session is None:
-            self._buffer = None
-            self._valid = np.zeros((0, 0), dtype=bool)
-            return
-        rows, cols, _ = out_shape(self._session.shape, self._step)
-        self._buffer = RgbaImage(np.empty((rows, cols, 4), dtype=np.uint8))
-        self._valid = np.zeros((-(-rows // TILE), -(-cols // TILE)), dtype=bool)
-        self._pending.clear()
 
     def image_to_widget(self, x: float, y: float) -> QPointF:
         """Widget position of image point ``(x, y)`` (pixel centres on integers)."""
@@ -238,65 +280,116 @@ class Canvas(QWidget):
         bottom = o.y() + (-(-rect.bottom // step)) * s
         return QRectF(left, top, right - left, bottom - top).toAlignedRect().adjusted(-2, -2, 2, 2)
 
-    def _visible_buffer_rect(self, clip: QRect) -> Rect:
-        """Buffer pixels that land in widget rectangle ``clip``."""
-        assert self._buffer is not None
-        rows, cols = self._buffer.shape
+    # -- tiles -----------------------------------------------------------------------------------------
+
+    @property
+    def tile_count(self) -> int:
+        """Tiles held in the cache now (all zoom levels)."""
+        return len(self._tiles)
+
+    @property
+    def tile_bytes(self) -> int:
+        """Bytes of RGBA held by the tile cache now."""
+        return self._tile_bytes
+
+    def _drop_tiles(self) -> None:
+        self._tiles.clear()
+        self._tile_bytes = 0
+
+    def _tile_image_rect(self, key: tuple[int, int, int]) -> Rect:
+        """Image pixels a tile covers (clipped to the image)."""
+        step, ty, tx = key
+        height, width = self._image_shape()
+        top, left = ty * TILE * step, tx * TILE * step
+        return Rect(top, left, min(height, top + TILE * step), min(width, left + TILE * step))
+
+    def visible_tiles(self, clip: QRect | None = None) -> list[tuple[int, int, int]]:
+        """Keys ``(step, ty, tx)`` of the tiles at the current step that land in widget rectangle ``clip``
+        (default: the whole widget)."""
+        if self._session is None:
+            return []
+        clip = self.rect() if clip is None else clip
+        rows, cols, _ = out_shape(self._session.shape, self._step)
         s = self._scale * self._step
         left = max(0, math.floor((clip.left() - self._offset.x()) / s))
         top = max(0, math.floor((clip.top() - self._offset.y()) / s))
         right = min(cols, math.ceil((clip.right() + 1 - self._offset.x()) / s))
         bottom = min(rows, math.ceil((clip.bottom() + 1 - self._offset.y()) / s))
         if right <= left or bottom <= top:
-            return Rect(0, 0, 0, 0)
-        return Rect(top, left, bottom, right)
+            return []
+        return [(self._step, ty, tx) for ty in range(top // TILE, -(-bottom // TILE))
+                for tx in range(left // TILE, -(-right // TILE))]
 
-    def _invalidate_buffer_rect(self, target: Rect) -> None:
-        if target.is_empty:
+    def _tile(self, key: tuple[int, int, int]) -> _Tile:
+        tile = self._tiles.get(key)
+        if tile is None:
+            step, ty, tx = key
+            origin = (ty * TILE * step, tx * TILE * step)
+            rows, cols, _ = out_shape(self._image_shape(), step, origin)
+            tile = _Tile(min(TILE, rows), min(TILE, cols), origin)
+            self._tiles[key] = tile
+            self._tile_bytes += tile.nbytes
+        else:
+            self._tiles.move_to_end(key)
+        return tile
+
+    def _evict(self, keep: set[tuple[int, int, int]]) -> None:
+        """Drop least recently used tiles (never one in ``keep``) until the cache fits ``MAX_TILE_BYTES``."""
+        if self._tile_bytes <= MAX_TILE_BYTES:
             return
-        self._valid[target.top // TILE : -(-target.bottom // TILE), target.left // TILE : -(-target.right // TILE)] = False
+        for key in list(self._tiles):
+            if self._tile_bytes <= MAX_TILE_BYTES:
+                break
+            if key not in keep:
+                self._tile_bytes -= self._tiles.pop(key).nbytes
 
     # -- compositing -----------------------------------------------------------------------------------
 
-    def _bring_up_to_date(self, visible: Rect) -> None:
-        """Composite the queued edits and the invalid tiles inside ``visible`` (buffer pixels)."""
-        assert self._buffer is not None and self._session is not None and self._palettes is not None
-        session, out, step = self._session, self._buffer.array, self._step
-        layers = self._layers()
-        image_style = self._styles[LayerKind.IMAGE]
-        pending, self._pending = self._pending, []
-        for rect in pending:
-            done = composite(out, rect, image=session.image, layers=layers, palettes=self._palettes, step=step,
-                             image_style=image_style)
-            self.composited_pixels += done.area
-        if visible.is_empty:
-            return
-        t0, t1 = visible.top // TILE, -(-visible.bottom // TILE)
-        l0, l1 = visible.left // TILE, -(-visible.right // TILE)
-        block = self._valid[t0:t1, l0:l1]
-        if block.all():
-            return
-        for ty, tx in zip(*np.nonzero(~block)):
-            row, col = (t0 + int(ty)) * TILE, (l0 + int(tx)) * TILE
-            image_rect = Rect(row * step, col * step, (row + TILE) * step, (col + TILE) * step)
-            done = composite(out, image_rect, image=session.image, layers=layers, palettes=self._palettes,
-                             step=step, image_style=image_style)
-            self.composited_pixels += done.area
-        block[:] = True
+    def _composite(self, tile: _Tile, step: int, rect: Rect) -> None:
+        """Composite image rectangle ``rect`` into ``tile`` (clipped to it)."""
+        assert self._session is not None and self._palettes is not None
+        session = self._session
+        done = composite(tile.buffer.array, rect, image=session.image, layers=self._layers(), palettes=self._palettes,
+                         step=step, origin=tile.origin, image_style=self._styles[LayerKind.IMAGE],
+                         sampling=ImageSampling.AREA if step <= AREA_MAX_STEP else ImageSampling.NEAREST)
+        self.composited_pixels += done.area
+        if self._highlight is not None and not done.is_empty:
+            oy, ox = tile.origin
+            shown = self._highlight[oy + done.top * step : oy + (done.bottom - 1) * step + 1 : step,
+                                    ox + done.left * step : ox + (done.right - 1) * step + 1 : step]
+            if shown.any():
+                target = tile.buffer.array[done.top : done.bottom, done.left : done.right]
+                pixels = target[shown]
+                pixels[:, :3] = (pixels[:, :3].astype(np.uint16) * 2 // 5 + HIGHLIGHT_RGB * 3 // 5).astype(np.uint8)
+                target[shown] = pixels
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+    def _bring_up_to_date(self, key: tuple[int, int, int], tile: _Tile) -> None:
+        step = key[0]
+        if not tile.valid:
+            self._composite(tile, step, self._tile_image_rect(key))
+            self.tiles_composited += 1
+            tile.valid, tile.dirty = True, []
+            return
+        dirty, tile.dirty = tile.dirty, []
+        for rect in dirty:
+            self._composite(tile, step, rect)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(event.rect(), QColor(40, 40, 40))
-        if self._session is not None and self._buffer is not None:
-            visible = self._visible_buffer_rect(event.rect())
-            self._bring_up_to_date(visible)
-            if not visible.is_empty:
-                s = self._scale * self._step
-                target = QRectF(self._offset.x() + visible.left * s, self._offset.y() + visible.top * s,
-                                visible.width * s, visible.height * s)
-                source = QRectF(visible.left, visible.top, visible.width, visible.height)
-                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-                painter.drawImage(target, self._buffer.qimage, source)
+        if self._session is not None and self._palettes is not None:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            s = self._scale * self._step
+            keys = self.visible_tiles(event.rect())
+            for key in keys:
+                tile = self._tile(key)
+                self._bring_up_to_date(key, tile)
+                rows, cols = tile.buffer.shape
+                _, ty, tx = key
+                target = QRectF(self._offset.x() + tx * TILE * s, self._offset.y() + ty * TILE * s, cols * s, rows * s)
+                painter.drawImage(target, tile.buffer.qimage, QRectF(0, 0, cols, rows))
+            # Keep every tile of the whole view (not only this paint's clip) when evicting.
+            self._evict(set(self.visible_tiles()) | set(keys))
             self._draw_overlays(painter)
         painter.end()
 
@@ -323,17 +416,17 @@ class Canvas(QWidget):
         r = self.tools.radius * self._scale + 4
         return QRectF(point.x() - r, point.y() - r, 2 * r, 2 * r).toAlignedRect()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001
+    def resizeEvent(self, event) -> None:
         if self._fitted:
             self.fit()
         super().resizeEvent(event)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(800, 600)
 
     # -- input -----------------------------------------------------------------------------------------
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+    def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if delta:
             self.zoom_at(event.position(), 1.25 ** (delta / 120.0))
@@ -345,7 +438,7 @@ class Canvas(QWidget):
         if not result.changed.is_empty:
             self.edited.emit(result.changed)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         position = event.position()
         if event.button() == Qt.MouseButton.MiddleButton or (
             event.button() == Qt.MouseButton.LeftButton and self._space_down
@@ -361,14 +454,14 @@ class Canvas(QWidget):
             self._apply(self.tools.close_polygon())
             self.update()
 
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if self.tools.tool is Tool.POLYGON and event.button() == Qt.MouseButton.LeftButton:
             self._apply(self.tools.close_polygon())
             self.update()
         else:
             self.mousePressEvent(event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         position = event.position()
         old = self._mouse
         self._mouse = position
@@ -389,7 +482,7 @@ class Canvas(QWidget):
         else:
             self.cursor_moved.emit(math.floor(x + 0.5), math.floor(y + 0.5), value)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
             self._pan_from = None
             self.unsetCursor()
@@ -397,12 +490,12 @@ class Canvas(QWidget):
         if event.button() == Qt.MouseButton.LeftButton:
             self._apply(self.tools.release(self.widget_to_image(event.position())))
 
-    def leaveEvent(self, event) -> None:  # noqa: N802, ANN001
+    def leaveEvent(self, event) -> None:
         old, self._mouse = self._mouse, None
         self.update(self._cursor_rect(old))
         super().leaveEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
             self.setCursor(Qt.CursorShape.OpenHandCursor)
@@ -417,7 +510,7 @@ class Canvas(QWidget):
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
             self._pan_from = None

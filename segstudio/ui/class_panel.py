@@ -1,11 +1,29 @@
-"""The classes of the label set: colour swatch and name, one selected (click, or keys 1..9 via the window)."""
+"""The classes of the label set: colour swatch and name, one selected (click, or keys 1..9 via the window);
+adding, renaming (double-click or F2) and recolouring classes; and, for instance masks, the list of instances.
+
+Editing never mutates a :class:`LabelSet` (they are immutable): each edit builds a new one (``with_class``,
+``renamed``, ``recoloured``: ids never shift) and emits ``labels_changed(LabelSet)``; the window applies it
+(session, canvas palettes, project file) and calls :meth:`set_labels` back.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPixmap
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 
 
@@ -15,19 +33,65 @@ def swatch(colour: tuple[int, int, int], size: int = 14) -> QIcon:
     return QIcon(pixmap)
 
 
+class _ClassList(QListWidget):
+    """The class list; F2 asks to rename the current class."""
+
+    rename_requested = Signal(int)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_F2 and self.currentRow() >= 0:
+            self.rename_requested.emit(self.currentRow())
+            return
+        super().keyPressEvent(event)
+
+
 class ClassPanel(QWidget):
-    """``class_selected(int)`` when the user picks a class here; :meth:`select` sets it from elsewhere."""
+    """Signals: ``class_selected(int)`` when the user picks a class here (:meth:`select` sets it from elsewhere);
+    ``labels_changed(LabelSet)`` after an add, rename or recolour; ``instance_selected(int)`` with an instance
+    id (0: none) when the user picks an instance in the instance list."""
 
     class_selected = Signal(int)
+    labels_changed = Signal(object)
+    instance_selected = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.list = QListWidget(self)
+        self.list = _ClassList(self)
         self.list.currentRowChanged.connect(self._on_row)
+        self.list.itemDoubleClicked.connect(lambda item: self.ask_rename(self.list.row(item)))
+        self.list.rename_requested.connect(self.ask_rename)
+        self.add_button = QPushButton("Add", self)
+        self.add_button.setToolTip("add a class at the end, in the next default colour")
+        self.add_button.clicked.connect(self.ask_add)
+        self.rename_button = QPushButton("Rename", self)
+        self.rename_button.setToolTip("rename the selected class (F2, or double-click it)")
+        self.rename_button.clicked.connect(lambda: self.ask_rename(self.selected))
+        self.colour_button = QPushButton("Colour...", self)
+        self.colour_button.setToolTip("change the selected class's colour")
+        self.colour_button.clicked.connect(lambda: self.ask_colour(self.selected))
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        for button in (self.add_button, self.rename_button, self.colour_button):
+            buttons.addWidget(button)
+        self.instances_label = QLabel("Instances", self)
+        self.instances = QListWidget(self)
+        self.instances.setToolTip("instances of the ground truth: id, class, pixels; select one to highlight it")
+        self.instances.currentRowChanged.connect(self._on_instance_row)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.list)
+        layout.addWidget(self.list, 2)
+        layout.addLayout(buttons)
+        layout.addWidget(self.instances_label)
+        layout.addWidget(self.instances, 1)
         self._labels: LabelSet | None = None
+        self._instances: InstanceMask | None = None
+        self.set_instances(None)
+
+    # -- classes ---------------------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> LabelSet | None:
+        return self._labels
 
     def set_labels(self, labels: LabelSet) -> None:
         if labels == self._labels:
@@ -43,6 +107,8 @@ class ClassPanel(QWidget):
             self.list.addItem(item)
         self.list.setCurrentRow(min(current, labels.num_classes - 1))
         self.list.blockSignals(False)
+        if self._instances is not None:
+            self.set_instances(self._instances)  # class names may have changed
 
     @property
     def selected(self) -> int:
@@ -56,3 +122,114 @@ class ClassPanel(QWidget):
     def _on_row(self, row: int) -> None:
         if row >= 0:
             self.class_selected.emit(row)
+
+    # -- editing (no dialogs: used by the dialogs, the tests and scripts) --------------------------------
+
+    def add_class(self, name: str | None = None, colour: tuple[int, int, int] | None = None) -> LabelSet:
+        """Add a class at the end (default name "class N", default colour next in the sequence); emit and
+        return the new label set."""
+        labels = self._require_labels()
+        name = (name or "").strip() or f"class {labels.num_classes}"
+        return self._emit(labels.with_class(name, colour))
+
+    def rename_class(self, class_id: int, name: str) -> LabelSet:
+        labels = self._require_labels()
+        name = name.strip()
+        if not name:
+            raise ValueError("a class name cannot be empty")
+        return self._emit(labels.renamed(class_id, name))
+
+    def recolour_class(self, class_id: int, colour: tuple[int, int, int]) -> LabelSet:
+        return self._emit(self._require_labels().recoloured(class_id, tuple(int(v) for v in colour)))
+
+    def _require_labels(self) -> LabelSet:
+        if self._labels is None:
+            raise ValueError("no label set to edit (open a folder first)")
+        return self._labels
+
+    def _emit(self, labels: LabelSet) -> LabelSet:
+        self.set_labels(labels)
+        self.labels_changed.emit(labels)
+        return labels
+
+    # -- editing through dialogs (overridable hooks, so tests can answer them) ---------------------------
+
+    def ask_add(self) -> None:
+        if self._labels is None:
+            return
+        name = self._ask_name("Add class", f"class {self._labels.num_classes}")
+        if name is not None:
+            self.add_class(name)
+            self.select(self._require_labels().num_classes - 1)
+
+    def ask_rename(self, class_id: int) -> None:
+        if self._labels is None or not 0 <= class_id < self._labels.num_classes:
+            return
+        name = self._ask_name("Rename class", self._labels.names[class_id])
+        if name is not None and name.strip() and name.strip() != self._labels.names[class_id]:
+            self.rename_class(class_id, name)
+
+    def ask_colour(self, class_id: int) -> None:
+        if self._labels is None or not 0 <= class_id < self._labels.num_classes:
+            return
+        colour = self._ask_colour(tuple(int(v) for v in self._labels.colours[class_id]))
+        if colour is not None:
+            self.recolour_class(class_id, colour)
+
+    def _ask_name(self, title: str, current: str) -> str | None:
+        text, ok = QInputDialog.getText(self, title, "Class name:", text=current)
+        return text if ok else None
+
+    def _ask_colour(self, current: tuple[int, int, int]) -> tuple[int, int, int] | None:
+        colour = QColorDialog.getColor(QColor(*current), self, "Class colour")
+        return (colour.red(), colour.green(), colour.blue()) if colour.isValid() else None
+
+    # -- instances -------------------------------------------------------------------------------------
+
+    @property
+    def instance_mask(self) -> InstanceMask | None:
+        return self._instances
+
+    def set_instances(self, instances: InstanceMask | None) -> None:
+        """Show ``instances`` (id, class, pixel count per instance), or hide the list (None)."""
+        self._instances = instances
+        self.instances.blockSignals(True)
+        self.instances.clear()
+        shown = instances is not None
+        self.instances_label.setVisible(shown)
+        self.instances.setVisible(shown)
+        if instances is not None:
+            ids = np.asarray(instances.ids)
+            present, counts = np.unique(ids[ids != 0], return_counts=True)
+            names = self._labels.names if self._labels is not None else ()
+            for instance_id, count in zip(present.tolist(), counts.tolist(), strict=True):
+                class_id = instances.class_of(int(instance_id))
+                name = names[class_id] if 0 <= class_id < len(names) else str(class_id)
+                item = QListWidgetItem(f"#{instance_id}  {name}  {count} px")
+                if self._labels is not None and 0 <= class_id < self._labels.num_classes:
+                    item.setIcon(swatch(tuple(int(v) for v in self._labels.colours[class_id])))
+                item.setData(Qt.ItemDataRole.UserRole, int(instance_id))
+                self.instances.addItem(item)
+            self.instances_label.setText(f"Instances ({self.instances.count()})")
+        self.instances.setCurrentRow(-1)
+        self.instances.blockSignals(False)
+
+    def instance_rows(self) -> list[tuple[int, int, int]]:
+        """``(instance id, class id, pixel count)`` per row of the instance list (empty when hidden)."""
+        if self._instances is None:
+            return []
+        ids = np.asarray(self._instances.ids)
+        present, counts = np.unique(ids[ids != 0], return_counts=True)
+        return [(int(i), self._instances.class_of(int(i)), int(c)) for i, c in zip(present, counts, strict=True)]
+
+    def select_instance(self, instance_id: int) -> None:
+        """Select an instance by id (0: clear the selection); emits ``instance_selected``."""
+        for row in range(self.instances.count()):
+            if self.instances.item(row).data(Qt.ItemDataRole.UserRole) == instance_id:
+                self.instances.setCurrentRow(row)
+                return
+        self.instances.setCurrentRow(-1)
+
+    def _on_instance_row(self, row: int) -> None:
+        item = self.instances.item(row) if row >= 0 else None
+        self.instance_selected.emit(0 if item is None else int(item.data(Qt.ItemDataRole.UserRole)))

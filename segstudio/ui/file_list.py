@@ -1,14 +1,33 @@
 """The dataset's images as a sortable, filterable table: name, split, has ground truth, has prediction,
-corrected."""
+corrected, and the model's mean IoU / Dice against the ground truth ("model vs truth": the prediction the model
+made, not the user's correction), filled in by the window's "dataset metrics" job as results arrive; "n/a"
+where an image lacks ground truth or a prediction. Sorting by IoU ascending puts the worst images first (n/a
+last)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from segstudio.io.datasets import Dataset
 
-HEADERS = ("name", "split", "GT", "prediction", "corrected")
+HEADERS = ("name", "split", "GT", "prediction", "corrected", "IoU", "Dice")
+IOU_COLUMN, DICE_COLUMN = 5, 6
+_MISSING_SORT = 2.0  # n/a sorts after every score (scores are 0..1)
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -19,10 +38,12 @@ class SampleTableModel(QAbstractTableModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._rows: list[tuple[str, str, str, bool, bool, bool]] = []  # key, name, split, gt, prediction, corrected
+        self._scores: dict[str, tuple[float | None, float | None]] = {}  # key -> model vs truth (IoU, Dice)
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         self.beginResetModel()
         self._rows = []
+        self._scores = {}
         if dataset is not None:
             for sample in dataset.samples:
                 self._rows.append((
@@ -50,6 +71,30 @@ class SampleTableModel(QAbstractTableModel):
             index = self.index(row, 4)
             self.dataChanged.emit(index, index)
 
+    def set_prediction(self, key: str, present: bool = True) -> None:
+        row = self.row_of(key)
+        if row >= 0:
+            entry = self._rows[row]
+            self._rows[row] = (*entry[:4], present, entry[5])
+            index = self.index(row, 3)
+            self.dataChanged.emit(index, index)
+
+    def set_score(self, key: str, iou: float | None, dice: float | None) -> None:
+        """The model-vs-truth mean IoU and Dice of ``key`` (None: n/a)."""
+        row = self.row_of(key)
+        if row < 0:
+            return
+        self._scores[key] = (iou, dice)
+        self.dataChanged.emit(self.index(row, IOU_COLUMN), self.index(row, DICE_COLUMN))
+
+    def score(self, key: str) -> tuple[float | None, float | None]:
+        return self._scores.get(key, (None, None))
+
+    def clear_scores(self) -> None:
+        self._scores = {}
+        if self._rows:
+            self.dataChanged.emit(self.index(0, IOU_COLUMN), self.index(len(self._rows) - 1, DICE_COLUMN))
+
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self._rows)
 
@@ -66,6 +111,15 @@ class SampleTableModel(QAbstractTableModel):
             return None
         entry = self._rows[index.row()]
         column = index.column()
+        if column >= IOU_COLUMN:
+            value = self._scores.get(entry[0], (None, None))[column - IOU_COLUMN]
+            if role == Qt.ItemDataRole.DisplayRole:
+                return "n/a" if value is None else f"{value:.3f}"
+            if role == Qt.ItemDataRole.UserRole:
+                return _MISSING_SORT if value is None else float(value)
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return None
         if role == Qt.ItemDataRole.DisplayRole:
             if column < 2:
                 return entry[column + 1]
@@ -102,6 +156,9 @@ class FileList(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(20)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.view.horizontalHeader().setStretchLastSection(True)
+        header = self.view.horizontalHeader()
+        header.moveSection(header.visualIndex(IOU_COLUMN), 1)  # the scores next to the name, visible in a narrow dock
+        header.moveSection(header.visualIndex(DICE_COLUMN), 2)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

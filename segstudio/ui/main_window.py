@@ -31,11 +31,28 @@ from segstudio.io.autosave import AutosaveStore, Recoverable
 from segstudio.io.corrections import save_correction
 from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.io.project_file import user_data_dir
+from segstudio.models.progress import Progress
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.file_list import FileList
 from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.metrics_panel import MetricsPanel
+from segstudio.ui.model_jobs import (
+    DatasetScoresResult,
+    ImageScore,
+    ModelHandle,
+    PredictedFolder,
+    PredictedImage,
+    dataset_scores,
+    predict_all,
+    predict_image,
+    prediction_path,
+    read_prediction,
+    score_dataset,
+    score_image,
+    session_with_prediction,
+)
+from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.sample_loader import LoadedSample, load_sample
 from segstudio.ui.tools import MIN_BRUSH_SIZE, Tool
 from segstudio.ui.workers import WorkerFailure, WorkerPool
@@ -58,6 +75,10 @@ class MainWindow(QMainWindow):
 
     sample_loaded = Signal(str)
     load_failed = Signal(str)
+    prediction_applied = Signal(str)  # the session of this key now holds a new model prediction
+    predictions_written = Signal(object)  # PredictedFolder, after "predict all"
+    dataset_scored = Signal(object)  # DatasetScoresResult, after the "dataset metrics" job
+    worker_error = Signal(str)  # a readable message (also in the status bar, and a message box when interactive)
 
     def __init__(self, *, interactive: bool = True, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -73,6 +94,15 @@ class MainWindow(QMainWindow):
         self._autosaved_revision: int | None = None
         self._actions: list[QAction] = []
         self._menus: dict[str, QMenu] = {}
+        # Model predictions made this run: sample key -> mask written under segstudio-predictions/ (wins over the
+        # dataset's own prediction folders when an image loads and when the dataset is scored).
+        self._model_predictions: dict[str, Path] = {}
+        self._image_scores: dict[str, ImageScore] = {}  # model vs truth per image (see segstudio.ui.model_jobs)
+        self._predict_kind: str | None = None  # "image" or "all" while the "predict" channel runs
+        self._predicting_key: str | None = None
+        self._predict_when_ready = False  # --model: predict the shown image once both model and image are in
+        self._layers_touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
+        self._dataset_metrics_running = False
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -80,10 +110,12 @@ class MainWindow(QMainWindow):
         self.class_panel = ClassPanel(self)
         self.layer_panel = LayerPanel({kind: self.canvas.layer_style(kind) for kind in LayerKind}, self)
         self.metrics_panel = MetricsPanel(self)
+        self.model_panel = ModelPanel(self.pool, self)
         self._dock("Images", self.file_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Metrics", self.metrics_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.status_class = QLabel(self)
         self.status_brush = QLabel(self)
@@ -97,6 +129,7 @@ class MainWindow(QMainWindow):
         self.brush_slider.setToolTip("brush size ([ and ])")
 
         self._wire()
+        self._wire_class_editing()  # class add/rename/recolour, instance list (segstudio.ui.class_editing)
         self._make_actions()
         self._restore_settings()
         self._update_status()
@@ -115,6 +148,14 @@ class MainWindow(QMainWindow):
 
     # -- wiring ----------------------------------------------------------------------------------------
 
+    def _wire_class_editing(self) -> None:
+        """Class panel edits -> project file, session, canvas palette; instance list and its highlight."""
+        from segstudio.ui import class_editing
+
+        self.class_panel.labels_changed.connect(lambda labels: class_editing.apply_labels(self, labels))
+        self.sample_loaded.connect(lambda key: class_editing.show_instances(self, key))
+        self.class_panel.instance_selected.connect(lambda iid: class_editing.highlight_instance(self, iid))
+
     def _wire(self) -> None:
         self.file_list.sample_chosen.connect(self.load)
         self.class_panel.class_selected.connect(self._on_class_selected)
@@ -124,6 +165,8 @@ class MainWindow(QMainWindow):
         self.canvas.brush_size_changed.connect(self._on_brush_size)
         self.brush_slider.valueChanged.connect(self.canvas.set_brush_size)
         self.layer_panel.style_changed.connect(self.canvas.set_layer_style)
+        self.layer_panel.style_changed.connect(self._on_layer_touched)
+        self._wire_model()
         load = self.pool.signals("load")
         load.finished.connect(self._on_loaded)
         load.failed.connect(self._on_load_failed)
@@ -221,11 +264,15 @@ class MainWindow(QMainWindow):
         self.class_panel.set_labels(dataset.spec.labels)
         self.class_panel.select(min(1, dataset.spec.labels.num_classes - 1))
         self.file_list.set_dataset(dataset)
+        self._model_predictions.clear()
+        self._image_scores.clear()
+        self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.settings.setValue("last_folder", str(dataset.root))
         self.setWindowTitle(f"segstudio - {dataset.root}")
         first = dataset.sample(image).key if image else (self.file_list.neighbour(0) if dataset.samples else None)
         if first is not None:
             self.load(first)
+        self.compute_dataset_metrics()
         if self.interactive and self.pending_recoveries():
             QTimer.singleShot(0, self._offer_recovery)
 
@@ -240,13 +287,18 @@ class MainWindow(QMainWindow):
         self._loading_key = sample.key
         self.file_list.select_key(sample.key)
         self.statusBar().showMessage(f"loading {sample.name}...")
+        if self._predict_kind == "image" and self._predicting_key != sample.key:
+            self.cancel_prediction()  # the user left the image: its prediction is dropped
+        predicted = self._model_predictions.get(sample.key)
         self.pool.submit("load", lambda progress, cancel: load_sample(
-            dataset, sample, recovered=recovered, progress=progress, cancel=cancel))
+            dataset, sample, recovered=recovered, prediction_path=predicted, progress=progress, cancel=cancel))
 
     def _on_loaded(self, loaded: LoadedSample) -> None:
         self._unsaved.pop(loaded.key, None)
         self._loading_key = None
         self.show_session(loaded.key, loaded.session)
+        if loaded.notes:
+            self.statusBar().showMessage("; ".join(loaded.notes), 15000)
 
     def show_session(self, key: str, session: ImageSession) -> None:
         self.current_key = key
@@ -256,7 +308,9 @@ class MainWindow(QMainWindow):
         self.file_list.select_key(key)
         self.statusBar().showMessage(f"{key}: working mask from {session.working_source.value}", 5000)
         self._update_status()
+        self._show_main_view(session)
         self.sample_loaded.emit(key)
+        self._maybe_predict_when_ready()
 
     def _on_load_failed(self, failure: WorkerFailure) -> None:
         self._loading_key = None
@@ -398,6 +452,216 @@ class MainWindow(QMainWindow):
         elif answer == QMessageBox.StandardButton.No:
             for entry in entries:
                 self.discard_recovery(entry)
+
+    # -- model, predictions, dataset metrics ------------------------------------------------------------
+    # Channels: "model" (the panel loads a checkpoint), "predict" (this image, or all images: one at a time),
+    # "apply prediction" (read back the current image's mask after "predict all"), "dataset metrics" (model vs
+    # truth for every image) and "image metrics <key>" (one image again, after its prediction changed).
+
+    def _wire_model(self) -> None:
+        panel = self.model_panel
+        panel.model_loaded.connect(self._on_model_loaded)
+        panel.model_failed.connect(self._report_worker_error)
+        panel.predict_image_requested.connect(self.predict_current)
+        panel.predict_all_requested.connect(self.predict_all_images)
+        panel.cancel_requested.connect(self.cancel_prediction)
+        predict = self.pool.signals("predict")
+        predict.progress.connect(panel.show_progress)
+        predict.finished.connect(self._on_predicted)
+        predict.failed.connect(lambda failure: self._prediction_ended(f"prediction failed: {failure.message}", error=True))
+        predict.cancelled.connect(lambda: self._prediction_ended("prediction cancelled"))
+        apply = self.pool.signals("apply prediction")
+        apply.finished.connect(self._apply_prediction)
+        apply.failed.connect(lambda failure: self._report_worker_error(f"could not read the prediction: {failure.message}"))
+        metrics = self.pool.signals("dataset metrics")
+        metrics.progress.connect(self._on_dataset_metrics_progress)
+        metrics.finished.connect(self._on_dataset_scored)
+        metrics.failed.connect(self._on_dataset_metrics_failed)
+        metrics.cancelled.connect(lambda: setattr(self, "_dataset_metrics_running", False))
+
+    def load_model(self, path: Path, *, predict: bool = False) -> None:
+        """Load a checkpoint in the model panel (on the worker); ``predict``: then predict the shown image."""
+        self._predict_when_ready = predict
+        self.model_panel.load(Path(path))
+
+    def _on_model_loaded(self, handle: ModelHandle) -> None:
+        problem = self.model_panel.mismatch()
+        if problem is not None:
+            self._predict_when_ready = False
+            self._report_worker_error(f"{handle.path.name}: {problem}")
+            return
+        self.statusBar().showMessage(f"model {handle.path.name} loaded on {handle.device}", 5000)
+        self._maybe_predict_when_ready()
+
+    def _maybe_predict_when_ready(self) -> None:
+        if self._predict_when_ready and self.model_panel.model is not None and self.canvas.session is not None \
+                and self._loading_key is None:
+            self._predict_when_ready = False
+            self.predict_current()
+
+    def predict_current(self) -> None:
+        """Predict the image on screen on the "predict" worker; the mask is also written under
+        segstudio-predictions/ so the image keeps it when the user comes back."""
+        model, session, dataset, key = self.model_panel.model, self.canvas.session, self.dataset, self.current_key
+        if model is None or session is None or dataset is None or key is None:
+            self.statusBar().showMessage("load a model and an image first", 5000)
+            return
+        problem = self.model_panel.mismatch()
+        if problem is not None:
+            self._report_worker_error(problem)
+            return
+        image, labels, target = session.image, dataset.spec.labels, prediction_path(dataset, model.name, dataset.sample(key))
+
+        def job(progress, cancel):  # noqa: ANN001, ANN202
+            from segstudio.io.mask_files import write_class_mask
+
+            result = predict_image(model, image, key, labels, progress=progress, cancel=cancel)
+            cancel.raise_if_cancelled()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_class_mask(target, result.classes, labels)
+            return PredictedImage(result.key, result.classes, result.model, target)
+
+        self._predict_kind, self._predicting_key = "image", key
+        self.model_panel.start(f"predicting {key}...")
+        self.pool.submit("predict", job)
+
+    def predict_all_images(self) -> None:
+        """Predict every image on the "predict" worker, writing masks under segstudio-predictions/<model>/."""
+        model, dataset = self.model_panel.model, self.dataset
+        if model is None or dataset is None:
+            self.statusBar().showMessage("load a model and a folder first", 5000)
+            return
+        self._predict_kind, self._predicting_key = "all", None
+        self.model_panel.start(f"predicting {len(dataset.samples)} images...")
+        self.pool.submit("predict", lambda progress, cancel: predict_all(model, dataset, progress=progress, cancel=cancel))
+
+    def cancel_prediction(self) -> None:
+        if self._predict_kind is not None:
+            self.pool.cancel("predict", drop=True)
+            self._prediction_ended("prediction cancelled")
+
+    def _prediction_ended(self, message: str, *, error: bool = False) -> None:
+        self._predict_kind, self._predicting_key = None, None
+        self.model_panel.finish(message)
+        if error:
+            self._report_worker_error(message)
+        else:
+            self.statusBar().showMessage(message, 8000)
+
+    def _on_predicted(self, result: PredictedImage | PredictedFolder) -> None:
+        dataset = self.dataset
+        if isinstance(result, PredictedFolder):
+            self._prediction_ended(
+                f"predicted {len(result.written)} images into {result.folder}"
+                + (f"; skipped {len(result.skipped)}" if result.skipped else "")
+            )
+            self._model_predictions.update(result.written)
+            for key in result.written:
+                self.file_list.model.set_prediction(key)
+            if result.skipped:
+                first = next(iter(result.skipped.items()))
+                self._report_worker_error(f"{len(result.skipped)} images were not predicted, e.g. {first[0]}: {first[1]}")
+            current = self.current_key
+            if dataset is not None and current in result.written:
+                path = result.written[current]
+                self.pool.submit("apply prediction", lambda _p, _c: read_prediction(dataset, current, path))
+            self.predictions_written.emit(result)
+            self.compute_dataset_metrics()
+            return
+        self._prediction_ended(f"predicted {result.key}")
+        if result.path is not None:
+            self._model_predictions[result.key] = result.path
+            self.file_list.model.set_prediction(result.key)
+        self._apply_prediction(result)
+
+    def _apply_prediction(self, result: PredictedImage) -> None:
+        """Give the image on screen its new prediction (a rebuilt session: see ``session_with_prediction``);
+        a result for an image the user already left is dropped (the file on disk still has it)."""
+        session = self.canvas.session
+        if session is None or result.key != self.current_key:
+            return
+        if session.in_stroke:
+            self.canvas.tools.cancel()
+        try:
+            new = session_with_prediction(session, result.classes)
+        except ValueError as error:
+            self._report_worker_error(f"the prediction does not fit {result.key}: {error}")
+            return
+        self.show_session(result.key, new)
+        self.statusBar().showMessage(f"{result.key}: prediction of {result.model}", 8000)
+        self.prediction_applied.emit(result.key)
+        self.score_current_image()
+
+    def _on_layer_touched(self, kind: LayerKind, _style: LayerStyle) -> None:
+        self._layers_touched.add(kind)
+
+    def _show_main_view(self, session: ImageSession) -> None:
+        """With both ground truth and a prediction, show the prediction and the error map (the product's main
+        view), unless the user changed those layers' visibility this run."""
+        if session.ground_truth is None or session.prediction is None:
+            return
+        for kind in (LayerKind.PREDICTION, LayerKind.ERROR_MAP):
+            style = self.canvas.layer_style(kind)
+            if kind in self._layers_touched or style.visible:
+                continue
+            style = LayerStyle(True, style.opacity, style.outline_only)
+            self.canvas.set_layer_style(kind, style)
+            self.layer_panel.set_style(kind, style)
+
+    def compute_dataset_metrics(self) -> None:
+        """Score the model against the truth for every image on the "dataset metrics" worker (rows fill in as
+        images finish)."""
+        dataset = self.dataset
+        if dataset is None:
+            return
+        overrides = dict(self._model_predictions)
+        self._dataset_metrics_running = True
+        self.metrics_panel.set_dataset_scores(None, 0, len(dataset.samples), running=True)
+        self.pool.submit("dataset metrics", lambda progress, cancel: score_dataset(
+            dataset, overrides, progress=progress, cancel=cancel))
+
+    def _on_dataset_metrics_progress(self, progress: Progress) -> None:
+        if progress.message:
+            self.file_list.model.set_score(progress.message, progress.metrics.get("mean_iou"), progress.metrics.get("mean_dice"))
+
+    def _on_dataset_metrics_failed(self, failure: WorkerFailure) -> None:
+        self._dataset_metrics_running = False
+        self._report_worker_error(f"dataset metrics failed: {failure.message}")
+
+    def _on_dataset_scored(self, result: DatasetScoresResult) -> None:
+        self._dataset_metrics_running = False
+        self._image_scores = dict(result.per_image)
+        for key, score in result.per_image.items():
+            self.file_list.model.set_score(key, score.mean_iou, score.mean_dice)
+        self._show_dataset_scores(result)
+
+    def _show_dataset_scores(self, result: DatasetScoresResult) -> None:
+        scored = sum(1 for s in result.per_image.values() if s.confusion is not None)
+        self.metrics_panel.set_dataset_scores(result.scores, scored, result.total)
+        self.dataset_scored.emit(result)
+
+    def score_current_image(self) -> None:
+        """Model vs truth for the image on screen only (after its prediction changed), on a worker."""
+        session, dataset, key = self.canvas.session, self.dataset, self.current_key
+        if session is None or dataset is None or key is None or session.prediction is None:
+            return
+        truth, prediction, sample = session.ground_truth, session.prediction, dataset.sample(key)
+        if truth is None:
+            return
+        handle = self.pool.submit(f"image metrics {key}", lambda _p, _c: score_image(dataset, sample, prediction, truth))
+        handle.signals.finished.connect(self._on_image_scored)
+
+    def _on_image_scored(self, score: ImageScore) -> None:
+        if self.dataset is None:
+            return
+        self._image_scores[score.key] = score
+        self.file_list.model.set_score(score.key, score.mean_iou, score.mean_dice)
+        if not self._dataset_metrics_running:  # else its result (which includes this image) comes soon
+            self._show_dataset_scores(dataset_scores(self.dataset, self._image_scores))
+
+    def _report_worker_error(self, message: str) -> None:
+        self.worker_error.emit(message)
+        self._report(message)
 
     # -- status, keys, settings, closing ---------------------------------------------------------------
 

@@ -1,14 +1,24 @@
 """Live scores of the working mask: per class against the ground truth and against the model's original
 prediction, and the image's mean IoU / Dice. Reads :meth:`ImageSession.scores_vs_truth` and
 :meth:`~ImageSession.scores_vs_prediction` (O(classes), kept current by the session from each edit's rectangle);
-a refresh requested many times per event-loop turn runs once."""
+a refresh requested many times per event-loop turn runs once.
+
+The dataset line underneath is the model against the ground truth over every image that has both (the window's
+"dataset metrics" job): accumulated (confusion matrices summed, then scored) and mean of images."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from segstudio.core.metrics import Scores
+from segstudio.core.metrics import DatasetScores, Scores
 from segstudio.core.session import ImageSession
 
 COLUMNS = ("class", "overlap", "combined", "union", "IoU", "Dice", "IoU vs pred", "Dice vs pred")
@@ -40,11 +50,14 @@ class MetricsPanel(QWidget):
         self.summary_truth = QLabel("vs ground truth: n/a", self)
         self.summary_prediction = QLabel("vs prediction: n/a", self)
         self.selected_line = QLabel("", self)
+        self.dataset_line = QLabel("dataset (model vs truth): n/a", self)
+        self.dataset_line.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary_truth)
         layout.addWidget(self.summary_prediction)
         layout.addWidget(self.selected_line)
+        layout.addWidget(self.dataset_line)
         layout.addWidget(self.table)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -54,6 +67,20 @@ class MetricsPanel(QWidget):
     def set_session(self, session: ImageSession | None) -> None:
         self._session = session
         self.refresh()
+
+    def set_dataset_scores(self, scores: DatasetScores | None, images: int, total: int, *, running: bool = False) -> None:
+        """Show the dataset's model-vs-truth means over ``images`` scored images of ``total``."""
+        state = " (computing...)" if running else ""
+        if scores is None:
+            self.dataset_line.setText(f"dataset (model vs truth){state}: n/a (no image has both ground truth and a prediction)"
+                                      if not running else f"dataset (model vs truth){state}")
+            return
+        mean = scores.image_mean
+        self.dataset_line.setText(
+            f"dataset (model vs truth, {images} of {total} images){state}: accumulated mean IoU "
+            f"{fmt_ratio(scores.overall.mean_iou)}, mean Dice {fmt_ratio(scores.overall.mean_dice)}; "
+            f"mean of images IoU {fmt_ratio(mean.mean_iou)}, Dice {fmt_ratio(mean.mean_dice)}"
+        )
 
     def set_selected_class(self, class_id: int) -> None:
         self._selected = class_id

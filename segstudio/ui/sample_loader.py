@@ -6,13 +6,16 @@ Qt-free (it runs on a worker thread); the window hands the finished session to t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.session import ImageSession
+from segstudio.core.session import ImageSession, mask_dtype
+from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample
+from segstudio.io.errors import FileProblem
 from segstudio.io.images import read_image
-from segstudio.io.mask_files import read_class_mask
+from segstudio.io.mask_files import read_class_mask, read_instance_mask
 from segstudio.models.progress import CancelToken, Progress, ProgressCallback
 
 
@@ -22,6 +25,7 @@ class LoadedSample:
 
     key: str
     session: ImageSession
+    notes: tuple[str, ...] = ()  # masks that could not be used, and why (the image still opens)
 
 
 def load_sample(
@@ -29,11 +33,13 @@ def load_sample(
     sample: Sample,
     *,
     recovered: np.ndarray | None = None,
+    prediction_path: Path | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> LoadedSample:
     """Read the image, its ground truth, its first prediction and its saved correction (each when present) and
-    start a session; ``recovered`` (unsaved work) goes on top as one undo step."""
+    start a session; ``recovered`` (unsaved work) goes on top as one undo step. ``prediction_path``: a mask the
+    loaded model wrote this run (``segstudio-predictions/...``), used instead of the dataset's prediction sources."""
     labels = dataset.spec.labels
     steps = 4
 
@@ -50,12 +56,23 @@ def load_sample(
     truth_path = dataset.ground_truth(sample)
     if truth_path is not None:
         source = dataset.ground_truth_source(sample)
-        truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None, expected_size=size)
+        if source is not None and source.kind is MaskKind.INSTANCE:
+            truth = _instances_as_classes(truth_path, dataset, size)
+        else:
+            truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None, expected_size=size)
     report(2)
+    # A prediction that cannot be used (another size, probabilities instead of classes...) must not keep the
+    # image and its ground truth from opening: it is left out and the window says why.
+    notes: list[str] = []
     prediction = None
-    for name, path in dataset.predictions(sample).items():
-        prediction = read_class_mask(path, labels, value_map=dataset.source(name).value_map, expected_size=size)
-        break
+    candidates = [(prediction_path, None)] if prediction_path is not None and prediction_path.is_file() else []
+    candidates += [(path, dataset.source(name).value_map) for name, path in dataset.predictions(sample).items()]
+    for path, value_map in candidates:
+        try:
+            prediction = read_class_mask(path, labels, value_map=value_map, expected_size=size)
+            break
+        except FileProblem as problem:
+            notes.append(f"prediction not shown: {problem}")
     report(3)
     correction = None
     correction_path = dataset.correction_path(sample)
@@ -65,4 +82,17 @@ def load_sample(
         image, labels, ground_truth=truth, prediction=prediction, correction=correction, recovered=recovered
     )
     report(4)
-    return LoadedSample(sample.key, session)
+    return LoadedSample(sample.key, session, tuple(notes))
+
+
+def _instances_as_classes(path: Path, dataset: Dataset, size: tuple[int, int]) -> np.ndarray:
+    """An instance mask (one id per object) shown and scored as the class of each object."""
+    instances = read_instance_mask(path)
+    height, width = instances.shape
+    if (width, height) != size:
+        raise FileProblem(path, f"mask is {width}x{height} but its image is {size[0]}x{size[1]}")
+    classes = instances.to_class_mask(mask_dtype(dataset.spec.labels))
+    unknown = sorted(int(c) for c in set(instances.classes.values()) if c >= dataset.spec.labels.num_classes)
+    if unknown:
+        raise FileProblem(path, f"instance classes {unknown} are outside the label set ({dataset.spec.labels.num_classes} classes)")
+    return classes

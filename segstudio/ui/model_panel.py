@@ -1,0 +1,225 @@
+"""The model panel: load a checkpoint (on the "model" worker channel), pick the device, predict this image or
+all images (the window runs those on the "predict" channel), with a progress bar and Cancel.
+
+Signals: ``model_loaded(ModelHandle)``, ``model_failed(str)`` (a readable message), ``predict_image_requested()``,
+``predict_all_requested()``, ``cancel_requested()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segstudio.core.labels import LabelSet
+from segstudio.models.progress import Progress
+from segstudio.ui.model_jobs import (
+    ModelHandle,
+    available_devices,
+    label_mismatch,
+    label_name_warning,
+    load_model,
+)
+from segstudio.ui.workers import WorkerFailure, WorkerPool
+
+MODEL_FILE_FILTER = "Model weights (*.safetensors *.pth *.pt *.bin);;All files (*)"
+
+
+class ModelPanel(QWidget):
+    model_loaded = Signal(object)
+    model_failed = Signal(str)
+    predict_image_requested = Signal()
+    predict_all_requested = Signal()
+    cancel_requested = Signal()
+
+    def __init__(self, pool: WorkerPool, parent: QWidget | None = None, *, devices: list[str] | None = None) -> None:
+        super().__init__(parent)
+        self.pool = pool
+        self.model: ModelHandle | None = None
+        self._dataset_labels: LabelSet | None = None
+        self._running: str | None = None  # what the progress bar shows: "model", "predict", or None
+
+        self.load_button = QPushButton("Load model...", self)
+        self.load_button.clicked.connect(self.choose_file)
+        self.device = QComboBox(self)
+        for device in devices if devices is not None else ["cpu"]:
+            self.device.addItem(device)
+        self.device.setToolTip("where the model runs (CUDA when a GPU is present)")
+        self.device.currentTextChanged.connect(self._device_changed)
+        self.info = QLabel("no model loaded", self)
+        self.info.setWordWrap(True)
+        self.info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.predict_image_button = QPushButton("Predict this image", self)
+        self.predict_image_button.clicked.connect(self.predict_image_requested)
+        self.predict_all_button = QPushButton("Predict all images", self)
+        self.predict_all_button.clicked.connect(self.predict_all_requested)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.message = QLabel("", self)
+        self.message.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(self.load_button)
+        top.addWidget(QLabel("device:", self))
+        top.addWidget(self.device)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.predict_image_button)
+        buttons.addWidget(self.predict_all_button)
+        running = QHBoxLayout()
+        running.addWidget(self.progress, 1)
+        running.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.info)
+        layout.addLayout(buttons)
+        layout.addLayout(running)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+
+        signals = pool.signals("model")
+        signals.progress.connect(lambda p: self.show_progress(p) if self._running == "model" else None)
+        signals.finished.connect(self._on_loaded)
+        signals.failed.connect(self._on_failed)
+        signals.cancelled.connect(lambda: self.finish("model loading cancelled"))
+        self._update_buttons()
+        if devices is None:  # ask torch on a worker (importing it takes a second): CUDA first when present
+            pool.signals("devices").finished.connect(self._set_devices)
+            pool.submit("devices", lambda _progress, _cancel: available_devices())
+
+    def _set_devices(self, devices: list[str]) -> None:
+        current = self.device.currentText()
+        self.device.blockSignals(True)
+        self.device.clear()
+        for device in devices:
+            self.device.addItem(device)
+        if self.model is not None and current in devices:
+            self.device.setCurrentText(current)  # keep the device the loaded model is on
+        self.device.blockSignals(False)
+
+    # -- loading -------------------------------------------------------------------------------------------------
+
+    def choose_file(self) -> None:
+        start = str(self.model.path.parent) if self.model is not None else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Load a model", start, MODEL_FILE_FILTER)
+        if path:
+            self.load(Path(path))
+
+    def load(self, path: Path) -> None:
+        """Load ``path`` on the "model" worker channel; ``model_loaded`` or ``model_failed`` follows."""
+        device = self.device.currentText() or "cpu"
+        path = Path(path)
+        self.start(f"loading {path.name} on {device}...", "model")
+        self.pool.submit("model", lambda progress, cancel: load_model(path, device, progress=progress, cancel=cancel))
+
+    def _device_changed(self, _device: str) -> None:
+        if self.model is not None and self._running is None:
+            self.load(self.model.path)  # the model lives on the device: load it again there
+
+    def _on_loaded(self, handle: ModelHandle) -> None:
+        self.model = handle
+        self.finish(f"loaded {handle.path.name}")
+        self._show_info()
+        self.model_loaded.emit(handle)
+
+    def _on_failed(self, failure: WorkerFailure) -> None:
+        self.finish("")
+        message = f"could not load the model: {failure.message}"
+        self.message.setText(message)
+        self.model_failed.emit(message)
+
+    def set_dataset_labels(self, labels: LabelSet | None) -> None:
+        self._dataset_labels = labels
+        self._show_info()
+        self._update_buttons()
+
+    def mismatch(self) -> str | None:
+        """Why this model cannot predict for the open dataset (None: it can, or nothing to compare)."""
+        if self.model is None or self._dataset_labels is None:
+            return None
+        return label_mismatch(self.model.labels, self._dataset_labels)
+
+    def _show_info(self) -> None:
+        handle = self.model
+        if handle is None:
+            self.info.setText("no model loaded")
+            return
+        names = ", ".join(handle.labels.names[:12]) + (", ..." if handle.num_classes > 12 else "")
+        lines = [
+            f"<b>{handle.path.name}</b> on {handle.device}",
+            f"architecture: {handle.architecture}, {handle.task}",
+            f"classes ({handle.num_classes}): {names}",
+        ]
+        lines += [f"note: {note}" for note in handle.notes]
+        if self._dataset_labels is not None:
+            problem = label_mismatch(handle.labels, self._dataset_labels)
+            warning = label_name_warning(handle.labels, self._dataset_labels)
+            if problem:
+                lines.append(f"<span style='color:#c0392b'><b>cannot predict here:</b> {problem}</span>")
+            elif warning:
+                lines.append(f"<span style='color:#b9770e'>{warning}</span>")
+        self.info.setText("<br>".join(lines))
+
+    # -- running -------------------------------------------------------------------------------------------------
+
+    def start(self, text: str, what: str = "predict") -> None:
+        """Show a job running (progress bar busy, Cancel enabled, buttons disabled)."""
+        self._running = what
+        self.progress.setRange(0, 0)  # busy until the first report
+        self.progress.setFormat(text)
+        self.message.setText(text)
+        self._update_buttons()
+
+    def show_progress(self, progress: Progress) -> None:
+        if self._running is None:
+            return
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(round(progress.fraction * 1000))
+        label = f"{progress.stage} {progress.done}/{progress.total}"
+        self.progress.setFormat(label + (f" {progress.message}" if progress.message else ""))
+
+    def finish(self, message: str) -> None:
+        self._running = None
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.message.setText(message)
+        self._update_buttons()
+
+    @property
+    def running(self) -> str | None:
+        return self._running
+
+    def cancel(self) -> None:
+        if self._running == "model":
+            self.pool.cancel("model")
+        elif self._running is not None:
+            self.cancel_requested.emit()
+
+    def _update_buttons(self) -> None:
+        idle = self._running is None
+        can_predict = idle and self.model is not None and self.mismatch() is None
+        self.load_button.setEnabled(idle)
+        self.device.setEnabled(idle)
+        self.predict_image_button.setEnabled(can_predict)
+        self.predict_all_button.setEnabled(can_predict)
+        self.cancel_button.setEnabled(not idle)
+        tip = self.mismatch() or ("" if self.model is not None else "load a model first")
+        self.predict_image_button.setToolTip(tip)
+        self.predict_all_button.setToolTip(tip)

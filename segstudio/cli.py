@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         "With no command: opens the desktop app on the last folder, or on the built-in demo dataset.",
     )
     parser.add_argument("--version", action="version", version=f"segstudio {__version__}")
+    parser.add_argument("--screenshot", type=Path, metavar="FILE.png",
+                        help="with no command: open the demo, wait for its model (trained on first start) and its "
+                        "predictions, render the main window to this PNG and exit")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     evaluate = commands.add_parser(
@@ -304,7 +307,10 @@ def print_dataset(dataset: Dataset, problems: Sequence[object], out: TextIO, *, 
 def _run_app(args: argparse.Namespace) -> int:
     from segstudio.ui.app import run_app  # Qt loads here, never for --help or the batch commands
 
-    return run_app(None)
+    screenshot = getattr(args, "screenshot", None)
+    if screenshot is not None and screenshot.suffix.lower() != ".png":
+        raise ValueError(f"--screenshot writes a PNG; give a file name ending in .png, not {screenshot.name}")
+    return run_app(None, screenshot=screenshot)
 
 
 def _run_open(args: argparse.Namespace) -> int:

@@ -13,10 +13,18 @@ from segstudio.io.project_file import user_data_dir
 from segstudio.ui.main_window import MainWindow
 
 SCREENSHOT_TIMEOUT_MS = 60000
+DEMO_SCREENSHOT_TIMEOUT_MS = 240000  # training the demo model on first start: about half a minute, more on a busy CPU
 
 
 def demo_folder() -> Path:
     return ensure_demo_dataset(user_data_dir() / "demo")
+
+
+def _is_demo(folder: Path) -> bool:
+    try:
+        return folder.resolve() == (user_data_dir() / "demo").resolve()
+    except OSError:
+        return False
 
 
 def application() -> QApplication:
@@ -76,13 +84,21 @@ def run_app(
     if folder is None:
         last = window.settings.value("last_folder")
         folder = Path(last) if screenshot is None and last and Path(str(last)).is_dir() else demo_folder()
+    is_demo = _is_demo(Path(folder))
+    if is_demo:
+        folder = demo_folder()  # regenerated when this version makes other scenes
     errors: list[str] = []
     applied: list[str] = []
     window.worker_error.connect(errors.append)
     window.prediction_applied.connect(applied.append)
     window.open_folder(Path(folder), image=image)
+    demo_done: list[bool] = []
     if model is not None:
         window.load_model(Path(model), predict=True)
+    elif is_demo:
+        demo = window.start_demo(Path(folder))
+        demo.shown.connect(lambda: demo_done.append(True))  # type: ignore[attr-defined]
+        demo.failed.connect(lambda _message: demo_done.append(False))  # type: ignore[attr-defined]
     window.show()
     if screenshot is not None:
         status = 0
@@ -94,6 +110,12 @@ def run_app(
             reason = errors[-1] if errors else "it timed out"
             print(f"segstudio: the prediction failed ({reason}); the screenshot shows the window without it",
                   file=sys.stderr)
+        if is_demo and model is None and not demo_done:
+            shown = _wait_for(window.demo.shown, [window.demo.failed], DEMO_SCREENSHOT_TIMEOUT_MS)
+            if not shown:
+                status = 1
+                print("segstudio: the demo model did not get ready; the screenshot shows the synthetic predictions",
+                      file=sys.stderr)
         save_screenshot(window, Path(screenshot))
         window.close()
         print(f"wrote {screenshot}")

@@ -2,7 +2,10 @@
 corrected, and the model's mean IoU / Dice against the ground truth ("model vs truth": the prediction the model
 made, not the user's correction), filled in by the window's "dataset metrics" job as results arrive; "n/a"
 where an image lacks ground truth or a prediction. Sorting by IoU ascending puts the worst images first (n/a
-last)."""
+last).
+
+With :meth:`FileList.enable_thumbnails` the name column shows a thumbnail, made on the "thumbnails" worker
+channel for the rows on screen only (see :mod:`segstudio.ui.thumbnails`)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
+    QSize,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtWidgets import (
@@ -24,6 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.io.datasets import Dataset
+from segstudio.ui.thumbnails import Thumbnails
+from segstudio.ui.workers import WorkerPool
 
 HEADERS = ("name", "split", "GT", "prediction", "corrected", "IoU", "Dice")
 IOU_COLUMN, DICE_COLUMN = 5, 6
@@ -39,10 +46,13 @@ class SampleTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[tuple[str, str, str, bool, bool, bool]] = []  # key, name, split, gt, prediction, corrected
         self._scores: dict[str, tuple[float | None, float | None]] = {}  # key -> model vs truth (IoU, Dice)
+        self.thumbnails: Thumbnails | None = None
+        self._row_index: dict[str, int] = {}
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         self.beginResetModel()
         self._rows = []
+        self._row_index = {}
         self._scores = {}
         if dataset is not None:
             for sample in dataset.samples:
@@ -58,10 +68,9 @@ class SampleTableModel(QAbstractTableModel):
         return self._rows[row][0]
 
     def row_of(self, key: str) -> int:
-        for row, entry in enumerate(self._rows):
-            if entry[0] == key:
-                return row
-        return -1
+        if len(self._row_index) != len(self._rows):
+            self._row_index = {entry[0]: row for row, entry in enumerate(self._rows)}
+        return self._row_index.get(key, -1)
 
     def set_corrected(self, key: str, corrected: bool = True) -> None:
         row = self.row_of(key)
@@ -95,22 +104,24 @@ class SampleTableModel(QAbstractTableModel):
         if self._rows:
             self.dataChanged.emit(self.index(0, IOU_COLUMN), self.index(len(self._rows) - 1, DICE_COLUMN))
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802, ANN201
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return HEADERS[section]
         return None
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         entry = self._rows[index.row()]
         column = index.column()
+        if column == 0 and role == Qt.ItemDataRole.DecorationRole:
+            return None if self.thumbnails is None else self.thumbnails.pixmap(entry[0])
         if column >= IOU_COLUMN:
             value = self._scores.get(entry[0], (None, None))[column - IOU_COLUMN]
             if role == Qt.ItemDataRole.DisplayRole:
@@ -166,7 +177,65 @@ class FileList(QWidget):
         layout.addWidget(self.view)
 
     def set_dataset(self, dataset: Dataset | None) -> None:
+        if self.model.thumbnails is not None:
+            self.model.thumbnails.set_paths({} if dataset is None else {s.key: s.image for s in dataset.samples})
         self.model.set_dataset(dataset)
+        self._schedule_thumbnails()
+
+    def enable_thumbnails(self, pool: WorkerPool) -> Thumbnails:
+        """Show thumbnails, made on ``pool``'s "thumbnails" channel for the visible rows (then as they scroll in)."""
+        thumbnails = Thumbnails(pool, self)
+        self.model.thumbnails = thumbnails
+        size = thumbnails.size
+        self.view.setIconSize(QSize(size, size))
+        self.view.verticalHeader().setDefaultSectionSize(size + 4)
+        thumbnails.ready.connect(self._on_thumbnails)
+        self._thumb_timer = QTimer(self)
+        self._thumb_timer.setSingleShot(True)
+        self._thumb_timer.setInterval(30)  # scrolling: ask once it pauses
+        self._thumb_timer.timeout.connect(self.request_visible_thumbnails)
+        self.view.verticalScrollBar().valueChanged.connect(self._schedule_thumbnails)
+        self.proxy.layoutChanged.connect(self._schedule_thumbnails)
+        self.proxy.modelReset.connect(self._schedule_thumbnails)
+        self.proxy.rowsInserted.connect(self._schedule_thumbnails)
+        self.proxy.rowsRemoved.connect(self._schedule_thumbnails)
+        return thumbnails
+
+    def visible_keys(self) -> list[str]:
+        """The keys of the rows on screen, top to bottom (none while the list is hidden)."""
+        count = self.proxy.rowCount()
+        if count == 0 or not self.view.isVisible():
+            return []
+        viewport = self.view.viewport()
+        first = self.view.rowAt(0)
+        last = self.view.rowAt(viewport.height() - 1)
+        first = max(first, 0)
+        last = count - 1 if last < 0 else last
+        return [self.model.key_at(self.proxy.mapToSource(self.proxy.index(row, 0)).row()) for row in range(first, last + 1)]
+
+    def request_visible_thumbnails(self) -> bool:
+        thumbnails = self.model.thumbnails
+        return False if thumbnails is None else thumbnails.request(self.visible_keys())
+
+    def _schedule_thumbnails(self, *_args: object) -> None:
+        if self.model.thumbnails is not None:
+            self._thumb_timer.start()
+
+    def _on_thumbnails(self, keys: list[str]) -> None:
+        for key in keys:
+            row = self.model.row_of(key)
+            if row >= 0:
+                index = self.model.index(row, 0)
+                self.model.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+        self._schedule_thumbnails()  # rows that scrolled in meanwhile
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._schedule_thumbnails()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._schedule_thumbnails()
 
     def current_key(self) -> str | None:
         index = self.view.currentIndex()

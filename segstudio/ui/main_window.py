@@ -47,10 +47,10 @@ from segstudio.ui.model_jobs import (
     predict_all,
     predict_image,
     prediction_path,
+    prediction_rebuild,
     read_prediction,
     score_dataset,
     score_image,
-    session_with_prediction,
 )
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.sample_loader import LoadedSample, load_sample
@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
     prediction_applied = Signal(str)  # the session of this key now holds a new model prediction
     predictions_written = Signal(object)  # PredictedFolder, after "predict all"
     dataset_scored = Signal(object)  # DatasetScoresResult, after the "dataset metrics" job
+    saved = Signal(str, object)  # key, path: the "save" worker wrote the correction
+    save_failed = Signal(str)  # a readable message; the work stays dirty
     worker_error = Signal(str)  # a readable message (also in the status bar, and a message box when interactive)
 
     def __init__(self, *, interactive: bool = True, settings: QSettings | None = None) -> None:
@@ -101,12 +103,19 @@ class MainWindow(QMainWindow):
         self._predict_kind: str | None = None  # "image" or "all" while the "predict" channel runs
         self._predicting_key: str | None = None
         self._predict_when_ready = False  # --model: predict the shown image once both model and image are in
+        self._predict_all_when_loaded = False  # the demo: predict every image once the model is in
+        self._pending_save: tuple[str, int] | None = None  # (key, revision) being written by the "save" worker
+        self._save_again = False
+        self._save_handle = None
+        self._last_saved_path: Path | None = None
+        self.demo = None  # segstudio.ui.demo_model.DemoModel when the demo project is open
         self._layers_touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
         self._dataset_metrics_running = False
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
         self.file_list = FileList(self)
+        self.file_list.enable_thumbnails(self.pool)
         self.class_panel = ClassPanel(self)
         self.layer_panel = LayerPanel({kind: self.canvas.layer_style(kind) for kind in LayerKind}, self)
         self.metrics_panel = MetricsPanel(self)
@@ -170,6 +179,10 @@ class MainWindow(QMainWindow):
         load = self.pool.signals("load")
         load.finished.connect(self._on_loaded)
         load.failed.connect(self._on_load_failed)
+        self.pool.signals("rebuild session").failed.connect(
+            lambda failure: self._report_worker_error(f"could not apply the prediction: {failure.message}"))
+        self.pool.signals("save").finished.connect(self._on_saved)
+        self.pool.signals("save").failed.connect(self._on_save_failed)
         self.pool.signals("autosave").failed.connect(
             lambda failure: self.statusBar().showMessage(f"autosave failed: {failure.message}", 10000)
         )
@@ -378,21 +391,68 @@ class MainWindow(QMainWindow):
 
     # -- saving ----------------------------------------------------------------------------------------
 
-    def save(self) -> Path | None:
-        """Write the working mask as the image's correction (atomic) and drop its autosave."""
+    def save(self, *, wait: bool = False) -> Path | None:
+        """Write the working mask as the image's correction (atomic) and drop its autosave, on the "save" worker.
+
+        The mask is copied here (cheap) and written there; ``saved(key, path)`` follows, and the session is marked
+        saved only if it still holds the revision that was written (later strokes stay dirty). A failure keeps
+        the work dirty and shows the message. Saves run one at a time: a save asked for while one is writing
+        follows it. ``wait``: block (running the event loop) until written and return the path (tests, close).
+        """
         session, dataset, key = self.canvas.session, self.dataset, self.current_key
         if session is None or dataset is None or key is None:
             return None
-        try:
-            path = save_correction(dataset, dataset.sample(key), session.mask, session.labels, autosave=self.autosave_store)
-        except ValueError as error:
-            self._report(f"could not save: {error}")
-            return None
-        session.mark_saved()
-        self._autosaved_revision = session.revision
+        if self._pending_save is not None:
+            self._save_again = True
+            if not wait:
+                return None
+            self.wait_for_save()
+            return self.save(wait=True) if self._save_again else self._last_saved_path
+        self._save_again = False
+        mask, revision, labels, sample, store = (
+            session.mask.copy(), session.revision, session.labels, dataset.sample(key), self.autosave_store)
+        self._pending_save = (key, revision)
+        self._last_saved_path = None
+        self.statusBar().showMessage(f"saving {key}...")
+        self._save_handle = self.pool.submit("save", lambda _progress, _cancel: (key, revision, save_correction(
+            dataset, sample, mask, labels, autosave=store)), cancel_previous=False)
+        if wait:
+            self.wait_for_save()
+            return self._last_saved_path
+        return None
+
+    def wait_for_save(self, timeout_ms: int = 10000) -> bool:
+        """Run the event loop until the pending save (if any) has been handled; False on timeout."""
+        from PySide6.QtCore import QCoreApplication, QElapsedTimer, QThread
+
+        clock = QElapsedTimer()
+        clock.start()
+        while self._pending_save is not None and clock.elapsed() < timeout_ms:
+            QCoreApplication.processEvents()
+            QThread.msleep(2)
+        return self._pending_save is None
+
+    def _on_saved(self, outcome: tuple[str, int, Path]) -> None:
+        key, revision, path = outcome
+        self._pending_save = None
+        self._last_saved_path = path
+        session = self.canvas.session
+        if session is not None and key == self.current_key and session.revision == revision:
+            session.mark_saved()
+            self._autosaved_revision = revision
         self.file_list.model.set_corrected(key)
         self.statusBar().showMessage(f"saved {path}", 5000)
-        return path
+        self._update_status()
+        self.saved.emit(key, path)
+        if self._save_again:
+            self.save()
+
+    def _on_save_failed(self, failure: WorkerFailure) -> None:
+        key = self._pending_save[0] if self._pending_save is not None else ""
+        self._pending_save = None
+        self._save_again = False
+        self._report(f"could not save {key}: {failure.message}")
+        self.save_failed.emit(failure.message)
 
     def autosave_now(self, *, wait: bool = False) -> bool:
         """Autosave the current image on a worker when it changed since the last autosave; True if started.
@@ -479,18 +539,32 @@ class MainWindow(QMainWindow):
         metrics.failed.connect(self._on_dataset_metrics_failed)
         metrics.cancelled.connect(lambda: setattr(self, "_dataset_metrics_running", False))
 
-    def load_model(self, path: Path, *, predict: bool = False) -> None:
-        """Load a checkpoint in the model panel (on the worker); ``predict``: then predict the shown image."""
-        self._predict_when_ready = predict
+    def start_demo(self, folder: Path, settings: object | None = None) -> object:
+        """The demo project: load its cached model, or train one on the worker first (see
+        :mod:`segstudio.ui.demo_model`); its predictions then replace the synthetic ones."""
+        from segstudio.ui.demo_model import DemoModel
+
+        self.demo = DemoModel(self, Path(folder), settings)  # type: ignore[arg-type]
+        self.demo.start()
+        return self.demo
+
+    def load_model(self, path: Path, *, predict: bool | str = False) -> None:
+        """Load a checkpoint in the model panel (on the worker); ``predict``: then predict the shown image
+        (``"all"``: every image of the folder)."""
+        self._predict_all_when_loaded = predict == "all"
+        self._predict_when_ready = bool(predict) and predict != "all"
         self.model_panel.load(Path(path))
 
     def _on_model_loaded(self, handle: ModelHandle) -> None:
         problem = self.model_panel.mismatch()
         if problem is not None:
-            self._predict_when_ready = False
+            self._predict_when_ready = self._predict_all_when_loaded = False
             self._report_worker_error(f"{handle.path.name}: {problem}")
             return
         self.statusBar().showMessage(f"model {handle.path.name} loaded on {handle.device}", 5000)
+        if self._predict_all_when_loaded:
+            self._predict_all_when_loaded = False
+            self.predict_all_images()
         self._maybe_predict_when_ready()
 
     def _maybe_predict_when_ready(self) -> None:
@@ -512,7 +586,7 @@ class MainWindow(QMainWindow):
             return
         image, labels, target = session.image, dataset.spec.labels, prediction_path(dataset, model.name, dataset.sample(key))
 
-        def job(progress, cancel):  # noqa: ANN001, ANN202
+        def job(progress, cancel):
             from segstudio.io.mask_files import write_class_mask
 
             result = predict_image(model, image, key, labels, progress=progress, cancel=cancel)
@@ -564,7 +638,8 @@ class MainWindow(QMainWindow):
             current = self.current_key
             if dataset is not None and current in result.written:
                 path = result.written[current]
-                self.pool.submit("apply prediction", lambda _p, _c: read_prediction(dataset, current, path))
+                model = self.model_panel.model.name if self.model_panel.model is not None else None
+                self.pool.submit("apply prediction", lambda _p, _c: read_prediction(dataset, current, path, model))
             self.predictions_written.emit(result)
             self.compute_dataset_metrics()
             return
@@ -575,17 +650,29 @@ class MainWindow(QMainWindow):
         self._apply_prediction(result)
 
     def _apply_prediction(self, result: PredictedImage) -> None:
-        """Give the image on screen its new prediction (a rebuilt session: see ``session_with_prediction``);
-        a result for an image the user already left is dropped (the file on disk still has it)."""
+        """Give the image on screen its new prediction: a rebuilt session (see ``session_with_prediction``), built
+        on the "rebuild session" worker from a copy of the working mask; a result for an image the user already
+        left is dropped (the file on disk still has it), and one the user painted over meanwhile is rebuilt."""
         session = self.canvas.session
         if session is None or result.key != self.current_key:
             return
         if session.in_stroke:
             self.canvas.tools.cancel()
-        try:
-            new = session_with_prediction(session, result.classes)
-        except ValueError as error:
-            self._report_worker_error(f"the prediction does not fit {result.key}: {error}")
+        if session.prediction is not None and session.prediction.shape != result.classes.shape \
+                or result.classes.shape != session.mask.shape:
+            self._report_worker_error(
+                f"the prediction does not fit {result.key}: {result.classes.shape} vs {session.mask.shape}")
+            return
+        build, revision = prediction_rebuild(session, result.classes), session.revision
+        handle = self.pool.submit("rebuild session", lambda _progress, _cancel: build())
+        handle.signals.finished.connect(
+            lambda new, old=session, rev=revision, res=result: self._on_session_rebuilt(res, old, rev, new))
+
+    def _on_session_rebuilt(self, result: PredictedImage, old: ImageSession, revision: int, new: ImageSession) -> None:
+        if self.canvas.session is not old or result.key != self.current_key:
+            return  # the user left the image
+        if old.revision != revision or old.in_stroke:
+            self._apply_prediction(result)  # painted meanwhile: again, from the newer mask
             return
         self.show_session(result.key, new)
         self.statusBar().showMessage(f"{result.key}: prediction of {result.model}", 8000)
@@ -695,13 +782,13 @@ class MainWindow(QMainWindow):
         if self.interactive:
             QMessageBox.warning(self, "segstudio", message)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == PEEK_KEY and not event.isAutoRepeat():
             self.canvas.set_peek_truth(True)
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == PEEK_KEY and not event.isAutoRepeat():
             self.canvas.set_peek_truth(False)
             return
@@ -738,8 +825,9 @@ class MainWindow(QMainWindow):
             self.settings.setValue(f"opacity/{kind.name}", self.canvas.layer_style(kind).opacity)
         self.settings.sync()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.autosave_timer.stop()
+        self.wait_for_save()  # a pending save finishes (and marks the work saved) before the last autosave
         try:
             self.autosave_now(wait=True)
         except ValueError as error:

@@ -20,7 +20,7 @@ for this run, which wins over the dataset's prediction folders when an image is 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -193,10 +193,10 @@ def predict_all(
     return PredictedFolder(model.name, folder, written, skipped)
 
 
-def read_prediction(dataset: Dataset, key: str, path: Path) -> PredictedImage:
+def read_prediction(dataset: Dataset, key: str, path: Path, model: str | None = None) -> PredictedImage:
     """A written prediction mask read back (for the image on screen after "predict all")."""
     classes = read_class_mask(path, dataset.spec.labels)
-    return PredictedImage(key, np.asarray(classes), path.parent.name, path)
+    return PredictedImage(key, np.asarray(classes), model or path.parent.name, path)
 
 
 def session_with_prediction(session: ImageSession, prediction: np.ndarray) -> ImageSession:
@@ -216,6 +216,25 @@ def session_with_prediction(session: ImageSession, prediction: np.ndarray) -> Im
         if session.working_source is not WorkingSource.AUTOSAVE:
             return ImageSession.start(session.image, session.labels, **common)
     return ImageSession.start(session.image, session.labels, recovered=session.mask.copy(), **common)
+
+
+def prediction_rebuild(session: ImageSession, prediction: np.ndarray) -> Callable[[], ImageSession]:
+    """:func:`session_with_prediction` split in two: this part runs on the GUI thread and only copies the working
+    mask (cheap); the returned function builds the new session (slow on big images: the scores, the error map)
+    and runs on a worker. The caller checks that the old session's revision did not move meanwhile."""
+    image, labels, mask = session.image, session.labels, session.mask.copy()
+    common = dict(ground_truth=session.ground_truth, prediction=prediction, background=session.background)
+    dirty, source = session.dirty, session.working_source
+
+    def build() -> ImageSession:
+        if not dirty:
+            if source is WorkingSource.CORRECTION:
+                return ImageSession.start(image, labels, correction=mask, **common)
+            if source is not WorkingSource.AUTOSAVE:
+                return ImageSession.start(image, labels, **common)
+        return ImageSession.start(image, labels, recovered=mask, **common)
+
+    return build
 
 
 # -- dataset scores -----------------------------------------------------------------------------------------------

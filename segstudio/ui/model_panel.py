@@ -209,6 +209,8 @@ class ModelPanel(QWidget):
     def cancel(self) -> None:
         if self._running == "model":
             self.pool.cancel("model")
+        elif self._running == "train":
+            self.pool.cancel("train demo")
         elif self._running is not None:
             self.cancel_requested.emit()
 

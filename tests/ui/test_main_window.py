@@ -82,7 +82,7 @@ def test_paint_updates_metrics_undo_save_and_reopen(qtbot, window: MainWindow, c
     painted = session.mask.copy()
     assert not np.array_equal(painted, before)
 
-    path = window.save()
+    path = window.save(wait=True)
     assert path is not None and path.is_file()
     assert not session.dirty
     key = window.current_key
@@ -157,7 +157,7 @@ def test_autosave_and_crash_recovery(qtbot, window: MainWindow, camvid_folder: P
     assert second.current_key == key
     assert np.array_equal(session.mask, painted)
     assert session.dirty and session.working_source.name == "AUTOSAVE"
-    second.save()
+    second.save(wait=True)
     assert second.pending_recoveries() == []
     second.pool.shutdown(5000)
 

@@ -1,0 +1,81 @@
+"""The demo default: the window trains the demo model on the worker (a tiny budget here), keeps the event loop
+turning, shows the model's prediction and IoU/Dice, and a second start reuses the cached checkpoint."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QTimer
+
+from segstudio.io.demo_dataset import write_demo_dataset
+from segstudio.models.progress import Progress
+from segstudio.ui.demo_model import (
+    DEMO_MODEL_FILE,
+    DemoTrainingSettings,
+    cached_checkpoint,
+    describe,
+)
+from segstudio.ui.main_window import MainWindow
+
+TINY = DemoTrainingSettings(epochs=2, samples_per_epoch=8, crop_size=64, batch_size=4, max_seconds=20)
+
+
+def start_demo(qtbot, folder: Path) -> tuple[MainWindow, object]:
+    window = MainWindow(interactive=False)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.open_folder(folder)
+    return window, window.start_demo(folder, TINY)
+
+
+def test_demo_trains_on_worker_then_predicts_and_caches(qtbot, tmp_path: Path, one_torch_thread) -> None:
+    folder = write_demo_dataset(tmp_path / "demo", count=4)
+    window, demo = start_demo(qtbot, folder)
+    assert demo.training and window.model_panel.running == "train"
+    lines: list[str] = []
+    demo.status.connect(lines.append)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(10)
+    with qtbot.waitSignal(demo.shown, timeout=120000):
+        pass
+    timer.stop()
+    assert demo.trained_now
+    assert (folder / DEMO_MODEL_FILE).is_file() and cached_checkpoint(folder, TINY) is not None
+    assert any("training the demo model: epoch" in line for line in lines)
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20 and gaps.max() < 1.0  # the event loop kept turning while training ran on the worker
+    key = window.current_key
+    assert key in window._model_predictions
+    session = window.canvas.session
+    assert session is not None and session.prediction is not None
+    iou, dice = window.file_list.model.score(key)
+    assert iou is not None and dice is not None
+    window.pool.shutdown(5000)
+
+    again, demo2 = start_demo(qtbot, folder)
+    assert not demo2.training  # cached: loaded, not trained
+    with qtbot.waitSignal(demo2.shown, timeout=60000):
+        pass
+    assert not demo2.trained_now
+    assert again.model_panel.model is not None and again.model_panel.model.path.name == DEMO_MODEL_FILE
+    again.pool.shutdown(5000)
+
+
+def test_corrupt_or_outdated_cache_is_not_used(tmp_path: Path) -> None:
+    folder = write_demo_dataset(tmp_path / "demo", count=2)
+    assert cached_checkpoint(folder, TINY) is None
+    (folder / DEMO_MODEL_FILE).write_bytes(b"x")
+    (folder / "demo-model.stamp").write_text(TINY.stamp(), encoding="utf-8")
+    assert cached_checkpoint(folder, TINY) == folder / DEMO_MODEL_FILE  # loads; a load failure retrains once
+    assert cached_checkpoint(folder, DemoTrainingSettings(epochs=3)) is None  # other settings: trained again
+
+
+def test_progress_line() -> None:
+    line = describe(Progress("validate", 3, 10, "", {"mean_iou": 0.625}), 10)
+    assert line == "training the demo model: epoch 3/10, val IoU 0.62" or line.endswith("val IoU 0.63")

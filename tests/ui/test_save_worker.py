@@ -1,0 +1,82 @@
+"""Ctrl+S writes on the "save" worker: the saved revision is marked saved, later strokes stay dirty, a failure
+keeps the work dirty; rebuilding a session after a new prediction runs on a worker too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from segstudio.io.demo_dataset import write_demo_dataset
+from segstudio.io.mask_files import read_class_mask
+from segstudio.ui.main_window import MainWindow
+from segstudio.ui.model_jobs import PredictedImage
+
+
+@pytest.fixture
+def opened(qtbot, window: MainWindow, tmp_path: Path) -> MainWindow:
+    folder = write_demo_dataset(tmp_path / "demo", count=2)
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.open_folder(folder)
+    return window
+
+
+def test_ctrl_s_saves_on_the_worker(qtbot, opened: MainWindow) -> None:
+    window = opened
+    session = window.canvas.session
+    session.reset_to_ground_truth()  # the demo's working mask starts from the prediction
+    assert session.dirty
+    saved_revision = session.revision
+    with qtbot.waitSignal(window.saved, timeout=10000) as blocker:
+        QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+        assert window._pending_save is not None
+        session.accept_prediction()  # painted again while the save was writing
+    key, path = blocker.args
+    assert key == window.current_key and Path(path).is_file()
+    assert session.revision != saved_revision and session.dirty  # the newer work is not marked saved
+    assert window.save(wait=True) == path
+    assert not session.dirty
+    assert np.array_equal(read_class_mask(path, session.labels), session.mask)
+    assert window.file_list.model.data(window.file_list.model.index(0, 4)) in ("yes", "")
+
+
+def test_save_failure_keeps_work_dirty(qtbot, opened: MainWindow, monkeypatch) -> None:
+    window = opened
+    session = window.canvas.session
+    session.reset_to_ground_truth()  # the demo's working mask starts from the prediction
+    assert session.dirty
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("disk full")
+
+    monkeypatch.setattr("segstudio.ui.main_window.save_correction", broken)
+    with qtbot.waitSignal(window.save_failed, timeout=10000) as blocker:
+        window.save()
+    assert "disk full" in blocker.args[0]
+    assert session.dirty and window._pending_save is None
+
+
+def test_prediction_rebuild_runs_on_worker(qtbot, opened: MainWindow, monkeypatch) -> None:
+    window = opened
+    session = window.canvas.session
+    main_thread = []
+    import threading
+
+    from segstudio.ui import model_jobs
+
+    real = model_jobs.ImageSession.start
+
+    def spy(*args, **kwargs):
+        main_thread.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_jobs.ImageSession, "start", staticmethod(spy))
+    classes = np.zeros_like(session.mask)
+    classes[:20, :20] = 1
+    with qtbot.waitSignal(window.prediction_applied, timeout=10000):
+        window._apply_prediction(PredictedImage(window.current_key, classes, "test", None))
+    assert main_thread == [False]
+    assert np.array_equal(window.canvas.session.prediction, classes)

@@ -51,7 +51,7 @@ ERROR_NAMES = MappingProxyType(
 ERROR_COLOURS: MappingProxyType[ErrorKind, Rgba] = MappingProxyType(
     {
         ErrorKind.TRUE_NEGATIVE: (0, 0, 0, 0),
-        ErrorKind.TRUE_POSITIVE: (46, 204, 64, 255),
+        ErrorKind.TRUE_POSITIVE: (46, 204, 64, 96),  # faint: the mistakes are what the eye should find
         ErrorKind.FALSE_POSITIVE: (240, 40, 140, 255),
         ErrorKind.FALSE_NEGATIVE: (30, 160, 255, 255),
         ErrorKind.WRONG_CLASS: (255, 150, 0, 255),

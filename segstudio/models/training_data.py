@@ -242,15 +242,7 @@ def augment_crop(
         pixels = cv2.resize(pixels, (out_w, out_h), interpolation=cv2.INTER_LINEAR).reshape(out_h, out_w, channels)
         labels = labels[_nearest(src_h, out_h)][:, _nearest(src_w, out_w)]
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
-    if augmentation.contrast or augmentation.brightness:
-        factor = 1.0 + augmentation.contrast * (2.0 * draws[3] - 1.0)
-        shift = augmentation.brightness * (2.0 * draws[4] - 1.0)
-        mean = pixels.mean(axis=(0, 1), keepdims=True)
-        pixels = (pixels - mean) * np.float32(factor) + mean + np.float32(shift)
-    if augmentation.horizontal_flip and draws[5] < 0.5:
-        pixels, labels = pixels[:, ::-1], labels[:, ::-1]
-    if augmentation.vertical_flip and draws[6] < 0.5:
-        pixels, labels = pixels[::-1], labels[::-1]
+    pixels, labels = jitter_and_flip(pixels, labels, augmentation, draws[3:7])
     out_pixels = np.zeros((crop, crop, channels), dtype=np.float32)
     out_labels = np.full((crop, crop), IGNORE, dtype=np.int64)
     top = int(draws[7] * (crop - out_h + 1)) if out_h < crop else 0
@@ -258,6 +250,22 @@ def augment_crop(
     out_pixels[top : top + out_h, left : left + out_w] = pixels
     out_labels[top : top + out_h, left : left + out_w] = labels
     return out_pixels, out_labels
+
+
+def jitter_and_flip(
+    pixels: np.ndarray, labels: np.ndarray, augmentation: Augmentation, draws: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contrast/brightness jitter of ``pixels`` and the same random flips of both, from four uniform ``draws``."""
+    if augmentation.contrast or augmentation.brightness:
+        factor = 1.0 + augmentation.contrast * (2.0 * draws[0] - 1.0)
+        shift = augmentation.brightness * (2.0 * draws[1] - 1.0)
+        mean = pixels.mean(axis=(0, 1), keepdims=True)
+        pixels = (pixels - mean) * np.float32(factor) + mean + np.float32(shift)
+    if augmentation.horizontal_flip and draws[2] < 0.5:
+        pixels, labels = pixels[:, ::-1], labels[:, ::-1]
+    if augmentation.vertical_flip and draws[3] < 0.5:
+        pixels, labels = pixels[::-1], labels[::-1]
+    return pixels, labels
 
 
 def _nearest(source: int, size: int) -> np.ndarray:
@@ -293,15 +301,7 @@ class InstanceImages(_EpochOrder):
         ids = instances.ids
         draws = crop_rng(self.seed, self.epoch, position).random(4)
         augmentation = self.augmentation
-        if augmentation.contrast or augmentation.brightness:
-            factor = 1.0 + augmentation.contrast * (2.0 * draws[0] - 1.0)
-            shift = augmentation.brightness * (2.0 * draws[1] - 1.0)
-            mean = unit.mean(axis=(0, 1), keepdims=True)
-            unit = (unit - mean) * np.float32(factor) + mean + np.float32(shift)
-        if augmentation.horizontal_flip and draws[2] < 0.5:
-            unit, ids = unit[:, ::-1], ids[:, ::-1]
-        if augmentation.vertical_flip and draws[3] < 0.5:
-            unit, ids = unit[::-1], ids[::-1]
+        unit, ids = jitter_and_flip(unit, ids, augmentation, draws)
         flipped = InstanceMask(np.ascontiguousarray(ids), instances.classes)
         pixels = self.normalisation.normalise_unit(np.ascontiguousarray(unit, dtype=np.float32))
         return torch.from_numpy(pixels), flipped

@@ -8,7 +8,9 @@ silently.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -67,19 +69,59 @@ class Dataset:
     def corrections_dir(self) -> Path:
         return self.project_file.parent / self.spec.corrections_folder
 
+    @cached_property
+    def _sources_by_folder(self) -> dict[str, tuple[MaskSource | None, tuple[MaskSource, ...]]]:
+        """Image folder -> (its ground truth source, its prediction sources): the spec's scans, done once."""
+        table: dict[str, tuple[MaskSource | None, tuple[MaskSource, ...]]] = {}
+        for sample in self.samples:
+            folder = self._image_folder_of(sample)
+            if folder not in table:
+                table[folder] = self._folder_sources(folder)
+        return table
+
+    def _folder_sources(self, folder: str) -> tuple[MaskSource | None, tuple[MaskSource, ...]]:
+        predictions = tuple(s for s in self.spec.sources_for(folder) if s.role is MaskRole.PREDICTION)
+        return self.spec.ground_truth_for(folder), predictions
+
+    def _sources_of(self, sample: Sample) -> tuple[MaskSource | None, tuple[MaskSource, ...]]:
+        folder = self._image_folder_of(sample)
+        found = self._sources_by_folder.get(folder)
+        return self._folder_sources(folder) if found is None else found
+
     def ground_truth_source(self, sample: Sample) -> MaskSource | None:
-        return self.spec.ground_truth_for(self._image_folder_of(sample))
+        return self._sources_of(sample)[0]
 
     def ground_truth(self, sample: Sample) -> Path | None:
         source = self.ground_truth_source(sample)
         return None if source is None else sample.masks.get(source.name)
 
     def predictions(self, sample: Sample) -> dict[str, Path]:
-        return {
-            s.name: sample.masks[s.name]
-            for s in self.spec.sources_for(self._image_folder_of(sample))
-            if s.role is MaskRole.PREDICTION and s.name in sample.masks
-        }
+        return {s.name: sample.masks[s.name] for s in self._sources_of(sample)[1] if s.name in sample.masks}
+
+    def has_prediction(self, sample: Sample) -> bool:
+        return any(s.name in sample.masks for s in self._sources_of(sample)[1])
+
+    def corrected_keys(self) -> set[str]:
+        """The keys of the samples with a saved correction, read from disk now: one listing of the corrections
+        folder (and its subfolders, for keys with "/") instead of one check per sample."""
+        found: set[str] = set()
+        pending = [(str(self.corrections_dir), "")]
+        while pending:
+            folder, prefix = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                name = entry.name
+                try:
+                    if entry.is_dir():
+                        pending.append((entry.path, f"{prefix}{name}/"))
+                    elif name.endswith(".png") and entry.is_file():
+                        found.add(f"{prefix}{name[:-4]}")
+                except OSError:
+                    continue
+        return found
 
     def correction_path(self, sample: Sample) -> Path:
         """Where the corrected mask of ``sample`` is saved (the ground truth is never overwritten by default)."""

@@ -9,6 +9,8 @@ channel for the rows on screen only (see :mod:`segstudio.ui.thumbnails`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -40,7 +42,10 @@ _Index = QModelIndex | QPersistentModelIndex
 
 class SampleTableModel(QAbstractTableModel):
     """One row per sample of a dataset. ``corrected`` is read once when the dataset is set and updated by
-    :meth:`set_corrected` (after a save), never by polling the disk."""
+    :meth:`set_corrected` (after a save), never by polling the disk.
+
+    The model sorts itself (:meth:`sort`, in Python over a key per row): its rows are kept in the shown order, so
+    the proxy in front of it only filters, and a reset costs no per-row calls from Qt."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,28 +53,89 @@ class SampleTableModel(QAbstractTableModel):
         self._scores: dict[str, tuple[float | None, float | None]] = {}  # key -> model vs truth (IoU, Dice)
         self.thumbnails: Thumbnails | None = None
         self._row_index: dict[str, int] = {}
+        self._dataset_order: dict[str, int] = {}  # key -> position in the dataset (ties keep this order)
+        self._sort_column = 0
+        self._sort_order = Qt.SortOrder.AscendingOrder
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         self.beginResetModel()
         self._rows = []
-        self._row_index = {}
         self._scores = {}
         if dataset is not None:
-            for sample in dataset.samples:
-                self._rows.append((
-                    sample.key, sample.name, sample.split,
-                    dataset.ground_truth(sample) is not None,
-                    bool(dataset.predictions(sample)),
-                    dataset.correction_path(sample).is_file(),
-                ))
+            corrected = dataset.corrected_keys()
+            ground_truth, has_prediction = dataset.ground_truth, dataset.has_prediction
+            self._rows = [
+                (sample.key, sample.name, sample.split, ground_truth(sample) is not None, has_prediction(sample),
+                 sample.key in corrected)
+                for sample in dataset.samples
+            ]
+        self._dataset_order = {entry[0]: position for position, entry in enumerate(self._rows)}
+        self._rows = self._sorted(self._rows)
+        self._reindex()
         self.endResetModel()
+
+    def _reindex(self) -> None:
+        self._row_index = {entry[0]: row for row, entry in enumerate(self._rows)}
+
+    def sort_key(self, row: int, column: int) -> object:
+        """What ``column`` sorts ``row`` by (also its UserRole data): n/a scores after every score."""
+        entry = self._rows[row]
+        if column >= IOU_COLUMN:
+            value = self._scores.get(entry[0], (None, None))[column - IOU_COLUMN]
+            return _MISSING_SORT if value is None else float(value)
+        return entry[column + 1]
+
+    def _sorted(self, rows: list[tuple[str, str, str, bool, bool, bool]]) -> list[tuple[str, str, str, bool, bool, bool]]:
+        column, order = self._sort_column, self._sort_order
+        if column < 0 or not rows:
+            return rows
+        position = self._dataset_order
+        rows = sorted(rows, key=lambda entry: position.get(entry[0], 0))  # ties stay in the dataset's order
+        if column >= IOU_COLUMN:
+            scores, slot = self._scores, column - IOU_COLUMN
+
+            def key(entry: tuple) -> float:
+                value = scores.get(entry[0], (None, None))[slot]
+                return _MISSING_SORT if value is None else float(value)
+        else:
+            def key(entry: tuple) -> object:
+                return entry[column + 1]
+        return sorted(rows, key=key, reverse=order == Qt.SortOrder.DescendingOrder)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the rows by ``column`` (its UserRole value), stable: equal rows keep the dataset's order."""
+        self._sort_column, self._sort_order = column, order
+        self._resort()
+
+    def sort_column(self) -> int:
+        return self._sort_column
+
+    def sort_order(self) -> Qt.SortOrder:
+        return self._sort_order
+
+    def _resort(self) -> None:
+        if self._sort_column < 0 or not self._rows:
+            return
+        rows = self._sorted(self._rows)
+        if rows == self._rows:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_keys = [entry[0] for entry in self._rows]
+        self._rows = rows
+        self._reindex()
+        persistent = self.persistentIndexList()
+        if persistent:
+            new_indexes = []
+            for index in persistent:
+                row = self._row_index.get(old_keys[index.row()], -1) if 0 <= index.row() < len(old_keys) else -1
+                new_indexes.append(self.index(row, index.column()) if row >= 0 else QModelIndex())
+            self.changePersistentIndexList(persistent, new_indexes)
+        self.layoutChanged.emit()
 
     def key_at(self, row: int) -> str:
         return self._rows[row][0]
 
     def row_of(self, key: str) -> int:
-        if len(self._row_index) != len(self._rows):
-            self._row_index = {entry[0]: row for row, entry in enumerate(self._rows)}
         return self._row_index.get(key, -1)
 
     def set_corrected(self, key: str, corrected: bool = True) -> None:
@@ -79,6 +145,8 @@ class SampleTableModel(QAbstractTableModel):
             self._rows[row] = (*entry[:5], corrected)
             index = self.index(row, 4)
             self.dataChanged.emit(index, index)
+            if self._sort_column == 4:
+                self._resort()
 
     def set_prediction(self, key: str, present: bool = True) -> None:
         row = self.row_of(key)
@@ -87,14 +155,25 @@ class SampleTableModel(QAbstractTableModel):
             self._rows[row] = (*entry[:4], present, entry[5])
             index = self.index(row, 3)
             self.dataChanged.emit(index, index)
+            if self._sort_column == 3:
+                self._resort()
 
     def set_score(self, key: str, iou: float | None, dice: float | None) -> None:
         """The model-vs-truth mean IoU and Dice of ``key`` (None: n/a)."""
-        row = self.row_of(key)
-        if row < 0:
+        self.set_scores({key: (iou, dice)})
+
+    def set_scores(self, scores: Mapping[str, tuple[float | None, float | None]]) -> None:
+        """Many scores at once (key -> (IoU, Dice)): one change signal over the rows touched, one re-sort."""
+        rows = [self._row_index.get(key, -1) for key in scores]
+        rows = [row for row in rows if row >= 0]
+        if not rows:
             return
-        self._scores[key] = (iou, dice)
-        self.dataChanged.emit(self.index(row, IOU_COLUMN), self.index(row, DICE_COLUMN))
+        for key, value in scores.items():
+            if key in self._row_index:
+                self._scores[key] = value
+        self.dataChanged.emit(self.index(min(rows), IOU_COLUMN), self.index(max(rows), DICE_COLUMN))
+        if self._sort_column >= IOU_COLUMN:
+            self._resort()
 
     def score(self, key: str) -> tuple[float | None, float | None]:
         return self._scores.get(key, (None, None))
@@ -103,6 +182,8 @@ class SampleTableModel(QAbstractTableModel):
         self._scores = {}
         if self._rows:
             self.dataChanged.emit(self.index(0, IOU_COLUMN), self.index(len(self._rows) - 1, DICE_COLUMN))
+            if self._sort_column >= IOU_COLUMN:
+                self._resort()
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -140,6 +221,18 @@ class SampleTableModel(QAbstractTableModel):
         return None
 
 
+class _FilterProxy(QSortFilterProxyModel):
+    """Filters by name only; sorting is the source model's own (:meth:`SampleTableModel.sort`), so a reset or a
+    header click never sorts through per-row Python calls from Qt."""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        source = self.sourceModel()
+        if isinstance(source, SampleTableModel):
+            source.sort(column, order)
+        else:
+            super().sort(column, order)
+
+
 class FileList(QWidget):
     """``sample_chosen(key)`` when the user selects an image; :meth:`select_key` selects one from code."""
 
@@ -148,15 +241,16 @@ class FileList(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = SampleTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = _FilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.proxy.setDynamicSortFilter(False)  # the model keeps its rows sorted; filtering is redone on text change
         self.proxy.setFilterKeyColumn(0)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.filter = QLineEdit(self)
         self.filter.setPlaceholderText("filter by name")
         self.filter.setClearButtonEnabled(True)
-        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(self.set_filter_text)
         self.view = QTableView(self)
         self.view.setModel(self.proxy)
         self.view.setSortingEnabled(True)
@@ -165,9 +259,13 @@ class FileList(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(20)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.view.horizontalHeader()
+        # Fixed widths: resizing to contents would measure thousands of rows on every change.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate((160, 70, 40, 75, 75, 60, 60)):
+            header.resizeSection(column, width)
+        header.setStretchLastSection(True)
         header.moveSection(header.visualIndex(IOU_COLUMN), 1)  # the scores next to the name, visible in a narrow dock
         header.moveSection(header.visualIndex(DICE_COLUMN), 2)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
@@ -175,6 +273,10 @@ class FileList(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.filter)
         layout.addWidget(self.view)
+
+    def set_filter_text(self, text: str) -> None:
+        """Show the rows whose name contains ``text`` (any case); empty: every row."""
+        self.proxy.setFilterFixedString(text)
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         if self.model.thumbnails is not None:

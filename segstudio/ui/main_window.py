@@ -111,6 +111,12 @@ class MainWindow(QMainWindow):
         self.demo = None  # segstudio.ui.demo_model.DemoModel when the demo project is open
         self._layers_touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
         self._dataset_metrics_running = False
+        self._metrics_after_load: object | None = None  # the dataset whose metrics start once its first image shows
+        self._pending_scores: dict[str, tuple[float | None, float | None]] = {}  # progress, shown in batches
+        self._scores_timer = QTimer(self)
+        self._scores_timer.setSingleShot(True)
+        self._scores_timer.setInterval(150)
+        self._scores_timer.timeout.connect(self._flush_scores)
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -282,10 +288,15 @@ class MainWindow(QMainWindow):
         self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.settings.setValue("last_folder", str(dataset.root))
         self.setWindowTitle(f"segstudio - {dataset.root}")
+        self._pending_scores.clear()
         first = dataset.sample(image).key if image else (self.file_list.neighbour(0) if dataset.samples else None)
         if first is not None:
+            # The first image comes first: the metrics job (reading every mask) starts once it is on screen.
+            self._metrics_after_load = dataset
             self.load(first)
-        self.compute_dataset_metrics()
+        else:
+            self._metrics_after_load = None
+            self.compute_dataset_metrics()
         if self.interactive and self.pending_recoveries():
             QTimer.singleShot(0, self._offer_recovery)
 
@@ -323,12 +334,19 @@ class MainWindow(QMainWindow):
         self._update_status()
         self._show_main_view(session)
         self.sample_loaded.emit(key)
+        self._start_metrics_after_load()
         self._maybe_predict_when_ready()
+
+    def _start_metrics_after_load(self) -> None:
+        if self._metrics_after_load is not None:
+            dataset, self._metrics_after_load = self._metrics_after_load, None
+            QTimer.singleShot(0, self, lambda: self.compute_dataset_metrics() if self.dataset is dataset else None)
 
     def _on_load_failed(self, failure: WorkerFailure) -> None:
         self._loading_key = None
         self.statusBar().showMessage(f"could not open the image: {failure.message}", 15000)
         self.load_failed.emit(failure.message)
+        self._start_metrics_after_load()
 
     def step_image(self, delta: int) -> None:
         key = self.file_list.neighbour(delta)
@@ -701,6 +719,8 @@ class MainWindow(QMainWindow):
         dataset = self.dataset
         if dataset is None:
             return
+        self._metrics_after_load = None
+        self._pending_scores.clear()
         overrides = dict(self._model_predictions)
         self._dataset_metrics_running = True
         self.metrics_panel.set_dataset_scores(None, 0, len(dataset.samples), running=True)
@@ -709,7 +729,15 @@ class MainWindow(QMainWindow):
 
     def _on_dataset_metrics_progress(self, progress: Progress) -> None:
         if progress.message:
-            self.file_list.model.set_score(progress.message, progress.metrics.get("mean_iou"), progress.metrics.get("mean_dice"))
+            self._pending_scores[progress.message] = (progress.metrics.get("mean_iou"), progress.metrics.get("mean_dice"))
+            if not self._scores_timer.isActive():
+                self._scores_timer.start()
+
+    def _flush_scores(self) -> None:
+        """The scores that arrived since the last flush, into the file list at once."""
+        if self._pending_scores:
+            scores, self._pending_scores = self._pending_scores, {}
+            self.file_list.model.set_scores(scores)
 
     def _on_dataset_metrics_failed(self, failure: WorkerFailure) -> None:
         self._dataset_metrics_running = False
@@ -718,8 +746,9 @@ class MainWindow(QMainWindow):
     def _on_dataset_scored(self, result: DatasetScoresResult) -> None:
         self._dataset_metrics_running = False
         self._image_scores = dict(result.per_image)
-        for key, score in result.per_image.items():
-            self.file_list.model.set_score(key, score.mean_iou, score.mean_dice)
+        self._pending_scores.clear()
+        self._scores_timer.stop()
+        self.file_list.model.set_scores({key: (score.mean_iou, score.mean_dice) for key, score in result.per_image.items()})
         self._show_dataset_scores(result)
 
     def _show_dataset_scores(self, result: DatasetScoresResult) -> None:

@@ -90,8 +90,18 @@ def run_app(
     errors: list[str] = []
     applied: list[str] = []
     window.worker_error.connect(errors.append)
+    window.load_failed.connect(errors.append)
     window.prediction_applied.connect(applied.append)
+    window.show()  # first, so the window answers while the folder is read on the worker
     window.open_folder(Path(folder), image=image)
+    if not _wait_for(window.dataset_opened, [window.load_failed], SCREENSHOT_TIMEOUT_MS):
+        reason = errors[-1] if errors else "it could not be read"
+        print(f"segstudio: could not open {folder}: {reason}", file=sys.stderr)
+        if screenshot is not None:
+            save_screenshot(window, Path(screenshot))
+            window.close()
+            return 1
+        return app.exec()
     demo_done: list[bool] = []
     if model is not None:
         window.load_model(Path(model), predict=True)

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
 
     sample_loaded = Signal(str)
     load_failed = Signal(str)
+    dataset_opened = Signal(object)  # the Dataset, once the "scan" worker has listed and paired the folder
     prediction_applied = Signal(str)  # the session of this key now holds a new model prediction
     predictions_written = Signal(object)  # PredictedFolder, after "predict all"
     dataset_scored = Signal(object)  # DatasetScoresResult, after the "dataset metrics" job
@@ -271,9 +272,24 @@ class MainWindow(QMainWindow):
             self.open_folder(Path(folder))
 
     def open_folder(self, folder: Path, *, image: str | None = None) -> None:
-        """Open a dataset folder (listing only; images load on a worker) and show ``image`` or the first one."""
+        """Open a dataset folder: it is listed and paired on the "scan" worker (a network drive or a first-time
+        layout detection must not freeze the window); then ``image`` or the first one loads, also on a worker.
+        ``dataset_opened`` follows the scan, ``sample_loaded`` the image; a folder that cannot be opened gives a
+        readable message and ``load_failed``."""
         self._leave_current()
-        dataset = open_dataset(folder)
+        self.statusBar().showMessage(f"reading {folder}...")
+        handle = self.pool.submit("scan", lambda _progress, _cancel: open_dataset(folder))
+        handle.signals.finished.connect(lambda dataset: self._show_dataset(dataset, image))
+        handle.signals.failed.connect(self._on_scan_failed)
+
+    def _on_scan_failed(self, failure: WorkerFailure) -> None:
+        message = f"could not open the folder: {failure.message}"
+        self.statusBar().showMessage(message, 15000)
+        if self.interactive:
+            QMessageBox.warning(self, "segstudio", message)
+        self.load_failed.emit(failure.message)
+
+    def _show_dataset(self, dataset: Dataset, image: str | None) -> None:
         self.dataset = dataset
         self.autosave_store = AutosaveStore.for_dataset(dataset)
         self._unsaved.clear()
@@ -289,7 +305,12 @@ class MainWindow(QMainWindow):
         self.settings.setValue("last_folder", str(dataset.root))
         self.setWindowTitle(f"segstudio - {dataset.root}")
         self._pending_scores.clear()
-        first = dataset.sample(image).key if image else (self.file_list.neighbour(0) if dataset.samples else None)
+        try:
+            first = dataset.sample(image).key if image else (self.file_list.neighbour(0) if dataset.samples else None)
+        except KeyError as missing:
+            self.statusBar().showMessage(str(missing.args[0]), 15000)
+            first = self.file_list.neighbour(0) if dataset.samples else None
+        self.dataset_opened.emit(dataset)
         if first is not None:
             # The first image comes first: the metrics job (reading every mask) starts once it is on screen.
             self._metrics_after_load = dataset

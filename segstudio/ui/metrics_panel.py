@@ -21,7 +21,10 @@ from PySide6.QtWidgets import (
 from segstudio.core.metrics import DatasetScores, Scores
 from segstudio.core.session import ImageSession
 
-COLUMNS = ("class", "overlap", "combined", "union", "IoU", "Dice", "IoU vs pred", "Dice vs pred")
+COLUMNS = (
+    "class", "overlap", "combined", "union", "IoU", "Dice",
+    "overlap vs pred", "combined vs pred", "union vs pred", "IoU vs pred", "Dice vs pred",
+)  # fmt: skip
 
 
 def fmt_ratio(value: float | None) -> str:
@@ -123,9 +126,16 @@ class MetricsPanel(QWidget):
             "vs prediction: " + ("no prediction" if prediction is None else
                                  f"mean IoU {fmt_ratio(prediction.mean_iou)}, mean Dice {fmt_ratio(prediction.mean_dice)}")
         )
-        if self._selected is not None and 0 <= self._selected < len(names) and truth is not None:
-            c = truth.classes[self._selected]
-            self.selected_line.setText(f"{c.name}: IoU {fmt_ratio(c.iou)}, Dice {fmt_ratio(c.dice)}")
+        if self._selected is not None and 0 <= self._selected < len(names) and (truth or prediction) is not None:
+            parts = []
+            for what, scores in (("vs ground truth", truth), ("vs prediction", prediction)):
+                if scores is not None:
+                    c = scores.classes[self._selected]
+                    parts.append(
+                        f"{what}: overlap {fmt_count(c.overlap)}, combined {fmt_count(c.combined)}, "
+                        f"union {fmt_count(c.union)}, IoU {fmt_ratio(c.iou)}, Dice {fmt_ratio(c.dice)}"
+                    )
+            self.selected_line.setText(f"{names[self._selected]} - " + "; ".join(parts))
         else:
             self.selected_line.setText("")
 
@@ -138,10 +148,10 @@ class MetricsPanel(QWidget):
             c = truth.classes[class_id]
             cells = [fmt_count(c.overlap), fmt_count(c.combined), fmt_count(c.union), fmt_ratio(c.iou), fmt_ratio(c.dice)]
         if prediction is None:
-            cells += ["n/a", "n/a"]
+            cells += ["n/a"] * 5
         else:
             p = prediction.classes[class_id]
-            cells += [fmt_ratio(p.iou), fmt_ratio(p.dice)]
+            cells += [fmt_count(p.overlap), fmt_count(p.combined), fmt_count(p.union), fmt_ratio(p.iou), fmt_ratio(p.dice)]
         return cells
 
     def cell_text(self, class_id: int, column: str) -> str:

@@ -201,3 +201,64 @@ def test_screenshot_command_writes_png(tmp_path: Path, camvid_folder: Path) -> N
 
     with Image.open(out) as image:
         assert image.size[0] > 600 and image.size[1] > 400
+
+
+def test_a_folder_that_cannot_be_opened_is_a_message_not_a_crash(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    window = MainWindow(interactive=False)
+    qtbot.addWidget(window)
+    (tmp_path / "empty").mkdir()
+    with qtbot.waitSignal(window.load_failed, timeout=20000) as blocker:
+        window.open_folder(tmp_path / "empty")
+    assert "no image files" in blocker.args[0]
+    assert window.dataset is None
+    assert "could not open the folder" in window.statusBar().currentMessage()
+
+
+def test_the_folder_is_read_on_the_scan_worker(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    import threading
+
+    from segstudio.io.demo_dataset import write_demo_dataset
+    from segstudio.ui import main_window as main_window_module
+
+    threads: list[str] = []
+    real_open = main_window_module.open_dataset
+
+    def recording_open(folder):  # noqa: ANN001, ANN202
+        threads.append(threading.current_thread().name)
+        return real_open(folder)
+
+    main_window_module.open_dataset = recording_open
+    try:
+        window = MainWindow(interactive=False)
+        qtbot.addWidget(window)
+        folder = write_demo_dataset(tmp_path / "demo", count=2)
+        with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+            window.open_folder(folder)
+    finally:
+        main_window_module.open_dataset = real_open
+    assert threads and threads[0] != threading.main_thread().name
+
+
+def test_panel_shows_how_much_the_user_changed_the_prediction(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    from segstudio.io.demo_dataset import write_demo_dataset
+
+    window = MainWindow(interactive=False)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    open_and_wait(qtbot, window, write_demo_dataset(tmp_path / "demo", count=2))
+    session = window.canvas.session
+    assert session.prediction is not None
+    window.class_panel.select(3)
+    paint_stroke(qtbot, window, [(40.0, 40.0), (120.0, 90.0)])
+    assert not np.array_equal(session.mask, session.prediction)
+    labels = session.labels
+    changed = Scores.from_confusion(confusion_matrix(session.prediction, session.mask, labels.num_classes), labels.names)
+    panel = window.metrics_panel
+    for c in changed.classes:
+        assert panel.cell_text(c.class_id, "overlap vs pred") == fmt_count(c.overlap)
+        assert panel.cell_text(c.class_id, "combined vs pred") == fmt_count(c.combined)
+        assert panel.cell_text(c.class_id, "union vs pred") == fmt_count(c.union)
+        assert panel.cell_text(c.class_id, "IoU vs pred") == fmt_ratio(c.iou)
+        assert panel.cell_text(c.class_id, "Dice vs pred") == fmt_ratio(c.dice)
+    assert changed.classes[3].iou is not None and changed.classes[3].iou < 1.0

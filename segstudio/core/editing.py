@@ -332,7 +332,11 @@ def _rasterize(rings: list[np.ndarray], rect: Rect) -> np.ndarray:
     edge = np.repeat(np.arange(len(counts)), counts)
     offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     rows = first[edge] + offsets
-    xs = xa[edge] + (rows - ya[edge]) * ((xb - xa) / (yb - ya))[edge]
+    # The fraction along the edge, clipped: an almost horizontal edge (a subnormal dy) would otherwise give an
+    # infinite slope and 0 * inf = NaN crossings.
+    with np.errstate(over="ignore", divide="ignore"):
+        along = np.clip((rows - ya[edge]) / (yb - ya)[edge], 0.0, 1.0)
+    xs = xa[edge] + along * (xb - xa)[edge]
     order = np.lexsort((xs, rows))
     rows, xs = rows[order] - rect.top, xs[order]
     # Crossings pair up within each row (every closed ring crosses a row an even number of times).

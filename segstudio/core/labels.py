@@ -49,6 +49,9 @@ class LabelSet:
     classes: tuple[LabelClass, ...]
     ignore_index: int | None = None
     ignore_name: str = "ignore"
+    # The class the error map treats as "nothing there" (missed / false alarm instead of wrong class); None: no
+    # class is (CamVid: every class, Sky or Road alike, is something).
+    background: int | None = 0
 
     def __post_init__(self) -> None:
         if not self.classes:
@@ -68,6 +71,8 @@ class LabelSet:
                 f"ignore id {self.ignore_index} is also the id of class {self.classes[self.ignore_index].name!r}; "
                 f"the ignore id must be {len(self.classes)} or higher"
             )
+        if self.background is not None and not 0 <= self.background < len(self.classes):
+            raise ValueError(f"background class {self.background} is not a class id (0..{len(self.classes) - 1})")
 
     # -- construction -------------------------------------------------------------------------------------
 
@@ -105,7 +110,8 @@ class LabelSet:
     @classmethod
     def camvid(cls) -> LabelSet:
         """SegNet's 11-class CamVid, 11 = unlabelled (ignored)."""
-        return cls.from_names(CAMVID_CLASS_NAMES, colours=CAMVID_COLOURS, ignore_index=CAMVID_IGNORE_INDEX, ignore_name="Unlabelled")
+        labels = cls.from_names(CAMVID_CLASS_NAMES, colours=CAMVID_COLOURS, ignore_index=CAMVID_IGNORE_INDEX, ignore_name="Unlabelled")
+        return replace(labels, background=None)  # no CamVid class is "nothing there"
 
     @classmethod
     def from_palette(
@@ -159,12 +165,18 @@ class LabelSet:
         defaults = default_colours(len(names))
         filled = [c if c is not None else tuple(int(v) for v in defaults[i]) for i, c in enumerate(colours)]
         ignore = data.get("ignore_index")
-        return cls.from_names(
+        labels = cls.from_names(
             names,
             colours=filled,  # type: ignore[arg-type]
             ignore_index=None if ignore is None else int(ignore),  # type: ignore[call-overload]
             ignore_name=str(data.get("ignore_name", "ignore")),
         )
+        background = data.get("background", 0)
+        if background is None or (isinstance(background, str) and background.strip().lower() == "none"):
+            return replace(labels, background=None)
+        if isinstance(background, bool) or not isinstance(background, int):
+            raise ValueError(f"'background' must be a class id or \"none\", got {background!r}")
+        return labels if background == 0 else replace(labels, background=background)
 
     def to_mapping(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -173,6 +185,8 @@ class LabelSet:
         if self.ignore_index is not None:
             data["ignore_index"] = self.ignore_index
             data["ignore_name"] = self.ignore_name
+        if self.background != 0:  # written only when not the usual class 0; "none" (TOML has no null) for None
+            data["background"] = "none" if self.background is None else self.background
         return data
 
     # -- queries ------------------------------------------------------------------------------------------

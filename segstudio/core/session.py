@@ -61,6 +61,8 @@ SessionListener = Callable[[Rect], None]
 
 _DEFAULT_SCOPE = PaintScope()  # paint over anything (a frozen value, safe to share)
 
+FROM_LABELS: object = object()  # "background": take the label set's (LabelSet.background)
+
 
 class WorkingSource(Enum):
     """Where the working mask a session started with came from (:meth:`ImageSession.start` picks one)."""
@@ -128,7 +130,7 @@ class ImageSession:
     (VOC's 255) costs each comparison one remapped copy of its reference. ``working``: the mask to start editing from,
     copied into the document as :func:`mask_dtype`. ``working_source`` says where it came from (see
     :meth:`start`, which chooses). ``background`` is the class the error map treats as "nothing there"
-    (None: no class is). ``byte_budget`` caps the undo history.
+    (None: no class is; by default the label set's :attr:`~LabelSet.background`). ``byte_budget`` caps the undo history.
 
     Opening checks every mask's values (one pass each) and counts both comparisons and the error map in full:
     about 1.6 s for 8192x8192 on two busy cores, so open sessions of huge images on a worker. After that an
@@ -149,7 +151,7 @@ class ImageSession:
         prediction: np.ndarray | None,
         working: np.ndarray,
         working_source: WorkingSource,
-        background: int | None = 0,
+        background: int | None | object = FROM_LABELS,
         byte_budget: int = DEFAULT_BYTE_BUDGET,
     ) -> None:
         image = np.asarray(image)
@@ -159,7 +161,7 @@ class ImageSession:
         self._image = _read_only(image)
         self._labels = labels
         self._dtype = mask_dtype(labels)
-        self._background = background
+        self._background = labels.background if background is FROM_LABELS else background  # type: ignore[assignment]
         self._working_source = WorkingSource(working_source)
         self._truth = None if ground_truth is None else _read_only(self._checked(ground_truth, "the ground truth"))
         self._prediction = None if prediction is None else _read_only(self._checked(prediction, "the prediction"))
@@ -191,7 +193,7 @@ class ImageSession:
         prediction: np.ndarray | None = None,
         correction: np.ndarray | None = None,
         recovered: np.ndarray | None = None,
-        background: int | None = 0,
+        background: int | None | object = FROM_LABELS,
         byte_budget: int = DEFAULT_BYTE_BUDGET,
     ) -> ImageSession:
         """A session whose working mask is the saved ``correction``, else the ``prediction``, else the

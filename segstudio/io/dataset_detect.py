@@ -8,7 +8,7 @@ Only folder listings are read, plus the pixels of a handful of sample masks: nev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -316,7 +316,10 @@ def _labels_from_values(
         labels = LabelSet.camvid()
         table = _find_colour_table(root)
         if table is not None:
-            labels = LabelSet.from_palette(table, 11, names=labels.names, ignore_index=11, ignore_name="Unlabelled")
+            labels = replace(
+                LabelSet.from_palette(table, 11, names=labels.names, ignore_index=11, ignore_name="Unlabelled"),
+                background=labels.background,
+            )
             notes.append("display colours from the colour table file")
         return labels, None
 

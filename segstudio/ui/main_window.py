@@ -28,7 +28,7 @@ from segstudio.core.compositing import LayerKind, LayerStyle
 from segstudio.core.geometry import Rect
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave import AutosaveStore, Recoverable
-from segstudio.io.corrections import save_correction
+from segstudio.io.corrections import save_as_ground_truth, save_correction
 from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.io.project_file import user_data_dir
 from segstudio.models.progress import Progress
@@ -43,6 +43,7 @@ from segstudio.ui.model_jobs import (
     ModelHandle,
     PredictedFolder,
     PredictedImage,
+    app_predictions,
     dataset_scores,
     predict_all,
     predict_image,
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self._pending_save: tuple[str, int] | None = None  # (key, revision) being written by the "save" worker
         self._save_again = False
         self._save_handle = None
+        self._saving_ground_truth = False  # the pending save writes over the ground truth (explicit action)
         self._last_saved_path: Path | None = None
         self.demo = None  # segstudio.ui.demo_model.DemoModel when the demo project is open
         self._layers_touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
@@ -207,6 +209,7 @@ class MainWindow(QMainWindow):
         add("Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], self.redo, menu="Edit")
         add("Accept prediction as working mask", "Ctrl+Shift+A", self.accept_prediction, menu="Edit")
         add("Reset to ground truth", "Ctrl+Shift+R", self.reset_to_ground_truth, menu="Edit")
+        add("Save as ground truth...", [], self.save_as_ground_truth, menu="Edit")  # no shortcut: never by accident
         for tool, key in ((Tool.BRUSH, "B"), (Tool.ERASER, "E"), (Tool.FILL, "F"), (Tool.POLYGON, "P"), (Tool.PICK, "I")):
             action = add(tool.value.capitalize(), key, lambda t=tool: self.set_tool(t), menu="Tools", toolbar=tools)
             action.setCheckable(True)
@@ -278,8 +281,12 @@ class MainWindow(QMainWindow):
         readable message and ``load_failed``."""
         self._leave_current()
         self.statusBar().showMessage(f"reading {folder}...")
-        handle = self.pool.submit("scan", lambda _progress, _cancel: open_dataset(folder))
-        handle.signals.finished.connect(lambda dataset: self._show_dataset(dataset, image))
+        def scan(_progress, _cancel):
+            dataset = open_dataset(folder)
+            return dataset, app_predictions(dataset)  # masks the app predicted in earlier runs
+
+        handle = self.pool.submit("scan", scan)
+        handle.signals.finished.connect(lambda found: self._show_dataset(found[0], image, found[1]))
         handle.signals.failed.connect(self._on_scan_failed)
 
     def _on_scan_failed(self, failure: WorkerFailure) -> None:
@@ -289,7 +296,9 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "segstudio", message)
         self.load_failed.emit(failure.message)
 
-    def _show_dataset(self, dataset: Dataset, image: str | None) -> None:
+    def _show_dataset(self, dataset: Dataset, image: str | None, predicted: dict[str, Path] | None = None) -> None:
+        """Show ``dataset``; ``predicted`` (key -> mask under segstudio-predictions/, see ``app_predictions``) are
+        the app's predictions from earlier runs: used as the model's predictions, as if just made."""
         self.dataset = dataset
         self.autosave_store = AutosaveStore.for_dataset(dataset)
         self._unsaved.clear()
@@ -300,6 +309,9 @@ class MainWindow(QMainWindow):
         self.class_panel.select(min(1, dataset.spec.labels.num_classes - 1))
         self.file_list.set_dataset(dataset)
         self._model_predictions.clear()
+        self._model_predictions.update(predicted or {})
+        for key in self._model_predictions:
+            self.file_list.model.set_prediction(key)
         self._image_scores.clear()
         self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.settings.setValue("last_folder", str(dataset.root))
@@ -451,10 +463,57 @@ class MainWindow(QMainWindow):
         mask, revision, labels, sample, store = (
             session.mask.copy(), session.revision, session.labels, dataset.sample(key), self.autosave_store)
         self._pending_save = (key, revision)
+        self._saving_ground_truth = False
         self._last_saved_path = None
         self.statusBar().showMessage(f"saving {key}...")
         self._save_handle = self.pool.submit("save", lambda _progress, _cancel: (key, revision, save_correction(
             dataset, sample, mask, labels, autosave=store)), cancel_previous=False)
+        if wait:
+            self.wait_for_save()
+            return self._last_saved_path
+        return None
+
+    def save_as_ground_truth(self, *, wait: bool = False) -> Path | None:
+        """Write the working mask OVER the image's ground-truth file, in that file's own convention (value map
+        inverted, palette/grey/16-bit/TIFF storage kept; see :func:`segstudio.io.corrections.save_as_ground_truth`),
+        after a confirmation when interactive. The original file is backed up once, beside the project file.
+        Runs on the "save" worker after any pending save; ``saved(key, path)`` follows, failures are reported like
+        a normal save's. ``wait``: block until written and return the path."""
+        session, dataset, key = self.canvas.session, self.dataset, self.current_key
+        if session is None or dataset is None or key is None:
+            return None
+        sample = dataset.sample(key)
+        truth = dataset.ground_truth(sample)
+        if truth is None:
+            self._report(f"{key} has no ground truth file to save over; use Save correction")
+            return None
+        if self.interactive:
+            answer = QMessageBox.question(
+                self, "Save as ground truth?",
+                f"Overwrite the ground truth of {key}?\n\n{truth}\n\nThe original is kept once in "
+                f"{dataset.project_file.parent / 'segstudio-ground-truth-backup'}.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        if self._pending_save is not None:
+            self.wait_for_save()  # one write at a time; the ground truth waits for the save in flight
+            if self._pending_save is not None:
+                self._report("a save is still running; try again")
+                return None
+        self._save_again = False
+        mask, revision, labels, store = session.mask.copy(), session.revision, session.labels, self.autosave_store
+
+        def job(_progress, _cancel):
+            path = save_as_ground_truth(dataset, sample, mask, labels)
+            if store is not None:
+                store.discard(key)
+            return key, revision, path
+
+        self._pending_save = (key, revision)
+        self._saving_ground_truth = True
+        self._last_saved_path = None
+        self.statusBar().showMessage(f"saving {key} as ground truth...")
+        self._save_handle = self.pool.submit("save", job, cancel_previous=False)
         if wait:
             self.wait_for_save()
             return self._last_saved_path
@@ -473,14 +532,16 @@ class MainWindow(QMainWindow):
 
     def _on_saved(self, outcome: tuple[str, int, Path]) -> None:
         key, revision, path = outcome
+        ground_truth, self._saving_ground_truth = self._saving_ground_truth, False
         self._pending_save = None
         self._last_saved_path = path
         session = self.canvas.session
         if session is not None and key == self.current_key and session.revision == revision:
             session.mark_saved()
             self._autosaved_revision = revision
-        self.file_list.model.set_corrected(key)
-        self.statusBar().showMessage(f"saved {path}", 5000)
+        if not ground_truth:
+            self.file_list.model.set_corrected(key)
+        self.statusBar().showMessage(f"saved {path}" + (" (ground truth)" if ground_truth else ""), 5000)
         self._update_status()
         self.saved.emit(key, path)
         if self._save_again:
@@ -489,6 +550,7 @@ class MainWindow(QMainWindow):
     def _on_save_failed(self, failure: WorkerFailure) -> None:
         key = self._pending_save[0] if self._pending_save is not None else ""
         self._pending_save = None
+        self._saving_ground_truth = False
         self._save_again = False
         self._report(f"could not save {key}: {failure.message}")
         self.save_failed.emit(failure.message)

@@ -19,6 +19,7 @@ for this run, which wins over the dataset's prediction folders when an image is 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -191,6 +192,50 @@ def predict_all(
             skipped[sample.key] = str(problem)
         report(progress, Progress("predict all", index + 1, total, sample.key))
     return PredictedFolder(model.name, folder, written, skipped)
+
+
+def app_predictions(dataset: Dataset) -> dict[str, Path]:
+    """Predictions segstudio wrote in earlier runs: sample key -> ``segstudio-predictions/<model>/<key>.png``.
+
+    Every model folder is listed once (no mask is opened). When several models predicted the same image, the
+    **newest model folder wins**: folders are ranked by their most recently written mask (the model the user
+    ran last), and each image takes its mask from the highest-ranked folder that has one. Keys that are not in
+    the dataset are ignored. The project file is not touched: these are found again on every open.
+    """
+    root = dataset.project_file.parent / PREDICTIONS_FOLDER
+    try:
+        folders = [entry for entry in os.scandir(root) if entry.is_dir()]
+    except OSError:
+        return {}
+    keys = {sample.key for sample in dataset.samples}
+    ranked: list[tuple[float, dict[str, Path]]] = []
+    for folder in folders:
+        found: dict[str, Path] = {}
+        newest = 0.0
+        pending = [(folder.path, "")]
+        while pending:
+            path, prefix = pending.pop()
+            try:
+                entries = list(os.scandir(path))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir():
+                        pending.append((entry.path, f"{prefix}{entry.name}/"))
+                    elif entry.name.endswith(".png") and not entry.name.startswith(".") and entry.is_file():
+                        key = f"{prefix}{entry.name[:-4]}"
+                        if key in keys:
+                            found[key] = Path(entry.path)
+                            newest = max(newest, entry.stat().st_mtime)
+                except OSError:
+                    continue
+        if found:
+            ranked.append((newest, found))
+    chosen: dict[str, Path] = {}
+    for _newest, found in sorted(ranked, key=lambda item: item[0]):
+        chosen.update(found)  # newer folders overwrite older ones
+    return chosen
 
 
 def read_prediction(dataset: Dataset, key: str, path: Path, model: str | None = None) -> PredictedImage:

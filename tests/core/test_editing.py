@@ -391,3 +391,10 @@ def test_self_intersecting_polygon_fills_by_even_odd():
 def test_degenerate_polygons_are_rejected(polygon):
     with pytest.raises(ValueError):
         polygon_stamp(np.zeros((8, 8), np.uint8), polygon, 1)
+
+
+def test_polygon_with_an_almost_horizontal_edge() -> None:
+    """A subnormal rise once gave an infinite slope, NaN crossings and a crash in the scanline fill."""
+    mask = np.zeros((8, 8), np.uint8)
+    stamp = polygon_stamp(mask, [(0.0, 1.0), (0.0, 0.0), (6.0, 3.09e-308)], 1)
+    assert stamp.pixels.dtype == bool  # no crash; the sliver covers no pixel centre or only a few

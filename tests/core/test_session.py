@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ def expected_error_map(gt: np.ndarray, working: np.ndarray, labels: LabelSet) ->
     ignore = labels.ignore_index
     if ignore is not None:
         gt = np.where(working == ignore, ignore, gt)  # the same rule: ignored on either side
-    return error_map(gt, working, background=0, ignore_index=ignore)
+    return error_map(gt, working, background=labels.background, ignore_index=ignore)
 
 
 def assert_consistent(session: ImageSession) -> None:
@@ -305,3 +306,17 @@ def test_on_a_real_camvid_image(shared_data: Path) -> None:
     assert session.scores_vs_prediction().mean_iou == pytest.approx(start_iou)  # type: ignore[union-attr]
     assert session.undo() is not None
     assert_consistent(session)
+
+
+def test_error_map_background_comes_from_the_label_set() -> None:
+    truth = np.array([[0, 1]], dtype=np.uint8)
+    working = np.array([[1, 0]], dtype=np.uint8)
+    image = np.zeros((1, 2, 3), dtype=np.uint8)
+    usual = ImageSession.start(image, LabelSet.with_count(2), ground_truth=truth, correction=working)
+    assert usual.background == 0
+    assert ErrorKind.WRONG_CLASS not in set(np.asarray(usual.error_map).ravel().tolist())
+    none = dataclasses.replace(LabelSet.with_count(2), background=None)
+    session = ImageSession.start(image, none, ground_truth=truth, correction=working)
+    assert session.background is None
+    assert set(np.asarray(session.error_map).ravel().tolist()) == {ErrorKind.WRONG_CLASS}
+    assert ImageSession.start(image, none, ground_truth=truth, correction=working, background=0).background == 0

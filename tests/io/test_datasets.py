@@ -265,3 +265,8 @@ def test_listing_ten_thousand_images_decodes_none(tmp_path: Path) -> None:
     assert all(len(s.masks) == 1 for s in dataset.samples)
     assert any("sample mask skipped" in n for n in dataset.spec.notes)
     assert elapsed < 30, f"listing took {elapsed:.1f} s"  # generous: a sanity bound, the benchmark measures speed
+
+
+def test_camvid_has_no_background_class(shared_data: Path) -> None:
+    """Every CamVid class is something (Sky, Road ...): the error map must not treat Sky as 'nothing there'."""
+    assert open_dataset(shared_data / "camvid").spec.labels.background is None

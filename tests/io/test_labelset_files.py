@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,7 +10,11 @@ from PIL import Image
 
 from segstudio.core.labels import CAMVID_CLASS_NAMES, LabelSet, voc_palette
 from segstudio.io.errors import FileProblem
-from segstudio.io.labelset_files import label_set_from_colour_table, read_label_set, write_label_set
+from segstudio.io.labelset_files import (
+    label_set_from_colour_table,
+    read_label_set,
+    write_label_set,
+)
 
 
 def _problem(call, *args, **kwargs) -> str:  # type: ignore[no-untyped-def]
@@ -119,7 +124,9 @@ def test_missing_file_and_unknown_suffix(tmp_path: Path) -> None:
 def test_camvid_colour_lut(shared_data: Path) -> None:
     path = shared_data / "camvid" / "colour_lut.png"
     labels = label_set_from_colour_table(path, 11, names=CAMVID_CLASS_NAMES, ignore_index=11, ignore_name="Unlabelled")
-    assert labels == LabelSet.camvid()
+    # A colour table says nothing of which class is "background": it stays class 0; the CamVid preset has none.
+    assert labels.background == 0
+    assert dataclasses.replace(labels, background=None) == LabelSet.camvid()
     np.testing.assert_array_equal(labels.colours, LabelSet.camvid().colours)
     unnamed = label_set_from_colour_table(path, 3)
     assert unnamed.names == ("background", "class 1", "class 2")
@@ -144,3 +151,23 @@ def test_square_colour_table_reads_row_by_row(tmp_path: Path) -> None:
     Image.fromarray(voc_palette().reshape(16, 16, 3)).save(tmp_path / "square.png")
     labels = label_set_from_colour_table(tmp_path / "square.png", 21, ignore_index=255)
     np.testing.assert_array_equal(labels.colours, voc_palette()[:21])
+
+
+def test_background_class_is_stored_only_when_not_zero() -> None:
+    assert "background" not in LabelSet.voc().to_mapping()
+    assert LabelSet.camvid().background is None
+    assert LabelSet.camvid().to_mapping()["background"] == "none"
+    assert LabelSet.from_mapping(LabelSet.camvid().to_mapping()) == LabelSet.camvid()
+    custom = dataclasses.replace(LabelSet.with_count(3), background=2)
+    assert LabelSet.from_mapping(custom.to_mapping()) == custom
+    assert LabelSet.from_mapping({"classes": ["a", "b"]}).background == 0
+    with pytest.raises(ValueError, match="background class 5"):
+        dataclasses.replace(LabelSet.with_count(3), background=5)
+    with pytest.raises(ValueError, match="'background'"):
+        LabelSet.from_mapping({"classes": ["a", "b"], "background": "sky"})
+
+
+def test_background_round_trips_through_label_set_files(tmp_path: Path) -> None:
+    for name in ("camvid.toml", "camvid.json"):
+        write_label_set(tmp_path / name, LabelSet.camvid())
+        assert read_label_set(tmp_path / name) == LabelSet.camvid()

@@ -205,3 +205,41 @@ def test_cli_open_with_model_writes_a_screenshot(demo_folder: Path, checkpoint: 
     assert main(["open", str(demo_folder), "--model", str(checkpoint), "--screenshot", str(out)]) == 0
     assert out.is_file() and out.stat().st_size > 10000
     assert (demo_folder / "segstudio-predictions" / "tiny").is_dir()
+
+
+def test_predictions_from_an_earlier_run_come_back_on_reopen(qtbot, window: MainWindow, demo_folder: Path,  # noqa: ANN001
+                                                             checkpoint: Path) -> None:
+    from segstudio.ui.main_window import MainWindow as Window
+
+    with qtbot.waitSignals([window.sample_loaded, window.dataset_scored], timeout=30000):
+        window.open_folder(demo_folder)
+    load_model(qtbot, window, checkpoint)
+    with qtbot.waitSignal(window.dataset_scored, timeout=120000) as scored:
+        window.predict_all_images()
+    first = scored.args[0]
+    assert set(first.per_image) == set(window._model_predictions)
+    folder = demo_folder / "segstudio-predictions" / "tiny"
+    project_before = window.dataset.project_file.read_bytes()
+    window.close()
+
+    again = Window(interactive=False)
+    qtbot.addWidget(again)
+    again.show()
+    try:
+        with qtbot.waitSignal(again.dataset_scored, timeout=30000) as scored_again, \
+                qtbot.waitSignal(again.sample_loaded, timeout=30000):
+            again.open_folder(demo_folder)
+        assert again.model_panel.model is None  # nothing was predicted again
+        key = again.current_key
+        session = again.canvas.session
+        assert session.prediction is not None
+        assert np.array_equal(session.prediction, read_class_mask(folder / f"{key}.png", DEMO_LABELS))
+        rescored = scored_again.args[0]
+        model = again.file_list.model
+        for sample_key, score in first.per_image.items():
+            assert model.score(sample_key)[0] == pytest.approx(score.mean_iou)
+            assert model.score(sample_key)[1] == pytest.approx(score.mean_dice)
+            assert rescored.per_image[sample_key].mean_iou == pytest.approx(score.mean_iou)
+        assert again.dataset.project_file.read_bytes() == project_before  # the project file is left as it was
+    finally:
+        again.pool.shutdown(5000)

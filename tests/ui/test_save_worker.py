@@ -80,3 +80,25 @@ def test_prediction_rebuild_runs_on_worker(qtbot, opened: MainWindow, monkeypatc
         window._apply_prediction(PredictedImage(window.current_key, classes, "test", None))
     assert main_thread == [False]
     assert np.array_equal(window.canvas.session.prediction, classes)
+
+
+def test_save_as_ground_truth_action_writes_the_truth_file(qtbot, opened: MainWindow) -> None:
+    window = opened
+    dataset, key = window.dataset, window.current_key
+    sample = dataset.sample(key)
+    truth = dataset.ground_truth(sample)
+    original = truth.read_bytes()
+    action = next(a for a in window._actions if a.text() == "Save as ground truth...")
+    assert not action.shortcuts()  # never by an accidental key press
+    assert action in window._menus["Edit"].actions()
+    session = window.canvas.session
+    session.accept_prediction()  # the working mask differs from the truth now
+    working = session.mask.copy()
+    assert not np.array_equal(working, read_class_mask(truth, session.labels, value_map=dataset.ground_truth_source(sample).value_map))
+    with qtbot.waitSignal(window.saved, timeout=10000) as blocker:
+        action.trigger()  # window is non-interactive: no confirmation dialog
+    assert Path(blocker.args[1]) == truth
+    assert np.array_equal(read_class_mask(truth, session.labels, value_map=dataset.ground_truth_source(sample).value_map), working)
+    backups = list((dataset.project_file.parent / "segstudio-ground-truth-backup").rglob("*.*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == original
+    assert not dataset.correction_path(sample).exists()  # not a correction

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from segstudio.core.labels import LabelSet
 from segstudio.io.atomic import atomic_write
 from segstudio.io.autosave import AutosaveStore
 from segstudio.io.dataset_spec import MaskKind
-from segstudio.io.datasets import Dataset, Sample
+from segstudio.io.datasets import Dataset, Sample, is_inside
 from segstudio.io.errors import FileProblem
 from segstudio.io.mask_files import (
     RawMask,
@@ -45,14 +44,7 @@ def save_correction(
     takes an explicit choice elsewhere, never a plain save. ``autosave`` defaults to
     :meth:`AutosaveStore.for_dataset`. Invalid mask values raise ``ValueError`` before anything is written.
     """
-    path = dataset.correction_path(sample)
-    for source, mask_path in sample.masks.items():
-        if _same_file(path, mask_path):
-            raise FileProblem(
-                path,
-                f"is the {source!r} mask of {sample.key}, not a corrections file; set corrections_folder in "
-                f"{dataset.project_file} to a folder of its own",
-            )
+    path = dataset.correction_path(sample)  # checked: inside the corrections folder, never the image or a mask
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -94,6 +86,8 @@ def save_as_ground_truth(dataset: Dataset, sample: Sample, mask: np.ndarray, lab
         raise FileProblem(dataset.correction_path(sample), f"{sample.key} has no ground truth file to overwrite")
     if source.kind is MaskKind.INSTANCE:
         raise FileProblem(path, "is an instance mask (one id per object); a class mask cannot be saved over it")
+    if not is_inside(path, dataset.root):
+        raise FileProblem(path, f"lies outside the dataset folder {dataset.root}; segstudio writes only inside it")
     values = np.asarray(mask)
     if values.ndim != 2 or not np.issubdtype(values.dtype, np.integer):
         raise ValueError(f"a class mask must be a 2-D integer array, got {values.dtype} {values.shape}")
@@ -196,10 +190,3 @@ def _encode_like(path: Path, raw: RawMask, values: np.ndarray) -> bytes:
         raise FileProblem(path, f"its storage (mode {raw.mode}) cannot be written back; save a correction instead")
     image.save(buffer, format=fmt)
     return buffer.getvalue()
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return os.path.samefile(first, second)
-    except OSError:  # one of them does not exist (yet): compare where they would be
-        return os.path.normcase(first.resolve()) == os.path.normcase(second.resolve())

@@ -124,8 +124,21 @@ class Dataset:
         return found
 
     def correction_path(self, sample: Sample) -> Path:
-        """Where the corrected mask of ``sample`` is saved (the ground truth is never overwritten by default)."""
-        return self.corrections_dir / f"{sample.key}.png"
+        """Where the corrected mask of ``sample`` is saved (the ground truth is never overwritten by default).
+
+        Always inside :attr:`corrections_dir` (:class:`FileProblem` otherwise), and never one of the sample's own
+        files: the image or any of its masks."""
+        path = self.corrections_dir / f"{sample.key}.png"
+        if not is_inside(path, self.corrections_dir):
+            raise FileProblem(path, f"the correction of {sample.key!r} would be written outside {self.corrections_dir}")
+        for role, own in (("image", sample.image), *((f"{name!r} mask", mask) for name, mask in sample.masks.items())):
+            if same_place(path, own):
+                raise FileProblem(
+                    path,
+                    f"is the {role} of {sample.key}, not a corrections file; set corrections_folder in "
+                    f"{self.project_file} to a folder of its own",
+                )
+        return path
 
     def source(self, name: str) -> MaskSource:
         for source in self.spec.mask_sources:
@@ -159,8 +172,48 @@ def open_dataset(root: str | Path, *, redetect: bool = False, save_project: bool
         project_file, detected = (find_project_file(root) or new_project_file_location(root)), True
         if save_project:
             write_project_file(project_file, root, spec)
+    check_corrections_folder(project_file, root, spec)
     samples, problems = pair_files(root, spec)
     return Dataset(root, project_file, spec, samples, problems, detected)
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies inside ``folder`` (or is it), comparing normalised absolute paths. Symbolic links are
+    not followed: a link the user made is their choice, while ``..`` and absolute names are refused."""
+    path_text = os.path.normcase(os.path.normpath(os.path.abspath(path)))
+    folder_text = os.path.normcase(os.path.normpath(os.path.abspath(folder)))
+    return path_text == folder_text or path_text.startswith(folder_text.rstrip(os.sep) + os.sep)
+
+
+def same_place(first: Path, second: Path) -> bool:
+    """Whether two paths name one file: the same inode when both exist, else the same normalised path."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return os.path.normcase(os.path.normpath(os.path.abspath(first))) == os.path.normcase(
+            os.path.normpath(os.path.abspath(second))
+        )
+
+
+def check_corrections_folder(project_file: Path, root: Path, spec: DatasetSpec) -> None:
+    """Refuse a corrections folder whose files would land among the dataset's images or masks.
+
+    A correction of the sample ``<image folder>/<stem>`` is written to ``<corrections>/<image folder>/<stem>.png``:
+    when that folder is one the dataset reads images or masks from, a save would replace an image or another
+    mask (``corrections_folder = "."`` did exactly that). :class:`FileProblem` naming the project file."""
+    corrections = project_file.parent / spec.corrections_folder
+    data_folders = {f"image folder {f.folder!r}": root / f.folder for f in spec.image_folders}
+    data_folders.update({f"mask folder of {s.name!r}": root / s.folder for s in spec.mask_sources})
+    for image_folder in spec.image_folders:
+        written = corrections / image_folder.folder
+        for what, folder in data_folders.items():
+            if same_place(written, folder):
+                raise FileProblem(
+                    project_file,
+                    f"corrections_folder {spec.corrections_folder!r} would put corrections of {image_folder.folder!r} "
+                    f"into the {what} ({folder}), over the dataset's own files; name a folder of its own, such as "
+                    "'segstudio-corrections'",
+                )
 
 
 def pair_files(root: Path, spec: DatasetSpec) -> tuple[tuple[Sample, ...], tuple[Problem, ...]]:

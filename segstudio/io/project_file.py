@@ -12,7 +12,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import platformdirs
@@ -26,6 +26,7 @@ from segstudio.io.errors import FileProblem
 from segstudio.io.mask_files import ValueMap
 
 PROJECT_FILE_NAME = "segstudio.toml"
+DEFAULT_CORRECTIONS_FOLDER = "segstudio-corrections"
 SCHEMA_VERSION = 1
 DATA_DIR_VARIABLE = "SEGSTUDIO_DATA_DIR"
 
@@ -109,7 +110,10 @@ def _spec_from_mapping(data: Mapping[str, Any]) -> DatasetSpec:
     labels_data = data["labels"]
     if not isinstance(labels_data, Mapping):
         raise TypeError("'labels' must be a table")
-    image_folders = tuple(ImageFolder(str(f["folder"]), str(f.get("split", "all"))) for f in data.get("image_folders", []))
+    image_folders = tuple(
+        ImageFolder(inside_folder(f["folder"], "image_folders.folder"), str(f.get("split", "all")))
+        for f in data.get("image_folders", [])
+    )
     if not image_folders:
         raise ValueError("'image_folders' lists no folder")
     sources = tuple(_source_from_mapping(s) for s in data.get("mask_sources", []))
@@ -119,16 +123,51 @@ def _spec_from_mapping(data: Mapping[str, Any]) -> DatasetSpec:
         mask_sources=sources,
         labels=LabelSet.from_mapping(labels_data),
         notes=tuple(str(n) for n in data.get("notes", [])),
-        corrections_folder=str(data.get("corrections_folder", "segstudio-corrections")),
+        corrections_folder=own_folder(data.get("corrections_folder", DEFAULT_CORRECTIONS_FOLDER), "corrections_folder"),
     )
+
+
+def inside_folder(value: object, field: str) -> str:
+    """A folder named in a project file, checked to stay inside the folder it is relative to.
+
+    Paths in a project file are data, and a hand-edited or hostile file must not be able to point the app at
+    folders elsewhere: only relative POSIX paths without ``..`` are accepted (``"."`` = the folder itself).
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a folder name (a string), got {value!r}")
+    text = value.strip()
+    if not text:
+        raise ValueError(f"{field} is empty")
+    if "\\" in text or text.startswith("/") or PureWindowsPath(text).drive or PurePosixPath(text).is_absolute():
+        raise ValueError(
+            f"{field} {value!r} is not a relative folder; folders in a project file are relative to the dataset "
+            "folder and use '/' between names"
+        )
+    parts = PurePosixPath(text).parts
+    if ".." in parts:
+        raise ValueError(f"{field} {value!r} leaves the dataset folder ('..'); it must stay inside it")
+    if "\0" in text:
+        raise ValueError(f"{field} {value!r} holds a NUL character")
+    return PurePosixPath(*parts).as_posix() if parts else "."
+
+
+def own_folder(value: object, field: str) -> str:
+    """A folder segstudio writes into: :func:`inside_folder`, and never the project's folder itself."""
+    folder = inside_folder(value, field)
+    if folder == ".":
+        raise ValueError(
+            f"{field} {value!r} is the project's own folder; segstudio writes there, so it must be a folder of its "
+            f"own such as {DEFAULT_CORRECTIONS_FOLDER!r}"
+        )
+    return folder
 
 
 def _source_from_mapping(data: Mapping[str, Any]) -> MaskSource:
     value_map = data.get("value_map")
     return MaskSource(
         name=str(data["name"]),
-        folder=str(data["folder"]),
-        image_folder=str(data["image_folder"]),
+        folder=inside_folder(data["folder"], f"mask source {data['name']!r} folder"),
+        image_folder=inside_folder(data["image_folder"], f"mask source {data['name']!r} image_folder"),
         role=MaskRole(data.get("role", MaskRole.GROUND_TRUTH.value)),
         kind=MaskKind(data.get("kind", MaskKind.SEMANTIC.value)),
         suffix=str(data.get("suffix", "")),

@@ -49,7 +49,7 @@ from datetime import datetime, timezone
 from enum import Enum, StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, BinaryIO
 
 import safetensors
 import safetensors.torch
@@ -1019,12 +1019,25 @@ class _Format(Enum):
 
 
 def _sniff(path: Path) -> _Format:
+    """Which kind of weights file ``path`` is, from its first bytes; :class:`CheckpointProblem` when none.
+
+    safetensors comes first: its file starts with the header's length (a little-endian u64), so its first byte
+    is anything, 0x80 (a pickle's PROTO opcode) included for one header length in 256. A length within the
+    limit has bytes 4..7 zero, where the pickles of ``pickle`` and ``torch.save`` have opcodes and arguments,
+    so the two hardly ever look alike; when they do (0x80, then 2..5), the header's closing ``}`` decides.
+    """
     try:
         size = path.stat().st_size
         if path.is_dir():
             raise CheckpointProblem(path, ProblemKind.MISSING, "is a folder, not a weights file")
         with path.open("rb") as stream:
             head = stream.read(16)
+            header_size = _safetensors_header_size(head)
+            # Pickle protocols 2..5 start PROTO (0x80) then the protocol: PyTorch's legacy format, a plain pickle.
+            looks_like_pickle = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+            if header_size is not None and looks_like_pickle:  # both at once: the header's end decides
+                if header_size + 8 > size or not _header_closes(stream, header_size):
+                    header_size = None
     except FileNotFoundError:
         raise CheckpointProblem(path, ProblemKind.MISSING, "does not exist") from None
     except OSError as exc:
@@ -1033,21 +1046,42 @@ def _sniff(path: Path) -> _Format:
         raise CheckpointProblem(path, ProblemKind.EMPTY, "is empty (0 bytes): not a weights file")
     if head.startswith(b"PK\x03\x04"):
         return _Format.TORCH_ZIP
-    if head[0] == 0x80:  # pickle protocol 2+: PyTorch's legacy format, or a plain pickle
+    if header_size is not None:
+        if header_size + 8 > size:
+            raise CheckpointProblem(
+                path, ProblemKind.TRUNCATED, f"is truncated or corrupt: a safetensors file cut short ({size} bytes)"
+            )
+        return _Format.SAFETENSORS
+    if looks_like_pickle:
         return _Format.PICKLE
-    if len(head) >= 9 and head[8:9] == b"{":
-        (header_size,) = struct.unpack("<Q", head[:8])
-        if 2 <= header_size <= _SAFETENSORS_HEADER_LIMIT:
-            if header_size + 8 > size:
-                raise CheckpointProblem(
-                    path, ProblemKind.TRUNCATED, f"is truncated or corrupt: a safetensors file cut short ({size} bytes)"
-                )
-            return _Format.SAFETENSORS
     raise CheckpointProblem(
         path,
         ProblemKind.NOT_WEIGHTS,
         f"is not a weights file: neither safetensors nor PyTorch (it starts with {head[:8]!r})",
     )
+
+
+def _safetensors_header_size(head: bytes) -> int | None:
+    """The JSON header length a safetensors file starting with ``head`` declares, or ``None`` when ``head`` is
+    not the start of one: an 8-byte little-endian length within safetensors' limit, then ``{``."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return None
+    (header_size,) = struct.unpack("<Q", head[:8])
+    return header_size if 2 <= header_size <= _SAFETENSORS_HEADER_LIMIT else None
+
+
+def _header_closes(stream: BinaryIO, header_size: int) -> bool:
+    """Whether the header's last byte before its space padding is the JSON object's closing ``}``: read
+    backwards from the header's end, a block at a time, past the padding only."""
+    end = 8 + header_size
+    while end > 8:
+        start = max(8, end - 4096)
+        stream.seek(start)
+        block = stream.read(end - start).rstrip(b" ")
+        if block:
+            return block.endswith(b"}")
+        end = start
+    return False
 
 
 def _safetensors_metadata(path: Path) -> dict[str, str]:

@@ -6,6 +6,8 @@ import json
 import os
 import pickle
 import shutil
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,8 @@ import safetensors.torch
 import segmentation_models_pytorch as smp
 import torch
 import torchvision
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segstudio.core.labels import LabelSet
 from segstudio.models.checkpoints import (
@@ -25,6 +29,8 @@ from segstudio.models.checkpoints import (
     LoadedModel,
     ProblemKind,
     WeightsFamily,
+    _Format,
+    _sniff,
     identify_state_dict,
     load_checkpoint,
     load_weights_file,
@@ -333,6 +339,168 @@ def test_plain_files_are_not_checkpoints_for_load_checkpoint(tmp_path: Path, tin
         with pytest.raises(CheckpointProblem) as excinfo:
             load_checkpoint(path)
         _problem(excinfo, ProblemKind.NOT_A_CHECKPOINT, words)
+
+
+# -- recognising the file format ----------------------------------------------------------------------------
+
+# A safetensors file starts with its JSON header's length, a little-endian u64, so its first byte is that
+# length modulo 256: 0x80 (a pickle's PROTO opcode) for one header length in 256.
+PICKLE_PROTOCOLS = (2, 3, 4, 5)
+
+
+def _header_length(data: bytes) -> int:
+    return int.from_bytes(data[:8], "little")
+
+
+def _with_header_length_residue(data: bytes, residue: int) -> bytes:
+    """The safetensors file ``data`` with its header padded by spaces (as safetensors pads it) to a length
+    of ``residue`` modulo 256; the tensors are unchanged (their offsets count from the header's end)."""
+    length = _header_length(data)
+    header = data[8 : 8 + length].rstrip(b" ")
+    padded = header + b" " * ((residue - len(header)) % 256)
+    return len(padded).to_bytes(8, "little") + padded + data[8 + length :]
+
+
+def _is_structurally_safetensors(data: bytes) -> bool:
+    """What a safetensors file must at least be: a length within safetensors' limit, then that many header
+    bytes starting with ``{``."""
+    length = _header_length(data) if len(data) >= 8 else 0
+    return len(data) >= 9 and data[8:9] == b"{" and 2 <= length <= 100_000_000 and 8 + length <= len(data)
+
+
+def _header_closes(data: bytes) -> bool:
+    return data[8 : 8 + _header_length(data)].rstrip(b" ").endswith(b"}")
+
+
+def test_a_checkpoint_whose_header_length_starts_like_a_pickle_loads(
+    tmp_path: Path, tiny_unet: torch.nn.Module, tiny_meta: CheckpointMeta
+) -> None:
+    """The reported bug: ``segstudio train`` wrote a checkpoint that ``segstudio predict`` took for a pickle."""
+    path = tmp_path / "trained.safetensors"
+    save_checkpoint(path, tiny_unet, replace(tiny_meta, training={"history": ""}))
+    # The stored header is padded to a multiple of 8 and 0x80 is one: lengthen the training history by the
+    # missing bytes (a multiple of 8 too, so the padding stays as it is).
+    missing = (0x80 - _header_length(path.read_bytes())) % 256
+    meta = replace(tiny_meta, training={"history": "x" * missing})
+    save_checkpoint(path, tiny_unet, meta)
+    data = path.read_bytes()
+    assert _header_length(data) % 256 == 0x80 and data[0] == 0x80
+
+    loaded = load_checkpoint(path)
+    _same_tensors(loaded.model.state_dict(), tiny_unet.state_dict())
+    assert loaded.meta.training == {"history": "x" * missing}
+    assert read_checkpoint_meta(path).config == TINY_UNET
+    _same_tensors(load_weights_file(path).model.state_dict(), tiny_unet.state_dict())
+
+
+def test_checkpoints_of_every_header_length_residue_are_safetensors(saved: Path, tmp_path: Path) -> None:
+    data = saved.read_bytes()
+    path = tmp_path / "padded.safetensors"
+    for residue in range(256):
+        padded = _with_header_length_residue(data, residue)
+        assert padded[0] == residue
+        path.write_bytes(padded)
+        assert _sniff(path) is _Format.SAFETENSORS, residue
+        assert read_checkpoint_meta(path).config == TINY_UNET, residue
+        if residue == 0x80:  # PROTO, the first byte of every pickle of protocol 2+
+            _same_tensors(load_checkpoint(path).model.state_dict(), load_checkpoint(saved).model.state_dict())
+    plain = safetensors.torch.save({"w": torch.zeros(3)}, metadata={"note": ""})
+    # A header of 0x0280 bytes starts 0x80 0x02, exactly like a protocol-2 pickle (PyTorch's legacy format).
+    header = plain[8 : 8 + _header_length(plain)].rstrip(b" ")
+    path.write_bytes((0x0280).to_bytes(8, "little") + header.ljust(0x0280) + plain[8 + _header_length(plain) :])
+    assert path.read_bytes()[:2] == b"\x80\x02" and _sniff(path) is _Format.SAFETENSORS
+    assert torch.equal(safetensors.torch.load_file(str(path))["w"], torch.zeros(3))
+
+
+@pytest.mark.parametrize("protocol", PICKLE_PROTOCOLS)
+def test_pytorch_legacy_files_of_every_pickle_protocol_are_pickles(
+    tmp_path: Path, tiny_unet: torch.nn.Module, protocol: int
+) -> None:
+    path = tmp_path / "legacy.pth"
+    torch.save(tiny_unet.state_dict(), path, pickle_protocol=protocol, _use_new_zipfile_serialization=False)
+    assert path.read_bytes()[:2] == bytes([0x80, protocol])
+    assert _sniff(path) is _Format.PICKLE
+    try:
+        loaded = load_weights_file(path, config=TINY_UNET)
+    except CheckpointProblem as problem:
+        # torch's weights-only unpickler does not know protocol 4's FRAME opcode: refused unread, never run.
+        assert protocol >= 4 and problem.kind is ProblemKind.UNSAFE, problem
+    else:
+        _same_tensors(loaded.model.state_dict(), tiny_unet.state_dict())
+    zipped = tmp_path / "zipped.pth"
+    torch.save(tiny_unet.state_dict(), zipped, pickle_protocol=protocol)
+    assert _sniff(zipped) is _Format.TORCH_ZIP
+
+
+_TENSOR_DICTS = st.dictionaries(
+    st.text(min_size=1, max_size=12),
+    st.lists(st.integers(0, 4), max_size=3).map(lambda shape: torch.zeros(shape)),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tensors=_TENSOR_DICTS, protocol=st.sampled_from(PICKLE_PROTOCOLS), legacy_torch=st.booleans())
+def test_pickles_of_tensors_are_sniffed_as_pickles(
+    tensors: dict[str, torch.Tensor], protocol: int, legacy_torch: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "weights.pth"
+        if legacy_torch:
+            torch.save(tensors, path, pickle_protocol=protocol, _use_new_zipfile_serialization=False)
+        else:
+            path.write_bytes(pickle.dumps(tensors, protocol=protocol))
+        assert _sniff(path) is _Format.PICKLE
+        try:
+            load_weights_file(path)
+        except CheckpointProblem as problem:  # random names are no network segstudio knows, but nothing else
+            assert problem.kind in (ProblemKind.UNRECOGNISED, ProblemKind.UNSAFE, ProblemKind.NOT_WEIGHTS), problem
+
+
+_HEADER_LENGTHS = st.one_of(
+    st.integers(0, 1100), st.integers(0, 100_000_100), st.integers(0, 2**64 - 1), st.sampled_from([0x80, 0x0280, 0x0380, 0x0480, 0x0580])
+)
+
+
+@st.composite
+def _weights_like_bytes(draw: st.DrawFn) -> bytes:
+    """Files that start like a safetensors file, every first byte alike: a length then bytes, often a ``{``,
+    sometimes a whole header of exactly that length closed by ``}``."""
+    kind = draw(st.sampled_from(["any", "brace", "header"]))
+    if kind == "header":
+        length = draw(st.integers(2, 1100))
+        header = b"{" + draw(st.binary(min_size=length - 2, max_size=length - 2)) + b"}"
+        return length.to_bytes(8, "little") + header + draw(st.binary(max_size=64))
+    length = draw(_HEADER_LENGTHS)
+    body = draw(st.binary(max_size=1200))
+    return length.to_bytes(8, "little") + (b"{" + body if kind == "brace" else body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(_weights_like_bytes(), st.binary(max_size=64)))
+def test_only_structural_safetensors_are_sniffed_as_safetensors(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "weights.bin"
+        path.write_bytes(data)
+        try:
+            found = _sniff(path)
+        except CheckpointProblem as problem:
+            found = problem.kind
+        looks_like_pickle = data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+        if found is _Format.SAFETENSORS:
+            assert _is_structurally_safetensors(data)
+        if _is_structurally_safetensors(data) and (_header_closes(data) or not looks_like_pickle):
+            assert found is _Format.SAFETENSORS
+        if not data:
+            assert found is ProblemKind.EMPTY
+        if found is _Format.PICKLE:
+            assert looks_like_pickle
+        for load in (load_weights_file, load_checkpoint, read_checkpoint_meta):
+            try:
+                load(path)
+            except CheckpointProblem:
+                pass
 
 
 # -- our own weights in other wrappings ---------------------------------------------------------------------

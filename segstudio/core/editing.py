@@ -25,6 +25,7 @@ import numpy as np
 import shapely
 
 from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.labels import erase_value_for, free_values_for
 
 Point = tuple[float, float]
 PolygonLike = Sequence[Point] | np.ndarray | shapely.Polygon | shapely.MultiPolygon
@@ -45,19 +46,33 @@ class PaintScope:
     """Which existing pixels an edit may overwrite.
 
     ``only_over``: paint only where the current value is this class (e.g. "recolour class 3 only").
-    ``keep_other_classes``: never overwrite a class other than ``background`` and the painted value, so
-    painting class 2 fills gaps around class 5 without eating into it.
+    ``keep_other_classes``: never overwrite a class someone annotated; only the *free* values may be painted
+    over: ``background`` (the "nothing there" class, None when the label set has none, as in CamVid) and
+    ``unlabelled`` (the ignore id, None when there is none). So painting class 2 fills gaps around class 5
+    without eating into it, and on CamVid fills Unlabelled without eating into Sky (class 0).
+
+    The defaults (background 0, no unlabelled value) suit a bare mask; an
+    :class:`~segstudio.core.session.ImageSession` replaces both with its label set's values, so tools need not
+    know them.
     """
 
     only_over: int | None = None
     keep_other_classes: bool = False
-    background: int = 0
+    background: int | None = 0
+    unlabelled: int | None = None
 
     def __post_init__(self) -> None:
-        if self.background < 0:
-            raise ValueError(f"background must be a class index >= 0, got {self.background}")
+        if self.background is not None and self.background < 0:
+            raise ValueError(f"background must be a class index >= 0 or None, got {self.background}")
+        if self.unlabelled is not None and self.unlabelled < 0:
+            raise ValueError(f"unlabelled must be a mask value >= 0 or None, got {self.unlabelled}")
         if self.only_over is not None and self.only_over < 0:
             raise ValueError(f"only_over must be a class index >= 0 or None, got {self.only_over}")
+
+    @property
+    def free_values(self) -> tuple[int, ...]:
+        """What ``keep_other_classes`` lets an edit overwrite (:func:`~segstudio.core.labels.free_values_for`)."""
+        return free_values_for(self.unlabelled, self.background)
 
     def writable(self, current: np.ndarray, value: int) -> np.ndarray:
         """Bool array: where ``current`` may become ``value`` under this scope and would actually change."""
@@ -65,7 +80,10 @@ class PaintScope:
         if self.only_over is not None:
             allowed &= current == self.only_over
         if self.keep_other_classes:
-            allowed &= current == self.background  # current == value is already excluded above
+            free = np.zeros_like(allowed)  # no free values (no background, no ignore id): every pixel is kept
+            for kept in self.free_values:
+                free |= current == kept
+            allowed &= free  # current == value is already excluded above
         return allowed
 
     def allows(self, current: int, value: int) -> bool:
@@ -74,7 +92,7 @@ class PaintScope:
             return False
         if self.only_over is not None and current != self.only_over:
             return False
-        return not (self.keep_other_classes and current != self.background)
+        return not (self.keep_other_classes and current not in self.free_values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,15 +238,24 @@ def eraser_stamp(
     end: Point,
     radius: float,
     scope: PaintScope = PaintScope(),
+    value: int | None = None,
 ) -> Stamp:
-    """The brush painting ``scope.background``.
+    """The brush painting ``value``: what the label set means by "nothing" (its ignore id, else its background
+    class; :attr:`~segstudio.core.labels.LabelSet.erase_value`). An :class:`~segstudio.core.session.ImageSession`
+    passes it. Without ``value`` the scope's own values decide by the same rule
+    (:func:`~segstudio.core.labels.erase_value_for`): ``scope.unlabelled``, else ``scope.background``; with
+    neither there is nothing to write and this raises ValueError rather than guess a class.
 
     ``keep_other_classes`` is ignored here: taken literally it would protect every class from the eraser
     and turn it into a no-op whenever that toggle is on. To erase one class only, set ``scope.only_over``
     (napari's preserve-labels eraser does the same with its selected label).
     """
+    if value is None:
+        value = erase_value_for(scope.unlabelled, scope.background)
+        if value is None:
+            raise ValueError("the eraser has nothing to write: the scope has no unlabelled value and no background")
     eraser_scope = replace(scope, keep_other_classes=False)
-    return brush_stamp(mask, start, end, radius, scope.background, eraser_scope)
+    return brush_stamp(mask, start, end, radius, value, eraser_scope)
 
 
 def flood_fill_stamp(

@@ -210,6 +210,29 @@ class LabelSet:
                 return label.id
         raise KeyError(f"no class named {name!r}; classes are {', '.join(self.names)}")
 
+    def name_of(self, value: int) -> str:
+        """The name a mask value reads as: its class's name, or the ignore name for the ignore id (CamVid's 11
+        reads "Unlabelled"), so a cursor readout never shows a bare number or a neighbouring class."""
+        if 0 <= value < self.num_classes:
+            return self.classes[value].name
+        if value == self.ignore_index:
+            return self.ignore_name
+        raise KeyError(
+            f"{value} is neither a class id (0..{self.num_classes - 1}) nor the ignore id ({self.ignore_index})"
+        )
+
+    @property
+    def erase_value(self) -> int | None:
+        """What the eraser writes: the ignore id, else the background class, else None (nothing to write).
+
+        See :func:`erase_value_for`, the one place this rule lives."""
+        return erase_value_for(self.ignore_index, self.background)
+
+    @property
+    def free_values(self) -> tuple[int, ...]:
+        """The values "keep other classes" lets a tool overwrite: see :func:`free_values_for`."""
+        return free_values_for(self.ignore_index, self.background)
+
     def is_valid_value(self, value: int) -> bool:
         return 0 <= value < self.num_classes or value == self.ignore_index
 
@@ -253,6 +276,29 @@ class LabelSet:
     def _check_id(self, class_id: int) -> None:
         if not 0 <= class_id < self.num_classes:
             raise ValueError(f"no class with id {class_id}; ids run 0..{self.num_classes - 1}")
+
+
+# -- "nothing there": what erasing writes and what "keep other classes" may overwrite -------------------------
+
+
+def erase_value_for(ignore_index: int | None, background: int | None) -> int | None:
+    """The value an eraser writes, given a label set's ignore id and its "nothing there" class.
+
+    The ignore id comes first: erasing means "not annotated", which the metrics leave unscored, whereas the
+    background class (VOC's 0) is an annotation that says "no object here" and is scored. Without an ignore id
+    the background class is the nearest thing. With neither (a label set in which every value is a real class,
+    e.g. CamVid without its Unlabelled id) there is nothing honest to write: None, and callers must say so
+    rather than fall back to class 0, which on CamVid is Sky.
+    """
+    if ignore_index is not None:
+        return ignore_index
+    return background
+
+
+def free_values_for(ignore_index: int | None, background: int | None) -> tuple[int, ...]:
+    """The values that "keep other classes" treats as free to overwrite: the background class and the ignore
+    id, those that exist. Every other value is a class someone annotated, and stays."""
+    return tuple(v for v in (background, ignore_index) if v is not None)
 
 
 # -- colours ------------------------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ still wrong while the user corrects, so painting a fix turns that spot green at 
 (original prediction against truth) is offered too, computed on first request and kept, since neither mask
 changes.
 
-Ignore id in the working mask: the label set's ignore id ("unlabelled") may be painted or come from the ground
-truth (reset to ground truth, or a working mask started from it). A pixel that *either* side of a comparison
+Ignore id in the working mask: the label set's ignore id ("unlabelled") may be painted, erased to (the eraser
+writes it when the label set has one: :attr:`ImageSession.erase_value`) or come from the ground truth (reset to
+ground truth, or a working mask started from it). A pixel that *either* side of a comparison
 marks with the ignore id is not scored, and the error map shows it as IGNORED. This extends the metrics
 module's rule (ignore id in the truth = not scored) symmetrically: the working mask is an annotation, not a
 model output that must commit to a class everywhere, so "unlabelled" is a legitimate answer that neither earns
@@ -52,7 +53,7 @@ from segstudio.core.editing import (
 )
 from segstudio.core.error_map import ErrorKind, error_map
 from segstudio.core.geometry import Rect
-from segstudio.core.labels import LabelSet
+from segstudio.core.labels import LabelSet, erase_value_for
 from segstudio.core.metrics import Scores
 from segstudio.core.tracker import IncrementalConfusion
 
@@ -62,6 +63,20 @@ SessionListener = Callable[[Rect], None]
 _DEFAULT_SCOPE = PaintScope()  # paint over anything (a frozen value, safe to share)
 
 FROM_LABELS: object = object()  # "background": take the label set's (LabelSet.background)
+
+
+class NoEraseValue(ValueError):
+    """The eraser has nothing to write: the label set has neither an ignore ("unlabelled") id nor a background
+    class, so every value is a real class and writing any of them (class 0 was the old guess: Sky on CamVid)
+    would be a wrong annotation, not an erasure."""
+
+    MESSAGE = (
+        "this label set has no background class and no unlabelled value, so the eraser has nothing to write; "
+        "add an ignore id (\"ignore_index\") or a background class (\"background\") to the labels in the project file"
+    )
+
+    def __init__(self, message: str = MESSAGE) -> None:
+        super().__init__(message)
 
 
 class WorkingSource(Enum):
@@ -266,6 +281,22 @@ class ImageSession:
         return self._background
 
     @property
+    def erase_value(self) -> int | None:
+        """What :meth:`erase` writes: the ignore id, else the background class (this session's), else None,
+        when :meth:`erase` raises :class:`NoEraseValue` (the rule: :func:`~segstudio.core.labels.erase_value_for`)."""
+        return erase_value_for(self._labels.ignore_index, self._background)
+
+    def paint_scope(self, *, keep_other_classes: bool = False, only_over: int | None = None) -> PaintScope:
+        """A scope whose free values ("keep other classes" may overwrite them) are this session's background
+        class and the label set's ignore id, those that exist; never a guessed class 0."""
+        return PaintScope(
+            only_over=only_over,
+            keep_other_classes=keep_other_classes,
+            background=self._background,
+            unlabelled=self._labels.ignore_index,
+        )
+
+    @property
     def working_source(self) -> WorkingSource:
         return self._working_source
 
@@ -367,15 +398,23 @@ class ImageSession:
         reported dab by dab, so listeners are not called again)."""
         return self._document.end_stroke()
 
+    # Every edit takes a PaintScope for only_over and keep_other_classes, but which values are free to overwrite
+    # is the label set's business, so the session sets them itself (:meth:`_bound`) whatever the caller passed.
+
     def paint(self, start: Point, end: Point, *, radius: float, value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """A round brush of ``radius`` from ``start`` to ``end`` (one mouse-move segment) in class ``value``."""
         self._check_value(value)
-        return self._document.apply(brush_stamp(self._document.mask, start, end, radius, value, scope))
+        return self._document.apply(brush_stamp(self._document.mask, start, end, radius, value, self._bound(scope)))
 
     def erase(self, start: Point, end: Point, *, radius: float, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
-        """The brush painting ``scope.background`` (see :func:`~segstudio.core.editing.eraser_stamp`)."""
-        self._check_value(scope.background)
-        return self._document.apply(eraser_stamp(self._document.mask, start, end, radius, scope))
+        """The brush painting :attr:`erase_value` (see :func:`~segstudio.core.editing.eraser_stamp`); the erased
+        pixels read as the ignore id ("Unlabelled") and drop out of the scores. Raises :class:`NoEraseValue`,
+        writing nothing, when the label set has no value to erase to."""
+        value = self.erase_value
+        if value is None:
+            raise NoEraseValue()
+        self._check_value(value)
+        return self._document.apply(eraser_stamp(self._document.mask, start, end, radius, self._bound(scope), value))
 
     def fill(
         self,
@@ -389,14 +428,14 @@ class ImageSession:
         """Flood fill from ``seed`` (see :func:`~segstudio.core.editing.flood_fill_stamp`); one undo step."""
         self._check_value(value)
         stamp = flood_fill_stamp(
-            self._document.mask, seed, value, connectivity=connectivity, contiguous=contiguous, scope=scope
+            self._document.mask, seed, value, connectivity=connectivity, contiguous=contiguous, scope=self._bound(scope)
         )
         return self._document.apply(stamp)
 
     def fill_polygon(self, vertices: PolygonLike | Sequence[Point], value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """Fill the polygon's pixels (centres inside) with ``value``; one undo step."""
         self._check_value(value)
-        return self._document.apply(polygon_stamp(self._document.mask, vertices, value, scope))
+        return self._document.apply(polygon_stamp(self._document.mask, vertices, value, self._bound(scope)))
 
     def undo(self) -> Rect | None:
         """Revert the last undo step (a stroke still open is closed first); None when there is none."""
@@ -418,6 +457,13 @@ class ImageSession:
         return self._document.replace(self._truth)
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _bound(self, scope: PaintScope) -> PaintScope:
+        """``scope`` with this session's free values (a default PaintScope would call class 0 background)."""
+        background, unlabelled = self._background, self._labels.ignore_index
+        if scope.background == background and scope.unlabelled == unlabelled:
+            return scope
+        return PaintScope(scope.only_over, scope.keep_other_classes, background, unlabelled)
 
     def _on_change(self, rect: Rect, before: np.ndarray, after: np.ndarray) -> None:
         if self._vs_truth is not None:
@@ -488,4 +534,4 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return view
 
 
-__all__ = ["ImageSession", "SessionListener", "WorkingSource", "mask_dtype"]
+__all__ = ["ImageSession", "NoEraseValue", "SessionListener", "WorkingSource", "mask_dtype"]

@@ -100,7 +100,8 @@ class Canvas(QWidget):
 
     Signals: ``cursor_moved(x, y, class_or_minus_1)`` in image pixels (-1 outside the image);
     ``class_picked(int)``; ``edited(Rect)`` after every change a gesture made; ``view_changed()``;
-    ``brush_size_changed(int)``.
+    ``brush_size_changed(int)``; ``tool_refused(str)``: a gesture did nothing for a reason the user must see
+    (e.g. the eraser has no value to write in this label set), for the status bar.
     """
 
     cursor_moved = Signal(int, int, int)
@@ -108,6 +109,7 @@ class Canvas(QWidget):
     edited = Signal(object)
     view_changed = Signal()
     brush_size_changed = Signal(int)
+    tool_refused = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -435,6 +437,8 @@ class Canvas(QWidget):
     def _apply(self, result: ToolResult) -> None:
         if result.picked is not None:
             self.class_picked.emit(result.picked)
+        if result.problem is not None:
+            self.tool_refused.emit(result.problem)
         if not result.changed.is_empty:
             self.edited.emit(result.changed)
 

@@ -3,6 +3,10 @@
 No Qt here beyond nothing at all: the canvas maps widget events to image points and calls
 :class:`ToolController`, which owns the current tool, class, brush radius and paint scope. Press begins a
 stroke, every move paints one segment from the previous point, release ends the stroke (one undo step).
+
+The eraser writes what the session's label set means by "nothing" (:attr:`ImageSession.erase_value`: CamVid's
+Unlabelled 11, VOC's boundary 255, else the background class). When the label set has no such value the
+eraser refuses the press with :attr:`ToolResult.problem` (the reason, for the status bar) and starts no stroke.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from enum import Enum
 
 from segstudio.core.editing import PaintScope
 from segstudio.core.geometry import EMPTY_RECT, Rect
-from segstudio.core.session import ImageSession
+from segstudio.core.session import ImageSession, NoEraseValue
 
 Point = tuple[float, float]
 
@@ -34,10 +38,12 @@ class Tool(Enum):
 
 @dataclass(frozen=True)
 class ToolResult:
-    """What a gesture did: the changed rectangle (empty if none) and a class picked (PICK), if any."""
+    """What a gesture did: the changed rectangle (empty if none), a class picked (PICK), if any, and why the
+    gesture did nothing when the user should be told (e.g. the eraser has no value to write)."""
 
     changed: Rect = EMPTY_RECT
     picked: int | None = None
+    problem: str | None = None
 
 
 class ToolController:
@@ -68,8 +74,23 @@ class ToolController:
 
     @property
     def scope(self) -> PaintScope:
-        background = 0 if self.session is None or self.session.background is None else self.session.background
-        return PaintScope(keep_other_classes=self.keep_other_classes, background=background)
+        """The paint scope; its free values (what "keep other classes" may overwrite) come from the session's
+        label set: the background class and the ignore id, those that exist. Without a session none are free."""
+        if self.session is None:
+            return PaintScope(keep_other_classes=self.keep_other_classes, background=None)
+        return self.session.paint_scope(keep_other_classes=self.keep_other_classes)
+
+    @property
+    def eraser_status(self) -> str:
+        """For the status bar: "Eraser writes Unlabelled (11)", or why the eraser cannot work on this label set
+        (the :class:`NoEraseValue` message); "" without a session."""
+        session = self.session
+        if session is None:
+            return ""
+        value = session.erase_value
+        if value is None:
+            return str(NoEraseValue())
+        return f"Eraser writes {session.labels.name_of(value)} ({value})"
 
     @property
     def stroking(self) -> bool:
@@ -89,6 +110,9 @@ class ToolController:
         session = self.session
         if session is None:
             return ToolResult()
+        if self.tool is Tool.ERASER and session.erase_value is None:
+            # Refuse before the stroke opens: no empty undo step, and the moves that follow do nothing.
+            return ToolResult(problem=self.eraser_status)
         if self.tool.paints_strokes:
             session.begin_stroke()
             self._last = point

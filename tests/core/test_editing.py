@@ -144,20 +144,50 @@ def test_scope_with_a_non_zero_background():
     assert (mask[full(stamp, mask.shape)] == 7).all()
 
 
-def test_eraser_writes_background_and_honours_only_over():
+def test_eraser_writes_the_value_it_is_given_and_honours_only_over():
     mask = np.zeros((20, 20), dtype=np.uint8)
     mask[5:15, 5:10] = 1
     mask[5:15, 10:15] = 2
     stamp = eraser_stamp(mask, (10, 10), (10, 10), 4)
-    assert stamp.value == 0
+    assert stamp.value == 0  # a bare scope: background 0, no unlabelled value
     np.testing.assert_array_equal(full(stamp, mask.shape), capsule(mask.shape, (10, 10), (10, 10), 4) & (mask != 0))
     only_two = eraser_stamp(mask, (10, 10), (10, 10), 4, PaintScope(only_over=2))
     assert (mask[full(only_two, mask.shape)] == 2).all() and only_two.count > 0
     # keep_other_classes would make the eraser a no-op; the eraser ignores it.
     kept = eraser_stamp(mask, (10, 10), (10, 10), 4, PaintScope(keep_other_classes=True))
     assert kept.count == stamp.count
-    custom = eraser_stamp(mask, (10, 10), (10, 10), 4, PaintScope(background=9))
-    assert custom.value == 9
+    assert eraser_stamp(mask, (10, 10), (10, 10), 4, PaintScope(background=9)).value == 9
+    # The unlabelled value beats the background, and an explicit value beats both.
+    camvid = PaintScope(background=None, unlabelled=11)
+    unlabelled = eraser_stamp(mask, (10, 10), (10, 10), 4, camvid)
+    assert unlabelled.value == 11
+    np.testing.assert_array_equal(full(unlabelled, mask.shape), capsule(mask.shape, (10, 10), (10, 10), 4))
+    assert eraser_stamp(mask, (10, 10), (10, 10), 4, PaintScope(unlabelled=255)).value == 255
+    assert eraser_stamp(mask, (10, 10), (10, 10), 4, camvid, value=3).value == 3
+    with pytest.raises(ValueError, match="nothing to write"):
+        eraser_stamp(mask, (10, 10), (10, 10), 4, PaintScope(background=None))
+
+
+def test_keep_other_classes_frees_the_background_and_the_unlabelled_value_only():
+    # CamVid-like: class 0 (Sky) is a real class, 11 is unlabelled, there is no background class.
+    mask = np.array([[0, 11, 3, 11, 0, 5]], dtype=np.uint8)
+    camvid = PaintScope(keep_other_classes=True, background=None, unlabelled=11)
+    assert camvid.free_values == (11,)
+    np.testing.assert_array_equal(camvid.writable(mask, 8), [[False, True, False, True, False, False]])
+    assert not camvid.allows(0, 8) and camvid.allows(11, 8)
+    # VOC-like: background 0 and boundary 255 are both free.
+    voc = PaintScope(keep_other_classes=True, background=0, unlabelled=255)
+    np.testing.assert_array_equal(voc.writable(np.array([[0, 255, 3]], np.uint8), 7), [[True, True, False]])
+    # Neither: every pixel holds an annotated class, so nothing may be painted over.
+    neither = PaintScope(keep_other_classes=True, background=None)
+    assert neither.free_values == () and not neither.writable(mask, 8).any() and not neither.allows(11, 8)
+    assert brush_stamp(mask, (0, 0), (5, 0), 2, 8, camvid).count == 2
+    assert flood_fill_stamp(mask, (0, 0), 8, scope=camvid).is_empty
+    assert flood_fill_stamp(mask, (1, 0), 8, contiguous=False, scope=camvid).count == 2
+    square = [(-1, -1), (6, -1), (6, 1), (-1, 1)]
+    np.testing.assert_array_equal(full(polygon_stamp(mask, square, 8, camvid), mask.shape), mask == 11)
+    with pytest.raises(ValueError, match="unlabelled"):
+        PaintScope(unlabelled=-1)
 
 
 @pytest.mark.parametrize(

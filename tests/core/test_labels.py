@@ -228,3 +228,28 @@ def test_from_palette_reads_an_rgba_colour_table_image() -> None:
         LabelSet.from_palette(table, 300)
     with pytest.raises(ValueError, match="3 or 4 channels"):
         LabelSet.from_palette(np.zeros((4, 2)), 2)
+
+
+# -- what "nothing" is: the eraser's value and the names of values --------------------------------------------
+
+
+def test_erase_value_is_the_ignore_id_else_the_background_else_none() -> None:
+    import dataclasses
+
+    assert LabelSet.camvid().erase_value == 11  # no background class: Unlabelled, never Sky (class 0)
+    assert LabelSet.voc().erase_value == 255  # "not annotated" beats "annotated as background"
+    assert LabelSet.with_count(3).erase_value == 0
+    assert dataclasses.replace(LabelSet.with_count(3), background=2).erase_value == 2
+    assert dataclasses.replace(LabelSet.with_count(3), background=None).erase_value is None
+    assert LabelSet.camvid().free_values == (11,)
+    assert LabelSet.voc().free_values == (0, 255)
+    assert dataclasses.replace(LabelSet.with_count(3), background=None).free_values == ()
+
+
+def test_name_of_names_classes_and_the_ignore_id() -> None:
+    labels = LabelSet.camvid()
+    assert labels.name_of(0) == "Sky" and labels.name_of(10) == "Bicyclist"
+    assert labels.name_of(11) == "Unlabelled"
+    assert LabelSet.voc().name_of(255) == "boundary"
+    with pytest.raises(KeyError, match="12 is neither a class id"):
+        labels.name_of(12)

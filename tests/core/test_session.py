@@ -13,7 +13,7 @@ from segstudio.core.error_map import ErrorKind, error_map
 from segstudio.core.geometry import EMPTY_RECT, Rect
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import Scores, confusion_matrix
-from segstudio.core.session import ImageSession, WorkingSource, mask_dtype
+from segstudio.core.session import ImageSession, NoEraseValue, WorkingSource, mask_dtype
 
 HEIGHT, WIDTH = 36, 48
 
@@ -320,3 +320,171 @@ def test_error_map_background_comes_from_the_label_set() -> None:
     assert session.background is None
     assert set(np.asarray(session.error_map).ravel().tolist()) == {ErrorKind.WRONG_CLASS}
     assert ImageSession.start(image, none, ground_truth=truth, correction=working, background=0).background == 0
+
+
+# -- the eraser and "keep other classes" write what the label set means by "nothing", never a guessed class 0 ----
+
+CAMVID_TRAIN_NAME = "0001TP_006690"  # a train image with a wide band of Sky above buildings
+
+
+def camvid_train(shared_data: Path) -> tuple[np.ndarray, np.ndarray, LabelSet]:
+    """A CamVid train image and its annotation as the app opens them: the folder's detected layout and label set
+    (its project file goes to the isolated user data folder, the data being read-only)."""
+    from segstudio.io.datasets import open_dataset
+    from segstudio.io.images import read_image
+    from segstudio.io.mask_files import read_class_mask
+
+    dataset = open_dataset(shared_data / "camvid")
+    labels = dataset.spec.labels
+    assert labels.background is None and labels.ignore_index == 11 and labels.ignore_name == "Unlabelled"
+    sample = dataset.sample(f"train/{CAMVID_TRAIN_NAME}")
+    source = dataset.ground_truth_source(sample)
+    truth_path = dataset.ground_truth(sample)
+    assert source is not None and truth_path is not None and truth_path.parent.name == "trainannot"
+    truth = read_class_mask(truth_path, labels, value_map=source.value_map)
+    return read_image(sample.image), truth, labels
+
+
+def test_erasing_on_camvid_writes_unlabelled_not_sky(shared_data: Path) -> None:
+    image, truth, labels = camvid_train(shared_data)
+    sky, unlabelled = labels.id_of("Sky"), 11
+    session = ImageSession.start(image, labels, ground_truth=truth, correction=truth)
+    assert session.scores_vs_truth()["Sky"].iou == 1.0  # type: ignore[index]
+    # A stroke down through the sky into what lies below it, so old behaviour (painting class 0) would show.
+    column = int(np.argmax((truth[:80] == sky).sum(axis=0)))
+    top = int(np.argmax(truth[:, column] == sky))
+    bottom = top + int(np.argmax(truth[top:, column] != sky)) + 12
+    assert (truth[top : bottom - 12, column] == sky).all() and truth[bottom - 12, column] != sky
+    before = np.array(session.mask)
+
+    session.begin_stroke()
+    session.erase((column, top), (column, bottom), radius=6)
+    session.end_stroke()
+
+    after = np.array(session.mask)
+    erased = capsule_pixels(truth.shape, (column, top), (column, bottom), 6)
+    changed = before != after
+    assert (after[erased] == unlabelled).all(), "erased pixels must hold Unlabelled (11)"
+    assert not ((after == sky) & (before != sky)).any(), "the eraser painted Sky (class 0)"
+    np.testing.assert_array_equal(changed, erased & (before != unlabelled))
+    assert (truth[changed] == sky).any() and (truth[changed] != sky).any()  # the stroke crossed Sky and more
+    assert session.class_at(column, top) == unlabelled
+    assert session.class_at(column, bottom) == unlabelled
+    assert (session.error_map[erased] == ErrorKind.IGNORED).all()  # type: ignore[index]
+    # Full recount: erased pixels drop out of the score on both sides, everything else still agrees.
+    recount = Scores.from_confusion(
+        confusion_matrix(np.where(after == unlabelled, unlabelled, truth), after, labels.num_classes, unlabelled),
+        labels.names,
+    )
+    got = session.scores_vs_truth()
+    assert got is not None
+    np.testing.assert_array_equal(got.confusion, recount.confusion)
+    erased_sky = int(((truth == sky) & changed).sum())
+    assert got["Sky"].true == got["Sky"].overlap == int((truth == sky).sum()) - erased_sky
+    assert got["Sky"].iou == 1.0 and got.mean_iou == 1.0
+    assert_consistent_vs_truth(session)
+    assert labels.name_of(session.class_at(column, top)) == "Unlabelled"  # type: ignore[arg-type]  # the readout
+
+
+def capsule_pixels(
+    shape: tuple[int, int], start: tuple[float, float], end: tuple[float, float], radius: float
+) -> np.ndarray:
+    """Every pixel centre within ``radius`` of the segment (the brush's documented footprint)."""
+    ys, xs = np.indices(shape, dtype=np.float64)
+    (ax, ay), (bx, by) = start, end
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = np.zeros(shape) if length2 == 0 else np.clip(((xs - ax) * dx + (ys - ay) * dy) / length2, 0, 1)
+    return (xs - (ax + t * dx)) ** 2 + (ys - (ay + t * dy)) ** 2 <= radius * radius
+
+
+def assert_consistent_vs_truth(session: ImageSession) -> None:
+    working, labels = np.array(session.mask), session.labels
+    got = session.scores_vs_truth()
+    assert got is not None
+    np.testing.assert_array_equal(got.confusion, expected_scores(session.ground_truth, working, labels).confusion)
+    np.testing.assert_array_equal(session.error_map, expected_error_map(session.ground_truth, working, labels))
+
+
+def test_keep_other_classes_on_camvid_never_overwrites_sky(shared_data: Path) -> None:
+    image, truth, labels = camvid_train(shared_data)
+    sky, road, unlabelled = labels.id_of("Sky"), labels.id_of("Road"), 11
+    session = ImageSession.start(image, labels, ground_truth=truth, correction=truth)
+    keep = PaintScope(keep_other_classes=True)  # the session decides what is free: here only Unlabelled
+    # A brush, a polygon and flood fills over the whole image: only unlabelled pixels may become Road.
+    before = np.array(session.mask)
+    session.begin_stroke()
+    for y in range(0, 360, 30):
+        session.paint((0, y), (479, y), radius=14, value=road, scope=keep)
+    session.end_stroke()
+    session.fill_polygon([(-1, -1), (480, -1), (480, 120), (-1, 120)], road, keep)
+    sky_seed = np.argwhere(truth == sky)[0]
+    assert session.fill((float(sky_seed[1]), float(sky_seed[0])), road, scope=keep).is_empty
+    after = np.array(session.mask)
+    changed = before != after
+    assert changed.any()
+    assert (before[changed] == unlabelled).all()
+    assert (after[before == sky] == sky).all()
+    unlabelled_seed = np.argwhere(after == unlabelled)[0]
+    session.fill((float(unlabelled_seed[1]), float(unlabelled_seed[0])), road, contiguous=False, scope=keep)
+    final = np.array(session.mask)
+    assert not (final == unlabelled).any() and (final[before == sky] == sky).all()
+    assert ((final != before) <= (before == unlabelled)).all()
+    assert_consistent_vs_truth(session)
+
+
+@pytest.mark.parametrize(
+    ("labels", "written"),
+    [
+        (LabelSet.voc(), 255),  # an ignore id and a background class: the ignore id ("not annotated")
+        (LabelSet.from_names(["background", "road", "car"], ignore_index=5), 5),
+        (LabelSet.with_count(3), 0),  # no ignore id: the background class
+        (dataclasses.replace(LabelSet.with_count(4), background=2), 2),
+    ],
+    ids=["voc", "ignore=n", "background only", "background 2"],
+)
+def test_the_eraser_writes_the_ignore_id_else_the_background(labels: LabelSet, written: int) -> None:
+    truth = np.ones((12, 16), np.uint8)
+    truth[:, 8:] = 2
+    session = ImageSession.start(np.zeros((12, 16, 3), np.uint8), labels, ground_truth=truth, correction=truth)
+    assert session.erase_value == labels.erase_value == written
+    changed = session.erase((4, 6), (12, 6), radius=2)
+    assert not changed.is_empty
+    erased = capsule_pixels(truth.shape, (4, 6), (12, 6), 2)
+    assert (session.mask[erased] == written).all() and (session.mask[~erased] == truth[~erased]).all()
+    assert session.class_at(8, 6) == written
+    assert_consistent_vs_truth(session)
+    if labels.ignore_index is not None:
+        assert (session.error_map[erased] == ErrorKind.IGNORED).all()  # type: ignore[index]
+
+
+def test_the_eraser_refuses_when_the_label_set_has_nothing_to_write() -> None:
+    labels = dataclasses.replace(LabelSet.with_count(3), background=None)
+    truth = np.ones((6, 8), np.uint8)
+    session = ImageSession.start(np.zeros((6, 8), np.uint8), labels, ground_truth=truth, correction=truth)
+    assert session.erase_value is None and labels.erase_value is None
+    session.begin_stroke()
+    with pytest.raises(NoEraseValue, match="no background class and no unlabelled value") as raised:
+        session.erase((1, 1), (5, 1), radius=2)
+    session.end_stroke()
+    assert isinstance(raised.value, ValueError) and "project file" in str(raised.value)
+    np.testing.assert_array_equal(session.mask, truth)
+    assert not session.dirty and not session.can_undo
+    # The session's own "nothing there" class (an explicit background) gives the eraser a value again.
+    assert ImageSession.start(np.zeros((6, 8), np.uint8), labels, correction=truth, background=0).erase_value == 0
+
+
+def test_keep_other_classes_frees_only_the_ignore_id_and_the_background() -> None:
+    labels = LabelSet.from_names(["background", "road", "car", "person"], ignore_index=255)
+    working = np.array([[0, 1, 2, 255, 3, 0]], np.uint8)
+    session = ImageSession.start(np.zeros((1, 6), np.uint8), labels, correction=working)
+    scope = session.paint_scope(keep_other_classes=True)
+    assert scope.background == 0 and scope.unlabelled == 255
+    session.fill_polygon([(-1, -1), (6, -1), (6, 1), (-1, 1)], 2, scope)
+    assert session.mask.tolist() == [[2, 1, 2, 2, 3, 2]]
+    # The session applies its own free values whatever a caller's scope says (a default PaintScope guesses 0).
+    working = np.array([[0, 11, 3, 0]], np.uint8)
+    camvid = ImageSession.start(np.zeros((1, 4), np.uint8), LabelSet.camvid(), correction=working)
+    camvid.paint((0, 0), (3, 0), radius=1, value=8, scope=PaintScope(keep_other_classes=True, background=0))
+    assert camvid.mask.tolist() == [[0, 8, 3, 0]]
+    assert camvid.paint_scope(keep_other_classes=True).background is None

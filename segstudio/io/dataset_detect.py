@@ -2,24 +2,26 @@
 what the mask values mean. Every guess is written down (``DatasetSpec.notes``) so a user can check and fix it
 in the project file.
 
-Only folder listings are read, plus the pixels of a handful of sample masks: never the whole dataset.
+Only folder listings are read, plus the pixels of sample masks (all of a small folder, a handful of a big one):
+never the whole dataset. What the values mean is decided in :mod:`segstudio.io.mask_convention`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from segstudio.core.labels import LabelSet, voc_palette
+from segstudio.core.labels import LabelSet
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
 from segstudio.io.errors import FileProblem
 from segstudio.io.folder_listing import folders_with_images, relative_posix
 from segstudio.io.images import read_image
 from segstudio.io.labelset_files import read_label_set
+from segstudio.io.mask_convention import MaskValues, convention_from_masks, not_class_mask_notes
 from segstudio.io.mask_files import RawMask, ValueMap, read_raw_mask
 
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev"})
@@ -38,7 +40,8 @@ LABEL_FILE_NAMES = (
     "segstudio-labels.toml", "labels.toml", "labels.json", "classes.json", "labels.txt", "classes.txt", "class_names.txt",
 )  # fmt: skip
 COLOUR_TABLE_NAMES = ("colour_lut.png", "color_lut.png", "palette.png", "colormap.png", "colourmap.png")
-MASK_SAMPLES = 6
+MASK_SAMPLES = 6  # masks looked at in a big folder
+MASK_READ_ALL = 32  # a folder with this many masks or fewer is read whole
 
 
 @dataclass(frozen=True)
@@ -238,14 +241,22 @@ def _split_of(folder: _Folder, root: Path) -> str:
 # -- what the mask values mean ------------------------------------------------------------------------------
 
 
-def _sample_masks(root: Path, source: MaskSource, notes: list[str]) -> list[RawMask]:
+def sample_mask_files(files: Sequence[Path]) -> list[Path]:
+    """The masks to look at: all of a small folder (reading a few dozen is cheap, and a class in one mask only
+    is then found), else :data:`MASK_SAMPLES` evenly spaced ones, always the first and the last."""
+    if len(files) <= MASK_READ_ALL:
+        return list(files)
+    last = len(files) - 1
+    return list(dict.fromkeys(files[round(i * last / (MASK_SAMPLES - 1))] for i in range(MASK_SAMPLES)))
+
+
+def _sample_masks(root: Path, source: MaskSource, notes: list[str]) -> list[tuple[str, RawMask]]:
     folder = root / source.folder
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.stem.endswith(source.suffix) and not p.name.startswith("."))
-    picks = [files[round(i * (len(files) - 1) / max(MASK_SAMPLES - 1, 1))] for i in range(min(MASK_SAMPLES, len(files)))]
     samples = []
-    for path in dict.fromkeys(picks):
+    for path in sample_mask_files(files):
         try:
-            samples.append(read_raw_mask(path))
+            samples.append((relative_posix(path, root), read_raw_mask(path)))
         except FileProblem as problem:
             notes.append(f"sample mask skipped: {problem}")
     return samples
@@ -254,7 +265,7 @@ def _sample_masks(root: Path, source: MaskSource, notes: list[str]) -> list[RawM
 def _labels_and_value_maps(
     root: Path, sources: list[MaskSource], layout: Layout, notes: list[str]
 ) -> tuple[LabelSet, list[MaskSource]]:
-    named = _find_label_file(root, notes)
+    named = find_label_file((root, root.parent), notes)
     truths = [s for s in sources if s.role is MaskRole.GROUND_TRUTH]
     semantic = [s for s in truths if s.kind is MaskKind.SEMANTIC]
     if not truths:
@@ -264,102 +275,31 @@ def _labels_and_value_maps(
         return labels, sources
 
     primary = (semantic or truths)[0]
-    samples = _sample_masks(root, primary, notes)
+    sampled = _sample_masks(root, primary, notes)
+    counted = [MaskValues.of(name, raw) for name, raw in sampled]
+    # Images saved as masks (thousands of values) say nothing about instances or classes: the convention names them.
+    samples = [raw for (_, raw), values in zip(sampled, counted, strict=True) if values.is_class_mask]
     updated = list(sources)
     if primary.kind is MaskKind.SEMANTIC and samples and _looks_like_instances(samples):
         primary = MaskSource(primary.name, primary.folder, primary.image_folder, primary.role, MaskKind.INSTANCE, primary.suffix)
         updated = [primary if s.name == primary.name else s for s in updated]
         notes.append(f"{primary.folder}: every id is one compact object and ids run 1..N per image: instance masks")
     if primary.kind is MaskKind.INSTANCE and not semantic:
+        notes.extend(not_class_mask_notes(counted))
         labels = named if named is not None and named.num_classes == 2 else LabelSet.from_names(["background", "object"])
         notes.append("instance masks: every object is of class 'object' (rename it in the project file)")
         return labels, updated
 
-    values = np.unique(np.concatenate([np.unique(s.values) for s in samples])) if samples else np.array([0])
-    labels, value_map = _labels_from_values(samples, values, layout, named, root, notes)
-    if value_map is not None:
+    convention = convention_from_masks(counted, layout=layout, named=named, colour_table=find_colour_table(root))
+    notes.extend(convention.notes)
+    if convention.value_map is not None:
+        value_map = convention.value_map
         updated = [_with_value_map(s, value_map) if s.role is MaskRole.GROUND_TRUTH and s.kind is MaskKind.SEMANTIC else s for s in updated]
-    return labels, updated
+    return convention.labels, updated
 
 
 def _with_value_map(source: MaskSource, value_map: ValueMap) -> MaskSource:
     return MaskSource(source.name, source.folder, source.image_folder, source.role, source.kind, source.suffix, value_map)
-
-
-def _labels_from_values(
-    samples: list[RawMask],
-    values: np.ndarray,
-    layout: Layout,
-    named: LabelSet | None,
-    root: Path,
-    notes: list[str],
-) -> tuple[LabelSet, ValueMap | None]:
-    value_set = {int(v) for v in values}
-    palette = next((s.palette for s in samples if s.palette is not None), None)
-
-    if palette is not None and len(palette) >= 21 and np.array_equal(palette[:21], voc_palette()[:21]):
-        if named is not None and named.ignore_index == 255 or named is not None and named.num_classes == 21:
-            notes.append("masks use the VOC palette; class names from the label file")
-            return LabelSet.from_palette(voc_palette(), named.num_classes, names=named.names, ignore_index=255, ignore_name="boundary"), None
-        notes.append("masks use the VOC palette: PASCAL VOC's 21 classes, 255 = boundary (ignored)")
-        return LabelSet.voc(), None
-
-    if value_set <= {0, 255} and 255 in value_set:
-        return _binary_labels(samples, named, notes)
-
-    ignore = 255 if 255 in value_set and max(value_set - {255}, default=0) < 128 else None
-    class_values = value_set - ({ignore} if ignore is not None else set())
-    count = max(class_values, default=0) + 1
-
-    if layout is Layout.SEGNET and max(value_set) <= 11 and named is None:
-        notes.append("SegNet layout with values 0..11: SegNet's 11 CamVid classes, 11 = Unlabelled (ignored)")
-        labels = LabelSet.camvid()
-        table = _find_colour_table(root)
-        if table is not None:
-            labels = replace(
-                LabelSet.from_palette(table, 11, names=labels.names, ignore_index=11, ignore_name="Unlabelled"),
-                background=labels.background,
-            )
-            notes.append("display colours from the colour table file")
-        return labels, None
-
-    if named is not None:
-        if count > named.num_classes and (named.ignore_index is None or max(class_values) != named.ignore_index):
-            notes.append(f"the label file names {named.num_classes} classes but masks hold values up to {count - 1}; extra classes added")
-            for extra in range(named.num_classes, count):
-                named = named.with_class(f"class {extra}")
-        return named, None
-
-    if palette is not None:
-        labels = LabelSet.from_palette(palette, count, ignore_index=ignore)
-        notes.append(f"palette masks with values up to {count - 1}: {count} classes, colours from the masks' palette")
-        return labels, None
-    table = _find_colour_table(root)
-    if table is not None and len(table.reshape(-1, table.shape[-1])) >= count:
-        notes.append(f"{count} classes (mask values 0..{count - 1}), colours from the colour table file")
-        return LabelSet.from_palette(table, count, ignore_index=ignore), None
-    labels = LabelSet.with_count(max(count, 2), ignore_index=ignore)
-    extra = ", 255 = ignore" if ignore is not None else ""
-    notes.append(f"grey masks with values 0..{count - 1}: {max(count, 2)} classes{extra} (name them in the project file)")
-    return labels, None
-
-
-def _binary_labels(samples: list[RawMask], named: LabelSet | None, notes: list[str]) -> tuple[LabelSet, ValueMap]:
-    """0/255 masks. The foreground is the value covering fewer pixels (ISBI stores membrane = 0, the minority)."""
-    zeros = sum(int(np.count_nonzero(s.values == 0)) for s in samples)
-    total = sum(int(s.values.size) for s in samples)
-    zero_share = zeros / max(total, 1)
-    names = named.names if named is not None and named.num_classes == 2 else ("background", "foreground")
-    if zero_share < 0.5:
-        value_map = ValueMap.binary(foreground=0, background=255)
-        notes.append(
-            f"binary 0/255 masks where 0 covers {zero_share:.0%} of the pixels: 0 = {names[1]} (the minority), "
-            f"255 = {names[0]}; swap in the project file if that is wrong"
-        )
-    else:
-        value_map = ValueMap.binary(foreground=255, background=0)
-        notes.append(f"binary 0/255 masks: 0 = {names[0]}, 255 = {names[1]} ({1 - zero_share:.0%} of the pixels)")
-    return LabelSet.from_names(names), value_map
 
 
 def _looks_like_instances(samples: list[RawMask]) -> bool:
@@ -381,8 +321,9 @@ def _looks_like_instances(samples: list[RawMask]) -> bool:
     return total > 0 and single_blob >= 0.9 * total and counts_vary
 
 
-def _find_label_file(root: Path, notes: list[str]) -> LabelSet | None:
-    for folder in (root, root.parent):
+def find_label_file(folders: Sequence[Path], notes: list[str]) -> LabelSet | None:
+    """Class names from the first label file (``labels.toml``, ``classes.txt`` ...) in ``folders``."""
+    for folder in folders:
         for name in LABEL_FILE_NAMES:
             path = folder / name
             if path.is_file():
@@ -396,10 +337,10 @@ def _find_label_file(root: Path, notes: list[str]) -> LabelSet | None:
     return None
 
 
-def _find_colour_table(root: Path) -> np.ndarray | None:
+def find_colour_table(folder: Path) -> np.ndarray | None:
     """A colour table image such as CamVid's ``colour_lut.png`` (256x1): pixel ``i`` is the colour of class ``i``."""
     for name in COLOUR_TABLE_NAMES:
-        path = root / name
+        path = folder / name
         if path.is_file():
             try:
                 table = read_image(path)

@@ -1,0 +1,106 @@
+"""What detection makes of mask values: every mask of a small data set is looked at, stray values and images
+saved as masks are named per file instead of becoming classes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segstudio.io.dataset_detect import detect_dataset
+from segstudio.io.datasets import open_dataset
+from segstudio.io.mask_files import ValueMap, read_class_mask
+
+
+def _save_png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def _stripes(classes: int, size: int = 36) -> np.ndarray:
+    """A mask with ``classes`` horizontal bands, values 0..classes-1: every class covers plenty of pixels."""
+    return (np.arange(size)[:, None] * classes // size).repeat(size, axis=1).astype(np.uint8)
+
+
+def _dataset(root: Path, masks: list[np.ndarray]) -> Path:
+    for index, mask in enumerate(masks):
+        _save_png(root / "images" / f"img{index:02d}.png", np.full((*mask.shape, 3), 90, np.uint8))
+        _save_png(root / "masks" / f"img{index:02d}.png", mask)
+    return root
+
+
+# -- which masks are looked at ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 5, 40])
+def test_a_class_only_in_the_last_mask_is_found(tmp_path: Path, count: int) -> None:
+    masks = [_stripes(2) for _ in range(count)]
+    last = masks[-1].copy()
+    last[:, :12] = 2  # class 2 exists in this mask only
+    masks[-1] = last
+    spec = detect_dataset(_dataset(tmp_path / "data", masks))
+    assert spec.labels.num_classes == 3, spec.notes
+
+
+# -- values that are not classes ----------------------------------------------------------------------------
+
+
+def test_a_16_bit_noise_mask_is_named_and_makes_no_classes(tmp_path: Path) -> None:
+    masks = [_stripes(6) for _ in range(8)]
+    root = _dataset(tmp_path / "data", masks)
+    noise = np.random.default_rng(0).integers(0, 65536, masks[0].shape, dtype=np.uint16)
+    Image.fromarray(noise).save(root / "masks" / "img03.png")  # 16-bit grey, ~1,300 distinct values
+
+    started = time.perf_counter()
+    dataset = open_dataset(root)
+    elapsed = time.perf_counter() - started
+
+    assert dataset.spec.labels.num_classes == 6
+    assert elapsed < 5, f"detection took {elapsed:.1f} s"
+    assert dataset.project_file.stat().st_size < 8_000
+    flagged = [n for n in dataset.spec.notes if "img03.png" in n]
+    assert flagged and "distinct values" in flagged[0] and "not a class mask" in flagged[0], dataset.spec.notes
+
+
+def test_one_stray_value_is_named_and_makes_no_classes(tmp_path: Path) -> None:
+    masks = [_stripes(6) for _ in range(6)]
+    masks[4] = masks[4].copy()
+    masks[4][0, 0] = 200
+    spec = detect_dataset(_dataset(tmp_path / "data", masks))
+    assert spec.labels.num_classes == 6
+    flagged = [n for n in spec.notes if "img04.png" in n]
+    assert flagged and "200 (1 px)" in flagged[0], spec.notes
+
+
+def test_a_stray_value_in_many_masks_is_still_a_class(tmp_path: Path) -> None:
+    """A value far above the others that covers real area in most masks is a class, not a stray pixel."""
+    masks = []
+    for _ in range(6):
+        mask = _stripes(3)
+        mask[:, :10] = 40
+        masks.append(mask)
+    spec = detect_dataset(_dataset(tmp_path / "data", masks))
+    assert spec.labels.num_classes == 41
+
+
+@pytest.mark.parametrize("high", [1, 65535])
+def test_two_value_masks_are_binary(tmp_path: Path, high: int) -> None:
+    dtype = np.uint8 if high <= 255 else np.uint16
+    masks = []
+    for index in range(4):
+        mask = np.zeros((30, 30), dtype)
+        mask[5 : 12 + index, 5:15] = high
+        masks.append(mask)
+    root = _dataset(tmp_path / "data", masks)
+    dataset = open_dataset(root)
+    assert dataset.spec.labels.num_classes == 2
+    source = dataset.spec.mask_sources[0]
+    if high == 1:
+        assert source.value_map is None or source.value_map.is_identity
+    else:
+        assert source.value_map == ValueMap.binary(foreground=high, background=0)
+    classes = read_class_mask(root / "masks" / "img00.png", dataset.spec.labels, value_map=source.value_map)
+    assert np.array_equal(classes == 1, masks[0] == high)

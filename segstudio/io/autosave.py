@@ -4,10 +4,16 @@ Files live in the project's ``segstudio-autosave/`` folder, two per image:
 
 - ``<name>.<token>.png``: the working mask as a palette PNG (:func:`~segstudio.io.mask_files.write_class_mask`),
   a fresh ``token`` per save;
-- ``<name>.json``: the description (sample key, revision, time, image path, shape, dtype, the PNG's file name
-  and byte size), written *after* the PNG. It is the commit point: a save killed at any moment leaves the
+- ``<name>.json``: the description (sample key, who wrote it and for which editing session, revision, time,
+  image path, shape, dtype, the PNG's file name and byte size), written *after* the PNG. It is the commit point: a save killed at any moment leaves the
   previous description pointing at the previous, complete PNG; PNGs no description names are cleaned up by
   the next save or discard of that image.
+
+Saving a correction makes an autosave redundant only if the save holds everything the autosave holds:
+:meth:`AutosaveStore.discard_saved` removes an autosave written by the same store for an earlier editing session of
+that image, or for the same session at the saved revision or before; a newer autosave (strokes made while the save
+was writing) and anything another writer left are kept. Writes and removals of one store are serialised by a lock,
+so a save finishing on one worker thread cannot remove an autosave being written on another.
 
 ``<name>`` is the sample key percent-encoded (``train/images/0`` -> ``train%2Fimages%2F0``), so every key maps
 to one safe file name on every platform and back.
@@ -26,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -109,9 +116,19 @@ class AutosaveStore:
     wires it to a dataset. The folder is created on the first save.
     """
 
-    def __init__(self, folder: str | Path, *, correction_path: Callable[[str], Path | None] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        correction_path: Callable[[str], Path | None] | None = None,
+        writer: str | None = None,
+    ) -> None:
         self._folder = Path(folder)
         self._correction_path = correction_path
+        self._writer = writer or uuid.uuid4().hex  # this store's own autosaves are the only ones it removes on save
+        self._lock = threading.Lock()
+        self._saved: dict[str, tuple[str, int]] = {}  # sample key -> (session, revision) of its last saved correction
+        self._adopted: set[str] = set()  # keys whose autosave from another writer was recovered into this one's work
 
     @classmethod
     def for_dataset(cls, dataset: Dataset) -> AutosaveStore:
@@ -128,6 +145,10 @@ class AutosaveStore:
     def folder(self) -> Path:
         return self._folder
 
+    @property
+    def writer(self) -> str:
+        return self._writer
+
     # -- writing ---------------------------------------------------------------------------------------
 
     def save(
@@ -138,14 +159,27 @@ class AutosaveStore:
         revision: int,
         labels: LabelSet,
         image_path: str | Path | None = None,
-    ) -> Path:
+        session: str = "",
+    ) -> Path | None:
         """Write ``mask`` (a 2-D class mask valid for ``labels``) as the autosave of ``sample_key``; return the
         PNG's path. Atomic as a pair: until the description is replaced, the previous autosave stays whole.
-        ``revision`` is the document's revision (for "is this autosave current?" checks)."""
-        stem = file_stem(sample_key)
+        ``session`` names the editing session (one image opened once) and ``revision`` its document revision.
+        Returns None without writing when a correction of that session at ``revision`` or later is already saved
+        (an autosave that was queued while the save ran)."""
         mask = np.asarray(mask)
         if mask.ndim != 2:
             raise ValueError(f"an autosave holds a 2-D class mask, got shape {mask.shape}")
+        with self._lock:
+            saved = self._saved.get(sample_key)
+            if session and saved is not None and saved[0] == session and saved[1] >= revision:
+                return None
+            return self._write(sample_key, mask, revision=revision, labels=labels, image_path=image_path, session=session)
+
+    def _write(
+        self, sample_key: str, mask: np.ndarray, *, revision: int, labels: LabelSet, image_path: str | Path | None,
+        session: str,
+    ) -> Path:
+        stem = file_stem(sample_key)
         try:
             self._folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -157,6 +191,8 @@ class AutosaveStore:
                 "format": FORMAT,
                 "version": FORMAT_VERSION,
                 "sample_key": sample_key,
+                "writer": self._writer,
+                "session": session,
                 "revision": int(revision),
                 "saved_at": time.time(),
                 "saved_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -175,7 +211,55 @@ class AutosaveStore:
         return mask_path
 
     def discard(self, sample_key: str) -> None:
-        """Remove the autosave of ``sample_key`` (its description, then every PNG of it); no error if none."""
+        """Remove the autosave of ``sample_key`` (its description, then every PNG of it); no error if none.
+        For the user's explicit "discard"; a save uses :meth:`discard_saved`."""
+        with self._lock:
+            self._discard(sample_key)
+
+    def discard_saved(self, sample_key: str, *, session: str, revision: int) -> bool:
+        """A correction holding ``session`` at ``revision`` was saved: remove the autosave it makes redundant.
+
+        Removed only when this store wrote it, for an earlier session of the image or for this session at
+        ``revision`` or before. Kept: a newer autosave of this session (strokes made while the save ran), one
+        another writer left (another window's unsaved work), and a corrupt one (never deleted behind the user's
+        back). Later :meth:`save` calls for this session up to ``revision`` are skipped. True if removed."""
+        stem = file_stem(sample_key)
+        with self._lock:
+            previous = self._saved.get(sample_key)
+            if previous is None or previous[0] != session or previous[1] < revision:
+                self._saved[sample_key] = (session, revision)
+            description = self._folder / f"{stem}{_DESCRIPTION_SUFFIX}"
+            try:
+                data = json.loads(description.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                return False
+            if not isinstance(data, dict):
+                return False
+            if data.get("writer") != self._writer:
+                if sample_key not in self._adopted:
+                    return False
+                self._adopted.discard(sample_key)
+                self._discard(sample_key)
+                return True
+            autosaved_revision = data.get("revision")
+            same_session = data.get("session") == session
+            if same_session and (not isinstance(autosaved_revision, int) or autosaved_revision > revision):
+                # Newer work, autosaved while the save was writing, so *before* the correction file's time: stamp
+                # it with the time now, or :meth:`pending` would take it for older than the save and hide it.
+                data["saved_at"] = time.time()
+                data["saved_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+                write_text_atomic(description, json.dumps(data, indent=1))
+                return False
+            self._discard(sample_key)
+            return True
+
+    def adopt(self, sample_key: str) -> None:
+        """The autosave of ``sample_key`` left by another writer (a window that crashed) was recovered into this
+        store's work: a save of that work makes it redundant too."""
+        with self._lock:
+            self._adopted.add(sample_key)
+
+    def _discard(self, sample_key: str) -> None:
         stem = file_stem(sample_key)
         with contextlib.suppress(FileNotFoundError):
             (self._folder / f"{stem}{_DESCRIPTION_SUFFIX}").unlink()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from segstudio.io.autosave import AutosaveStore
 from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample, is_inside
 from segstudio.io.errors import FileProblem
+from segstudio.io.file_state import UNCHECKED, Expected, check_unchanged
 from segstudio.io.mask_files import (
     RawMask,
     ValueMap,
@@ -27,6 +29,14 @@ from segstudio.io.mask_files import (
 GROUND_TRUTH_BACKUP_FOLDER = "segstudio-ground-truth-backup"  # beside the project file
 
 
+@dataclass(frozen=True)
+class SavedWork:
+    """Which editing session (one image opened once in one window) and which revision of it a save holds."""
+
+    session: str
+    revision: int
+
+
 def save_correction(
     dataset: Dataset,
     sample: Sample,
@@ -34,23 +44,29 @@ def save_correction(
     labels: LabelSet,
     *,
     autosave: AutosaveStore | None = None,
+    work: SavedWork | None = None,
+    expected: Expected = UNCHECKED,
 ) -> Path:
     """Write ``mask`` as the correction of ``sample`` (a palette PNG at ``dataset.correction_path(sample)``,
-    folders created as needed, replaced atomically) and then discard the sample's autosave, now redundant.
-    Returns the path written.
+    folders created as needed, replaced atomically). Returns the path written.
 
-    Refuses (:class:`FileProblem`) when that path is one of the sample's own mask files (the ground truth or a
-    prediction), e.g. after a project file pointed the corrections folder at the masks: overwriting the truth
-    takes an explicit choice elsewhere, never a plain save. ``autosave`` defaults to
-    :meth:`AutosaveStore.for_dataset`. Invalid mask values raise ``ValueError`` before anything is written.
+    ``expected``: the state the correction file had when the work started (:meth:`FileState.of`, None for "no
+    file yet"); when somebody else wrote it since, :class:`SaveConflict` is raised and nothing is written.
+    ``autosave`` and ``work``: the autosave this save makes redundant is removed
+    (:meth:`AutosaveStore.discard_saved`; a newer one, written while this save ran, is kept).
+
+    Refuses (:class:`FileProblem`) a correction path that is one of the sample's own files (see
+    :meth:`Dataset.correction_path`). Invalid mask values raise ``ValueError`` before anything is written.
     """
     path = dataset.correction_path(sample)  # checked: inside the corrections folder, never the image or a mask
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FileProblem(path.parent, f"cannot create the corrections folder: {exc.strerror or exc}") from exc
+    check_unchanged(path, expected)
     write_class_mask(path, mask, labels)
-    (autosave if autosave is not None else AutosaveStore.for_dataset(dataset)).discard(sample.key)
+    if autosave is not None and work is not None:
+        autosave.discard_saved(sample.key, session=work.session, revision=work.revision)
     return path
 
 
@@ -63,7 +79,9 @@ def ground_truth_backup_path(dataset: Dataset, sample: Sample) -> Path | None:
     return dataset.project_file.parent / GROUND_TRUTH_BACKUP_FOLDER / f"{sample.key}{truth.suffix.lower()}"
 
 
-def save_as_ground_truth(dataset: Dataset, sample: Sample, mask: np.ndarray, labels: LabelSet) -> Path:
+def save_as_ground_truth(
+    dataset: Dataset, sample: Sample, mask: np.ndarray, labels: LabelSet, *, expected: Expected = UNCHECKED
+) -> Path:
     """Write ``mask`` (class ids) OVER the ground-truth file of ``sample``, in that file's own convention.
 
     The explicit counterpart of :func:`save_correction`, for a user who asked for it. The dataset's value map
@@ -74,6 +92,7 @@ def save_as_ground_truth(dataset: Dataset, sample: Sample, mask: np.ndarray, lab
 
     Before the first overwrite, the original bytes are copied to :func:`ground_truth_backup_path`; that backup
     is never replaced, so the truth as it was before segstudio touched it is never lost. The write is atomic.
+    ``expected``: the state the file had when it was read; a file written since raises :class:`SaveConflict`.
 
     Refuses (:class:`FileProblem`, nothing written) when the sample has no ground-truth file, when its ground
     truth is an instance mask, when the value map sends two stored values to one class (no way to choose), or
@@ -107,6 +126,7 @@ def save_as_ground_truth(dataset: Dataset, sample: Sample, mask: np.ndarray, lab
     for class_id, raw_value in table.items():
         out[values == class_id] = raw_value
     data = _encode_like(path, raw, out)  # everything checked and encoded before the disk is touched
+    check_unchanged(path, expected)
     backup = ground_truth_backup_path(dataset, sample)
     assert backup is not None
     if not backup.exists():

@@ -30,6 +30,10 @@ from segstudio.io.project_file import write_project_file
 def apply_labels(window: Any, labels: LabelSet) -> None:
     """Make ``labels`` the label set of ``window``'s dataset (project file rewritten), session and canvas."""
     dataset: Dataset | None = window.dataset
+    if dataset is not None and dataset.spec.labels != labels and window.read_only_reason is not None:
+        window.statusBar().showMessage("cannot change the classes: read-only, this folder is open in another window", 10000)
+        window.class_panel.set_labels(dataset.spec.labels)
+        return
     if dataset is not None and dataset.spec.labels != labels:
         spec = replace(dataset.spec, labels=labels)
         write_project_file(dataset.project_file, dataset.root, spec)

@@ -6,7 +6,9 @@ It holds no pixels and computes nothing: the :class:`ImageSession` (built on a w
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +30,11 @@ from segstudio.core.compositing import LayerKind, LayerStyle
 from segstudio.core.geometry import Rect
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave import AutosaveStore, Recoverable
-from segstudio.io.corrections import save_as_ground_truth, save_correction
-from segstudio.io.datasets import Dataset, open_dataset
+from segstudio.io.corrections import SavedWork, save_as_ground_truth, save_correction
+from segstudio.io.errors import FileProblem
+from segstudio.io.file_state import UNCHECKED, Expected, FileState, SaveConflict
+from segstudio.io.project_lock import ProjectLock, ProjectLocked
+from segstudio.io.datasets import Dataset, Sample, open_dataset
 from segstudio.io.project_file import user_data_dir
 from segstudio.models.progress import Progress
 from segstudio.ui.canvas import Canvas
@@ -59,6 +64,18 @@ from segstudio.ui.tools import MIN_BRUSH_SIZE, Tool
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
 AUTOSAVE_INTERVAL_MS = 5000
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """What the "save" worker did: wrote ``path`` (now in ``state``), or found a ``conflict`` and wrote nothing."""
+
+    key: str
+    revision: int
+    ground_truth: bool
+    path: Path | None = None
+    state: FileState | None = None
+    conflict: SaveConflict | None = None
 PEEK_KEY = Qt.Key.Key_G  # hold to see the ground truth
 
 
@@ -96,6 +113,12 @@ class MainWindow(QMainWindow):
         self._loading_key: str | None = None
         self._unsaved: dict[str, np.ndarray] = {}  # work left on other images this run, not saved yet
         self._autosaved_revision: int | None = None
+        self._work_id = ""  # names the editing session on screen, for autosaves (see AutosaveStore.discard_saved)
+        # What each file a save may replace looked like when its image was read: a save refuses to replace a file
+        # that somebody else wrote since (segstudio.io.file_state).
+        self._disk_states: dict[Path, FileState | None] = {}
+        self.project_lock: ProjectLock | None = None
+        self.read_only_reason: str | None = None  # set when another window holds this folder: nothing is written
         self._actions: list[QAction] = []
         self._menus: dict[str, QMenu] = {}
         # Model predictions made this run: sample key -> mask written under segstudio-predictions/ (wins over the
@@ -180,6 +203,7 @@ class MainWindow(QMainWindow):
         self.canvas.class_picked.connect(self.class_panel.select)
         self.canvas.edited.connect(self._on_edited)
         self.canvas.cursor_moved.connect(self._on_cursor)
+        self.canvas.tool_refused.connect(lambda message: self.statusBar().showMessage(message, 8000))
         self.canvas.brush_size_changed.connect(self._on_brush_size)
         self.brush_slider.valueChanged.connect(self.canvas.set_brush_size)
         self.layer_panel.style_changed.connect(self.canvas.set_layer_style)
@@ -299,9 +323,13 @@ class MainWindow(QMainWindow):
     def _show_dataset(self, dataset: Dataset, image: str | None, predicted: dict[str, Path] | None = None) -> None:
         """Show ``dataset``; ``predicted`` (key -> mask under segstudio-predictions/, see ``app_predictions``) are
         the app's predictions from earlier runs: used as the model's predictions, as if just made."""
+        self.wait_for_save()  # the previous folder's save finishes under its lock
+        self._release_lock()
         self.dataset = dataset
+        self._take_lock(dataset)
         self.autosave_store = AutosaveStore.for_dataset(dataset)
         self._unsaved.clear()
+        self._disk_states.clear()
         self.current_key = None
         self.canvas.set_session(None)
         self.metrics_panel.set_session(None)
@@ -315,7 +343,6 @@ class MainWindow(QMainWindow):
         self._image_scores.clear()
         self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.settings.setValue("last_folder", str(dataset.root))
-        self.setWindowTitle(f"segstudio - {dataset.root}")
         self._pending_scores.clear()
         try:
             first = dataset.sample(image).key if image else (self.file_list.neighbour(0) if dataset.samples else None)
@@ -330,8 +357,40 @@ class MainWindow(QMainWindow):
         else:
             self._metrics_after_load = None
             self.compute_dataset_metrics()
-        if self.interactive and self.pending_recoveries():
+        if self.read_only_reason is not None:
+            self._report(self.read_only_reason)
+        elif self.interactive and self.pending_recoveries():
             QTimer.singleShot(0, self._offer_recovery)
+
+    def _take_lock(self, dataset: Dataset) -> None:
+        """Hold the folder for this window, or open it read-only when another window holds it: two windows
+        writing one folder overwrote each other's saves and removed each other's autosaves."""
+        self.read_only_reason = None
+        try:
+            self.project_lock = ProjectLock.acquire(dataset.project_file.parent)
+        except ProjectLocked as locked:
+            self.read_only_reason = (
+                f"{dataset.root} is open in {locked.holder.describe()}. It opens read-only here: you can look "
+                "and compare, but nothing is painted, saved or autosaved in this window. Close the other window "
+                "and open the folder again to edit it."
+            )
+        except FileProblem as problem:
+            self.read_only_reason = f"{dataset.root} opens read-only: {problem}"
+        title = f"segstudio - {dataset.root}" + (" [read-only]" if self.read_only_reason else "")
+        self.setWindowTitle(title)
+        self.canvas.tools.read_only = self.read_only_reason is not None
+
+    def _release_lock(self) -> None:
+        if self.project_lock is not None:
+            self.project_lock.release()
+            self.project_lock = None
+
+    def _refuse_when_read_only(self, what: str) -> bool:
+        """True (and the user told why) when this window may not write."""
+        if self.read_only_reason is None:
+            return False
+        self.statusBar().showMessage(f"cannot {what}: read-only, this folder is open in another window", 10000)
+        return True
 
     def load(self, key: str) -> None:
         """Show sample ``key``: its masks are read on the "load" worker; ``sample_loaded`` follows."""
@@ -352,6 +411,7 @@ class MainWindow(QMainWindow):
 
     def _on_loaded(self, loaded: LoadedSample) -> None:
         self._unsaved.pop(loaded.key, None)
+        self._disk_states.update(loaded.file_states)
         self._loading_key = None
         self.show_session(loaded.key, loaded.session)
         if loaded.notes:
@@ -359,6 +419,12 @@ class MainWindow(QMainWindow):
 
     def show_session(self, key: str, session: ImageSession) -> None:
         self.current_key = key
+        self._work_id = uuid.uuid4().hex
+        if self.dataset is not None:
+            sample = self.dataset.sample(key)
+            for path in (self._correction_path(sample), self.dataset.ground_truth(sample)):
+                if path is not None and path not in self._disk_states:
+                    self._disk_states[path] = FileState.of(path)
         self._autosaved_revision = None if session.dirty else session.revision
         self.canvas.set_session(session)
         self.metrics_panel.set_session(session)
@@ -418,7 +484,7 @@ class MainWindow(QMainWindow):
 
     def _edit(self, operation: Callable[[ImageSession], object]) -> None:
         session = self.canvas.session
-        if session is None:
+        if session is None or self._refuse_when_read_only("change the mask"):
             return
         try:
             operation(session)
@@ -442,16 +508,18 @@ class MainWindow(QMainWindow):
 
     # -- saving ----------------------------------------------------------------------------------------
 
-    def save(self, *, wait: bool = False) -> Path | None:
+    def save(self, *, wait: bool = False, overwrite: bool = False) -> Path | None:
         """Write the working mask as the image's correction (atomic) and drop its autosave, on the "save" worker.
 
         The mask is copied here (cheap) and written there; ``saved(key, path)`` follows, and the session is marked
-        saved only if it still holds the revision that was written (later strokes stay dirty). A failure keeps
-        the work dirty and shows the message. Saves run one at a time: a save asked for while one is writing
-        follows it. ``wait``: block (running the event loop) until written and return the path (tests, close).
+        saved only if it still holds the revision that was written (later strokes stay dirty, and so does their
+        autosave). A failure keeps the work dirty and shows the message. Saves run one at a time: a save asked
+        for while one is writing follows it. A correction file that somebody else wrote since this image was
+        read is not replaced: the user is asked (``overwrite`` replaces it anyway), or, not interactive, told
+        through ``save_failed``. ``wait``: block (running the event loop) until written and return the path.
         """
         session, dataset, key = self.canvas.session, self.dataset, self.current_key
-        if session is None or dataset is None or key is None:
+        if session is None or dataset is None or key is None or self._refuse_when_read_only("save"):
             return None
         if self._pending_save is not None:
             self._save_again = True
@@ -459,35 +527,23 @@ class MainWindow(QMainWindow):
                 return None
             self.wait_for_save()
             return self.save(wait=True) if self._save_again else self._last_saved_path
-        self._save_again = False
-        mask, revision, labels, sample, store = (
-            session.mask.copy(), session.revision, session.labels, dataset.sample(key), self.autosave_store)
-        self._pending_save = (key, revision)
-        self._saving_ground_truth = False
-        self._last_saved_path = None
-        self.statusBar().showMessage(f"saving {key}...")
-        self._save_handle = self.pool.submit("save", lambda _progress, _cancel: (key, revision, save_correction(
-            dataset, sample, mask, labels, autosave=store)), cancel_previous=False)
-        if wait:
-            self.wait_for_save()
-            return self._last_saved_path
-        return None
+        return self._submit_save(ground_truth=False, wait=wait, overwrite=overwrite)
 
-    def save_as_ground_truth(self, *, wait: bool = False) -> Path | None:
+    def save_as_ground_truth(self, *, wait: bool = False, overwrite: bool = False) -> Path | None:
         """Write the working mask OVER the image's ground-truth file, in that file's own convention (value map
         inverted, palette/grey/16-bit/TIFF storage kept; see :func:`segstudio.io.corrections.save_as_ground_truth`),
         after a confirmation when interactive. The original file is backed up once, beside the project file.
-        Runs on the "save" worker after any pending save; ``saved(key, path)`` follows, failures are reported like
-        a normal save's. ``wait``: block until written and return the path."""
+        Runs on the "save" worker after any pending save; ``saved(key, path)`` follows, failures and conflicts are
+        handled like a normal save's. ``wait``: block until written and return the path."""
         session, dataset, key = self.canvas.session, self.dataset, self.current_key
-        if session is None or dataset is None or key is None:
+        if session is None or dataset is None or key is None or self._refuse_when_read_only("save"):
             return None
         sample = dataset.sample(key)
         truth = dataset.ground_truth(sample)
         if truth is None:
             self._report(f"{key} has no ground truth file to save over; use Save correction")
             return None
-        if self.interactive:
+        if self.interactive and not overwrite:
             answer = QMessageBox.question(
                 self, "Save as ground truth?",
                 f"Overwrite the ground truth of {key}?\n\n{truth}\n\nThe original is kept once in "
@@ -500,19 +556,41 @@ class MainWindow(QMainWindow):
             if self._pending_save is not None:
                 self._report("a save is still running; try again")
                 return None
-        self._save_again = False
-        mask, revision, labels, store = session.mask.copy(), session.revision, session.labels, self.autosave_store
+        return self._submit_save(ground_truth=True, wait=wait, overwrite=overwrite)
 
-        def job(_progress, _cancel):
-            path = save_as_ground_truth(dataset, sample, mask, labels)
-            if store is not None:
-                store.discard(key)
-            return key, revision, path
+    def _correction_path(self, sample: Sample) -> Path | None:
+        assert self.dataset is not None
+        try:
+            return self.dataset.correction_path(sample)
+        except FileProblem:
+            return None  # the save reports it
+
+    def _submit_save(self, *, ground_truth: bool, wait: bool, overwrite: bool) -> Path | None:
+        session, dataset, key, store = self.canvas.session, self.dataset, self.current_key, self.autosave_store
+        assert session is not None and dataset is not None and key is not None
+        self._save_again = False
+        sample = dataset.sample(key)
+        mask, revision, labels = session.mask.copy(), session.revision, session.labels
+        target = dataset.ground_truth(sample) if ground_truth else self._correction_path(sample)
+        expected: Expected = UNCHECKED if overwrite or target is None else self._disk_states.get(target, UNCHECKED)
+        work = SavedWork(self._work_id, revision)
+
+        def job(_progress, _cancel) -> SaveOutcome:
+            try:
+                if ground_truth:
+                    path = save_as_ground_truth(dataset, sample, mask, labels, expected=expected)
+                    if store is not None:
+                        store.discard_saved(key, session=work.session, revision=work.revision)
+                else:
+                    path = save_correction(dataset, sample, mask, labels, autosave=store, work=work, expected=expected)
+            except SaveConflict as conflict:
+                return SaveOutcome(key, revision, ground_truth, conflict=conflict)
+            return SaveOutcome(key, revision, ground_truth, path, FileState.of(path))
 
         self._pending_save = (key, revision)
-        self._saving_ground_truth = True
+        self._saving_ground_truth = ground_truth
         self._last_saved_path = None
-        self.statusBar().showMessage(f"saving {key} as ground truth...")
+        self.statusBar().showMessage(f"saving {key}" + (" as ground truth..." if ground_truth else "..."))
         self._save_handle = self.pool.submit("save", job, cancel_previous=False)
         if wait:
             self.wait_for_save()
@@ -530,10 +608,15 @@ class MainWindow(QMainWindow):
             QThread.msleep(2)
         return self._pending_save is None
 
-    def _on_saved(self, outcome: tuple[str, int, Path]) -> None:
-        key, revision, path = outcome
-        ground_truth, self._saving_ground_truth = self._saving_ground_truth, False
+    def _on_saved(self, outcome: SaveOutcome) -> None:
+        key, revision, path, ground_truth = outcome.key, outcome.revision, outcome.path, outcome.ground_truth
+        self._saving_ground_truth = False
         self._pending_save = None
+        if outcome.conflict is not None or path is None:
+            self._save_again = False
+            self._on_save_conflict(outcome)
+            return
+        self._disk_states[path] = outcome.state
         self._last_saved_path = path
         session = self.canvas.session
         if session is not None and key == self.current_key and session.revision == revision:
@@ -547,6 +630,24 @@ class MainWindow(QMainWindow):
         if self._save_again:
             self.save()
 
+    def _on_save_conflict(self, outcome: SaveOutcome) -> None:
+        """Somebody else wrote the file since it was read: keep the user's work (dirty, autosaved) and ask."""
+        conflict = outcome.conflict
+        assert conflict is not None
+        self.autosave_now()
+        message = f"{conflict}. Your work is kept in this window (and in its autosave)."
+        if self.interactive and outcome.key == self.current_key:
+            answer = QMessageBox.warning(
+                self, "The file changed on disk",
+                f"{message}\n\nReplace the file on disk with your version? (Cancel keeps both as they are; you can "
+                "save again later.)",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            if answer == QMessageBox.StandardButton.Save:
+                self._submit_save(ground_truth=outcome.ground_truth, wait=False, overwrite=True)
+                return
+        self.statusBar().showMessage(message, 15000)
+        self.save_failed.emit(message)
+
     def _on_save_failed(self, failure: WorkerFailure) -> None:
         key = self._pending_save[0] if self._pending_save is not None else ""
         self._pending_save = None
@@ -559,18 +660,18 @@ class MainWindow(QMainWindow):
         """Autosave the current image on a worker when it changed since the last autosave; True if started.
         ``wait``: block until written (closing the window, tests)."""
         session, store, key = self.canvas.session, self.autosave_store, self.current_key
-        if session is None or store is None or key is None or not session.dirty:
+        if session is None or store is None or key is None or not session.dirty or self.read_only_reason is not None:
             return False
         if self._autosaved_revision == session.revision:
             return False
-        mask, revision, labels = session.mask.copy(), session.revision, session.labels
+        mask, revision, labels, work = session.mask.copy(), session.revision, session.labels, self._work_id
         image_path = self.dataset.sample(key).image if self.dataset is not None else None
         self._autosaved_revision = revision
         if wait:
-            store.save(key, mask, revision=revision, labels=labels, image_path=image_path)
+            store.save(key, mask, revision=revision, labels=labels, image_path=image_path, session=work)
             return True
         self.pool.submit("autosave", lambda progress, cancel: store.save(
-            key, mask, revision=revision, labels=labels, image_path=image_path), cancel_previous=False)
+            key, mask, revision=revision, labels=labels, image_path=image_path, session=work), cancel_previous=False)
         return True
 
     # -- recovery --------------------------------------------------------------------------------------
@@ -584,6 +685,7 @@ class MainWindow(QMainWindow):
         if self.autosave_store is None or self.dataset is None:
             return
         mask = self.autosave_store.load(entry)
+        self.autosave_store.adopt(entry.sample_key)
         self._unsaved[entry.sample_key] = mask
         if entry.sample_key == self.current_key:
             self.current_key = None  # force a reload with the recovered mask
@@ -608,6 +710,7 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Yes:
             for entry in good[1:]:
                 self._unsaved[entry.sample_key] = self.autosave_store.load(entry)  # type: ignore[union-attr]
+                self.autosave_store.adopt(entry.sample_key)  # type: ignore[union-attr]
             if good:
                 self.recover(good[0])
         elif answer == QMessageBox.StandardButton.No:
@@ -685,15 +788,18 @@ class MainWindow(QMainWindow):
         if problem is not None:
             self._report_worker_error(problem)
             return
-        image, labels, target = session.image, dataset.spec.labels, prediction_path(dataset, model.name, dataset.sample(key))
+        image, labels = session.image, dataset.spec.labels
+        # Read-only (another window holds the folder): the prediction is shown, not written.
+        target = None if self.read_only_reason else prediction_path(dataset, model.name, dataset.sample(key))
 
         def job(progress, cancel):
             from segstudio.io.mask_files import write_class_mask
 
             result = predict_image(model, image, key, labels, progress=progress, cancel=cancel)
             cancel.raise_if_cancelled()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_class_mask(target, result.classes, labels)
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_class_mask(target, result.classes, labels)
             return PredictedImage(result.key, result.classes, result.model, target)
 
         self._predict_kind, self._predicting_key = "image", key
@@ -705,6 +811,8 @@ class MainWindow(QMainWindow):
         model, dataset = self.model_panel.model, self.dataset
         if model is None or dataset is None:
             self.statusBar().showMessage("load a model and a folder first", 5000)
+            return
+        if self._refuse_when_read_only("write predictions for every image"):
             return
         self._predict_kind, self._predicting_key = "all", None
         self.model_panel.start(f"predicting {len(dataset.samples)} images...")
@@ -869,8 +977,10 @@ class MainWindow(QMainWindow):
         if value < 0 or session is None:
             self.status_cursor.setText("")
             return
-        names = session.labels.names
-        name = names[value] if value < len(names) else session.labels.ignore_name
+        try:
+            name = session.labels.name_of(value)
+        except KeyError:
+            name = f"value {value}"
         self.status_cursor.setText(f"x {x}, y {y}: {name}")
 
     def _on_brush_size(self, size: int) -> None:
@@ -882,12 +992,21 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         tools = self.canvas.tools
         labels = self.dataset.spec.labels if self.dataset is not None else None
-        name = labels.names[tools.value] if labels is not None and tools.value < labels.num_classes else str(tools.value)
+        try:
+            name = labels.name_of(tools.value) if labels is not None else str(tools.value)
+        except KeyError:
+            name = str(tools.value)
         keep = ", keep other classes" if tools.keep_other_classes else ""
         self.status_class.setText(f"class: {name}")
-        self.status_brush.setText(f"{tools.tool.value}, size {tools.size}{keep}")
+        if tools.tool is Tool.ERASER and tools.eraser_status:
+            self.status_brush.setText(f"{tools.eraser_status}, size {tools.size}{keep}")
+        else:
+            self.status_brush.setText(f"{tools.tool.value}, size {tools.size}{keep}")
         session = self.canvas.session
-        self.status_source.setText("" if session is None else ("modified" if session.dirty else ""))
+        state = "" if session is None else ("modified" if session.dirty else "")
+        if self.read_only_reason is not None:
+            state = "read-only (open in another window)"
+        self.status_source.setText(state)
 
     def _report(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
@@ -946,4 +1065,5 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"autosave failed: {error}")
         self.save_settings()
         self.pool.shutdown(5000)
+        self._release_lock()
         super().closeEvent(event)

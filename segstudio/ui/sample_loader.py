@@ -5,7 +5,8 @@ Qt-free (it runs on a worker thread); the window hands the finished session to t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from segstudio.core.session import ImageSession, mask_dtype
 from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.io.errors import FileProblem
+from segstudio.io.file_state import FileState
 from segstudio.io.images import read_image
 from segstudio.io.mask_files import read_class_mask, read_instance_mask
 from segstudio.models.progress import CancelToken, Progress, ProgressCallback
@@ -26,6 +28,9 @@ class LoadedSample:
     key: str
     session: ImageSession
     notes: tuple[str, ...] = ()  # masks that could not be used, and why (the image still opens)
+    # The correction and ground-truth files as they were when read (None: no file), so a save can tell whether
+    # somebody else wrote them since.
+    file_states: Mapping[Path, FileState | None] = field(default_factory=dict)
 
 
 def load_sample(
@@ -54,6 +59,9 @@ def load_sample(
     report(1)
     truth = None
     truth_path = dataset.ground_truth(sample)
+    correction_path = dataset.correction_path(sample)
+    # Taken before reading: a write that lands while we read shows up as a change at save time.
+    states = {path: FileState.of(path) for path in (truth_path, correction_path) if path is not None}
     if truth_path is not None:
         source = dataset.ground_truth_source(sample)
         if source is not None and source.kind is MaskKind.INSTANCE:
@@ -75,14 +83,13 @@ def load_sample(
             notes.append(f"prediction not shown: {problem}")
     report(3)
     correction = None
-    correction_path = dataset.correction_path(sample)
     if correction_path.is_file():
         correction = read_class_mask(correction_path, labels, expected_size=size)
     session = ImageSession.start(
         image, labels, ground_truth=truth, prediction=prediction, correction=correction, recovered=recovered
     )
     report(4)
-    return LoadedSample(sample.key, session, tuple(notes))
+    return LoadedSample(sample.key, session, tuple(notes), states)
 
 
 def _instances_as_classes(path: Path, dataset: Dataset, size: tuple[int, int]) -> np.ndarray:

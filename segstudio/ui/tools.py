@@ -20,6 +20,7 @@ from segstudio.core.session import ImageSession, NoEraseValue
 
 Point = tuple[float, float]
 
+READ_ONLY_PROBLEM = "read-only: this folder is open in another window, so nothing can be painted here"
 MIN_BRUSH_SIZE = 1
 MAX_BRUSH_SIZE = 512
 
@@ -55,6 +56,8 @@ class ToolController:
         self.value = 1
         self._size = 15  # brush diameter in image pixels
         self.keep_other_classes = False
+        # Another window holds the folder: the mask may be looked at and classes picked, never changed.
+        self.read_only = False
         self._last: Point | None = None
         self._polygon: list[Point] = []
 
@@ -110,6 +113,8 @@ class ToolController:
         session = self.session
         if session is None:
             return ToolResult()
+        if self.read_only and self.tool is not Tool.PICK:
+            return ToolResult(problem=READ_ONLY_PROBLEM)
         if self.tool is Tool.ERASER and session.erase_value is None:
             # Refuse before the stroke opens: no empty undo step, and the moves that follow do nothing.
             return ToolResult(problem=self.eraser_status)

@@ -56,7 +56,7 @@ def test_demo_trains_on_worker_then_predicts_and_caches(qtbot, tmp_path: Path, o
     assert session is not None and session.prediction is not None
     iou, dice = window.file_list.model.score(key)
     assert iou is not None and dice is not None
-    window.pool.shutdown(5000)
+    window.close()  # a later start: the first window no longer holds the folder
 
     again, demo2 = start_demo(qtbot, folder)
     assert not demo2.training  # cached: loaded, not trained

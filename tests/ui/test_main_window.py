@@ -143,8 +143,9 @@ def test_autosave_and_crash_recovery(qtbot, window: MainWindow, camvid_folder: P
     assert window.autosave_now()
     assert window.pool.wait_for_done(10000)
     qtbot.wait(20)
-    # "Crash": the window goes away without saving or closing properly.
+    # "Crash": the window goes away without saving or closing properly (the OS drops its folder lock).
     window.autosave_timer.stop()
+    window._release_lock()
 
     second = MainWindow(interactive=False)
     qtbot.addWidget(second)
@@ -159,6 +160,7 @@ def test_autosave_and_crash_recovery(qtbot, window: MainWindow, camvid_folder: P
     assert session.dirty and session.working_source.name == "AUTOSAVE"
     second.save(wait=True)
     assert second.pending_recoveries() == []
+    assert not list(second.autosave_store.folder.glob("*.json"))  # the recovered autosave went with the save
     second.pool.shutdown(5000)
 
 

@@ -88,3 +88,24 @@ def test_predict_with_a_torchvision_weights_file(tmp_path: Path, capsys: pytest.
     from PIL import Image
 
     assert Image.open(written).mode == "P" and Image.open(written).size == (320, 240)
+
+
+def test_predict_refuses_a_checkpoint_with_nan_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A diverged training's checkpoint would predict all background and exit 0; it is refused at load."""
+    torch = pytest.importorskip("torch")
+    from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
+    from segstudio.models.registry import ModelConfig, build_model
+
+    config = ModelConfig("unet", DEMO_LABELS.num_classes, 3, "classic", {"base_channels": 4})
+    model = build_model(config)
+    with torch.no_grad():
+        weight = next(model.parameters())
+        weight[(0,) * weight.dim()] = float("nan")
+    checkpoint = tmp_path / "diverged.safetensors"
+    save_checkpoint(checkpoint, model, CheckpointMeta(config, DEMO_LABELS))
+    images = write_demo_dataset(tmp_path / "demo", count=1) / "images"
+    out = tmp_path / "out"
+    assert main(["predict", "--model", str(checkpoint), "--images", str(images), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(checkpoint) in err and "1 NaN" in err and "not loaded" in err
+    assert not out.exists()

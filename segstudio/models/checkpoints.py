@@ -34,7 +34,8 @@ backbone/decoder weights load and the class-sized layers (the predictors) start 
 weights_only=True)`` (tensors and plain containers only; a pickle that asks for any other Python object is
 refused before it runs), safetensors files with safetensors. Every failure is a :class:`CheckpointProblem`
 (a :class:`FileProblem`, so a ``ValueError``) naming the file, with a :class:`ProblemKind` saying which
-problem it is; nothing partially loaded is ever returned.
+problem it is; nothing partially loaded is ever returned. Weights with NaN or infinite values (a diverged
+training) are refused too (``ProblemKind.NON_FINITE``): such a model predicts all background as if it worked.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class ProblemKind(StrEnum):
     ENCODER_ONLY = "encoder weights only"  # ImageNet weights: say which model they go into
     UNRECOGNISED = "unrecognised network"
     INCOMPATIBLE = "incompatible weights"  # names/shapes do not fit the model
+    NON_FINITE = "non-finite weights"  # NaN or infinite values: the model would predict nothing meaningful
 
 
 class CheckpointProblem(FileProblem):
@@ -1096,11 +1098,13 @@ def _safetensors_metadata(path: Path) -> dict[str, str]:
 
 def _read_safetensors(path: Path) -> dict[str, Tensor]:
     try:
-        return safetensors.torch.load_file(str(path), device="cpu")
+        state = safetensors.torch.load_file(str(path), device="cpu")
     except Exception as exc:
         raise CheckpointProblem(
             path, ProblemKind.TRUNCATED, f"is truncated or corrupt: its tensors cannot be read ({exc})"
         ) from None
+    _check_finite(path, state)
+    return state
 
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
@@ -1145,7 +1149,36 @@ def _state_dict_from(path: Path, loaded: object) -> dict[str, Tensor]:
     state = {str(k): v for k, v in loaded.items()}
     if all(k.startswith("module.") for k in state):  # saved from DataParallel / DistributedDataParallel
         state = {k[len("module.") :]: v for k, v in state.items()}
+    _check_finite(path, state)
     return state
+
+
+def _check_finite(path: Path, state: Mapping[str, Tensor]) -> None:
+    """Refuse NaN or infinite values in any floating tensor (weights, BatchNorm statistics...).
+
+    A diverged training saves such weights without complaint, and the model they make predicts all
+    background (NaN logits argmax to class 0) as if it worked. One ``isfinite().all()`` per tensor: about
+    0.1 s for ResNet-50's 25M values on one CPU thread, less than building the model takes; the values are
+    counted only for a file that fails.
+    """
+    bad = [
+        (key, tensor)
+        for key, tensor in state.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    if not bad:
+        return
+    floating = sum(1 for tensor in state.values() if tensor.is_floating_point())
+    nan = sum(int(torch.isnan(tensor).sum()) for _, tensor in bad)
+    infinite = sum(int(torch.isinf(tensor).sum()) for _, tensor in bad)
+    names = ", ".join(key for key, _ in bad[:3]) + (", ..." if len(bad) > 3 else "")
+    raise CheckpointProblem(
+        path,
+        ProblemKind.NON_FINITE,
+        f"holds broken weights: {len(bad)} of its {floating} floating-point tensors have non-finite values "
+        f"({nan} NaN, {infinite} infinite), in {names}. A model with them predicts nothing meaningful (did its "
+        "training diverge?), so it was not loaded",
+    )
 
 
 def _all_tensors(mapping: Mapping[Any, Any]) -> bool:

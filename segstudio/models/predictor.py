@@ -28,6 +28,17 @@ mask; a single ``(K, H, W)`` float32 map would take 1.4 GB. That map is only bui
 asks for it (float16 by default).
 
 The untiled path (``tile_size=None``) is the same code with a single window.
+
+Non-finite values
+-----------------
+A model with NaN weights gives NaN logits, and the argmax of NaNs is class 0: an all-background mask that
+looks like a prediction. So every batch of windows is checked, once going in and once coming out (one
+``torch.isfinite(...).all()`` each, small beside the network): a window whose input is not finite raises
+:class:`NonFiniteInput` (a float image with NaN/inf pixels, or values that overflow float32 once normalised)
+before the model runs; a window whose logits are not finite raises :class:`NonFiniteOutput`. Both are
+``ValueError`` subclasses, so :meth:`Predictor.predict_folder` skips that image with the reason. Instance
+models' scores, boxes and masks are checked the same way. Under mixed precision an unusual input can
+overflow float16 to inf even with sound weights; that is refused too, and the message says so.
 """
 
 from __future__ import annotations
@@ -55,6 +66,16 @@ from segstudio.models.registry import Task
 
 DEFAULT_TILE_OVERLAP = 64
 _MIN_WEIGHT = 1e-6  # the least weight a window gives a pixel it covers: tiny, never zero, so weight sums stay positive
+
+
+class NonFiniteOutput(ValueError):
+    """The model produced NaN or infinite values for an image whose input was finite: its weights are
+    likely broken, or mixed precision overflowed."""
+
+
+class NonFiniteInput(ValueError):
+    """An image (or a window of it) whose model input is NaN or infinite: nothing a model says about it means
+    anything, so it is refused rather than predicted."""
 
 
 class Blend(StrEnum):
@@ -354,8 +375,16 @@ class Predictor:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             batch = order[first : first + self.tile_batch]
-            inputs = [self._window_input(image, rows.starts[i], cols.starts[j], rows.tile, cols.tile) for i, j in batch]
-            scores = self._semantic_probabilities(torch.stack(inputs))
+            inputs = torch.stack(
+                [self._window_input(image, rows.starts[i], cols.starts[j], rows.tile, cols.tile) for i, j in batch]
+            )
+            places = [
+                "the image" if total == 1 else _describe_window(rows.starts[i], cols.starts[j], rows.tile, cols.tile)
+                for i, j in batch
+            ]
+            if not bool(torch.isfinite(inputs).all()):
+                raise _non_finite_input(image, places[0])
+            scores = self._semantic_probabilities(inputs, places)
             for (i, j), window in zip(batch, scores, strict=True):
                 self._scatter(window, i, j, rows, cols, row_weights, col_weights, pending, classes, probabilities)
             report(progress, Progress("predict", first + len(batch), total, f"tile {first + len(batch)} of {total}"))
@@ -366,8 +395,11 @@ class Predictor:
     def _window_input(self, image: np.ndarray, y: int, x: int, h: int, w: int) -> torch.Tensor:
         return torch.from_numpy(self.normalisation.to_array(image[y : y + h, x : x + w]))
 
-    def _semantic_probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        """``(B, K, h, w)`` float32 probabilities on the device (K = 2 for a single-logit binary model)."""
+    def _semantic_probabilities(self, batch: torch.Tensor, places: Sequence[str]) -> torch.Tensor:
+        """``(B, K, h, w)`` float32 probabilities on the device (K = 2 for a single-logit binary model).
+
+        ``places`` names each window of ``batch`` for the error raised when its logits are not finite.
+        """
         batch = batch.to(self.device, non_blocking=True)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
@@ -380,6 +412,11 @@ class Predictor:
                 f"the model returned logits of shape {tuple(logits.shape)} for input {tuple(batch.shape)}; "
                 f"expected {expected} (num_classes={self.num_classes}, same height and width as the input)"
             )
+        # One reduction per batch (one device sync, which the copy to the host would make anyway); softmax and
+        # argmax would turn NaN/inf logits into an all-background mask that looks like a prediction.
+        if not bool(torch.isfinite(logits).all()):
+            failing = (~torch.isfinite(logits)).flatten(1).any(dim=1).nonzero().flatten().tolist()
+            raise self._non_finite_output(f"logits for {places[failing[0]]}")
         logits = logits.float()
         if self.num_classes == 1:
             foreground = torch.sigmoid(logits)
@@ -434,7 +471,10 @@ class Predictor:
     # -- instances --------------------------------------------------------------------------------------------
 
     def _predict_instances(self, image: np.ndarray) -> Prediction:
-        tensor = torch.from_numpy(self.normalisation.to_array(image)).to(self.device)
+        tensor = torch.from_numpy(self.normalisation.to_array(image))
+        if not bool(torch.isfinite(tensor).all()):
+            raise _non_finite_input(image, "the image")
+        tensor = tensor.to(self.device)
         with self._autocast():
             outputs = self.model([tensor])
         if not isinstance(outputs, Sequence) or len(outputs) != 1 or not isinstance(outputs[0], Mapping):
@@ -448,12 +488,35 @@ class Predictor:
             else value
             for key, value in outputs[0].items()
         }
+        broken = [
+            key
+            for key in ("scores", "boxes", "masks")
+            if isinstance(detections.get(key), torch.Tensor)
+            and detections[key].is_floating_point()
+            and not bool(torch.isfinite(detections[key]).all())
+        ]
+        if broken:
+            raise self._non_finite_output(f"{' and '.join(broken)} for the image")
         instances = instances_from_detections(detections, self.score_threshold)
         if instances.shape != image.shape[:2]:
             raise ValueError(f"the instance mask is {instances.shape} but the image is {image.shape[:2]}")
         return Prediction(instances.to_class_mask(self.class_dtype), None, instances, 1)
 
     # -- helpers ----------------------------------------------------------------------------------------------
+
+    def _non_finite_output(self, what: str) -> NonFiniteOutput:
+        """The error for NaN/inf model output; the input was checked finite, so the model is to blame."""
+        message = (
+            f"the model produced NaN or infinite {what}, though its input was finite: no mask was made. "
+            "Its weights are probably broken (NaN or inf, e.g. from a diverged training)"
+        )
+        if self.amp_dtype is not None:
+            dtype = str(self.amp_dtype).removeprefix("torch.")
+            message += (
+                f", or its {dtype} mixed precision overflowed to inf on this input (rare with sound weights): "
+                "try again without mixed precision (amp=False)"
+            )
+        return NonFiniteOutput(message)
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.amp_dtype is None:
@@ -477,6 +540,31 @@ def instances_from_detections(detections: Mapping[str, Any], score_threshold: fl
     except ImportError as exc:
         raise ValueError(f"instance prediction needs segstudio.models.architectures.mask_rcnn ({exc})") from exc
     return instances_from_prediction(detections, score_threshold=score_threshold)
+
+
+def _describe_window(y: int, x: int, h: int, w: int) -> str:
+    return f"the window at y {y}, x {x} ({h} x {w} pixels)"
+
+
+def _non_finite_input(image: np.ndarray, place: str) -> NonFiniteInput:
+    """Why the model input of ``place`` in ``image`` is not finite: NaN/inf pixels, or values that overflow.
+
+    Refused rather than repaired: a NaN pixel spreads to every output pixel whose receptive field sees it, and
+    any value put in its place would be a guess the user did not make.
+    """
+    is_float = np.issubdtype(image.dtype, np.floating)
+    where = "" if place == "the image" else f", first in {place}"
+    bad = int(np.count_nonzero(~np.isfinite(image))) if is_float else 0
+    if bad:
+        return NonFiniteInput(
+            f"the image has {bad} NaN or infinite value{'s' if bad != 1 else ''}{where}; pixel values must be "
+            "finite numbers: replace them (e.g. with 0) before predicting"
+        )
+    hint = "; float images are read as 0..1" if is_float else ""
+    return NonFiniteInput(
+        f"the model input is NaN or infinite{where}: the image's values (up to {float(np.abs(image).max()):g}) "
+        f"overflow float32 once normalised{hint}"
+    )
 
 
 def default_device() -> torch.device:
@@ -527,6 +615,8 @@ def iter_windows(height: int, width: int, tile_size: int | None, overlap: int) -
 __all__ = [
     "Blend",
     "FolderPrediction",
+    "NonFiniteInput",
+    "NonFiniteOutput",
     "Prediction",
     "Predictor",
     "SkippedImage",

@@ -288,6 +288,47 @@ def test_wrong_architecture_and_class_count_are_named(saved: Path) -> None:
     _problem(excinfo, ProblemKind.WRONG_ARCHITECTURE, "encoder 'classic' but encoder 'vgg16' was asked")
 
 
+def _poison(model: torch.nn.Module) -> tuple[str, str]:
+    """One NaN in the first convolution, two infinities in a BatchNorm variance: what a diverged training saves."""
+    with torch.no_grad():
+        model.encoder.stages[0][0].weight[0, 0, 1, 1] = float("nan")
+        model.encoder.stages[0][4].running_var[:2] = float("inf")
+    return "encoder.stages.0.0.weight", "encoder.stages.0.4.running_var"
+
+
+def test_a_checkpoint_with_non_finite_weights_is_refused_naming_them(
+    tmp_path: Path, tiny_unet: torch.nn.Module, tiny_meta: CheckpointMeta
+) -> None:
+    first, second = _poison(tiny_unet)
+    path = tmp_path / "diverged.safetensors"
+    save_checkpoint(path, tiny_unet, tiny_meta)
+    assert read_checkpoint_meta(path).config == TINY_UNET  # the metadata alone is still readable
+    for load in (
+        load_checkpoint,
+        load_weights_file,
+        lambda p: load_weights_file(p, labels=LabelSet.with_count(5), replace_heads=True),
+    ):
+        with pytest.raises(CheckpointProblem) as excinfo:
+            load(path)
+        text = _problem(excinfo, ProblemKind.NON_FINITE, str(path), "2 of its", "1 NaN", "2 infinite", first, second)
+        assert "not loaded" in text
+
+
+def test_foreign_weights_with_non_finite_values_are_refused(tmp_path: Path, tiny_unet: torch.nn.Module) -> None:
+    first, _ = _poison(tiny_unet)
+    with torch.no_grad():
+        tiny_unet.encoder.stages[0][4].running_var.fill_(1.0)  # only the NaN left
+    state = {k: v.contiguous() for k, v in tiny_unet.state_dict().items()}
+    pth = tmp_path / "diverged.pth"
+    torch.save({"epoch": 9, "model": state}, pth)
+    plain = tmp_path / "diverged.safetensors"
+    safetensors.torch.save_file(state, str(plain))
+    for path in (pth, plain):
+        with pytest.raises(CheckpointProblem) as excinfo:
+            load_weights_file(path, config=TINY_UNET)
+        _problem(excinfo, ProblemKind.NON_FINITE, str(path), "1 of its", "1 NaN", first)
+
+
 def _rewrite_metadata(source: Path, target: Path, change: dict) -> None:
     with safetensors.safe_open(str(source), framework="pt") as handle:
         document = json.loads(handle.metadata()[METADATA_KEY])
@@ -459,7 +500,10 @@ def test_pickles_of_tensors_are_sniffed_as_pickles(
 
 
 _HEADER_LENGTHS = st.one_of(
-    st.integers(0, 1100), st.integers(0, 100_000_100), st.integers(0, 2**64 - 1), st.sampled_from([0x80, 0x0280, 0x0380, 0x0480, 0x0580])
+    st.integers(0, 1100),
+    st.integers(0, 100_000_100),
+    st.integers(0, 2**64 - 1),
+    st.sampled_from([0x80, 0x0280, 0x0380, 0x0480, 0x0580]),  # lengths whose first bytes are a pickle's
 )
 
 

@@ -17,7 +17,16 @@ from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.io.mask_files import read_class_mask
 from segstudio.models.normalisation import InputNormalisation
-from segstudio.models.predictor import Blend, Prediction, Predictor, blend_window, iter_windows, tile_axis
+from segstudio.models.predictor import (
+    Blend,
+    NonFiniteInput,
+    NonFiniteOutput,
+    Prediction,
+    Predictor,
+    blend_window,
+    iter_windows,
+    tile_axis,
+)
 from segstudio.models.progress import CancelToken, Cancelled, Progress
 from segstudio.models.registry import ModelConfig, Task, build_model
 
@@ -339,6 +348,120 @@ def test_folder_prediction_can_be_cancelled(tmp_path: Path) -> None:
     predictor = Predictor(_stand_in(), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu")
     with pytest.raises(Cancelled):
         predictor.predict_folder([tmp_path / "a.png", tmp_path / "b.png"], tmp_path / "out", LabelSet.with_count(4), cancel=token)
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+# -- broken models and images ------------------------------------------------------------------------------------
+
+
+class NaNWhereBright(nn.Module):
+    """A working model whose output turns NaN (or inf) where its input is very bright: broken for one part of
+    an image only, so only the windows covering that part fail."""
+
+    def __init__(self, inner: nn.Module, value: float = float("nan")) -> None:
+        super().__init__()
+        self.inner = inner
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.inner(x)["out"]
+        bright = (x[:, :1] > 2.0).expand_as(out)
+        return {"out": torch.where(bright, torch.full_like(out, self.value), out)}
+
+
+def _nan_weights(model: nn.Module) -> nn.Module:
+    """Weights gone NaN after loading (the load check never saw them)."""
+    with torch.no_grad():
+        model.b.bias[0] = float("nan")
+    return model
+
+
+@pytest.mark.parametrize("tile_size", [None, 32], ids=["whole", "tiled"])
+def test_a_model_that_outputs_nan_raises_instead_of_predicting_background(tile_size: int | None) -> None:
+    predictor = Predictor(_nan_weights(_stand_in()), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu", tile_size=tile_size, tile_overlap=8)
+    with pytest.raises(NonFiniteOutput, match="NaN or infinite") as excinfo:
+        predictor.predict(_image(50, 70))
+    assert isinstance(excinfo.value, ValueError)
+    assert "weights" in str(excinfo.value) and "mixed precision" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_output_in_one_window_of_a_tiled_prediction_is_refused(value: float) -> None:
+    image = np.zeros((64, 96), np.uint8)
+    kwargs = {"normalisation": InputNormalisation(1, (0.1,), (0.2,)), "num_classes": 4, "device": "cpu"}
+    model = NaNWhereBright(_stand_in(in_channels=1), value)
+    tiled = Predictor(model, tile_size=32, tile_overlap=8, **kwargs)
+    assert tiled.predict(image).classes.shape == (64, 96)  # finite everywhere: predicts as before
+    image[60, 90] = 255  # the last window's corner
+    with pytest.raises(NonFiniteOutput, match=r"window at y 32, x 64 \(32 x 32 pixels\)"):
+        tiled.predict(image)
+    with pytest.raises(NonFiniteOutput, match="for the image"):
+        Predictor(model, **kwargs).predict(image, probabilities=True)
+
+
+def test_mixed_precision_is_named_as_a_possible_cause() -> None:
+    predictor = Predictor(_nan_weights(_stand_in()), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu", amp=True)
+    with pytest.raises(NonFiniteOutput, match="bfloat16 mixed precision") as excinfo:
+        predictor.predict(_image(20, 20))
+    assert "amp=False" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("tile_size", [None, 16], ids=["whole", "tiled"])
+def test_an_image_with_nan_or_inf_pixels_is_refused_before_the_model_runs(tile_size: int | None) -> None:
+    calls: list[int] = []
+    model = _stand_in()
+    model.register_forward_pre_hook(lambda module, args: calls.append(1))
+    predictor = Predictor(model, normalisation=InputNormalisation.imagenet(), num_classes=4, device="cpu", tile_size=tile_size, tile_overlap=4)
+    image = _image(30, 40).astype(np.float32) / 255
+    image[0, 0, 1] = np.inf
+    image[1, 2, 0] = np.nan
+    with pytest.raises(NonFiniteInput, match=r"2 NaN or infinite values") as excinfo:
+        predictor.predict(image)
+    assert isinstance(excinfo.value, ValueError) and not isinstance(excinfo.value, NonFiniteOutput)
+    assert calls == []
+    # A finite float image too large for float32 after normalisation overflows to inf: refused the same way.
+    huge = np.full((30, 40), 3e38, np.float32)
+    with pytest.raises(NonFiniteInput, match="overflow float32 once normalised"), np.errstate(over="ignore"):
+        predictor.predict(huge)
+
+
+class _DetectionStandIn(nn.Module):
+    """torchvision's detection API with fixed outputs: one detection whose score (or box, or mask) is given."""
+
+    def __init__(self, **broken: float) -> None:
+        super().__init__()
+        self.broken = broken
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        height, width = images[0].shape[-2:]
+        boxes = torch.tensor([[2.0, 2.0, 10.0, 10.0]])
+        masks = torch.zeros(1, 1, height, width)
+        masks[..., 2:10, 2:10] = 1.0
+        scores = torch.tensor([0.9])
+        if "box" in self.broken:
+            boxes[0, 2] = self.broken["box"]
+        if "score" in self.broken:
+            scores[0] = self.broken["score"]
+        if "mask" in self.broken:
+            masks[0, 0, 5, 5] = self.broken["mask"]
+        return [{"boxes": boxes, "labels": torch.tensor([1]), "scores": scores, "masks": masks}]
+
+
+def test_instance_models_with_non_finite_detections_are_refused() -> None:
+    kwargs = {"task": Task.INSTANCE, "normalisation": InputNormalisation.unit(), "num_classes": 2, "device": "cpu"}
+    working = Predictor(_DetectionStandIn(), **kwargs).predict(_image(20, 24))
+    assert working.instances is not None and working.classes[5, 5] == 1
+    for broken in ({"score": float("nan")}, {"box": float("inf")}, {"mask": float("nan")}):
+        with pytest.raises(NonFiniteOutput, match=next(iter(broken))):
+            Predictor(_DetectionStandIn(**broken), **kwargs).predict(_image(20, 24))
+
+
+def test_folder_prediction_skips_images_a_broken_model_fails_on(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), _image(20, 20, channels=1))
+    predictor = Predictor(_nan_weights(_stand_in()), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu")
+    result = predictor.predict_folder([tmp_path / "a.png"], tmp_path / "out", LabelSet.with_count(4))
+    assert result.written == () and "NaN or infinite" in result.skipped[0].reason
     assert not list((tmp_path / "out").glob("*.png"))
 
 

@@ -275,10 +275,13 @@ def _sparse_labels(class_values: list[int], masks: Sequence[MaskValues], ignore:
     pairs = {v: i for i, v in enumerate(class_values)}
     if ignore is not None:
         pairs[ignore] = len(class_values)  # the ignore value reads as the first id past the classes
-    labels = LabelSet.from_names(names, colours=colours, ignore_index=None if ignore is None else len(class_values))  # type: ignore[arg-type]
-    what = "colours" if colour else "values"
-    shown = ", ".join(f"#{v:06x}" if colour else str(v) for v in class_values[:8]) + (" ..." if len(class_values) > 8 else "")
-    notes.append(f"masks hold {len(class_values)} {what} spread up to {class_values[-1]:,} ({shown}): {len(class_values)} classes in value order, through a value map")
+    ignore_id = None if ignore is None else len(class_values)
+    labels = LabelSet.from_names(names, colours=colours, ignore_index=ignore_id)  # type: ignore[arg-type]
+    shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+    notes.append(
+        f"masks hold {len(class_values)} {'colours' if colour else 'values'} spread up to {class_values[-1]:,} "
+        f"({shown}): {len(class_values)} classes in value order, through a value map"
+    )
     return labels, ValueMap.from_pairs(pairs)
 
 
@@ -337,7 +340,7 @@ def prediction_reading(values: Collection[int], labels: LabelSet, truth_map: Val
     ids, else with the ground truth's value map when they all fit it. When both fit and the two readings differ
     (all-zero predictions of 0/255 truth), the class ids win: that is how models and segstudio write them."""
     if colour:
-        return PredictionReading(None, "colour-coded predictions: matched to the label set's colours")
+        return PredictionReading(None, "colour-coded: matched to the label set's colours")
     present = sorted(int(v) for v in values)
     shown = ", ".join(map(str, present[:8])) + (" ..." if len(present) > 8 else "")
     as_ids = all(labels.is_valid_value(v) for v in present)
@@ -345,19 +348,18 @@ def prediction_reading(values: Collection[int], labels: LabelSet, truth_map: Val
     if as_ids and fits_truth:
         assert truth_map is not None
         if np.array_equal(truth_map.map_values(np.array(present, dtype=np.int64)), np.array(present)):
-            return PredictionReading(None, f"predictions hold class ids ({shown})")
+            return PredictionReading(None, f"read as class ids (values {shown})")
         return PredictionReading(
             None,
-            f"predictions hold only {shown}: ambiguous, class ids or stored like the ground truth; read as class ids "
-            "(pass --pred-value-map to read them otherwise)",
+            f"values {shown} only: ambiguous, class ids or stored like the ground truth; read as class ids "
+            "(--pred-value-map reads them otherwise)",
         )
     if as_ids:
-        return PredictionReading(None, f"predictions hold class ids ({shown})")
+        return PredictionReading(None, f"read as class ids (values {shown})")
     if fits_truth:
-        return PredictionReading(truth_map, f"predictions hold {shown}, not class ids: read with the ground truth's value map")
+        return PredictionReading(truth_map, f"values {shown} are not class ids: read with the ground truth's value map")
     return PredictionReading(
-        None,
-        f"predictions hold {shown}: neither all class ids nor all in the ground truth's value map; read as class ids",
+        None, f"values {shown} are neither all class ids nor all in the ground truth's value map; read as class ids"
     )
 
 

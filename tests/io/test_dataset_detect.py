@@ -27,7 +27,7 @@ def _stripes(classes: int, size: int = 36) -> np.ndarray:
 
 def _dataset(root: Path, masks: list[np.ndarray]) -> Path:
     for index, mask in enumerate(masks):
-        _save_png(root / "images" / f"img{index:02d}.png", np.full((*mask.shape, 3), 90, np.uint8))
+        _save_png(root / "images" / f"img{index:02d}.png", np.full((*mask.shape[:2], 3), 90, np.uint8))
         _save_png(root / "masks" / f"img{index:02d}.png", mask)
     return root
 
@@ -104,3 +104,28 @@ def test_two_value_masks_are_binary(tmp_path: Path, high: int) -> None:
         assert source.value_map == ValueMap.binary(foreground=high, background=0)
     classes = read_class_mask(root / "masks" / "img00.png", dataset.spec.labels, value_map=source.value_map)
     assert np.array_equal(classes == 1, masks[0] == high)
+
+
+def test_few_values_spread_far_apart_are_classes_through_a_value_map(tmp_path: Path) -> None:
+    """16-bit ids 0/1000/2000 are three classes, not 2,001."""
+    masks = [(_stripes(3).astype(np.uint16) * 1000) for _ in range(3)]
+    root = _dataset(tmp_path / "data", masks)
+    dataset = open_dataset(root)
+    assert dataset.spec.labels.num_classes == 3
+    source = dataset.spec.mask_sources[0]
+    classes = read_class_mask(root / "masks" / "img00.png", dataset.spec.labels, value_map=source.value_map)
+    assert np.array_equal(classes, masks[0] // 1000)
+
+
+def test_colour_coded_masks_are_a_class_per_colour(tmp_path: Path) -> None:
+    colours = np.array([[0, 0, 0], [200, 30, 30], [30, 30, 200]], np.uint8)
+    masks = [colours[_stripes(3)] for _ in range(3)]
+    root = _dataset(tmp_path / "data", masks)
+    dataset = open_dataset(root)
+    labels = dataset.spec.labels
+    assert labels.num_classes == 3
+    assert {tuple(c) for c in labels.colours.tolist()} == {tuple(c) for c in colours.tolist()}
+    assert labels.names[0] == "background" and tuple(labels.colours[0]) == (0, 0, 0)
+    source = dataset.spec.mask_sources[0]
+    classes = read_class_mask(root / "masks" / "img00.png", labels, value_map=source.value_map)
+    assert np.array_equal(labels.colours[classes], masks[0]), "each pixel's class has the pixel's colour"

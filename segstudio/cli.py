@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from segstudio.core.labels import LabelSet
     from segstudio.core.metrics import DatasetScores
     from segstudio.io.datasets import Dataset
+    from segstudio.io.mask_convention import MaskConvention, MaskValues
+    from segstudio.io.mask_files import ValueMap
 
 EXIT_OK = 0
 EXIT_USAGE = 2  # bad input: a file or folder that cannot be used as asked
@@ -54,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
         "evaluate",
         help="score predicted masks against ground truth (per class overlap, combined, union, IoU, Dice)",
         description="Score a folder of predicted masks against a folder of ground-truth masks, matched by file "
-        "name stem. Prints a per-class table and, with --json, writes every figure to a file.",
+        "name stem. Prints a per-class table and, with --json, writes every figure to a file. The masks are read "
+        "as the app reads them: as the dataset's project file (segstudio.toml) says when --gt is one of its mask "
+        "folders, else as detection reads the masks' values (e.g. 0/255 masks are binary); stderr says which. "
+        "The options below override.",
     )
     evaluate.add_argument("--gt", type=Path, required=True, metavar="DIR", help="folder of ground-truth masks")
     evaluate.add_argument("--pred", type=Path, required=True, metavar="DIR", help="folder of predicted masks")
@@ -62,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     classes.add_argument("--classes", type=Path, metavar="FILE", help="label set file (.toml, .json, or .txt with a name per line)")
     classes.add_argument("--num-classes", type=int, metavar="N", help="number of classes (ids 0..N-1)")
     evaluate.add_argument("--ignore-index", type=int, metavar="K", help="ground-truth value to leave out of every score (e.g. 255)")
+    evaluate.add_argument("--value-map", metavar="V:C,...", help="stored ground-truth value -> class id, e.g. 0:1,255:0 "
+                          "(ISBI: black membrane = class 1); a value not listed is an error")
+    evaluate.add_argument("--pred-value-map", metavar="V:C,...", help="the same for the predictions (by default: class ids, "
+                          "or the ground truth's value map when their values fit it and are not class ids)")
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="write all scores (per class, per image, confusion matrix) as JSON")
     evaluate.add_argument("--worst", type=int, default=5, metavar="N", help="list the N images with the lowest mean IoU (default 5)")
     evaluate.set_defaults(command=_run_evaluate, command_name="evaluate")
@@ -102,18 +112,61 @@ def _parser() -> argparse.ArgumentParser:
 # -- evaluate -----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MaskReading:
+    """How ``evaluate`` reads its two folders, decided before any mask is scored, and where each part came from.
+
+    ``truth_map``/``prediction_map`` None: the stored values are the class ids (colour-coded masks: matched to
+    the label set's colours), as :func:`~segstudio.io.mask_files.read_class_mask` reads them by default.
+    """
+
+    labels: LabelSet
+    truth_map: ValueMap | None
+    prediction_map: ValueMap | None
+    labels_from: str
+    truth_map_from: str
+    prediction_note: str
+    notes: tuple[str, ...] = ()
+    detected: bool = False  # the ground truth's reading was decided from its values (no project file)
+
+    def describe(self) -> list[str]:
+        """The lines ``evaluate`` prints on stderr: the notes, where the label set and value maps came from."""
+        labels = self.labels
+        names = ", ".join(f"{c.id} {c.name}" for c in labels.classes[:8]) + (" ..." if labels.num_classes > 8 else "")
+        ignore = f", ignore id {labels.ignore_index}" if labels.ignore_index is not None else ""
+        if self.labels_from == self.truth_map_from:
+            origin = f"label set and value map from {self.labels_from}"
+        else:
+            origin = f"label set from {self.labels_from}, value map from {self.truth_map_from}"
+        hint = "; --classes/--num-classes and --value-map read it otherwise" if self.detected else ""
+        return [
+            *(f"note: {note}" for note in self.notes),
+            f"ground truth ({origin}): {labels.num_classes} classes ({names}{ignore}), "
+            f"value map {_describe_map(self.truth_map)}{hint}",
+            f"predictions: {self.prediction_note}",
+        ]
+
+
 def _run_evaluate(args: argparse.Namespace) -> int:
     from segstudio.core.labels import LabelSet
     from segstudio.io.labelset_files import read_label_set
 
+    truth_map = _parse_value_map(args.value_map, "--value-map")
+    prediction_map = _parse_value_map(args.pred_value_map, "--pred-value-map")
     labels: LabelSet | None = None
+    labels_from = ""
     if args.classes is not None:
-        labels = read_label_set(args.classes)
-        if args.ignore_index is not None and args.ignore_index != labels.ignore_index:
-            labels = LabelSet(labels.classes, args.ignore_index, labels.ignore_name)
+        labels, labels_from = read_label_set(args.classes), f"--classes {args.classes}"
     elif args.num_classes is not None:
-        labels = LabelSet.with_count(args.num_classes, ignore_index=args.ignore_index)
-    result = evaluate_folders(args.gt, args.pred, labels, ignore_index=args.ignore_index)
+        labels, labels_from = LabelSet.with_count(args.num_classes, ignore_index=args.ignore_index), "--num-classes"
+    pairs = _match_by_stem(args.gt, args.pred)
+    reading = decide_reading(
+        args.gt, args.pred, pairs, labels=labels, labels_from=labels_from, ignore_index=args.ignore_index,
+        truth_map=truth_map, prediction_map=prediction_map,
+    )
+    for line in reading.describe():
+        print(line, file=sys.stderr)
+    result = score_pairs(pairs, reading)
     print_scores(result, sys.stdout, worst=args.worst)
     if args.json is not None:
         _write_json(args.json, result.to_json_dict())
@@ -121,25 +174,183 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def evaluate_folders(gt_dir: Path, pred_dir: Path, labels: LabelSet | None, *, ignore_index: int | None = None) -> DatasetScores:
+def _parse_value_map(text: str | None, option: str) -> ValueMap | None:
+    """``"0:1,255:0"`` (raw value:class id, comma separated; a raw value may be ``#rrggbb``) -> a strict map."""
+    if text is None:
+        return None
+    from segstudio.io.mask_files import ValueMap
+
+    values: dict[str, int] = {}
+    for item in text.split(","):
+        raw, colon, target = item.strip().partition(":")
+        if not colon or not raw.strip() or not target.strip().isdigit():
+            raise ValueError(f"{option} {text!r}: write it as raw value:class id pairs, e.g. 0:1,255:0 (got {item.strip()!r})")
+        values[raw.strip()] = int(target)
+    try:
+        return ValueMap.from_mapping({"values": values})
+    except ValueError as error:
+        raise ValueError(f"{option} {text!r}: {error}") from error
+
+
+def evaluate_folders(
+    gt_dir: Path,
+    pred_dir: Path,
+    labels: LabelSet | None = None,
+    *,
+    ignore_index: int | None = None,
+    truth_map: ValueMap | None = None,
+    prediction_map: ValueMap | None = None,
+) -> DatasetScores:
     """Score every ground-truth mask in ``gt_dir`` against the prediction of the same stem in ``pred_dir``.
 
-    Without a label set the class count is read off the masks (a first pass over every file). Every problem
-    (a missing or mis-sized prediction, a value outside the label set, an unreadable file) is a
+    The masks are read as :func:`decide_reading` says (what it decided goes to stderr). Every problem (a missing
+    or mis-sized prediction, a value outside the label set, an unreadable file) is a
     :class:`~segstudio.io.errors.FileProblem` naming the file; nothing is written before all masks are scored.
     """
+    pairs = _match_by_stem(gt_dir, pred_dir)
+    reading = decide_reading(
+        gt_dir, pred_dir, pairs, labels=labels, labels_from="the caller", ignore_index=ignore_index,
+        truth_map=truth_map, prediction_map=prediction_map,
+    )
+    for line in reading.describe():
+        print(line, file=sys.stderr)
+    return score_pairs(pairs, reading)
+
+
+def decide_reading(
+    gt_dir: Path,
+    pred_dir: Path,
+    pairs: Sequence[tuple[str, Path, Path]],
+    *,
+    labels: LabelSet | None = None,
+    labels_from: str = "",
+    ignore_index: int | None = None,
+    truth_map: ValueMap | None = None,
+    prediction_map: ValueMap | None = None,
+) -> MaskReading:
+    """Read the masks the way the app does. The ground truth: as its dataset's project file says when the folder
+    is one of its mask sources (beside the data, or in the user data location for a read-only dataset), else as
+    detection would read these masks. Explicit ``labels``, ``ignore_index`` and ``truth_map`` override. The
+    predictions: ``prediction_map``; else as their project file says; class ids when segstudio wrote them; else
+    decided from the values they hold (:func:`~segstudio.io.mask_convention.prediction_reading`)."""
+    from dataclasses import replace
+
+    from segstudio.io.dataset_spec import MaskRole
+    from segstudio.io.mask_convention import find_mask_source
+
+    notes: list[str] = []
+    detected = False
+    project = find_mask_source(gt_dir, notes, role=MaskRole.GROUND_TRUTH)
+    if project is not None:
+        where = f"mask source {project.source.name!r} of the project file {project.project_file}"
+        found_labels, found_map, found_from = project.labels, project.source.value_map, where
+        if ignore_index is not None and labels is None:
+            found_labels = replace(found_labels, ignore_index=ignore_index)
+    elif truth_map is not None:
+        found_labels, found_map, found_from = _labels_for_map(truth_map, ignore_index), truth_map, "--value-map"
+    else:
+        convention = _detect_truth(pairs, gt_dir, ignore_index)
+        notes.extend(convention.notes)
+        found_labels, found_map = convention.labels, convention.value_map
+        found_from, detected = f"the values of its {len(pairs)} masks", True
+    if labels is not None:
+        if ignore_index is not None and ignore_index != labels.ignore_index:
+            labels = replace(labels, ignore_index=ignore_index)
+    else:
+        labels, labels_from = found_labels, found_from
+    if truth_map is not None:
+        map_from = "--value-map"
+    elif found_map is None or _map_fits(found_map, labels):
+        truth_map, map_from = found_map, found_from
+    else:
+        notes.append(f"the value map found ({_describe_map(found_map)}) gives ids outside the label set; not used")
+        map_from = "(none fits the label set)"
+    prediction_map, prediction_note = _decide_predictions(pred_dir, pairs, labels, truth_map, prediction_map, notes)
+    return MaskReading(labels, truth_map, prediction_map, labels_from, map_from, prediction_note, tuple(notes), detected)
+
+
+def _detect_truth(pairs: Sequence[tuple[str, Path, Path]], gt_dir: Path, ignore_index: int | None) -> MaskConvention:
+    from segstudio.io.dataset_detect import find_colour_table, find_label_file
+    from segstudio.io.mask_convention import MaskConvention, convention_from_masks
+
+    notes: list[str] = []
+    named = find_label_file((gt_dir, gt_dir.parent), notes)
+    masks = _count_values([gt for _, gt, _ in pairs], "counting ground-truth values")
+    convention = convention_from_masks(masks, named=named, colour_table=find_colour_table(gt_dir.parent), ignore_index=ignore_index)
+    return MaskConvention(convention.labels, convention.value_map, (*notes, *convention.notes))
+
+
+def _decide_predictions(
+    pred_dir: Path,
+    pairs: Sequence[tuple[str, Path, Path]],
+    labels: LabelSet,
+    truth_map: ValueMap | None,
+    given: ValueMap | None,
+    notes: list[str],
+) -> tuple[ValueMap | None, str]:
+    from segstudio.io.dataset_spec import MaskRole
+    from segstudio.io.mask_convention import find_mask_source, not_class_mask_notes, prediction_reading, written_by_segstudio
+
+    if given is not None:
+        return given, f"value map {_describe_map(given)} from --pred-value-map"
+    project = find_mask_source(pred_dir, notes, role=MaskRole.PREDICTION)
+    if project is not None:
+        where = f"mask source {project.source.name!r} of the project file {project.project_file}"
+        return project.source.value_map, f"value map {_describe_map(project.source.value_map)} from {where}"
+    if written_by_segstudio(pred_dir):
+        return None, "written by segstudio (class ids)"
+    masks = _count_values([pred for _, _, pred in pairs], "counting predicted values")
+    notes.extend(not_class_mask_notes(masks))
+    values = {int(v) for m in masks for v in m.values.tolist()}
+    reading = prediction_reading(values, labels, truth_map, colour=any(m.is_colour for m in masks))
+    return reading.value_map, reading.note
+
+
+def _count_values(paths: Sequence[Path], what: str) -> list[MaskValues]:
+    from segstudio.io.mask_convention import MaskValues
+    from segstudio.io.mask_files import read_raw_mask
+
+    counted = []
+    progress = _Progress(len(paths), what)
+    for index, path in enumerate(paths):
+        counted.append(MaskValues.of(path.name, read_raw_mask(path)))
+        progress.update(index + 1)
+    progress.done()
+    return counted
+
+
+def _labels_for_map(value_map: ValueMap, ignore_index: int | None) -> LabelSet:
+    from segstudio.core.labels import LabelSet
+
+    targets = [t for _, t in value_map.pairs if t != ignore_index]
+    return LabelSet.with_count(max(max(targets, default=0) + 1, 2), ignore_index=ignore_index)
+
+
+def _map_fits(value_map: ValueMap, labels: LabelSet) -> bool:
+    return all(labels.is_valid_value(target) for _, target in value_map.pairs)
+
+
+def _describe_map(value_map: ValueMap | None) -> str:
+    if value_map is None or value_map.is_identity:
+        return "none (stored values are class ids)"
+    pairs = ", ".join(f"{raw}: {target}" for raw, target in value_map.pairs[:8])
+    more = ", ..." if len(value_map.pairs) > 8 else ""
+    keep = ", others kept" if value_map.keep_unlisted else ""
+    return f"{{{pairs}{more}}}{keep}"
+
+
+def score_pairs(pairs: Sequence[tuple[str, Path, Path]], reading: MaskReading) -> DatasetScores:
+    """Every pair's ground truth against its prediction, read as ``reading`` says."""
     from segstudio.core.metrics import DatasetEvaluator
     from segstudio.io.errors import FileProblem
     from segstudio.io.mask_files import read_class_mask
 
-    pairs = _match_by_stem(gt_dir, pred_dir)
-    if labels is None:
-        labels = _labels_from_values(pairs, ignore_index)
+    labels = reading.labels
     evaluator = DatasetEvaluator(labels.num_classes, labels.ignore_index, labels.names)
     progress = _Progress(len(pairs), "scoring")
     for index, (stem, gt_path, pred_path) in enumerate(pairs):
-        truth = read_class_mask(gt_path, labels)
-        prediction = read_class_mask(pred_path, labels)
+        truth = read_class_mask(gt_path, labels, value_map=reading.truth_map)
+        prediction = read_class_mask(pred_path, labels, value_map=reading.prediction_map)
         if prediction.shape != truth.shape:
             raise FileProblem(
                 pred_path,
@@ -178,24 +389,6 @@ def _match_by_stem(gt_dir: Path, pred_dir: Path) -> list[tuple[str, Path, Path]]
     if extra:
         print(f"note: {len(extra)} prediction(s) in {pred_dir} have no ground truth and are not scored", file=sys.stderr)
     return [(stem, truths[stem], predictions[stem]) for stem in sorted(truths)]
-
-
-def _labels_from_values(pairs: list[tuple[str, Path, Path]], ignore_index: int | None) -> LabelSet:
-    from segstudio.core.labels import LabelSet
-    from segstudio.io.mask_files import read_raw_mask, value_counts
-
-    highest = 0
-    progress = _Progress(len(pairs), "counting classes")
-    for index, (_, gt_path, pred_path) in enumerate(pairs):
-        for path in (gt_path, pred_path):
-            present, _ = value_counts(read_raw_mask(path).values)
-            values = [int(v) for v in present if int(v) != ignore_index]
-            highest = max(highest, *values) if values else highest
-        progress.update(index + 1)
-    progress.done()
-    count = max(highest + 1, 2)
-    print(f"note: {count} classes (0..{count - 1}) read off the masks; pass --num-classes or --classes to set them", file=sys.stderr)
-    return LabelSet.with_count(count, ignore_index=ignore_index)
 
 
 def print_scores(result: DatasetScores, out: TextIO, *, worst: int = 5) -> None:

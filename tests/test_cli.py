@@ -9,8 +9,11 @@ import pytest
 from PIL import Image
 
 from segstudio.cli import main
-from segstudio.core.metrics import DatasetEvaluator
 from segstudio.core.labels import LabelSet
+from segstudio.core.metrics import DatasetEvaluator, DatasetScores
+from segstudio.io.datasets import open_dataset
+from segstudio.io.mask_files import write_class_mask
+from segstudio.ui.model_jobs import PREDICTIONS_FOLDER, dataset_scores, score_image
 
 CAMVID_STEMS = ("0016E5_07959", "0016E5_07961", "0016E5_07963", "0016E5_07965", "0016E5_07967")
 
@@ -76,7 +79,7 @@ def test_evaluate_infers_the_class_count(camvid_pair: tuple[Path, Path], capsys:
     gt_dir, pred_dir = camvid_pair
     assert main(["evaluate", "--gt", str(gt_dir), "--pred", str(pred_dir), "--ignore-index", "11"]) == 0
     captured = capsys.readouterr()
-    assert "classes (0.." in captured.err
+    assert "from the values of its 5 masks): 11 classes (0 background" in captured.err
     assert "class 10" in captured.out
 
 
@@ -143,3 +146,186 @@ def test_demo_generates_and_scores_its_dataset(tmp_path: Path, capsys: pytest.Ca
     for name in ("disc", "bar", "ring"):
         assert name in printed
     assert (tmp_path / "demo" / "segstudio.toml").is_file()
+
+
+# -- evaluate reads masks the way the app does ---------------------------------------------------------------
+
+ISBI_LABELS = LabelSet.from_names(["background", "foreground"])
+
+
+def _flipped(classes: np.ndarray, seed: int, share: float = 0.08) -> np.ndarray:
+    """A prediction: the truth with some pixels' class flipped."""
+    rng = np.random.default_rng(seed)
+    prediction = classes.copy()
+    flips = rng.random(classes.shape) < share
+    prediction[flips] = 1 - prediction[flips]
+    return prediction
+
+
+def _isbi_predictions(shared_data: Path, folder: Path, *, stored_like_truth: bool = False) -> dict[str, np.ndarray]:
+    """Perturbed ISBI ground truth as class ids (membrane = 1), written as the app writes masks, or stored the
+    way ISBI stores its truth (0 = membrane, 255 = cell)."""
+    folder.mkdir()
+    predictions = {}
+    for seed, path in enumerate(sorted((shared_data / "isbi2012" / "train" / "masks").glob("*.png"))):
+        classes = _flipped((np.array(Image.open(path)) == 0).astype(np.uint8), seed)
+        predictions[path.stem] = classes
+        if stored_like_truth:
+            Image.fromarray(np.where(classes == 1, 0, 255).astype(np.uint8)).save(folder / path.name)
+        else:
+            write_class_mask(folder / path.name, classes, ISBI_LABELS)
+    return predictions
+
+
+def _app_scores(shared_data: Path, predictions: dict[str, np.ndarray]) -> DatasetScores:
+    """The window's dataset metrics for the ISBI training images: the dataset opened as the app opens it."""
+    dataset = open_dataset(shared_data / "isbi2012")
+    train = [s for s in dataset.samples if s.split == "train"]
+    assert len(train) == len(predictions) == 24
+    known = {s.key: score_image(dataset, s, predictions[s.name]) for s in train}
+    scores = dataset_scores(dataset, known).scores
+    assert scores is not None
+    return scores
+
+
+def _assert_same_figures(data: dict, app: DatasetScores) -> None:
+    assert data["confusion_matrix"] == app.overall.confusion.tolist()
+    assert data["mean_iou"] == pytest.approx(app.mean_iou)
+    assert data["mean_dice"] == pytest.approx(app.mean_dice)
+    assert data["pixel_accuracy"] == pytest.approx(app.pixel_accuracy)
+    per_image = {key.rpartition("/")[2]: scores.mean_iou for key, scores in app.per_image.items()}
+    assert {stem: figures["mean_iou"] for stem, figures in data["per_image"].items()} == pytest.approx(per_image)
+
+
+@pytest.mark.parametrize("opened_first", [True, False], ids=["project-file", "no-project-file"])
+def test_evaluate_isbi_with_no_flags_scores_membrane_as_the_foreground(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], opened_first: bool
+) -> None:
+    if opened_first:
+        open_dataset(shared_data / "isbi2012")  # the project file goes to the user data folder (read-only data)
+    predictions = _isbi_predictions(shared_data, tmp_path / "pred")
+    out = tmp_path / "scores.json"
+    gt_dir = shared_data / "isbi2012" / "train" / "masks"
+    assert main(["evaluate", "--gt", str(gt_dir), "--pred", str(tmp_path / "pred"), "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+
+    data = json.loads(out.read_text())
+    assert list(data["per_class"]) == ["background", "foreground"]
+    assert "class 2" not in captured.out and "class 255" not in captured.out
+    membrane = sum(int((np.array(Image.open(p)) == 0).sum()) for p in gt_dir.glob("*.png"))
+    assert data["per_class"]["foreground"]["true"] == membrane, "ISBI's membrane (stored 0) is class 1"
+    assert ("from mask source 'train:masks' of the project file" in captured.err) is opened_first
+    assert "0 = foreground" in captured.err or "project file" in captured.err
+    _assert_same_figures(data, _app_scores(shared_data, predictions))
+
+
+def test_evaluate_reads_predictions_stored_like_the_truth_with_its_value_map(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    predictions = _isbi_predictions(shared_data, tmp_path / "pred", stored_like_truth=True)
+    out = tmp_path / "scores.json"
+    gt_dir = shared_data / "isbi2012" / "train" / "masks"
+    assert main(["evaluate", "--gt", str(gt_dir), "--pred", str(tmp_path / "pred"), "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "ground truth's value map" in err
+    _assert_same_figures(json.loads(out.read_text()), _app_scores(shared_data, predictions))
+
+
+def test_evaluate_value_map_option_overrides_the_detected_one(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _isbi_predictions(shared_data, tmp_path / "pred")
+    gt_dir = shared_data / "isbi2012" / "train" / "masks"
+    out = tmp_path / "scores.json"
+    args = ["evaluate", "--gt", str(gt_dir), "--pred", str(tmp_path / "pred"), "--json", str(out)]
+    assert main([*args, "--num-classes", "2", "--value-map", "0:1,255:0"]) == 0
+    assert "--value-map" in capsys.readouterr().err
+    as_given = json.loads(out.read_text())
+    assert main([*args, "--value-map", "0:0,255:1"]) == 0  # the other reading: membrane as background
+    swapped = json.loads(out.read_text())
+    assert as_given["per_class"]["class 1"]["true"] == swapped["per_class"]["background"]["true"]
+    err = _fails([*args, "--value-map", "0=1"], capsys)
+    assert "--value-map" in err and "0=1" in err
+
+
+def _binary_pair(root: Path, prediction_value: int) -> tuple[Path, Path]:
+    gt_dir, pred_dir = root / "gt", root / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    for index in range(3):
+        truth = np.full((20, 20), 255, np.uint8)
+        truth[4 : 8 + index, 3:9] = 0
+        Image.fromarray(truth).save(gt_dir / f"m{index}.png")
+        Image.fromarray(np.full((20, 20), prediction_value, np.uint8)).save(pred_dir / f"m{index}.png")
+    return gt_dir, pred_dir
+
+
+def test_evaluate_says_how_it_read_ambiguous_predictions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """All-zero predictions fit both the class ids and the truth's 0/255 convention: the note says which."""
+    gt_dir, pred_dir = _binary_pair(tmp_path, 0)
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", "--gt", str(gt_dir), "--pred", str(pred_dir), "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "ambiguous" in err and "class ids" in err
+    data = json.loads(out.read_text())
+    assert data["per_class"]["foreground"]["predicted"] == 0
+
+
+@pytest.mark.parametrize("damage", ["stray", "noise"])
+def test_evaluate_names_a_mask_whose_values_are_not_classes(tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str) -> None:
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    for index in range(6):
+        mask = (np.arange(36)[:, None] * 6 // 36).repeat(36, axis=1).astype(np.uint8)  # values 0..5
+        Image.fromarray(mask).save(pred_dir / f"m{index}.png")
+        if index == 4 and damage == "stray":
+            mask[0, 0] = 200
+        if index == 4 and damage == "noise":
+            mask = np.random.default_rng(0).integers(0, 65536, mask.shape, dtype=np.uint16)
+        Image.fromarray(mask).save(gt_dir / f"m{index}.png")
+    code = main(["evaluate", "--gt", str(gt_dir), "--pred", str(pred_dir)])
+    captured = capsys.readouterr()
+    assert "class 6" not in captured.out and "class 200" not in captured.out
+    flagged = [line for line in captured.err.splitlines() if "m4.png" in line]
+    assert flagged, captured.err
+    if damage == "stray":
+        assert any("200 (1 px)" in line for line in flagged)
+    else:
+        assert any("distinct values" in line and "not a class mask" in line for line in flagged)
+    assert code == 2  # the file cannot be scored as it is: the error names it
+
+
+def test_evaluate_reads_masks_segstudio_wrote_as_class_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt_dir, plain = _binary_pair(tmp_path, 0)
+    written = tmp_path / PREDICTIONS_FOLDER / "unet"
+    shutil.copytree(plain, written)
+    assert main(["evaluate", "--gt", str(gt_dir), "--pred", str(written)]) == 0
+    err = capsys.readouterr().err
+    assert "written by segstudio" in err and "ambiguous" not in err
+
+
+def test_evaluate_reads_a_project_prediction_folder_with_its_value_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Predictions whose project file gives them a value map are read by that map, not guessed from values."""
+    from dataclasses import replace
+
+    from segstudio.io.mask_files import ValueMap
+    from segstudio.io.project_file import write_project_file
+
+    root = tmp_path / "data"
+    root.mkdir()
+    _binary_pair(root, 255)
+    (root / "gt").rename(root / "masks")
+    (root / "pred").rename(root / "predictions")
+    for name in ("m0", "m1", "m2"):
+        image_path = root / "images" / f"{name}.png"
+        image_path.parent.mkdir(exist_ok=True)
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(image_path)
+    dataset = open_dataset(root)
+    swapped = ValueMap.binary(foreground=255, background=0)  # unlike the truth's {0: 1, 255: 0}
+    sources = tuple(replace(s, value_map=swapped) if s.folder == "predictions" else s for s in dataset.spec.mask_sources)
+    assert any(s.role.value == "prediction" and s.value_map == swapped for s in sources)
+    write_project_file(dataset.project_file, root, replace(dataset.spec, mask_sources=sources))
+
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", "--gt", str(root / "masks"), "--pred", str(root / "predictions"), "--json", str(out)]) == 0
+    assert "of the project file" in capsys.readouterr().err
+    assert json.loads(out.read_text())["per_class"]["foreground"]["predicted"] == 3 * 20 * 20

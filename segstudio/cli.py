@@ -235,12 +235,16 @@ def decide_reading(
     decided from the values they hold (:func:`~segstudio.io.mask_convention.prediction_reading`)."""
     from dataclasses import replace
 
-    from segstudio.io.dataset_spec import MaskRole
+    from segstudio.io.dataset_spec import MaskKind, MaskRole
     from segstudio.io.mask_convention import find_mask_source
 
     notes: list[str] = []
     detected = False
     project = find_mask_source(gt_dir, notes, role=MaskRole.GROUND_TRUTH)
+    if project is not None and project.source.kind is MaskKind.INSTANCE:
+        # One id per object (Penn-Fudan): the project's label set names object classes, not these values.
+        notes.append(f"{gt_dir} holds instance masks per its project file {project.project_file}; read by their values instead")
+        project = None
     if project is not None:
         where = f"mask source {project.source.name!r} of the project file {project.project_file}"
         found_labels, found_map, found_from = project.labels, project.source.value_map, where

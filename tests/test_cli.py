@@ -329,3 +329,20 @@ def test_evaluate_reads_a_project_prediction_folder_with_its_value_map(tmp_path:
     assert main(["evaluate", "--gt", str(root / "masks"), "--pred", str(root / "predictions"), "--json", str(out)]) == 0
     assert "of the project file" in capsys.readouterr().err
     assert json.loads(out.read_text())["per_class"]["foreground"]["predicted"] == 3 * 20 * 20
+
+
+def test_evaluate_reads_instance_masks_of_a_project_by_their_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Penn-Fudan-like masks (one id per person) whose project says "instance": scored by their ids, as before."""
+    root = tmp_path / "peds"
+    (root / "PNGImages").mkdir(parents=True)
+    (root / "PedMasks").mkdir()
+    for index in range(3):
+        Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(root / "PNGImages" / f"p{index}.png")
+        ids = np.zeros((30, 40), np.uint8)
+        for person in range(index + 1):
+            ids[5:25, 3 + 12 * person : 10 + 12 * person] = person + 1
+        Image.fromarray(ids).save(root / "PedMasks" / f"p{index}_mask.png")
+    assert open_dataset(root).spec.mask_sources[0].kind.value == "instance"
+    assert main(["evaluate", "--gt", str(root / "PedMasks"), "--pred", str(root / "PedMasks"), "--worst", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "instance masks" in captured.err and "class 3" in captured.out

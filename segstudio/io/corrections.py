@@ -11,6 +11,8 @@ import numpy as np
 import tifffile
 from PIL import Image
 
+from segstudio.core.instance_carry import InstanceCarry, carry_instances
+from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.io.atomic import atomic_write
 from segstudio.io.autosave import AutosaveStore
@@ -21,12 +23,94 @@ from segstudio.io.file_state import UNCHECKED, Expected, check_unchanged
 from segstudio.io.mask_files import (
     RawMask,
     ValueMap,
+    class_mask_dtype,
+    read_class_mask,
+    read_instance_mask,
     read_raw_mask,
+    read_tagged_instance_mask,
     value_counts,
     write_class_mask,
+    write_instance_mask,
 )
 
 GROUND_TRUTH_BACKUP_FOLDER = "segstudio-ground-truth-backup"  # beside the project file
+
+
+class InstanceLoss(FileProblem):
+    """Saving the correction of an instance mask would drop instances (or unlabelled pixels): the user must say
+    so first. ``carry`` tells what would be kept, changed, removed and added."""
+
+    def __init__(self, path: Path, carry: InstanceCarry) -> None:
+        super().__init__(path, f"saving would lose instance information: {carry.describe()}")
+        self.carry = carry
+
+
+def is_instance_sample(dataset: Dataset, sample: Sample) -> bool:
+    """Whether ``sample``'s ground truth is an instance mask (one id per object), so its correction is saved as one."""
+    source = dataset.ground_truth_source(sample)
+    return source is not None and source.kind is MaskKind.INSTANCE and dataset.ground_truth(sample) is not None
+
+
+@dataclass(frozen=True, eq=False)
+class Correction:
+    """A saved correction as read back: the class mask to edit and, for instance samples, its instances."""
+
+    classes: np.ndarray
+    instances: InstanceMask | None
+
+
+def read_correction(dataset: Dataset, sample: Sample, labels: LabelSet, *, expected_size: tuple[int, int] | None = None
+                    ) -> Correction | None:
+    """The saved correction of ``sample`` (None when there is none).
+
+    For an instance sample the file holds instance ids (:func:`write_instance_mask`); a correction written as a
+    class mask by an older segstudio still reads, with the ground truth's instances as the ones to carry."""
+    path = dataset.correction_path(sample)
+    if not path.is_file():
+        return None
+    if is_instance_sample(dataset, sample):
+        instances = read_tagged_instance_mask(path)
+        if instances is not None:
+            return Correction(instance_classes(path, instances, labels, expected_size), instances)
+        return Correction(read_class_mask(path, labels, expected_size=expected_size), ground_truth_instances(dataset, sample))
+    return Correction(read_class_mask(path, labels, expected_size=expected_size), None)
+
+
+def ground_truth_instances(dataset: Dataset, sample: Sample) -> InstanceMask | None:
+    """The instances of ``sample``'s ground truth, when it is an instance mask."""
+    path = dataset.ground_truth(sample)
+    if path is None or not is_instance_sample(dataset, sample):
+        return None
+    return read_instance_mask(path)
+
+
+def instance_classes(path: Path, instances: InstanceMask, labels: LabelSet, expected_size: tuple[int, int] | None
+                     ) -> np.ndarray:
+    """``instances`` as a class mask of ``labels``; :class:`FileProblem` naming ``path`` for a wrong size or a class
+    outside the label set."""
+    height, width = instances.shape
+    if expected_size is not None and (width, height) != tuple(expected_size):
+        raise FileProblem(path, f"mask is {width}x{height} but its image is {expected_size[0]}x{expected_size[1]}")
+    unknown = sorted({int(c) for c in instances.classes.values() if not 0 <= c < labels.num_classes})
+    if unknown:
+        raise FileProblem(path, f"instance classes {unknown} are outside the label set ({labels.num_classes} classes)")
+    return instances.to_class_mask(class_mask_dtype(labels))
+
+
+def plan_instances(
+    dataset: Dataset, sample: Sample, mask: np.ndarray, labels: LabelSet, *, reference: InstanceMask | None = None
+) -> InstanceCarry | None:
+    """For an instance sample: the instances ``mask`` keeps of ``reference`` (by default the saved correction's
+    instances, else the ground truth's); None for a class-mask sample."""
+    if not is_instance_sample(dataset, sample):
+        return None
+    if reference is None:
+        saved = read_correction(dataset, sample, labels)
+        reference = saved.instances if saved is not None else None
+    if reference is None:
+        reference = ground_truth_instances(dataset, sample)
+    assert reference is not None
+    return carry_instances(reference, np.asarray(mask), background=labels.background, ignore_index=labels.ignore_index)
 
 
 @dataclass(frozen=True)
@@ -46,6 +130,8 @@ def save_correction(
     autosave: AutosaveStore | None = None,
     work: SavedWork | None = None,
     expected: Expected = UNCHECKED,
+    carry: InstanceCarry | None = None,
+    allow_instance_loss: bool = False,
 ) -> Path:
     """Write ``mask`` as the correction of ``sample`` (a palette PNG at ``dataset.correction_path(sample)``,
     folders created as needed, replaced atomically). Returns the path written.
@@ -55,6 +141,10 @@ def save_correction(
     ``autosave`` and ``work``: the autosave this save makes redundant is removed
     (:meth:`AutosaveStore.discard_saved`; a newer one, written while this save ran, is kept).
 
+    Instance samples (:func:`is_instance_sample`, e.g. Penn-Fudan) are saved as instance masks: ``carry`` (by
+    default :func:`plan_instances`) says which instance each pixel belongs to; when it would drop instances or
+    unlabelled pixels, :class:`InstanceLoss` is raised and nothing is written unless ``allow_instance_loss``.
+
     Refuses (:class:`FileProblem`) a correction path that is one of the sample's own files (see
     :meth:`Dataset.correction_path`). Invalid mask values raise ``ValueError`` before anything is written.
     """
@@ -63,11 +153,27 @@ def save_correction(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FileProblem(path.parent, f"cannot create the corrections folder: {exc.strerror or exc}") from exc
+    if carry is None and is_instance_sample(dataset, sample):
+        _check_values(path, mask, labels)
+        carry = plan_instances(dataset, sample, mask, labels)
+    if carry is not None and carry.loses and not allow_instance_loss:
+        raise InstanceLoss(path, carry)
     check_unchanged(path, expected)
-    write_class_mask(path, mask, labels)
+    if carry is not None:
+        _check_values(path, mask, labels)
+        write_instance_mask(path, carry.instances)
+    else:
+        write_class_mask(path, mask, labels)
     if autosave is not None and work is not None:
         autosave.discard_saved(sample.key, session=work.session, revision=work.revision)
     return path
+
+
+def _check_values(path: Path, mask: np.ndarray, labels: LabelSet) -> None:
+    present, _ = value_counts(np.asarray(mask))
+    invalid = [int(v) for v in present if not labels.is_valid_value(int(v))]
+    if invalid:
+        raise ValueError(f"cannot write {path}: values {invalid[:8]} are outside the label set")
 
 
 def ground_truth_backup_path(dataset: Dataset, sample: Sample) -> Path | None:

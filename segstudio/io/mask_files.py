@@ -520,6 +520,23 @@ def read_instance_mask(path: str | Path, *, default_class: int = 1) -> InstanceM
         raise FileProblem(path, f"instance classes do not fit the mask: {exc}") from exc
 
 
+def read_tagged_instance_mask(path: str | Path) -> InstanceMask | None:
+    """The instances of a mask file segstudio wrote as instances (its ``segstudio:instances`` chunk tells), None for
+    any other mask file (a class mask, or a foreign instance mask whose classes the file does not say)."""
+    path = Path(path)
+    raw, text = _read_raw(path)
+    payload = text.get(INSTANCES_TEXT_KEY)
+    if payload is None:
+        return None
+    if raw.is_colour:
+        raise FileProblem(path, "colour-coded instance masks are not supported; store instance ids as grey values")
+    try:
+        classes, scores = _parse_instance_payload(payload)
+        return InstanceMask(raw.values, classes, scores)
+    except ValueError as exc:
+        raise FileProblem(path, f"instance classes do not fit the mask: {exc}") from exc
+
+
 def write_instance_mask(path: str | Path, instances: InstanceMask) -> None:
     """Write the ids as a grey PNG (8- or 16-bit) with classes and scores in a ``segstudio:instances`` chunk."""
     path = Path(path)

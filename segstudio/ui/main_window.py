@@ -30,7 +30,9 @@ from segstudio.core.compositing import LayerKind, LayerStyle
 from segstudio.core.geometry import Rect
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave import AutosaveStore, Recoverable
-from segstudio.io.corrections import SavedWork, save_as_ground_truth, save_correction
+from segstudio.core.instance_carry import InstanceCarry
+from segstudio.core.instances import InstanceMask
+from segstudio.io.corrections import InstanceLoss, SavedWork, plan_instances, save_as_ground_truth, save_correction
 from segstudio.io.errors import FileProblem
 from segstudio.io.file_state import UNCHECKED, Expected, FileState, SaveConflict
 from segstudio.io.project_lock import ProjectLock, ProjectLocked
@@ -76,6 +78,8 @@ class SaveOutcome:
     path: Path | None = None
     state: FileState | None = None
     conflict: SaveConflict | None = None
+    carry: InstanceCarry | None = None  # instance samples: the instances written (or, with ``lost``, not written)
+    lost: bool = False  # nothing written: the save would drop instances and the user has not agreed yet
 PEEK_KEY = Qt.Key.Key_G  # hold to see the ground truth
 
 
@@ -117,6 +121,7 @@ class MainWindow(QMainWindow):
         # What each file a save may replace looked like when its image was read: a save refuses to replace a file
         # that somebody else wrote since (segstudio.io.file_state).
         self._disk_states: dict[Path, FileState | None] = {}
+        self._instances: dict[str, InstanceMask] = {}  # instance samples: what the working mask started from
         self.project_lock: ProjectLock | None = None
         self.read_only_reason: str | None = None  # set when another window holds this folder: nothing is written
         self._actions: list[QAction] = []
@@ -330,6 +335,7 @@ class MainWindow(QMainWindow):
         self.autosave_store = AutosaveStore.for_dataset(dataset)
         self._unsaved.clear()
         self._disk_states.clear()
+        self._instances.clear()
         self.current_key = None
         self.canvas.set_session(None)
         self.metrics_panel.set_session(None)
@@ -412,6 +418,8 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, loaded: LoadedSample) -> None:
         self._unsaved.pop(loaded.key, None)
         self._disk_states.update(loaded.file_states)
+        if loaded.instances is not None:
+            self._instances[loaded.key] = loaded.instances
         self._loading_key = None
         self.show_session(loaded.key, loaded.session)
         if loaded.notes:
@@ -508,7 +516,7 @@ class MainWindow(QMainWindow):
 
     # -- saving ----------------------------------------------------------------------------------------
 
-    def save(self, *, wait: bool = False, overwrite: bool = False) -> Path | None:
+    def save(self, *, wait: bool = False, overwrite: bool = False, allow_instance_loss: bool = False) -> Path | None:
         """Write the working mask as the image's correction (atomic) and drop its autosave, on the "save" worker.
 
         The mask is copied here (cheap) and written there; ``saved(key, path)`` follows, and the session is marked
@@ -516,7 +524,9 @@ class MainWindow(QMainWindow):
         autosave). A failure keeps the work dirty and shows the message. Saves run one at a time: a save asked
         for while one is writing follows it. A correction file that somebody else wrote since this image was
         read is not replaced: the user is asked (``overwrite`` replaces it anyway), or, not interactive, told
-        through ``save_failed``. ``wait``: block (running the event loop) until written and return the path.
+        through ``save_failed``. Instance samples are saved as instances; a save that would drop instances asks
+        first the same way (``allow_instance_loss`` agrees). ``wait``: block (running the event loop) until written
+        and return the path.
         """
         session, dataset, key = self.canvas.session, self.dataset, self.current_key
         if session is None or dataset is None or key is None or self._refuse_when_read_only("save"):
@@ -527,7 +537,7 @@ class MainWindow(QMainWindow):
                 return None
             self.wait_for_save()
             return self.save(wait=True) if self._save_again else self._last_saved_path
-        return self._submit_save(ground_truth=False, wait=wait, overwrite=overwrite)
+        return self._submit_save(ground_truth=False, wait=wait, overwrite=overwrite, allow_instance_loss=allow_instance_loss)
 
     def save_as_ground_truth(self, *, wait: bool = False, overwrite: bool = False) -> Path | None:
         """Write the working mask OVER the image's ground-truth file, in that file's own convention (value map
@@ -565,7 +575,9 @@ class MainWindow(QMainWindow):
         except FileProblem:
             return None  # the save reports it
 
-    def _submit_save(self, *, ground_truth: bool, wait: bool, overwrite: bool) -> Path | None:
+    def _submit_save(
+        self, *, ground_truth: bool, wait: bool, overwrite: bool, allow_instance_loss: bool = False
+    ) -> Path | None:
         session, dataset, key, store = self.canvas.session, self.dataset, self.current_key, self.autosave_store
         assert session is not None and dataset is not None and key is not None
         self._save_again = False
@@ -574,18 +586,24 @@ class MainWindow(QMainWindow):
         target = dataset.ground_truth(sample) if ground_truth else self._correction_path(sample)
         expected: Expected = UNCHECKED if overwrite or target is None else self._disk_states.get(target, UNCHECKED)
         work = SavedWork(self._work_id, revision)
+        reference = self._instances.get(key)
 
         def job(_progress, _cancel) -> SaveOutcome:
+            carry = None
             try:
                 if ground_truth:
                     path = save_as_ground_truth(dataset, sample, mask, labels, expected=expected)
                     if store is not None:
                         store.discard_saved(key, session=work.session, revision=work.revision)
                 else:
-                    path = save_correction(dataset, sample, mask, labels, autosave=store, work=work, expected=expected)
+                    carry = plan_instances(dataset, sample, mask, labels, reference=reference)
+                    path = save_correction(dataset, sample, mask, labels, autosave=store, work=work, expected=expected,
+                                           carry=carry, allow_instance_loss=allow_instance_loss)
             except SaveConflict as conflict:
                 return SaveOutcome(key, revision, ground_truth, conflict=conflict)
-            return SaveOutcome(key, revision, ground_truth, path, FileState.of(path))
+            except InstanceLoss as loss:
+                return SaveOutcome(key, revision, ground_truth, carry=loss.carry, lost=True)
+            return SaveOutcome(key, revision, ground_truth, path, FileState.of(path), carry=carry)
 
         self._pending_save = (key, revision)
         self._saving_ground_truth = ground_truth
@@ -612,11 +630,17 @@ class MainWindow(QMainWindow):
         key, revision, path, ground_truth = outcome.key, outcome.revision, outcome.path, outcome.ground_truth
         self._saving_ground_truth = False
         self._pending_save = None
+        if outcome.lost:
+            self._save_again = False
+            self._on_instance_loss(outcome)
+            return
         if outcome.conflict is not None or path is None:
             self._save_again = False
             self._on_save_conflict(outcome)
             return
         self._disk_states[path] = outcome.state
+        if outcome.carry is not None:
+            self._instances[key] = outcome.carry.instances
         self._last_saved_path = path
         session = self.canvas.session
         if session is not None and key == self.current_key and session.revision == revision:
@@ -624,11 +648,27 @@ class MainWindow(QMainWindow):
             self._autosaved_revision = revision
         if not ground_truth:
             self.file_list.model.set_corrected(key)
-        self.statusBar().showMessage(f"saved {path}" + (" (ground truth)" if ground_truth else ""), 5000)
+        detail = f" as instances: {outcome.carry.describe()}" if outcome.carry is not None else ""
+        self.statusBar().showMessage(f"saved {path}" + (" (ground truth)" if ground_truth else detail), 8000)
         self._update_status()
         self.saved.emit(key, path)
         if self._save_again:
             self.save()
+
+    def _on_instance_loss(self, outcome: SaveOutcome) -> None:
+        """The save would drop instances (or unlabelled pixels an instance mask cannot hold): ask, never guess."""
+        assert outcome.carry is not None
+        message = f"{outcome.key}: saving would lose instance information: {outcome.carry.describe()}."
+        if self.interactive and outcome.key == self.current_key:
+            answer = QMessageBox.question(
+                self, "Save and lose instances?", f"{message}\n\nSave anyway?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            if answer == QMessageBox.StandardButton.Save:
+                self._submit_save(ground_truth=False, wait=False, overwrite=False, allow_instance_loss=True)
+                return
+        self.autosave_now()
+        self.statusBar().showMessage(message + " Not saved; your work is kept.", 15000)
+        self.save_failed.emit(message)
 
     def _on_save_conflict(self, outcome: SaveOutcome) -> None:
         """Somebody else wrote the file since it was read: keep the user's work (dirty, autosaved) and ask."""

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.session import ImageSession, mask_dtype
+from segstudio.core.instances import InstanceMask
+from segstudio.core.session import ImageSession
 from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.io.errors import FileProblem
 from segstudio.io.file_state import FileState
 from segstudio.io.images import read_image
+from segstudio.io.corrections import instance_classes, read_correction
 from segstudio.io.mask_files import read_class_mask, read_instance_mask
 from segstudio.models.progress import CancelToken, Progress, ProgressCallback
 
@@ -31,6 +33,8 @@ class LoadedSample:
     # The correction and ground-truth files as they were when read (None: no file), so a save can tell whether
     # somebody else wrote them since.
     file_states: Mapping[Path, FileState | None] = field(default_factory=dict)
+    # Instance samples (Penn-Fudan): the instances the working mask was started from, carried through a save.
+    instances: InstanceMask | None = None
 
 
 def load_sample(
@@ -58,6 +62,7 @@ def load_sample(
     size = (int(image.shape[1]), int(image.shape[0]))
     report(1)
     truth = None
+    truth_instances: InstanceMask | None = None
     truth_path = dataset.ground_truth(sample)
     correction_path = dataset.correction_path(sample)
     # Taken before reading: a write that lands while we read shows up as a change at save time.
@@ -65,7 +70,8 @@ def load_sample(
     if truth_path is not None:
         source = dataset.ground_truth_source(sample)
         if source is not None and source.kind is MaskKind.INSTANCE:
-            truth = _instances_as_classes(truth_path, dataset, size)
+            truth_instances = read_instance_mask(truth_path)
+            truth = instance_classes(truth_path, truth_instances, labels, size)
         else:
             truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None, expected_size=size)
     report(2)
@@ -82,24 +88,11 @@ def load_sample(
         except FileProblem as problem:
             notes.append(f"prediction not shown: {problem}")
     report(3)
-    correction = None
-    if correction_path.is_file():
-        correction = read_class_mask(correction_path, labels, expected_size=size)
+    saved = read_correction(dataset, sample, labels, expected_size=size)
+    correction = None if saved is None else saved.classes
+    instances = saved.instances if saved is not None and saved.instances is not None else truth_instances
     session = ImageSession.start(
         image, labels, ground_truth=truth, prediction=prediction, correction=correction, recovered=recovered
     )
     report(4)
-    return LoadedSample(sample.key, session, tuple(notes), states)
-
-
-def _instances_as_classes(path: Path, dataset: Dataset, size: tuple[int, int]) -> np.ndarray:
-    """An instance mask (one id per object) shown and scored as the class of each object."""
-    instances = read_instance_mask(path)
-    height, width = instances.shape
-    if (width, height) != size:
-        raise FileProblem(path, f"mask is {width}x{height} but its image is {size[0]}x{size[1]}")
-    classes = instances.to_class_mask(mask_dtype(dataset.spec.labels))
-    unknown = sorted(int(c) for c in set(instances.classes.values()) if c >= dataset.spec.labels.num_classes)
-    if unknown:
-        raise FileProblem(path, f"instance classes {unknown} are outside the label set ({dataset.spec.labels.num_classes} classes)")
-    return classes
+    return LoadedSample(sample.key, session, tuple(notes), states, instances)

@@ -86,7 +86,7 @@ class WorkingSource(Enum):
     CORRECTION = "the saved correction"
     PREDICTION = "the model's prediction"
     GROUND_TRUTH = "the ground truth"
-    BLANK = "a blank mask (every pixel class 0)"
+    BLANK = "a blank mask (every pixel unlabelled, or background where there is no unlabelled value)"
 
 
 def mask_dtype(labels: LabelSet) -> np.dtype:
@@ -212,7 +212,8 @@ class ImageSession:
         byte_budget: int = DEFAULT_BYTE_BUDGET,
     ) -> ImageSession:
         """A session whose working mask is the saved ``correction``, else the ``prediction``, else the
-        ``ground_truth``, else blank (class 0); :attr:`working_source` says which.
+        ``ground_truth``, else blank (the label set's :attr:`~LabelSet.erase_value`: unlabelled, else background, else
+        class 0); :attr:`working_source` says which.
 
         ``recovered`` (an autosave the user chose to restore) is applied on top of that start as one undo
         step, so the session is dirty (the recovered work is not saved yet) and Ctrl+Z goes back to the
@@ -226,7 +227,10 @@ class ImageSession:
             working, source = ground_truth, WorkingSource.GROUND_TRUTH
         else:
             shape = np.shape(image)[:2]
-            working, source = np.zeros(shape, dtype=mask_dtype(labels)), WorkingSource.BLANK
+            # What the eraser writes (unlabelled, else background): never a real class like CamVid's Sky. A label
+            # set with neither starts at class 0, the only value it has.
+            fill = labels.erase_value if labels.erase_value is not None else 0
+            working, source = np.full(shape, fill, dtype=mask_dtype(labels)), WorkingSource.BLANK
         session = cls(
             image,
             labels,

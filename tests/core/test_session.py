@@ -209,6 +209,17 @@ def test_start_chooses_the_working_mask_and_says_which() -> None:
     assert ImageSession.start(image, labels).error_map is None
 
 
+def test_a_blank_start_is_unlabelled_never_a_real_class() -> None:
+    """CamVid has no background: a blank mask of class 0 would be an image full of Sky."""
+    image = np.zeros((4, 5, 3), np.uint8)
+    camvid = ImageSession.start(image, LabelSet.camvid())
+    assert camvid.working_source is WorkingSource.BLANK
+    assert np.all(camvid.mask == 11)
+    voc = ImageSession.start(image, LabelSet.voc())
+    assert np.all(voc.mask == 255)
+    assert np.all(ImageSession.start(image, LabelSet.with_count(3)).mask == 0)
+
+
 def test_recovered_autosave_is_one_unsaved_step_on_top_of_the_correction() -> None:
     labels = LabelSet.with_count(3)
     correction = np.zeros((4, 5), np.uint8)
@@ -257,6 +268,7 @@ def test_bad_arguments_are_refused_with_a_reason() -> None:
         session.accept_prediction()
     with pytest.raises(ValueError, match="no ground truth"):
         session.reset_to_ground_truth()
+    assert session.paint((1, 1), (1, 1), radius=1, value=1) != EMPTY_RECT
     assert session.paint((1, 1), (1, 1), radius=1, value=255) != EMPTY_RECT  # the ignore id may be painted
     assert mask_dtype(LabelSet.with_count(300)) == np.uint16
 

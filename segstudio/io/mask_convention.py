@@ -206,6 +206,11 @@ def _labels_from_values(
         if high >= 2 and not named_covers and (palette is None or high == 255):
             return _binary_labels(pixels, high, named, notes)
 
+    levels = sorted(value_set - {ignore_index})
+    if palette is None and named is None and not segnet and _grey_levels(levels):
+        # 0/127/255 or 0/85/170/255: classes drawn as evenly spaced greys for a viewer, not 256 class ids (and 255
+        # is the last level here, not an ignore id).
+        return _sparse_labels(levels, masks, ignore_index, notes)
     ignore = ignore_index
     if ignore is None and 255 in value_set and max(value_set - {255}, default=0) < 128:
         ignore = 255
@@ -248,6 +253,14 @@ def _labels_from_values(
     extra = f", {ignore} = ignore" if ignore is not None else ""
     notes.append(f"grey masks with values 0..{count - 1}: {max(count, 2)} classes{extra} (name them in the project file)")
     return labels, None
+
+
+def _grey_levels(values: Sequence[int]) -> bool:
+    """Three or more values from 0 in even steps of 16 or more (0/127/255, 0/50/100): grey levels, one per class."""
+    if len(values) < 3 or values[0] != 0:
+        return False
+    steps = np.diff(np.asarray(values, dtype=np.int64))
+    return int(steps.min()) >= 16 and int(steps.max()) - int(steps.min()) <= 1
 
 
 def _binary_labels(pixels: dict[int, int], high: int, named: LabelSet | None, notes: list[str]) -> tuple[LabelSet, ValueMap]:

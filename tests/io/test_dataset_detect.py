@@ -129,3 +129,17 @@ def test_colour_coded_masks_are_a_class_per_colour(tmp_path: Path) -> None:
     source = dataset.spec.mask_sources[0]
     classes = read_class_mask(root / "masks" / "img00.png", labels, value_map=source.value_map)
     assert np.array_equal(labels.colours[classes], masks[0]), "each pixel's class has the pixel's colour"
+
+
+@pytest.mark.parametrize("levels", [(0, 127, 255), (0, 85, 170, 255), (0, 50, 100)])
+def test_evenly_spaced_grey_levels_are_one_class_each(tmp_path: Path, levels: tuple[int, ...]) -> None:
+    """A 3-class mask drawn as 0/127/255 for a viewer is 3 classes, not 256 (nor 128 and an ignore id)."""
+    lut = np.array(levels, dtype=np.uint8)
+    masks = [lut[_stripes(len(levels))] for _ in range(3)]
+    dataset = open_dataset(_dataset(tmp_path / "data", masks))
+    labels = dataset.spec.labels
+    assert labels.num_classes == len(levels) and labels.ignore_index is None, dataset.spec.notes
+    source = dataset.ground_truth_source(dataset.samples[0])
+    assert source is not None and source.value_map is not None
+    classes = read_class_mask(dataset.ground_truth(dataset.samples[0]), labels, value_map=source.value_map)
+    np.testing.assert_array_equal(classes, _stripes(len(levels)))

@@ -9,7 +9,12 @@ from pathlib import Path
 from segstudio.io.images import IMAGE_SUFFIXES
 
 # Folders segstudio writes itself, and folders no dataset keeps images in.
-SKIPPED_FOLDERS = frozenset({"segstudio-corrections", "segstudio-autosave", "__pycache__", "node_modules", ".git"})
+# segstudio's own output folders are never data: detecting them as images or masks would pair the app's output
+# with itself (and the corrections folder could become a "ground truth" that a save then writes into).
+SKIPPED_FOLDERS = frozenset({
+    "segstudio-corrections", "segstudio-autosave", "segstudio-predictions", "segstudio-ground-truth-backup",
+    "__pycache__", "node_modules", ".git",
+})
 
 
 def image_files(folder: Path) -> dict[str, str]:

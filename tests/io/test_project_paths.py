@@ -182,3 +182,26 @@ def test_a_corrections_folder_that_is_a_mask_folder_is_refused(tmp_path: Path) -
         open_dataset(root)
     assert raised.value.path == dataset.project_file
     assert _fingerprint(root) == before
+
+
+def test_segstudios_own_output_folders_are_never_detected_as_data(tmp_path: Path) -> None:
+    """A re-detection must not take predictions, corrections or backups the app wrote for images or masks."""
+    from PIL import Image
+
+    root = tmp_path / "data"
+    rng = np.random.default_rng(2)
+    for folder in ("images", "masks"):
+        (root / folder).mkdir(parents=True)
+    for name in ("a", "b"):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / "images" / f"{name}.png")
+        Image.fromarray(rng.integers(0, 3, (16, 16)).astype(np.uint8)).save(root / "masks" / f"{name}.png")
+    dataset = open_dataset(root)
+    for folder in ("segstudio-predictions/model/images", "segstudio-ground-truth-backup/images",
+                   "segstudio-corrections/images", "segstudio-autosave"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name in ("a", "b"):
+            Image.fromarray(np.ones((16, 16), np.uint8)).save(root / folder / f"{name}.png")
+    again = open_dataset(root, redetect=True)
+    folders = {f.folder for f in again.spec.image_folders} | {s.folder for s in again.spec.mask_sources}
+    assert folders == {f.folder for f in dataset.spec.image_folders} | {s.folder for s in dataset.spec.mask_sources}
+    assert not any(folder.startswith("segstudio-") for folder in folders)

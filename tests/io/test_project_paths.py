@@ -196,7 +196,8 @@ def test_segstudios_own_output_folders_are_never_detected_as_data(tmp_path: Path
         Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / "images" / f"{name}.png")
         Image.fromarray(rng.integers(0, 3, (16, 16)).astype(np.uint8)).save(root / "masks" / f"{name}.png")
     dataset = open_dataset(root)
-    for folder in ("segstudio-predictions/model/images", "segstudio-ground-truth-backup/images",
+    # Whatever the app's output holds (a "masks" folder of predictions looked like ground truth to detection).
+    for folder in ("segstudio-predictions/model/masks", "segstudio-ground-truth-backup/masks",
                    "segstudio-corrections/images", "segstudio-autosave"):
         (root / folder).mkdir(parents=True, exist_ok=True)
         for name in ("a", "b"):

@@ -75,13 +75,13 @@ def carry_instances(
         raise ValueError(f"the working mask is {working.shape[1]}x{working.shape[0]} but the instances are "
                          f"{ids.shape[1]}x{ids.shape[0]}")
     highest = int(ids.max(initial=0))
-    class_of = np.full(highest + 1, -1, dtype=np.int64)  # id 0 and unknown ids: no class
+    class_of = np.full(highest + 1, -1, dtype=np.int32)  # id 0 and unknown ids: no class
     for instance, class_id in reference.classes.items():
         if instance <= highest:
             class_of[instance] = class_id
     out_dtype = np.uint16 if highest > 0xFF else np.uint8
-    kept = (ids > 0) & (working.astype(np.int64) == class_of[ids])
-    carried = np.where(kept, ids, 0).astype(np.int64)
+    kept = (ids > 0) & (working == class_of[ids])
+    carried = np.where(kept, ids, 0).astype(np.int32)  # room for new ids past the reference's highest
 
     unlabelled = working == ignore_index if ignore_index is not None else np.zeros(working.shape, dtype=bool)
     is_object = ~unlabelled if background is None else (working != background) & ~unlabelled

@@ -14,6 +14,7 @@ from segstudio.core.geometry import EMPTY_RECT, Rect
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import Scores, confusion_matrix
 from segstudio.core.session import ImageSession, NoEraseValue, WorkingSource, mask_dtype
+from tests.core.test_editing import capsule
 
 HEIGHT, WIDTH = 36, 48
 
@@ -374,7 +375,7 @@ def test_erasing_on_camvid_writes_unlabelled_not_sky(shared_data: Path) -> None:
     session.end_stroke()
 
     after = np.array(session.mask)
-    erased = capsule_pixels(truth.shape, (column, top), (column, bottom), 6)
+    erased = capsule(truth.shape, (column, top), (column, bottom), 6)
     changed = before != after
     assert (after[erased] == unlabelled).all(), "erased pixels must hold Unlabelled (11)"
     assert not ((after == sky) & (before != sky)).any(), "the eraser painted Sky (class 0)"
@@ -398,16 +399,6 @@ def test_erasing_on_camvid_writes_unlabelled_not_sky(shared_data: Path) -> None:
     assert labels.name_of(session.class_at(column, top)) == "Unlabelled"  # type: ignore[arg-type]  # the readout
 
 
-def capsule_pixels(
-    shape: tuple[int, int], start: tuple[float, float], end: tuple[float, float], radius: float
-) -> np.ndarray:
-    """Every pixel centre within ``radius`` of the segment (the brush's documented footprint)."""
-    ys, xs = np.indices(shape, dtype=np.float64)
-    (ax, ay), (bx, by) = start, end
-    dx, dy = bx - ax, by - ay
-    length2 = dx * dx + dy * dy
-    t = np.zeros(shape) if length2 == 0 else np.clip(((xs - ax) * dx + (ys - ay) * dy) / length2, 0, 1)
-    return (xs - (ax + t * dx)) ** 2 + (ys - (ay + t * dy)) ** 2 <= radius * radius
 
 
 def assert_consistent_vs_truth(session: ImageSession) -> None:
@@ -462,7 +453,7 @@ def test_the_eraser_writes_the_ignore_id_else_the_background(labels: LabelSet, w
     assert session.erase_value == labels.erase_value == written
     changed = session.erase((4, 6), (12, 6), radius=2)
     assert not changed.is_empty
-    erased = capsule_pixels(truth.shape, (4, 6), (12, 6), 2)
+    erased = capsule(truth.shape, (4, 6), (12, 6), 2)
     assert (session.mask[erased] == written).all() and (session.mask[~erased] == truth[~erased]).all()
     assert session.class_at(8, 6) == written
     assert_consistent_vs_truth(session)

@@ -15,6 +15,10 @@ that image, or for the same session at the saved revision or before; a newer aut
 was writing) and anything another writer left are kept. Writes and removals of one store are serialised by a lock,
 so a save finishing on one worker thread cannot remove an autosave being written on another.
 
+An autosave another writer left (a window that crashed before its work was recovered or discarded) is never
+replaced by this writer's autosave of the same image: it is moved aside to ``<name>+<its writer>.json`` first and
+stays on offer, with its PNG, until the user recovers or discards it.
+
 ``<name>`` is the sample key percent-encoded (``train/images/0`` -> ``train%2Fimages%2F0``), so every key maps
 to one safe file name on every platform and back.
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import threading
 import time
 import uuid
@@ -57,6 +62,7 @@ FORMAT = "segstudio-autosave"
 FORMAT_VERSION = 1
 _DESCRIPTION_SUFFIX = ".json"
 _MASK_SUFFIX = ".png"
+_ASIDE = "+"  # never in a stem: percent-encoding turns "+" into %2B
 _MAX_NAME = 160  # characters of encoded key kept in a file name; longer keys get a hash instead of the rest
 
 
@@ -128,7 +134,7 @@ class AutosaveStore:
         self._writer = writer or uuid.uuid4().hex  # this store's own autosaves are the only ones it removes on save
         self._lock = threading.Lock()
         self._saved: dict[str, tuple[str, int]] = {}  # sample key -> (session, revision) of its last saved correction
-        self._adopted: set[str] = set()  # keys whose autosave from another writer was recovered into this one's work
+        self._adopted: set[Path] = set()  # descriptions of other writers recovered into this one's work
 
     @classmethod
     def for_dataset(cls, dataset: Dataset) -> AutosaveStore:
@@ -184,6 +190,7 @@ class AutosaveStore:
             self._folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise FileProblem(self._folder, f"cannot create the autosave folder: {exc.strerror or exc}") from exc
+        self._set_aside_foreign(stem)
         mask_path = self._folder / f"{stem}.{uuid.uuid4().hex[:12]}{_MASK_SUFFIX}"
         write_class_mask(mask_path, mask, labels)
         try:
@@ -203,18 +210,49 @@ class AutosaveStore:
                 "mask_bytes": mask_path.stat().st_size,
             }
             write_text_atomic(self._folder / f"{stem}{_DESCRIPTION_SUFFIX}", json.dumps(description, indent=1))
+            self._adopted.discard(self._folder / f"{stem}{_DESCRIPTION_SUFFIX}")  # ours now, recovered work included
         except BaseException:
             with contextlib.suppress(OSError):
                 mask_path.unlink()
             raise
-        self._remove_masks(stem, keep=mask_path.name)
+        self._remove_masks(stem, keep={mask_path.name})
         return mask_path
 
+    def _set_aside_foreign(self, stem: str) -> None:
+        """Move the description at ``<stem>.json`` out of the way when this store did not write it (and did not
+        recover it): it is somebody's unsaved work, or a corrupt autosave, and neither is ours to replace."""
+        description = self._folder / f"{stem}{_DESCRIPTION_SUFFIX}"
+        if description in self._adopted:
+            return
+        try:
+            data = json.loads(description.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        writer = data.get("writer") if isinstance(data, dict) else None
+        if writer == self._writer:
+            return
+        tag = writer if isinstance(writer, str) and writer.isalnum() else f"unknown{uuid.uuid4().hex[:8]}"
+        aside = self._folder / f"{stem}{_ASIDE}{tag[:16]}{_DESCRIPTION_SUFFIX}"
+        if aside.exists():
+            aside = self._folder / f"{stem}{_ASIDE}{tag[:16]}-{uuid.uuid4().hex[:8]}{_DESCRIPTION_SUFFIX}"
+        os.replace(description, aside)
+
     def discard(self, sample_key: str) -> None:
-        """Remove the autosave of ``sample_key`` (its description, then every PNG of it); no error if none.
-        For the user's explicit "discard"; a save uses :meth:`discard_saved`."""
+        """Remove every autosave of ``sample_key`` (descriptions, then every PNG of it), whoever wrote them; no
+        error if none. For tools; the window discards what the user chose with :meth:`discard_entry`."""
         with self._lock:
-            self._discard(sample_key)
+            stem = file_stem(sample_key)
+            for description in self._descriptions_of(stem):
+                with contextlib.suppress(FileNotFoundError):
+                    description.unlink()
+            self._remove_masks(stem, keep=set())
+
+    def discard_entry(self, entry: Recoverable) -> None:
+        """Remove the one autosave ``entry`` (as :meth:`pending` listed it): its description and its PNG."""
+        with self._lock:
+            self._remove_entry(entry.description, entry.path)
 
     def discard_saved(self, sample_key: str, *, session: str, revision: int) -> bool:
         """A correction holding ``session`` at ``revision`` was saved: remove the autosave it makes redundant.
@@ -228,19 +266,14 @@ class AutosaveStore:
             previous = self._saved.get(sample_key)
             if previous is None or previous[0] != session or previous[1] < revision:
                 self._saved[sample_key] = (session, revision)
+            removed = self._remove_adopted(stem)  # recovered from a crashed window: this save holds them
             description = self._folder / f"{stem}{_DESCRIPTION_SUFFIX}"
             try:
                 data = json.loads(description.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-                return False
-            if not isinstance(data, dict):
-                return False
-            if data.get("writer") != self._writer:
-                if sample_key not in self._adopted:
-                    return False
-                self._adopted.discard(sample_key)
-                self._discard(sample_key)
-                return True
+                return removed
+            if not isinstance(data, dict) or data.get("writer") != self._writer:
+                return removed
             autosaved_revision = data.get("revision")
             same_session = data.get("session") == session
             if same_session and (not isinstance(autosaved_revision, int) or autosaved_revision > revision):
@@ -250,20 +283,65 @@ class AutosaveStore:
                 data["saved_at_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
                 write_text_atomic(description, json.dumps(data, indent=1))
                 return False
-            self._discard(sample_key)
+            with contextlib.suppress(FileNotFoundError):
+                description.unlink()
+            self._remove_masks(stem, keep=self._referenced_masks(stem))
             return True
 
-    def adopt(self, sample_key: str) -> None:
-        """The autosave of ``sample_key`` left by another writer (a window that crashed) was recovered into this
-        store's work: a save of that work makes it redundant too."""
+    def adopt(self, entry: Recoverable) -> None:
+        """``entry``, left by another writer (a window that crashed), was recovered into this store's work: a
+        save of that work makes it redundant too, and this store's autosaves may replace it."""
         with self._lock:
-            self._adopted.add(sample_key)
+            self._adopted.add(entry.description)
 
-    def _discard(self, sample_key: str) -> None:
-        stem = file_stem(sample_key)
+    def _remove_adopted(self, stem: str) -> bool:
+        removed = False
+        for description in self._descriptions_of(stem):
+            if description in self._adopted:
+                self._adopted.discard(description)
+                self._remove_entry(description, None)
+                removed = True
+        return removed
+
+    def _remove_entry(self, description: Path, mask: Path | None) -> None:
+        """Remove one description and its PNG (``mask``, else the one it names), unless another description of
+        the same image names that PNG too."""
+        if mask is None:
+            try:
+                data = json.loads(description.read_text(encoding="utf-8"))
+                name = data.get("mask_file") if isinstance(data, dict) else None
+                mask = self._folder / name if isinstance(name, str) and Path(name).name == name else None
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                mask = None
         with contextlib.suppress(FileNotFoundError):
-            (self._folder / f"{stem}{_DESCRIPTION_SUFFIX}").unlink()
-        self._remove_masks(stem, keep=None)
+            description.unlink()
+        if mask is not None and mask.parent == self._folder:
+            stem = _mask_stem(mask.name)
+            if stem is None or mask.name not in self._referenced_masks(stem):
+                with contextlib.suppress(FileNotFoundError):
+                    mask.unlink()
+
+    def _descriptions_of(self, stem: str) -> list[Path]:
+        """``<stem>.json`` and the set-aside ``<stem>+<writer>.json`` files, those that exist."""
+        if not self._folder.is_dir():
+            return []
+        return [
+            path for path in self._folder.glob(f"*{_DESCRIPTION_SUFFIX}")
+            if _description_stem(path.name) == stem
+        ]
+
+    def _referenced_masks(self, stem: str) -> set[str]:
+        """The PNG names the descriptions of ``stem`` point at: never removed while a description needs them."""
+        names: set[str] = set()
+        for description in self._descriptions_of(stem):
+            try:
+                data = json.loads(description.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            name = data.get("mask_file") if isinstance(data, dict) else None
+            if isinstance(name, str):
+                names.add(name)
+        return names
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -276,7 +354,9 @@ class AutosaveStore:
         found: list[Recoverable] = []
         described: set[str] = set()
         for path in sorted(self._folder.glob(f"*{_DESCRIPTION_SUFFIX}")):
-            stem = path.name[: -len(_DESCRIPTION_SUFFIX)]
+            stem = _description_stem(path.name)
+            if stem is None:
+                continue
             described.add(stem)
             entry = self._inspect(path, stem)
             if entry.problem is None and not self._newer_than_correction(entry):
@@ -359,13 +439,22 @@ class AutosaveStore:
             return True  # no saved correction: the autosave is the only copy of the work
         return entry.saved_at > saved
 
-    def _remove_masks(self, stem: str, keep: str | None) -> None:
+    def _remove_masks(self, stem: str, keep: set[str]) -> None:
+        """Remove the PNGs of ``stem`` except those named in ``keep`` and those another description still names."""
         if not self._folder.is_dir():
             return
+        keep = keep | self._referenced_masks(stem)
         for path in self._folder.glob(f"*{_MASK_SUFFIX}"):
-            if path.name != keep and _mask_stem(path.name) == stem:
+            if path.name not in keep and _mask_stem(path.name) == stem:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+
+
+def _description_stem(name: str) -> str | None:
+    """``<stem>.json`` and ``<stem>+<writer>.json`` -> ``<stem>``; None for other files."""
+    if not name.endswith(_DESCRIPTION_SUFFIX) or name.startswith("."):
+        return None
+    return name[: -len(_DESCRIPTION_SUFFIX)].split(_ASIDE, 1)[0] or None
 
 
 def _mask_stem(name: str) -> str | None:

@@ -725,7 +725,7 @@ class MainWindow(QMainWindow):
         if self.autosave_store is None or self.dataset is None:
             return
         mask = self.autosave_store.load(entry)
-        self.autosave_store.adopt(entry.sample_key)
+        self.autosave_store.adopt(entry)
         self._unsaved[entry.sample_key] = mask
         if entry.sample_key == self.current_key:
             self.current_key = None  # force a reload with the recovered mask
@@ -734,7 +734,7 @@ class MainWindow(QMainWindow):
 
     def discard_recovery(self, entry: Recoverable) -> None:
         if self.autosave_store is not None:
-            self.autosave_store.discard(entry.sample_key)
+            self.autosave_store.discard_entry(entry)
 
     def _offer_recovery(self) -> None:
         entries = self.pending_recoveries()
@@ -750,7 +750,7 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Yes:
             for entry in good[1:]:
                 self._unsaved[entry.sample_key] = self.autosave_store.load(entry)  # type: ignore[union-attr]
-                self.autosave_store.adopt(entry.sample_key)  # type: ignore[union-attr]
+                self.autosave_store.adopt(entry)  # type: ignore[union-attr]
             if good:
                 self.recover(good[0])
         elif answer == QMessageBox.StandardButton.No:

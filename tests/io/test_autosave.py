@@ -235,3 +235,39 @@ def test_save_correction_writes_the_corrections_folder_never_the_truth(tmp_path:
     with pytest.raises(ValueError, match="cannot write"):
         save_correction(dataset, sample, np.full_like(mask, 77), labels)  # bad values: refused before writing
     assert written.read_bytes() == before
+
+
+def test_another_writers_autosave_is_set_aside_never_replaced(tmp_path: Path) -> None:
+    """A crashed window's unsaved work on an image stays on offer while a new window autosaves the same image."""
+    crashed, current = AutosaveStore(tmp_path), AutosaveStore(tmp_path)
+    theirs, ours = np.zeros((6, 8), np.uint8), np.ones((6, 8), np.uint8)
+    crashed.save(KEY, theirs, revision=5, labels=LABELS, session="a")
+    current.save(KEY, ours, revision=1, labels=LABELS, session="b")
+    entries = current.pending()
+    assert [e.sample_key for e in entries] == [KEY, KEY]
+    masks = sorted((current.load(e) for e in entries), key=lambda m: int(m.sum()))
+    np.testing.assert_array_equal(masks[0], theirs)
+    np.testing.assert_array_equal(masks[1], ours)
+
+    current.save(KEY, ours, revision=2, labels=LABELS, session="b")  # our next autosave replaces only ours
+    assert len(current.pending()) == 2
+    assert current.discard_saved(KEY, session="b", revision=2)  # our save removes our autosave only
+    (left,) = current.pending()
+    np.testing.assert_array_equal(current.load(left), theirs)
+
+    current.adopt(left)  # recovered into our work: the next save holds it
+    current.save(KEY, theirs, revision=3, labels=LABELS, session="c")
+    assert current.discard_saved(KEY, session="c", revision=3)
+    assert current.pending() == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_corrupt_autosave_is_set_aside_not_overwritten(tmp_path: Path) -> None:
+    store = AutosaveStore(tmp_path)
+    (tmp_path / f"{file_stem(KEY)}.json").write_text("{ not json", encoding="utf-8")
+    store.save(KEY, np.ones((6, 8), np.uint8), revision=1, labels=LABELS, session="s")
+    entries = store.pending()
+    problems = [e for e in entries if e.problem is not None]
+    assert len(entries) == 2 and len(problems) == 1 and "corrupt" in problems[0].problem
+    store.discard_entry(problems[0])  # the user's explicit choice removes that one only
+    (only_left,) = store.pending()
+    assert only_left.problem is None

@@ -243,7 +243,8 @@ class LoadedModel:
 def save_checkpoint(path: str | Path, model: nn.Module, meta: CheckpointMeta) -> None:
     """Write ``model``'s weights and ``meta`` as a segstudio checkpoint, atomically.
 
-    ``ValueError`` when ``model`` is not a model of ``meta.config`` (its tensors would not load back).
+    ``ValueError`` when ``model`` is not a model of ``meta.config`` (its tensors would not load back), and
+    :class:`CheckpointProblem` (NON_FINITE) when a weight is NaN or infinite; nothing is written then.
     """
     path = Path(path)
     architecture = get_architecture(meta.config.architecture)
@@ -263,6 +264,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: CheckpointMeta) ->
             tensor = tensor.clone()
         seen.add((tensor.untyped_storage().data_ptr(), tensor.untyped_storage().nbytes()))
         tensors[key] = tensor
+    # A checkpoint that could never be loaded back must not be written (nor replace a good one).
+    _check_finite(path, tensors, action="it was not saved")
     document = json.dumps(meta.to_mapping(), ensure_ascii=False)
     data = safetensors.torch.save(tensors, metadata={METADATA_KEY: document})
     write_bytes_atomic(path, data)
@@ -1153,7 +1156,7 @@ def _state_dict_from(path: Path, loaded: object) -> dict[str, Tensor]:
     return state
 
 
-def _check_finite(path: Path, state: Mapping[str, Tensor]) -> None:
+def _check_finite(path: Path, state: Mapping[str, Tensor], *, action: str = "it was not loaded") -> None:
     """Refuse NaN or infinite values in any floating tensor (weights, BatchNorm statistics...).
 
     A diverged training saves such weights without complaint, and the model they make predicts all
@@ -1177,7 +1180,7 @@ def _check_finite(path: Path, state: Mapping[str, Tensor]) -> None:
         ProblemKind.NON_FINITE,
         f"holds broken weights: {len(bad)} of its {floating} floating-point tensors have non-finite values "
         f"({nan} NaN, {infinite} infinite), in {names}. A model with them predicts nothing meaningful (did its "
-        "training diverge?), so it was not loaded",
+        f"training diverge?), so {action}",
     )
 
 

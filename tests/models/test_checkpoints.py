@@ -299,9 +299,19 @@ def _poison(model: torch.nn.Module) -> tuple[str, str]:
 def test_a_checkpoint_with_non_finite_weights_is_refused_naming_them(
     tmp_path: Path, tiny_unet: torch.nn.Module, tiny_meta: CheckpointMeta
 ) -> None:
-    first, second = _poison(tiny_unet)
     path = tmp_path / "diverged.safetensors"
     save_checkpoint(path, tiny_unet, tiny_meta)
+    good = path.read_bytes()
+    first, second = _poison(tiny_unet)
+    with pytest.raises(CheckpointProblem) as refused:  # segstudio never writes such a file, nor replaces a good one
+        save_checkpoint(path, tiny_unet, tiny_meta)
+    assert "not saved" in _problem(refused, ProblemKind.NON_FINITE, str(path), first, second)
+    assert path.read_bytes() == good
+    # ... but other programs do (or a disk flips bits): written here by hand, with our metadata.
+    with safetensors.safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    state = {k: v.detach().contiguous().clone() for k, v in tiny_unet.state_dict().items()}
+    path.write_bytes(safetensors.torch.save(state, metadata=metadata))
     assert read_checkpoint_meta(path).config == TINY_UNET  # the metadata alone is still readable
     for load in (
         load_checkpoint,

@@ -96,13 +96,21 @@ def test_predict_refuses_a_checkpoint_with_nan_weights(tmp_path: Path, capsys: p
     from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
     from segstudio.models.registry import ModelConfig, build_model
 
+    import safetensors
+    import safetensors.torch
+
     config = ModelConfig("unet", DEMO_LABELS.num_classes, 3, "classic", {"base_channels": 4})
     model = build_model(config)
+    checkpoint = tmp_path / "diverged.safetensors"
+    save_checkpoint(checkpoint, model, CheckpointMeta(config, DEMO_LABELS))
     with torch.no_grad():
         weight = next(model.parameters())
         weight[(0,) * weight.dim()] = float("nan")
-    checkpoint = tmp_path / "diverged.safetensors"
-    save_checkpoint(checkpoint, model, CheckpointMeta(config, DEMO_LABELS))
+    # save_checkpoint refuses NaN weights; another program's file (or a damaged disk) may still hold them.
+    with safetensors.safe_open(str(checkpoint), framework="pt") as handle:
+        metadata = handle.metadata()
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    checkpoint.write_bytes(safetensors.torch.save(state, metadata=metadata))
     images = write_demo_dataset(tmp_path / "demo", count=1) / "images"
     out = tmp_path / "out"
     assert main(["predict", "--model", str(checkpoint), "--images", str(images), "--out", str(out)]) == 2

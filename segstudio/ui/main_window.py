@@ -416,8 +416,14 @@ class MainWindow(QMainWindow):
             dataset, sample, recovered=recovered, prediction_path=predicted, progress=progress, cancel=cancel))
 
     def _on_loaded(self, loaded: LoadedSample) -> None:
-        self._unsaved.pop(loaded.key, None)
-        self._disk_states.update(loaded.file_states)
+        resumed = self._unsaved.pop(loaded.key, None) is not None
+        for path, state in loaded.file_states.items():
+            if resumed:
+                # Unsaved work from earlier in this run goes on top: it was made against the files as they were
+                # then, so a file written since (by somebody else) must still count as a change at save time.
+                self._disk_states.setdefault(path, state)
+            else:
+                self._disk_states[path] = state
         if loaded.instances is not None:
             self._instances[loaded.key] = loaded.instances
         self._loading_key = None

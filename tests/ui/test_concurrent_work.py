@@ -168,3 +168,24 @@ def test_a_correction_saved_elsewhere_since_the_image_opened_is_not_replaced(
     assert not session.dirty
     paint_stroke(qtbot, window, [(300, 300), (320, 310)])
     assert window.save(wait=True) == path  # our own save is not a conflict with ourselves
+
+
+def test_unsaved_work_carried_across_images_still_sees_a_save_made_meanwhile(
+    qtbot, window: MainWindow, camvid_folder: Path  # noqa: ANN001
+) -> None:
+    open_and_wait(qtbot, window, camvid_folder)
+    first = window.current_key
+    window.class_panel.select(8)
+    paint_stroke(qtbot, window, [(60, 60), (140, 90)])  # unsaved
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.step_image(1)
+    dataset = window.dataset
+    path = dataset.correction_path(dataset.sample(first))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    theirs = np.full(window.canvas.session.shape, 3, dtype=np.uint8)
+    write_class_mask(path, theirs, window.canvas.session.labels)  # saved elsewhere while we looked at another image
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.load(first)  # our unsaved work comes back on top of their correction
+    with qtbot.waitSignal(window.save_failed, timeout=10000):
+        assert window.save(wait=True) is None
+    np.testing.assert_array_equal(read_class_mask(path, window.canvas.session.labels), theirs)

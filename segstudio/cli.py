@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_USAGE = 2  # bad input: a file or folder that cannot be used as asked
+EXIT_CRASH = 70  # an unexpected error (a bug), logged by segstudio.crash_log; EX_SOFTWARE of sysexits.h
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    command = getattr(args, "command", None) or _run_app
+    command = getattr(args, "command", None) or (_run_self_test if args.self_test else _run_app)
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -39,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog = f"segstudio {args.command_name}" if getattr(args, "command_name", None) else "segstudio"
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as error:  # a bug: logged where the user can find it, never a bare traceback
+        from segstudio.crash_log import report_crash
+
+        print(report_crash(error), file=sys.stderr)
+        return EXIT_CRASH
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, metavar="FILE.png",
                         help="with no command: open the demo, wait for its model (trained on first start) and its "
                         "predictions, render the main window to this PNG and exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this install end to end (window offscreen, demo data, a UNet and a Mask R-CNN "
+                        "predicting on every device, a stroke's live figures, a save read back), print a report and "
+                        "exit non-zero if any step failed; writes only to a temporary folder")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     evaluate = commands.add_parser(
@@ -499,6 +509,15 @@ def print_dataset(dataset: Dataset, problems: Sequence[object], out: TextIO, *, 
 
 
 # -- the desktop app ----------------------------------------------------------------------------------------
+
+
+def _run_self_test(_args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt loads: the test window never shows
+    from segstudio.ui.self_test import run_self_test
+
+    return run_self_test()
 
 
 def _run_app(args: argparse.Namespace) -> int:

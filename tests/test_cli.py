@@ -346,3 +346,21 @@ def test_evaluate_reads_instance_masks_of_a_project_by_their_values(tmp_path: Pa
     assert main(["evaluate", "--gt", str(root / "PedMasks"), "--pred", str(root / "PedMasks"), "--worst", "0"]) == 0
     captured = capsys.readouterr()
     assert "instance masks" in captured.err and "class 3" in captured.out
+
+
+def test_an_unexpected_error_is_logged_where_the_user_can_find_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], isolated_user_data: Path
+) -> None:
+    from segstudio import cli
+
+    def broken(_args):  # noqa: ANN001, ANN202
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "_run_scan", broken)
+    assert cli.main(["scan", "anything"]) == cli.EXIT_CRASH
+    message = capsys.readouterr().err
+    assert "unexpected error (ZeroDivisionError: a bug)" in message
+    (log,) = (isolated_user_data / "logs").glob("crash-*.log")
+    assert str(log) in message
+    text = log.read_text()
+    assert "Traceback" in text and "ZeroDivisionError: a bug" in text and "segstudio 0." in text

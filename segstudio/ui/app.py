@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import TracebackType
 
 from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from segstudio.io.demo_dataset import ensure_demo_dataset
 from segstudio.io.project_file import user_data_dir
@@ -34,6 +35,27 @@ def application() -> QApplication:
         app.setApplicationName("segstudio")
         app.setOrganizationName("segstudio")
     return app  # type: ignore[return-value]
+
+
+def install_crash_reporter(window: MainWindow) -> None:
+    """An exception escaping a Qt slot is a bug: log it (segstudio.crash_log), tell the user where the log is,
+    and keep the window running (its unsaved work is still autosaved); PySide would only print it."""
+    from segstudio.crash_log import report_crash
+
+    reported: list[str] = []
+
+    def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, trace)
+            return
+        message = report_crash(error, trace)
+        print(message, file=sys.stderr)
+        window.statusBar().showMessage(message, 30000)
+        if window.interactive and not reported:  # one dialog, not one per repaint of a broken widget
+            reported.append(message)
+            QMessageBox.critical(window, "segstudio: unexpected error", message)
+
+    sys.excepthook = hook
 
 
 def wait_until_loaded(window: MainWindow, timeout_ms: int = SCREENSHOT_TIMEOUT_MS) -> bool:
@@ -81,6 +103,7 @@ def run_app(
     window to that PNG, and exit (no dialogs). Returns the exit status (1 when the prediction failed)."""
     app = application()
     window = MainWindow(interactive=screenshot is None)
+    install_crash_reporter(window)
     if folder is None:
         last = window.settings.value("last_folder")
         folder = Path(last) if screenshot is None and last and Path(str(last)).is_dir() else demo_folder()

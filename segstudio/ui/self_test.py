@@ -1,0 +1,232 @@
+"""``segstudio --self-test``: does this install work, end to end, on this machine?
+
+Runs what a user's first minutes run, with no downloads and nothing written outside a temporary folder: the main
+window (offscreen when there is no display), the built-in demo data, a UNet and a Mask R-CNN (small, randomly
+initialised) predicting one image on every available device (the CPU, and CUDA when torch sees a GPU; Mask R-CNN
+runs torchvision's compiled ``nms``, the operator a frozen app loses first), a brush stroke with the live figures
+checked against a full recount, and a save read back bit-exact. Prints a short report (versions, devices, each
+step's time) and returns non-zero when any step failed, so a packager can run it on the bundle as it ships.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from segstudio import __version__
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str
+
+
+class _Report:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.results: list[StepResult] = []
+
+    def line(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def step(self, name: str, run: Callable[[], str | tuple[str, Any]]) -> Any:
+        """Run one step; its detail (and value, when it returns ``(detail, value)``) or its failure is reported."""
+        started = time.perf_counter()
+        value: Any = None
+        try:
+            outcome = run()
+            detail, value = outcome if isinstance(outcome, tuple) else (outcome, None)
+            ok = True
+        except Exception as error:  # a self-test reports every failure and goes on to the next step
+            ok, detail = False, f"{type(error).__name__}: {error}"
+            if os.environ.get("SEGSTUDIO_SELF_TEST_TRACEBACKS"):
+                detail += "\n" + traceback.format_exc()
+        result = StepResult(name, ok, time.perf_counter() - started, detail)
+        self.results.append(result)
+        self.line(f"  {'ok  ' if ok else 'FAIL'}  {name:<34} {result.seconds:7.2f} s  {detail}")
+        return value
+
+
+def run_self_test(out: TextIO | None = None) -> int:
+    """Run every step and print the report to ``out`` (stdout); 0 when all passed, 1 otherwise."""
+    report = _Report(out or sys.stdout)
+    started = time.perf_counter()
+    report.line(f"segstudio {__version__} self-test")
+    report.line(f"  python {platform.python_version()} on {platform.platform()}")
+    frozen = getattr(sys, "frozen", False)
+    report.line(f"  install: {'bundle at ' + str(Path(sys.executable).parent) if frozen else 'from source at ' + str(Path(__file__).parents[1])}")
+
+    with tempfile.TemporaryDirectory(prefix="segstudio-self-test-") as temporary:
+        work = Path(temporary)
+        window = report.step("window on screen", lambda: _open_window(work))
+        if window is not None:
+            report.step("demo data set opened", lambda: _open_demo(window, work))
+        torch_info = report.step("torch and torchvision", _import_torch)
+        devices = torch_info["devices"] if torch_info else ["cpu"]
+        image = _shown_image(window)
+        for device in devices:
+            report.step(f"UNet predicts on {device}", lambda d=device: _predict_unet(image, d))
+            report.step(f"Mask R-CNN predicts on {device}", lambda d=device: _predict_mask_rcnn(image, d))
+        if window is not None and window.canvas.session is not None:
+            report.step("stroke: live figures = recount", lambda: _paint_and_check(window))
+            report.step("save and read back bit-exact", lambda: _save_and_reread(window))
+            window.close()
+
+    failed = [r for r in report.results if not r.ok]
+    total = time.perf_counter() - started
+    if failed:
+        report.line(f"self-test FAILED: {len(failed)} of {len(report.results)} steps ({', '.join(r.name for r in failed)}), {total:.1f} s")
+        return 1
+    report.line(f"self-test passed: {len(report.results)} steps in {total:.1f} s")
+    return 0
+
+
+# -- steps ------------------------------------------------------------------------------------------------------
+
+
+def _open_window(work: Path) -> tuple[str, Any]:
+    from PySide6 import __version__ as pyside_version
+    from PySide6.QtCore import QSettings, qVersion
+
+    from segstudio.ui.app import application
+    from segstudio.ui.main_window import MainWindow
+
+    app = application()
+    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)  # the user's settings stay as they are
+    window = MainWindow(interactive=False, settings=settings)
+    window.resize(1200, 800)
+    window.show()
+    app.processEvents()
+    return f"Qt {qVersion()}, PySide6 {pyside_version}, platform {app.platformName()}", window
+
+
+def _open_demo(window: Any, work: Path) -> str:
+    from segstudio.io.demo_dataset import write_demo_dataset
+    from segstudio.ui.app import wait_until_loaded
+
+    folder = write_demo_dataset(work / "demo", count=2)
+    window.open_folder(folder)
+    if not wait_until_loaded(window) or window.canvas.session is None:
+        raise RuntimeError("the demo image did not load")
+    height, width = window.canvas.session.shape
+    return f"{len(window.dataset.samples)} images, {window.current_key} is {width}x{height}"
+
+
+def _import_torch() -> tuple[str, dict[str, Any]]:
+    import torch
+    import torchvision
+
+    from segstudio.models.predictor import default_device  # noqa: F401 (the models layer imports too)
+
+    devices = ["cpu"]
+    detail = f"torch {torch.__version__}, torchvision {torchvision.__version__}"
+    if torch.cuda.is_available():
+        devices.append("cuda")
+        detail += f", CUDA {torch.version.cuda} on {torch.cuda.get_device_name(0)}"
+    else:
+        built = torch.version.cuda
+        detail += f", no CUDA device ({'built with CUDA ' + built if built else 'CPU-only build'})"
+    if not hasattr(torch.ops.torchvision, "nms"):
+        raise RuntimeError(f"{detail}; torchvision's compiled operators (torchvision::nms) are not registered")
+    return detail, {"devices": devices}
+
+
+def _shown_image(window: Any) -> np.ndarray:
+    session = None if window is None else window.canvas.session
+    if session is not None:
+        return np.asarray(session.image)
+    return np.random.default_rng(0).integers(0, 256, (256, 320, 3), dtype=np.uint8)
+
+
+def _predict_unet(image: np.ndarray, device: str) -> str:
+    import torch
+
+    from segstudio.models.checkpoints import default_normalisation
+    from segstudio.models.predictor import Predictor
+    from segstudio.models.registry import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    config = ModelConfig("unet", 4, 3, "classic", {"base_channels": 8})
+    predictor = Predictor(build_model(config), normalisation=default_normalisation(config), num_classes=4,
+                          device=device, tile_size=128)
+    classes = predictor.predict(image).classes
+    if classes.shape != image.shape[:2] or int(classes.max()) >= 4:
+        raise RuntimeError(f"the prediction is {classes.shape} with values up to {int(classes.max())}")
+    return f"{classes.shape[1]}x{classes.shape[0]} mask in 128 px tiles, {len(np.unique(classes))} classes present"
+
+
+def _predict_mask_rcnn(image: np.ndarray, device: str) -> str:
+    import torch
+    import torchvision
+
+    from segstudio.models.checkpoints import default_normalisation
+    from segstudio.models.predictor import Predictor
+    from segstudio.models.registry import ModelConfig, build_model
+
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0]], device=device)
+    kept = torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8, 0.7], device=device), 0.5)
+    if kept.tolist() != [0, 2]:
+        raise RuntimeError(f"torchvision::nms on {device} kept {kept.tolist()}, expected [0, 2]")
+    torch.manual_seed(0)
+    config = ModelConfig("mask_rcnn", 2, 3, "mobilenet_v3", {"min_size": 256, "max_size": 320})
+    predictor = Predictor(build_model(config), task="instance", normalisation=default_normalisation(config),
+                          num_classes=2, device=device, score_threshold=0.0)
+    prediction = predictor.predict(image)
+    instances = prediction.instances
+    if instances is None or instances.ids.shape != image.shape[:2]:
+        raise RuntimeError("Mask R-CNN returned no instance mask of the image's size")
+    return f"nms ok, {instances.num_instances} instances from a random-weight model (any number is fine)"
+
+
+def _paint_and_check(window: Any) -> str:
+    from segstudio.core.metrics import Scores, confusion_matrix
+
+    session = window.canvas.session
+    labels = session.labels
+    height, width = session.shape
+    value = 1 % labels.num_classes
+    session.begin_stroke()
+    session.paint((width * 0.2, height * 0.3), (width * 0.6, height * 0.5), radius=max(3.0, width / 40), value=value)
+    session.end_stroke()
+    live = session.scores_vs_truth()
+    truth = session.ground_truth
+    if live is None or truth is None:
+        raise RuntimeError("the demo image has no ground truth to score against")
+    mask = session.mask
+    if labels.ignore_index is not None:  # unlabelled in the working mask is left out, as the session does
+        mask = np.where(mask == labels.ignore_index, truth, mask)
+    full = Scores.from_confusion(confusion_matrix(truth, mask, labels.num_classes, labels.ignore_index), labels.names)
+    for mine, theirs in zip(live.classes, full.classes, strict=True):
+        if (mine.overlap, mine.combined, mine.union) != (theirs.overlap, theirs.combined, theirs.union):
+            raise RuntimeError(f"class {mine.name}: live {mine.overlap}/{mine.combined}/{mine.union}, "
+                               f"recount {theirs.overlap}/{theirs.combined}/{theirs.union}")
+    return f"mean IoU {live.mean_iou:.4f} live = recount, over {labels.num_classes} classes"
+
+
+def _save_and_reread(window: Any) -> str:
+    from segstudio.io.mask_files import read_class_mask
+
+    session = window.canvas.session
+    path = window.save(wait=True)
+    if path is None:
+        raise RuntimeError(f"the save did not complete: {window.statusBar().currentMessage()}")
+    back = read_class_mask(path, session.labels)
+    if not np.array_equal(back, session.mask) or back.dtype != session.mask.dtype:
+        raise RuntimeError(f"{path} does not read back as the mask that was saved")
+    return f"{path.name}, {path.stat().st_size:,} bytes"
+
+
+__all__ = ["StepResult", "run_self_test"]

@@ -28,6 +28,7 @@ EXIT_CRASH = 70  # an unexpected error (a bug), logged by segstudio.crash_log; E
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _apply_bundle_settings()
     parser = _parser()
     args = parser.parse_args(argv)
     command = getattr(args, "command", None) or (_run_self_test if args.self_test else _run_app)
@@ -45,6 +46,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(report_crash(error), file=sys.stderr)
         return EXIT_CRASH
+
+
+def bundle_flavour() -> str | None:
+    """"gpu" or "cpu" in a bundle built with segstudio.spec (it writes segstudio_build.json); None from source."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if not getattr(sys, "frozen", False) or bundle is None:
+        return None
+    try:
+        return str(json.loads((Path(bundle) / "segstudio_build.json").read_text(encoding="utf-8"))["flavour"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _apply_bundle_settings() -> None:
+    # The CPU bundle leaves out the CUDA libraries torch loads only on first GPU use: with a GPU present, torch
+    # would still try CUDA and fail there, so the CPU bundle does not let it see one.
+    if bundle_flavour() == "cpu":
+        import os
+
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from segstudio.io.demo_dataset import ensure_demo_dataset
@@ -35,6 +36,28 @@ def application() -> QApplication:
         app.setApplicationName("segstudio")
         app.setOrganizationName("segstudio")
     return app  # type: ignore[return-value]
+
+
+STARTUP_PROBE_VARIABLE = "SEGSTUDIO_STARTUP_PROBE"  # "print": say when the first frame is painted; "exit": and quit
+
+
+class _FirstFrameProbe(QObject):
+    """Prints ``segstudio: first frame`` when the window is first painted (bench/bench_startup.py times the
+    process from its start to that line); with ``exit``, quits there."""
+
+    def __init__(self, window: MainWindow, quit_after: bool) -> None:
+        super().__init__(window)
+        self._quit_after = quit_after
+        self._done = False
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if not self._done and event.type() == QEvent.Type.Paint:
+            self._done = True
+            print("segstudio: first frame", flush=True)
+            if self._quit_after:
+                QTimer.singleShot(0, lambda: os._exit(0))  # nothing else to wait for: measuring start-up only
+        return False
 
 
 def install_crash_reporter(window: MainWindow) -> None:
@@ -104,6 +127,11 @@ def run_app(
     app = application()
     window = MainWindow(interactive=screenshot is None)
     install_crash_reporter(window)
+    probe = os.environ.get(STARTUP_PROBE_VARIABLE)
+    if probe:
+        _FirstFrameProbe(window, quit_after=probe == "exit")
+    window.show()  # first: the window answers while the demo is written and the folder is read
+    app.processEvents()
     if folder is None:
         last = window.settings.value("last_folder")
         folder = Path(last) if screenshot is None and last and Path(str(last)).is_dir() else demo_folder()

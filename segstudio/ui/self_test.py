@@ -66,8 +66,12 @@ def run_self_test(out: TextIO | None = None) -> int:
     started = time.perf_counter()
     report.line(f"segstudio {__version__} self-test")
     report.line(f"  python {platform.python_version()} on {platform.platform()}")
-    frozen = getattr(sys, "frozen", False)
-    report.line(f"  install: {'bundle at ' + str(Path(sys.executable).parent) if frozen else 'from source at ' + str(Path(__file__).parents[1])}")
+    from segstudio.cli import bundle_flavour
+
+    flavour = bundle_flavour()
+    where = f"{flavour} bundle at {Path(sys.executable).parent}" if getattr(sys, "frozen", False) else \
+        f"from source at {Path(__file__).parents[1]}"
+    report.line(f"  install: {where}")
 
     with tempfile.TemporaryDirectory(prefix="segstudio-self-test-") as temporary:
         work = Path(temporary)

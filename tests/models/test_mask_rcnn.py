@@ -317,3 +317,15 @@ def test_imagenet_backbone_weights_load_into_the_backbone_only() -> None:
 
     with pytest.raises(ValueError, match="not resnet50 ImageNet weights"):
         load_torchvision_backbone_state_dict(build_mask_rcnn(num_classes=2), state)
+
+
+def test_missing_torchvision_operators_are_named_before_the_model_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle without torchvision's library died mid-prediction with "operator torchvision::nms does not exist"."""
+    from torchvision import extension
+
+    from segstudio.models.registry import ModelConfig, build_model
+    from segstudio.models.torchvision_ops import MissingTorchvisionOps
+
+    monkeypatch.setattr(extension, "_has_ops", lambda: False)
+    with pytest.raises(MissingTorchvisionOps, match="no compiled operators \\(nms, roi_align\\).*_C"):
+        build_model(ModelConfig("mask_rcnn", 2, 3, "mobilenet_v3"))

@@ -39,6 +39,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 from segstudio.core.instances import InstanceMask
 from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.registry import Architecture, Task, register
+from segstudio.models.torchvision_ops import require_torchvision_ops
 
 ENCODERS: tuple[str, ...] = ("resnet50", "mobilenet_v3")
 # torchvision's name for the network each of our encoders is (its ImageNet weights file starts with it).
@@ -98,6 +99,7 @@ def build_mask_rcnn(
     frozen_batchnorm: bool = False,
 ) -> MaskRCNN:
     """A randomly initialised Mask R-CNN; box and mask predictors sized for ``num_classes`` (with background)."""
+    require_torchvision_ops()  # its RPN and heads run torchvision::nms and roi_align
     encoder = encoder or ENCODERS[0]
     if encoder not in ENCODERS:
         raise ValueError(f"mask_rcnn has no encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")

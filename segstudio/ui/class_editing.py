@@ -30,7 +30,7 @@ from segstudio.io.project_file import write_project_file
 def apply_labels(window: Any, labels: LabelSet) -> None:
     """Make ``labels`` the label set of ``window``'s dataset (project file rewritten), session and canvas."""
     dataset: Dataset | None = window.dataset
-    if dataset is not None and dataset.spec.labels != labels and window.read_only_reason is not None:
+    if dataset is not None and dataset.spec.labels != labels and window.saving.read_only_reason is not None:
         window.statusBar().showMessage("cannot change the classes: read-only, this folder is open in another window", 10000)
         window.class_panel.set_labels(dataset.spec.labels)
         return
@@ -38,6 +38,7 @@ def apply_labels(window: Any, labels: LabelSet) -> None:
         spec = replace(dataset.spec, labels=labels)
         write_project_file(dataset.project_file, dataset.root, spec)
         window.dataset = replace(dataset, spec=spec)
+        window.saving.relabelled(window.dataset)
     session = window.canvas.session
     if session is not None and session.labels != labels:
         session.relabel(labels)

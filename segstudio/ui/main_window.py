@@ -6,12 +6,9 @@ It holds no pixels and computes nothing: the :class:`ImageSession` (built on a w
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -29,14 +26,8 @@ from PySide6.QtWidgets import (
 from segstudio.core.compositing import LayerKind, LayerStyle
 from segstudio.core.geometry import Rect
 from segstudio.core.session import ImageSession
-from segstudio.io.autosave import AutosaveStore, Recoverable
-from segstudio.core.instance_carry import InstanceCarry
-from segstudio.core.instances import InstanceMask
-from segstudio.io.corrections import InstanceLoss, SavedWork, plan_instances, save_as_ground_truth, save_correction
-from segstudio.io.errors import FileProblem
-from segstudio.io.file_state import UNCHECKED, Expected, FileState, SaveConflict
-from segstudio.io.project_lock import ProjectLock, ProjectLocked
-from segstudio.io.datasets import Dataset, Sample, open_dataset
+from segstudio.io.autosave import Recoverable
+from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.io.project_file import user_data_dir
 from segstudio.models.progress import Progress
 from segstudio.ui.canvas import Canvas
@@ -62,24 +53,11 @@ from segstudio.ui.model_jobs import (
 )
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.sample_loader import LoadedSample, load_sample
+from segstudio.ui.saving import SaveController
 from segstudio.ui.tools import MIN_BRUSH_SIZE, Tool
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
 AUTOSAVE_INTERVAL_MS = 5000
-
-
-@dataclass(frozen=True)
-class SaveOutcome:
-    """What the "save" worker did: wrote ``path`` (now in ``state``), or found a ``conflict`` and wrote nothing."""
-
-    key: str
-    revision: int
-    ground_truth: bool
-    path: Path | None = None
-    state: FileState | None = None
-    conflict: SaveConflict | None = None
-    carry: InstanceCarry | None = None  # instance samples: the instances written (or, with ``lost``, not written)
-    lost: bool = False  # nothing written: the save would drop instances and the user has not agreed yet
 PEEK_KEY = Qt.Key.Key_G  # hold to see the ground truth
 
 
@@ -92,7 +70,8 @@ class MainWindow(QMainWindow):
     """``sample_loaded(key)`` once an image is on screen; ``load_failed(message)`` when it could not be read.
 
     ``interactive=False`` (screenshots, tests) never opens a dialog: recovery is then offered through
-    :meth:`pending_recoveries` / :meth:`recover` only.
+    ``saving.pending_recoveries()`` / :meth:`recover` only. Saving, autosave, recovery and the folder lock
+    live in :attr:`saving` (:class:`~segstudio.ui.saving.SaveController`).
     """
 
     sample_loaded = Signal(str)
@@ -101,8 +80,6 @@ class MainWindow(QMainWindow):
     prediction_applied = Signal(str)  # the session of this key now holds a new model prediction
     predictions_written = Signal(object)  # PredictedFolder, after "predict all"
     dataset_scored = Signal(object)  # DatasetScoresResult, after the "dataset metrics" job
-    saved = Signal(str, object)  # key, path: the "save" worker wrote the correction
-    save_failed = Signal(str)  # a readable message; the work stays dirty
     worker_error = Signal(str)  # a readable message (also in the status bar, and a message box when interactive)
 
     def __init__(self, *, interactive: bool = True, settings: QSettings | None = None) -> None:
@@ -112,18 +89,9 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else app_settings()
         self.pool = WorkerPool(self)
         self.dataset: Dataset | None = None
-        self.autosave_store: AutosaveStore | None = None
+        self.saving = SaveController(self.pool, interactive=interactive, dialog_parent=self)
         self.current_key: str | None = None
         self._loading_key: str | None = None
-        self._unsaved: dict[str, np.ndarray] = {}  # work left on other images this run, not saved yet
-        self._autosaved_revision: int | None = None
-        self._work_id = ""  # names the editing session on screen, for autosaves (see AutosaveStore.discard_saved)
-        # What each file a save may replace looked like when its image was read: a save refuses to replace a file
-        # that somebody else wrote since (segstudio.io.file_state).
-        self._disk_states: dict[Path, FileState | None] = {}
-        self._instances: dict[str, InstanceMask] = {}  # instance samples: what the working mask started from
-        self.project_lock: ProjectLock | None = None
-        self.read_only_reason: str | None = None  # set when another window holds this folder: nothing is written
         self._actions: list[QAction] = []
         self._menus: dict[str, QMenu] = {}
         # Model predictions made this run: sample key -> mask written under segstudio-predictions/ (wins over the
@@ -134,11 +102,6 @@ class MainWindow(QMainWindow):
         self._predicting_key: str | None = None
         self._predict_when_ready = False  # --model: predict the shown image once both model and image are in
         self._predict_all_when_loaded = False  # the demo: predict every image once the model is in
-        self._pending_save: tuple[str, int] | None = None  # (key, revision) being written by the "save" worker
-        self._save_again = False
-        self._save_handle = None
-        self._saving_ground_truth = False  # the pending save writes over the ground truth (explicit action)
-        self._last_saved_path: Path | None = None
         self.demo = None  # segstudio.ui.demo_model.DemoModel when the demo project is open
         self._layers_touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
         self._dataset_metrics_running = False
@@ -182,7 +145,7 @@ class MainWindow(QMainWindow):
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
-        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.timeout.connect(self.saving.autosave_now)
         self.autosave_timer.start()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -219,11 +182,11 @@ class MainWindow(QMainWindow):
         load.failed.connect(self._on_load_failed)
         self.pool.signals("rebuild session").failed.connect(
             lambda failure: self._report_worker_error(f"could not apply the prediction: {failure.message}"))
-        self.pool.signals("save").finished.connect(self._on_saved)
-        self.pool.signals("save").failed.connect(self._on_save_failed)
-        self.pool.signals("autosave").failed.connect(
-            lambda failure: self.statusBar().showMessage(f"autosave failed: {failure.message}", 10000)
-        )
+        saving = self.saving
+        saving.status.connect(lambda message, timeout: self.statusBar().showMessage(message, timeout))
+        saving.corrected.connect(self.file_list.model.set_corrected)
+        saving.state_changed.connect(self._update_status)
+        saving.read_only_changed.connect(self._on_read_only_changed)
 
     def _make_actions(self) -> None:
         tools = QToolBar("Tools", self)
@@ -231,14 +194,14 @@ class MainWindow(QMainWindow):
         self.addToolBar(tools)
         add = self._action
         add("Open folder...", "Ctrl+O", self.choose_folder, menu="File")
-        add("Save correction", "Ctrl+S", self.save, menu="File")
+        add("Save correction", "Ctrl+S", self.saving.save, menu="File")
         add("Previous image", ["A", "Left"], lambda: self.step_image(-1), menu="Image")
         add("Next image", ["D", "Right"], lambda: self.step_image(1), menu="Image")
         add("Undo", "Ctrl+Z", self.undo, menu="Edit")
         add("Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], self.redo, menu="Edit")
         add("Accept prediction as working mask", "Ctrl+Shift+A", self.accept_prediction, menu="Edit")
         add("Reset to ground truth", "Ctrl+Shift+R", self.reset_to_ground_truth, menu="Edit")
-        add("Save as ground truth...", [], self.save_as_ground_truth, menu="Edit")  # no shortcut: never by accident
+        add("Save as ground truth...", [], self.saving.save_as_ground_truth, menu="Edit")  # no shortcut: never by accident
         for tool, key in ((Tool.BRUSH, "B"), (Tool.ERASER, "E"), (Tool.FILL, "F"), (Tool.POLYGON, "P"), (Tool.PICK, "I")):
             action = add(tool.value.capitalize(), key, lambda t=tool: self.set_tool(t), menu="Tools", toolbar=tools)
             action.setCheckable(True)
@@ -328,14 +291,8 @@ class MainWindow(QMainWindow):
     def _show_dataset(self, dataset: Dataset, image: str | None, predicted: dict[str, Path] | None = None) -> None:
         """Show ``dataset``; ``predicted`` (key -> mask under segstudio-predictions/, see ``app_predictions``) are
         the app's predictions from earlier runs: used as the model's predictions, as if just made."""
-        self.wait_for_save()  # the previous folder's save finishes under its lock
-        self._release_lock()
         self.dataset = dataset
-        self._take_lock(dataset)
-        self.autosave_store = AutosaveStore.for_dataset(dataset)
-        self._unsaved.clear()
-        self._disk_states.clear()
-        self._instances.clear()
+        self.saving.open_dataset(dataset)
         self.current_key = None
         self.canvas.set_session(None)
         self.metrics_panel.set_session(None)
@@ -363,40 +320,15 @@ class MainWindow(QMainWindow):
         else:
             self._metrics_after_load = None
             self.compute_dataset_metrics()
-        if self.read_only_reason is not None:
-            self._report(self.read_only_reason)
-        elif self.interactive and self.pending_recoveries():
+        if self.saving.read_only_reason is not None:
+            self._report(self.saving.read_only_reason)
+        elif self.interactive and self.saving.pending_recoveries():
             QTimer.singleShot(0, self._offer_recovery)
 
-    def _take_lock(self, dataset: Dataset) -> None:
-        """Hold the folder for this window, or open it read-only when another window holds it: two windows
-        writing one folder overwrote each other's saves and removed each other's autosaves."""
-        self.read_only_reason = None
-        try:
-            self.project_lock = ProjectLock.acquire(dataset.project_file.parent)
-        except ProjectLocked as locked:
-            self.read_only_reason = (
-                f"{dataset.root} is open in {locked.holder.describe()}. It opens read-only here: you can look "
-                "and compare, but nothing is painted, saved or autosaved in this window. Close the other window "
-                "and open the folder again to edit it."
-            )
-        except FileProblem as problem:
-            self.read_only_reason = f"{dataset.root} opens read-only: {problem}"
-        title = f"segstudio - {dataset.root}" + (" [read-only]" if self.read_only_reason else "")
-        self.setWindowTitle(title)
-        self.canvas.tools.read_only = self.read_only_reason is not None
-
-    def _release_lock(self) -> None:
-        if self.project_lock is not None:
-            self.project_lock.release()
-            self.project_lock = None
-
-    def _refuse_when_read_only(self, what: str) -> bool:
-        """True (and the user told why) when this window may not write."""
-        if self.read_only_reason is None:
-            return False
-        self.statusBar().showMessage(f"cannot {what}: read-only, this folder is open in another window", 10000)
-        return True
+    def _on_read_only_changed(self, reason: str) -> None:
+        root = self.dataset.root if self.dataset is not None else ""
+        self.setWindowTitle(f"segstudio - {root}" + (" [read-only]" if reason else ""))
+        self.canvas.tools.read_only = bool(reason)
 
     def load(self, key: str) -> None:
         """Show sample ``key``: its masks are read on the "load" worker; ``sample_loaded`` follows."""
@@ -404,7 +336,7 @@ class MainWindow(QMainWindow):
             return
         self._leave_current()
         sample = self.dataset.sample(key)
-        recovered = self._unsaved.get(sample.key)
+        recovered = self.saving.unsaved_work(sample.key)
         dataset = self.dataset
         self._loading_key = sample.key
         self.file_list.select_key(sample.key)
@@ -416,16 +348,7 @@ class MainWindow(QMainWindow):
             dataset, sample, recovered=recovered, prediction_path=predicted, progress=progress, cancel=cancel))
 
     def _on_loaded(self, loaded: LoadedSample) -> None:
-        resumed = self._unsaved.pop(loaded.key, None) is not None
-        for path, state in loaded.file_states.items():
-            if resumed:
-                # Unsaved work from earlier in this run goes on top: it was made against the files as they were
-                # then, so a file written since (by somebody else) must still count as a change at save time.
-                self._disk_states.setdefault(path, state)
-            else:
-                self._disk_states[path] = state
-        if loaded.instances is not None:
-            self._instances[loaded.key] = loaded.instances
+        self.saving.loaded(loaded)
         self._loading_key = None
         self.show_session(loaded.key, loaded.session)
         if loaded.notes:
@@ -433,13 +356,7 @@ class MainWindow(QMainWindow):
 
     def show_session(self, key: str, session: ImageSession) -> None:
         self.current_key = key
-        self._work_id = uuid.uuid4().hex
-        if self.dataset is not None:
-            sample = self.dataset.sample(key)
-            for path in (self._correction_path(sample), self.dataset.ground_truth(sample)):
-                if path is not None and path not in self._disk_states:
-                    self._disk_states[path] = FileState.of(path)
-        self._autosaved_revision = None if session.dirty else session.revision
+        self.saving.show(key, session)
         self.canvas.set_session(session)
         self.metrics_panel.set_session(session)
         self.file_list.select_key(key)
@@ -467,11 +384,7 @@ class MainWindow(QMainWindow):
             self.load(key)
 
     def _leave_current(self) -> None:
-        """Keep the current image's unsaved work (in memory for this run, and in an autosave)."""
-        session = self.canvas.session
-        if session is not None and self.current_key is not None and session.dirty:
-            self._unsaved[self.current_key] = session.mask.copy()
-            self.autosave_now()
+        self.saving.leave()
 
     # -- editing ---------------------------------------------------------------------------------------
 
@@ -498,7 +411,7 @@ class MainWindow(QMainWindow):
 
     def _edit(self, operation: Callable[[ImageSession], object]) -> None:
         session = self.canvas.session
-        if session is None or self._refuse_when_read_only("change the mask"):
+        if session is None or self.saving.refuse_when_read_only("change the mask"):
             return
         try:
             operation(session)
@@ -520,230 +433,20 @@ class MainWindow(QMainWindow):
     def reset_to_ground_truth(self) -> None:
         self._edit(lambda s: s.reset_to_ground_truth())
 
-    # -- saving ----------------------------------------------------------------------------------------
-
-    def save(self, *, wait: bool = False, overwrite: bool = False, allow_instance_loss: bool = False) -> Path | None:
-        """Write the working mask as the image's correction (atomic) and drop its autosave, on the "save" worker.
-
-        The mask is copied here (cheap) and written there; ``saved(key, path)`` follows, and the session is marked
-        saved only if it still holds the revision that was written (later strokes stay dirty, and so does their
-        autosave). A failure keeps the work dirty and shows the message. Saves run one at a time: a save asked
-        for while one is writing follows it. A correction file that somebody else wrote since this image was
-        read is not replaced: the user is asked (``overwrite`` replaces it anyway), or, not interactive, told
-        through ``save_failed``. Instance samples are saved as instances; a save that would drop instances asks
-        first the same way (``allow_instance_loss`` agrees). ``wait``: block (running the event loop) until written
-        and return the path.
-        """
-        session, dataset, key = self.canvas.session, self.dataset, self.current_key
-        if session is None or dataset is None or key is None or self._refuse_when_read_only("save"):
-            return None
-        if self._pending_save is not None:
-            self._save_again = True
-            if not wait:
-                return None
-            self.wait_for_save()
-            return self.save(wait=True) if self._save_again else self._last_saved_path
-        return self._submit_save(ground_truth=False, wait=wait, overwrite=overwrite, allow_instance_loss=allow_instance_loss)
-
-    def save_as_ground_truth(self, *, wait: bool = False, overwrite: bool = False) -> Path | None:
-        """Write the working mask OVER the image's ground-truth file, in that file's own convention (value map
-        inverted, palette/grey/16-bit/TIFF storage kept; see :func:`segstudio.io.corrections.save_as_ground_truth`),
-        after a confirmation when interactive. The original file is backed up once, beside the project file.
-        Runs on the "save" worker after any pending save; ``saved(key, path)`` follows, failures and conflicts are
-        handled like a normal save's. ``wait``: block until written and return the path."""
-        session, dataset, key = self.canvas.session, self.dataset, self.current_key
-        if session is None or dataset is None or key is None or self._refuse_when_read_only("save"):
-            return None
-        sample = dataset.sample(key)
-        truth = dataset.ground_truth(sample)
-        if truth is None:
-            self._report(f"{key} has no ground truth file to save over; use Save correction")
-            return None
-        if self.interactive and not overwrite:
-            answer = QMessageBox.question(
-                self, "Save as ground truth?",
-                f"Overwrite the ground truth of {key}?\n\n{truth}\n\nThe original is kept once in "
-                f"{dataset.project_file.parent / 'segstudio-ground-truth-backup'}.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
-            if answer != QMessageBox.StandardButton.Yes:
-                return None
-        if self._pending_save is not None:
-            self.wait_for_save()  # one write at a time; the ground truth waits for the save in flight
-            if self._pending_save is not None:
-                self._report("a save is still running; try again")
-                return None
-        return self._submit_save(ground_truth=True, wait=wait, overwrite=overwrite)
-
-    def _correction_path(self, sample: Sample) -> Path | None:
-        assert self.dataset is not None
-        try:
-            return self.dataset.correction_path(sample)
-        except FileProblem:
-            return None  # the save reports it
-
-    def _submit_save(
-        self, *, ground_truth: bool, wait: bool, overwrite: bool, allow_instance_loss: bool = False
-    ) -> Path | None:
-        session, dataset, key, store = self.canvas.session, self.dataset, self.current_key, self.autosave_store
-        assert session is not None and dataset is not None and key is not None
-        self._save_again = False
-        sample = dataset.sample(key)
-        mask, revision, labels = session.mask.copy(), session.revision, session.labels
-        target = dataset.ground_truth(sample) if ground_truth else self._correction_path(sample)
-        expected: Expected = UNCHECKED if overwrite or target is None else self._disk_states.get(target, UNCHECKED)
-        work = SavedWork(self._work_id, revision)
-        reference = self._instances.get(key)
-
-        def job(_progress, _cancel) -> SaveOutcome:
-            carry = None
-            try:
-                if ground_truth:
-                    path = save_as_ground_truth(dataset, sample, mask, labels, expected=expected)
-                    if store is not None:
-                        store.discard_saved(key, session=work.session, revision=work.revision)
-                else:
-                    carry = plan_instances(dataset, sample, mask, labels, reference=reference)
-                    path = save_correction(dataset, sample, mask, labels, autosave=store, work=work, expected=expected,
-                                           carry=carry, allow_instance_loss=allow_instance_loss)
-            except SaveConflict as conflict:
-                return SaveOutcome(key, revision, ground_truth, conflict=conflict)
-            except InstanceLoss as loss:
-                return SaveOutcome(key, revision, ground_truth, carry=loss.carry, lost=True)
-            return SaveOutcome(key, revision, ground_truth, path, FileState.of(path), carry=carry)
-
-        self._pending_save = (key, revision)
-        self._saving_ground_truth = ground_truth
-        self._last_saved_path = None
-        self.statusBar().showMessage(f"saving {key}" + (" as ground truth..." if ground_truth else "..."))
-        self._save_handle = self.pool.submit("save", job, cancel_previous=False)
-        if wait:
-            self.wait_for_save()
-            return self._last_saved_path
-        return None
-
-    def wait_for_save(self, timeout_ms: int = 10000) -> bool:
-        """Run the event loop until the pending save (if any) has been handled; False on timeout."""
-        from PySide6.QtCore import QCoreApplication, QElapsedTimer, QThread
-
-        clock = QElapsedTimer()
-        clock.start()
-        while self._pending_save is not None and clock.elapsed() < timeout_ms:
-            QCoreApplication.processEvents()
-            QThread.msleep(2)
-        return self._pending_save is None
-
-    def _on_saved(self, outcome: SaveOutcome) -> None:
-        key, revision, path, ground_truth = outcome.key, outcome.revision, outcome.path, outcome.ground_truth
-        self._saving_ground_truth = False
-        self._pending_save = None
-        if outcome.lost:
-            self._save_again = False
-            self._on_instance_loss(outcome)
-            return
-        if outcome.conflict is not None or path is None:
-            self._save_again = False
-            self._on_save_conflict(outcome)
-            return
-        self._disk_states[path] = outcome.state
-        if outcome.carry is not None:
-            self._instances[key] = outcome.carry.instances
-        self._last_saved_path = path
-        session = self.canvas.session
-        if session is not None and key == self.current_key and session.revision == revision:
-            session.mark_saved()
-            self._autosaved_revision = revision
-        if not ground_truth:
-            self.file_list.model.set_corrected(key)
-        detail = f" as instances: {outcome.carry.describe()}" if outcome.carry is not None else ""
-        self.statusBar().showMessage(f"saved {path}" + (" (ground truth)" if ground_truth else detail), 8000)
-        self._update_status()
-        self.saved.emit(key, path)
-        if self._save_again:
-            self.save()
-
-    def _on_instance_loss(self, outcome: SaveOutcome) -> None:
-        """The save would drop instances (or unlabelled pixels an instance mask cannot hold): ask, never guess."""
-        assert outcome.carry is not None
-        message = f"{outcome.key}: saving would lose instance information: {outcome.carry.describe()}."
-        if self.interactive and outcome.key == self.current_key:
-            answer = QMessageBox.question(
-                self, "Save and lose instances?", f"{message}\n\nSave anyway?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
-            if answer == QMessageBox.StandardButton.Save:
-                self._submit_save(ground_truth=False, wait=False, overwrite=False, allow_instance_loss=True)
-                return
-        self.autosave_now()
-        self.statusBar().showMessage(message + " Not saved; your work is kept.", 15000)
-        self.save_failed.emit(message)
-
-    def _on_save_conflict(self, outcome: SaveOutcome) -> None:
-        """Somebody else wrote the file since it was read: keep the user's work (dirty, autosaved) and ask."""
-        conflict = outcome.conflict
-        assert conflict is not None
-        self.autosave_now()
-        message = f"{conflict}. Your work is kept in this window (and in its autosave)."
-        if self.interactive and outcome.key == self.current_key:
-            answer = QMessageBox.warning(
-                self, "The file changed on disk",
-                f"{message}\n\nReplace the file on disk with your version? (Cancel keeps both as they are; you can "
-                "save again later.)",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
-            if answer == QMessageBox.StandardButton.Save:
-                self._submit_save(ground_truth=outcome.ground_truth, wait=False, overwrite=True)
-                return
-        self.statusBar().showMessage(message, 15000)
-        self.save_failed.emit(message)
-
-    def _on_save_failed(self, failure: WorkerFailure) -> None:
-        key = self._pending_save[0] if self._pending_save is not None else ""
-        self._pending_save = None
-        self._saving_ground_truth = False
-        self._save_again = False
-        self._report(f"could not save {key}: {failure.message}")
-        self.save_failed.emit(failure.message)
-
-    def autosave_now(self, *, wait: bool = False) -> bool:
-        """Autosave the current image on a worker when it changed since the last autosave; True if started.
-        ``wait``: block until written (closing the window, tests)."""
-        session, store, key = self.canvas.session, self.autosave_store, self.current_key
-        if session is None or store is None or key is None or not session.dirty or self.read_only_reason is not None:
-            return False
-        if self._autosaved_revision == session.revision:
-            return False
-        mask, revision, labels, work = session.mask.copy(), session.revision, session.labels, self._work_id
-        image_path = self.dataset.sample(key).image if self.dataset is not None else None
-        self._autosaved_revision = revision
-        if wait:
-            store.save(key, mask, revision=revision, labels=labels, image_path=image_path, session=work)
-            return True
-        self.pool.submit("autosave", lambda progress, cancel: store.save(
-            key, mask, revision=revision, labels=labels, image_path=image_path, session=work), cancel_previous=False)
-        return True
-
     # -- recovery --------------------------------------------------------------------------------------
-
-    def pending_recoveries(self) -> list[Recoverable]:
-        """Unsaved work from an earlier run of this folder (corrupt autosaves included, with their problem)."""
-        return [] if self.autosave_store is None else self.autosave_store.pending()
 
     def recover(self, entry: Recoverable) -> None:
         """Bring back an autosave: its image opens with the recovered mask as one undo step (not saved yet)."""
-        if self.autosave_store is None or self.dataset is None:
+        if self.dataset is None:
             return
-        mask = self.autosave_store.load(entry)
-        self.autosave_store.adopt(entry)
-        self._unsaved[entry.sample_key] = mask
-        if entry.sample_key == self.current_key:
+        key = self.saving.take_recovery(entry)
+        if key == self.current_key:
             self.current_key = None  # force a reload with the recovered mask
             self.canvas.set_session(None)
-        self.load(entry.sample_key)
-
-    def discard_recovery(self, entry: Recoverable) -> None:
-        if self.autosave_store is not None:
-            self.autosave_store.discard_entry(entry)
+        self.load(key)
 
     def _offer_recovery(self) -> None:
-        entries = self.pending_recoveries()
+        entries = self.saving.pending_recoveries()
         if not entries:
             return
         good = [e for e in entries if e.problem is None]
@@ -755,13 +458,12 @@ class MainWindow(QMainWindow):
         )
         if answer == QMessageBox.StandardButton.Yes:
             for entry in good[1:]:
-                self._unsaved[entry.sample_key] = self.autosave_store.load(entry)  # type: ignore[union-attr]
-                self.autosave_store.adopt(entry)  # type: ignore[union-attr]
+                self.saving.take_recovery(entry)
             if good:
                 self.recover(good[0])
         elif answer == QMessageBox.StandardButton.No:
             for entry in entries:
-                self.discard_recovery(entry)
+                self.saving.discard_recovery(entry)
 
     # -- model, predictions, dataset metrics ------------------------------------------------------------
     # Channels: "model" (the panel loads a checkpoint), "predict" (this image, or all images: one at a time),
@@ -836,7 +538,7 @@ class MainWindow(QMainWindow):
             return
         image, labels = session.image, dataset.spec.labels
         # Read-only (another window holds the folder): the prediction is shown, not written.
-        target = None if self.read_only_reason else prediction_path(dataset, model.name, dataset.sample(key))
+        target = None if self.saving.read_only_reason else prediction_path(dataset, model.name, dataset.sample(key))
 
         def job(progress, cancel):
             from segstudio.io.mask_files import write_class_mask
@@ -858,7 +560,7 @@ class MainWindow(QMainWindow):
         if model is None or dataset is None:
             self.statusBar().showMessage("load a model and a folder first", 5000)
             return
-        if self._refuse_when_read_only("write predictions for every image"):
+        if self.saving.refuse_when_read_only("write predictions for every image"):
             return
         self._predict_kind, self._predicting_key = "all", None
         self.model_panel.start(f"predicting {len(dataset.samples)} images...")
@@ -1050,7 +752,7 @@ class MainWindow(QMainWindow):
             self.status_brush.setText(f"{tools.tool.value}, size {tools.size}{keep}")
         session = self.canvas.session
         state = "" if session is None else ("modified" if session.dirty else "")
-        if self.read_only_reason is not None:
+        if self.saving.read_only_reason is not None:
             state = "read-only (open in another window)"
         self.status_source.setText(state)
 
@@ -1104,12 +806,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.autosave_timer.stop()
-        self.wait_for_save()  # a pending save finishes (and marks the work saved) before the last autosave
-        try:
-            self.autosave_now(wait=True)
-        except ValueError as error:
-            self.statusBar().showMessage(f"autosave failed: {error}")
+        self.saving.close()  # a pending save finishes (and marks the work saved) before the last autosave
         self.save_settings()
         self.pool.shutdown(5000)
-        self._release_lock()
+        self.saving.closed()
         super().closeEvent(event)

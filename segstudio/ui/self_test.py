@@ -133,7 +133,6 @@ def _import_torch() -> tuple[str, dict[str, Any]]:
     import torch
     import torchvision
 
-    from segstudio.models.predictor import default_device  # noqa: F401 (the models layer imports too)
 
     devices = ["cpu"]
     detail = f"torch {torch.__version__}, torchvision {torchvision.__version__}"
@@ -224,7 +223,7 @@ def _save_and_reread(window: Any) -> str:
     from segstudio.io.mask_files import read_class_mask
 
     session = window.canvas.session
-    path = window.save(wait=True)
+    path = window.saving.save(wait=True)
     if path is None:
         raise RuntimeError(f"the save did not complete: {window.statusBar().currentMessage()}")
     back = read_class_mask(path, session.labels)

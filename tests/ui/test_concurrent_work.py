@@ -42,18 +42,18 @@ def test_strokes_made_during_a_save_survive_a_normal_close(
     saved_mask = session.mask.copy()
     _slow_writes(monkeypatch)
 
-    window.save()  # writes on the worker for 0.1 s more than usual
+    window.saving.save()  # writes on the worker for 0.1 s more than usual
     window.class_panel.select(9)
     paint_stroke(qtbot, window, [(200, 200), (260, 230)])  # painted while the save runs
     later = session.mask.copy()
     if autosave == "written during the save":
-        assert window.autosave_now(wait=True)
+        assert window.saving.autosave_now(wait=True)
     else:
-        assert window.autosave_now()
-    assert window.wait_for_save()
+        assert window.saving.autosave_now()
+    assert window.saving.wait_for_save()
     assert window.pool.wait_for_done(10000)
     assert session.dirty  # the later strokes are not in the saved file
-    np.testing.assert_array_equal(read_class_mask(window._last_saved_path, session.labels), saved_mask)
+    np.testing.assert_array_equal(read_class_mask(window.saving.last_saved_path, session.labels), saved_mask)
 
     window.close()  # a normal close: no save asked, the work must come back next time
 
@@ -79,10 +79,10 @@ while not loaded and time.monotonic() < deadline:
     time.sleep(0.01)
 session = window.canvas.session
 session.begin_stroke(); session.paint((50, 50), (150, 90), radius=12, value=8); session.end_stroke()
-saved = window.save(wait=True)
+saved = window.saving.save(wait=True)
 session.begin_stroke(); session.paint((250, 200), (330, 240), radius=12, value=9); session.end_stroke()
-window.autosave_now(wait=True)
-print("ready", window.current_key, saved, window.read_only_reason, flush=True)
+window.saving.autosave_now(wait=True)
+print("ready", window.current_key, saved, window.saving.read_only_reason, flush=True)
 sys.stdin.readline()
 """
 
@@ -107,13 +107,13 @@ def test_two_windows_on_one_folder_never_overwrite_each_other(
         assert their_autosaves
 
         # The second window is told, and writes nothing.
-        assert window.read_only_reason is not None and f"process {first.pid}" in window.read_only_reason
+        assert window.saving.read_only_reason is not None and f"process {first.pid}" in window.saving.read_only_reason
         assert "read-only" in window.windowTitle()
         before = window.canvas.session.mask.copy()
         paint_stroke(qtbot, window, [(30, 30), (200, 200)])
         np.testing.assert_array_equal(window.canvas.session.mask, before)
-        assert window.save(wait=True) is None
-        assert not window.autosave_now(wait=True)
+        assert window.saving.save(wait=True) is None
+        assert not window.saving.autosave_now(wait=True)
         window.close()
         assert saved.read_bytes() == their_correction
         assert sorted(p.name for p in store.folder.iterdir()) == their_autosaves
@@ -125,15 +125,15 @@ def test_two_windows_on_one_folder_never_overwrite_each_other(
     third = MainWindow(interactive=False)
     qtbot.addWidget(third)
     open_and_wait(qtbot, third, camvid_folder)
-    assert third.read_only_reason is None
-    pending = third.pending_recoveries()
+    assert third.saving.read_only_reason is None
+    pending = third.saving.pending_recoveries()
     assert [entry.sample_key for entry in pending] == [key]
     with qtbot.waitSignal(third.sample_loaded, timeout=20000):
         third.recover(pending[0])
     mask = third.canvas.session.mask
     assert np.count_nonzero(mask == 9) > 0 and np.count_nonzero(mask == 8) > 0  # both of its strokes
-    assert third.save(wait=True) == saved
-    assert third.pending_recoveries() == []
+    assert third.saving.save(wait=True) == saved
+    assert third.saving.pending_recoveries() == []
     third.close()
 
 
@@ -152,22 +152,22 @@ def test_a_correction_saved_elsewhere_since_the_image_opened_is_not_replaced(
     window.class_panel.select(8)
     paint_stroke(qtbot, window, [(60, 60), (140, 90)])
     ours = session.mask.copy()
-    with qtbot.waitSignal(window.save_failed, timeout=10000) as blocker:
-        assert window.save(wait=True) is None
+    with qtbot.waitSignal(window.saving.save_failed, timeout=10000) as blocker:
+        assert window.saving.save(wait=True) is None
     assert "changed by another window or program" in blocker.args[0] or "created by another" in blocker.args[0]
     assert str(path) in blocker.args[0]
     np.testing.assert_array_equal(read_class_mask(path, session.labels), theirs)
     assert session.dirty
     assert window.pool.wait_for_done(10000)
-    pending = window.autosave_store.pending()
+    pending = window.saving.store.pending()
     assert [entry.sample_key for entry in pending] == [sample.key]  # our work is safe on disk
-    np.testing.assert_array_equal(window.autosave_store.load(pending[0]), ours)
+    np.testing.assert_array_equal(window.saving.store.load(pending[0]), ours)
 
-    assert window.save(wait=True, overwrite=True) == path  # the user chose to replace theirs
+    assert window.saving.save(wait=True, overwrite=True) == path  # the user chose to replace theirs
     np.testing.assert_array_equal(read_class_mask(path, session.labels), ours)
     assert not session.dirty
     paint_stroke(qtbot, window, [(300, 300), (320, 310)])
-    assert window.save(wait=True) == path  # our own save is not a conflict with ourselves
+    assert window.saving.save(wait=True) == path  # our own save is not a conflict with ourselves
 
 
 def test_unsaved_work_carried_across_images_still_sees_a_save_made_meanwhile(
@@ -186,6 +186,6 @@ def test_unsaved_work_carried_across_images_still_sees_a_save_made_meanwhile(
     write_class_mask(path, theirs, window.canvas.session.labels)  # saved elsewhere while we looked at another image
     with qtbot.waitSignal(window.sample_loaded, timeout=20000):
         window.load(first)  # our unsaved work comes back on top of their correction
-    with qtbot.waitSignal(window.save_failed, timeout=10000):
-        assert window.save(wait=True) is None
+    with qtbot.waitSignal(window.saving.save_failed, timeout=10000):
+        assert window.saving.save(wait=True) is None
     np.testing.assert_array_equal(read_class_mask(path, window.canvas.session.labels), theirs)

@@ -24,7 +24,7 @@ def test_window_saves_instances_and_asks_before_dropping_one(
     session.erase((x - 3, y), (x + 3, y), radius=2)  # a small hole in person 1
     session.end_stroke()
 
-    path = window.save(wait=True)
+    path = window.saving.save(wait=True)
     assert path is not None
     saved = read_instance_mask(path)
     assert saved.instance_ids == (1, 2)
@@ -37,11 +37,11 @@ def test_window_saves_instances_and_asks_before_dropping_one(
     session.end_stroke()
     assert not (session.mask[truth.ids == 2] == 1).any()
     before = path.read_bytes()
-    with qtbot.waitSignal(window.save_failed, timeout=10000) as blocker:
-        assert window.save(wait=True) is None
+    with qtbot.waitSignal(window.saving.save_failed, timeout=10000) as blocker:
+        assert window.saving.save(wait=True) is None
     assert "would lose instance information" in blocker.args[0] and "2 removed" in blocker.args[0]
     assert path.read_bytes() == before and session.dirty
 
-    assert window.save(wait=True, allow_instance_loss=True) == path
+    assert window.saving.save(wait=True, allow_instance_loss=True) == path
     assert read_instance_mask(path).instance_ids == (1,)
     assert not session.dirty

@@ -82,7 +82,7 @@ def test_paint_updates_metrics_undo_save_and_reopen(qtbot, window: MainWindow, c
     painted = session.mask.copy()
     assert not np.array_equal(painted, before)
 
-    path = window.save(wait=True)
+    path = window.saving.save(wait=True)
     assert path is not None and path.is_file()
     assert not session.dirty
     key = window.current_key
@@ -140,17 +140,17 @@ def test_autosave_and_crash_recovery(qtbot, window: MainWindow, camvid_folder: P
     window.class_panel.select(9)
     paint_stroke(qtbot, window, [(100, 100), (160, 120)])
     painted = window.canvas.session.mask.copy()
-    assert window.autosave_now()
+    assert window.saving.autosave_now()
     assert window.pool.wait_for_done(10000)
     qtbot.wait(20)
     # "Crash": the window goes away without saving or closing properly (the OS drops its folder lock).
     window.autosave_timer.stop()
-    window._release_lock()
+    window.saving.release_lock()
 
     second = MainWindow(interactive=False)
     qtbot.addWidget(second)
     open_and_wait(qtbot, second, camvid_folder)
-    pending = second.pending_recoveries()
+    pending = second.saving.pending_recoveries()
     assert [entry.sample_key for entry in pending] == [key]
     with qtbot.waitSignal(second.sample_loaded, timeout=20000):
         second.recover(pending[0])
@@ -158,9 +158,9 @@ def test_autosave_and_crash_recovery(qtbot, window: MainWindow, camvid_folder: P
     assert second.current_key == key
     assert np.array_equal(session.mask, painted)
     assert session.dirty and session.working_source.name == "AUTOSAVE"
-    second.save(wait=True)
-    assert second.pending_recoveries() == []
-    assert not list(second.autosave_store.folder.glob("*.json"))  # the recovered autosave went with the save
+    second.saving.save(wait=True)
+    assert second.saving.pending_recoveries() == []
+    assert not list(second.saving.store.folder.glob("*.json"))  # the recovered autosave went with the save
     second.pool.shutdown(5000)
 
 

@@ -30,14 +30,14 @@ def test_ctrl_s_saves_on_the_worker(qtbot, opened: MainWindow) -> None:
     session.reset_to_ground_truth()  # the demo's working mask starts from the prediction
     assert session.dirty
     saved_revision = session.revision
-    with qtbot.waitSignal(window.saved, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.saving.saved, timeout=10000) as blocker:
         QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-        assert window._pending_save is not None
+        assert window.saving.saving
         session.accept_prediction()  # painted again while the save was writing
     key, path = blocker.args
     assert key == window.current_key and Path(path).is_file()
     assert session.revision != saved_revision and session.dirty  # the newer work is not marked saved
-    assert window.save(wait=True) == path
+    assert window.saving.save(wait=True) == path
     assert not session.dirty
     assert np.array_equal(read_class_mask(path, session.labels), session.mask)
     assert window.file_list.model.data(window.file_list.model.index(0, 4)) in ("yes", "")
@@ -52,11 +52,11 @@ def test_save_failure_keeps_work_dirty(qtbot, opened: MainWindow, monkeypatch) -
     def broken(*_args, **_kwargs):
         raise ValueError("disk full")
 
-    monkeypatch.setattr("segstudio.ui.main_window.save_correction", broken)
-    with qtbot.waitSignal(window.save_failed, timeout=10000) as blocker:
-        window.save()
+    monkeypatch.setattr("segstudio.ui.saving.save_correction", broken)
+    with qtbot.waitSignal(window.saving.save_failed, timeout=10000) as blocker:
+        window.saving.save()
     assert "disk full" in blocker.args[0]
-    assert session.dirty and window._pending_save is None
+    assert session.dirty and not window.saving.saving
 
 
 def test_prediction_rebuild_runs_on_worker(qtbot, opened: MainWindow, monkeypatch) -> None:
@@ -95,7 +95,7 @@ def test_save_as_ground_truth_action_writes_the_truth_file(qtbot, opened: MainWi
     session.accept_prediction()  # the working mask differs from the truth now
     working = session.mask.copy()
     assert not np.array_equal(working, read_class_mask(truth, session.labels, value_map=dataset.ground_truth_source(sample).value_map))
-    with qtbot.waitSignal(window.saved, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.saving.saved, timeout=10000) as blocker:
         action.trigger()  # window is non-interactive: no confirmation dialog
     assert Path(blocker.args[1]) == truth
     assert np.array_equal(read_class_mask(truth, session.labels, value_map=dataset.ground_truth_source(sample).value_map), working)

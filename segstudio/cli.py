@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from segstudio import __version__
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from segstudio.io.datasets import Dataset
     from segstudio.io.mask_convention import MaskConvention, MaskValues
     from segstudio.io.mask_files import ValueMap
+    from tqdm import tqdm
 
 EXIT_OK = 0
 EXIT_USAGE = 2  # bad input: a file or folder that cannot be used as asked
@@ -345,13 +346,8 @@ def _count_values(paths: Sequence[Path], what: str) -> list[MaskValues]:
     from segstudio.io.mask_convention import MaskValues
     from segstudio.io.mask_files import read_raw_mask
 
-    counted = []
-    progress = _Progress(len(paths), what)
-    for index, path in enumerate(paths):
-        counted.append(MaskValues.of(path.name, read_raw_mask(path)))
-        progress.update(index + 1)
-    progress.done()
-    return counted
+    with _progress(paths, what) as bar:
+        return [MaskValues.of(path.name, read_raw_mask(path)) for path in bar]
 
 
 def _labels_for_map(value_map: ValueMap, ignore_index: int | None) -> LabelSet:
@@ -382,22 +378,20 @@ def score_pairs(pairs: Sequence[tuple[str, Path, Path]], reading: MaskReading) -
 
     labels = reading.labels
     evaluator = DatasetEvaluator(labels.num_classes, labels.ignore_index, labels.names)
-    progress = _Progress(len(pairs), "scoring")
-    for index, (stem, gt_path, pred_path) in enumerate(pairs):
-        truth = read_class_mask(gt_path, labels, value_map=reading.truth_map)
-        prediction = read_class_mask(pred_path, labels, value_map=reading.prediction_map)
-        if prediction.shape != truth.shape:
-            raise FileProblem(
-                pred_path,
-                f"prediction is {prediction.shape[1]}x{prediction.shape[0]} but its ground truth {gt_path.name} is "
-                f"{truth.shape[1]}x{truth.shape[0]}",
-            )
-        try:
-            evaluator.add(stem, truth, prediction)
-        except ValueError as error:
-            raise FileProblem(pred_path, str(error)) from error
-        progress.update(index + 1)
-    progress.done()
+    with _progress(pairs, "scoring") as bar:
+        for stem, gt_path, pred_path in bar:
+            truth = read_class_mask(gt_path, labels, value_map=reading.truth_map)
+            prediction = read_class_mask(pred_path, labels, value_map=reading.prediction_map)
+            if prediction.shape != truth.shape:
+                raise FileProblem(
+                    pred_path,
+                    f"prediction is {prediction.shape[1]}x{prediction.shape[0]} but its ground truth {gt_path.name} is "
+                    f"{truth.shape[1]}x{truth.shape[0]}",
+                )
+            try:
+                evaluator.add(stem, truth, prediction)
+            except ValueError as error:
+                raise FileProblem(pred_path, str(error)) from error
     return evaluator.result()
 
 
@@ -470,20 +464,16 @@ def _write_json(path: Path, data: object) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
-class _Progress:
-    """A one-line progress counter on stderr, only when stderr is a terminal."""
+_Item = TypeVar("_Item")
 
-    def __init__(self, total: int, what: str) -> None:
-        self.total, self.what = total, what
-        self.enabled = sys.stderr.isatty() and total > 1
 
-    def update(self, done: int) -> None:
-        if self.enabled:
-            print(f"\r{self.what} {done}/{self.total}", end="", file=sys.stderr, flush=True)
+def _progress(items: Sequence[_Item], what: str) -> tqdm[_Item]:
+    """``items`` with a tqdm bar on stderr that clears itself when done; shown only when stderr is a terminal
+    and there is more than one item."""
+    from tqdm import tqdm
 
-    def done(self) -> None:
-        if self.enabled:
-            print("\r" + " " * (len(self.what) + 24) + "\r", end="", file=sys.stderr, flush=True)
+    return tqdm(items, desc=what, total=len(items), file=sys.stderr, leave=False, dynamic_ncols=True,
+                disable=not sys.stderr.isatty() or len(items) <= 1)
 
 
 # -- scan ---------------------------------------------------------------------------------------------------

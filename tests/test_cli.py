@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +64,28 @@ def test_evaluate_prints_table_and_writes_json_equal_to_the_core(camvid_pair: tu
     assert road["union"] == road["combined"] - road["overlap"]
     assert road["iou"] == pytest.approx(road["overlap"] / road["union"])
     assert road["dice"] == pytest.approx(2 * road["overlap"] / road["combined"])
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_evaluate_shows_progress_on_a_terminal_only_and_clears_it(
+    camvid_pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gt_dir, pred_dir = camvid_pair
+    args = ["evaluate", "--gt", str(gt_dir), "--pred", str(pred_dir), "--num-classes", "11", "--ignore-index", "11"]
+    assert main(args) == 0
+    notes = capsys.readouterr().err  # captured, so not a terminal: the notes, and no bar in logs or pipes
+    assert "predictions: read as class ids" in notes and "scoring" not in notes and "\r" not in notes
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(args) == 0
+    shown = terminal.getvalue()
+    assert f"scoring:   0%|          | 0/{len(CAMVID_STEMS)}" in shown
+    assert shown.endswith("\r") and shown.rstrip("\r").rsplit("\r", 1)[-1].strip() == ""  # the bar is wiped
 
 
 def test_evaluate_with_a_label_file_names_the_classes(camvid_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -105,22 +105,10 @@ class Dataset:
         """The keys of the samples with a saved correction, read from disk now: one listing of the corrections
         folder (and its subfolders, for keys with "/") instead of one check per sample."""
         found: set[str] = set()
-        pending = [(str(self.corrections_dir), "")]
-        while pending:
-            folder, prefix = pending.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                name = entry.name
-                try:
-                    if entry.is_dir():
-                        pending.append((entry.path, f"{prefix}{name}/"))
-                    elif name.endswith(".png") and entry.is_file():
-                        found.add(f"{prefix}{name[:-4]}")
-                except OSError:
-                    continue
+        for folder, _, files in os.walk(self.corrections_dir, followlinks=True):
+            prefix = Path(folder).relative_to(self.corrections_dir).as_posix()
+            prefix = "" if prefix == "." else f"{prefix}/"
+            found.update(f"{prefix}{name[:-4]}" for name in files if name.endswith(".png"))
         return found
 
     def correction_path(self, sample: Sample) -> Path:

@@ -242,6 +242,22 @@ def test_masks_beside_their_images_with_a_suffix(tmp_path: Path) -> None:
     assert all(dataset.ground_truth(s).name == f"{s.name}_mask.png" for s in dataset.samples)
 
 
+def test_corrected_keys_lists_the_png_files_under_the_corrections_folder_by_relative_key(tmp_path: Path) -> None:
+    root = tmp_path / "flat"
+    rng = np.random.default_rng(1)
+    for name in ("x1", "x2"):
+        _save_png(root / f"{name}.png", rng.integers(0, 255, (20, 30, 3), dtype=np.uint8))
+        _save_png(root / f"{name}_mask.png", rng.integers(0, 2, (20, 30), dtype=np.uint8))
+    dataset = open_dataset(root)
+    assert dataset.corrected_keys() == set()  # no corrections folder yet
+    corrections = dataset.corrections_dir
+    for relative in ("x1.png", "a/b.png", "a/deep/c.png", "a/notes.txt", "upper.PNG", "d.png.bak", "folder.png/e.png"):
+        (corrections / relative).parent.mkdir(parents=True, exist_ok=True)
+        (corrections / relative).write_bytes(b"")
+    (corrections / "empty").mkdir()
+    assert dataset.corrected_keys() == {"x1", "a/b", "a/deep/c", "folder.png/e"}
+
+
 def test_missing_folder_and_file_errors_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(FileProblem, match="does not exist"):
         open_dataset(tmp_path / "nowhere")

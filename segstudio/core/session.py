@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -77,6 +78,10 @@ class NoEraseValue(ValueError):
 
     def __init__(self, message: str = MESSAGE) -> None:
         super().__init__(message)
+
+
+class StalePrediction(ValueError):
+    """The working mask changed after the prediction was prepared: prepare it again from the newer mask."""
 
 
 class WorkingSource(Enum):
@@ -448,6 +453,51 @@ class ImageSession:
     def redo(self) -> Rect | None:
         return self._document.redo()
 
+    def prepare_prediction(self, prediction: np.ndarray) -> Callable[[], PreparedPrediction]:
+        """A new model prediction, in two parts: this call (GUI thread) only copies the working mask; the function it
+        returns does the O(image) work (checking the mask, counting it against the working mask) and may run on a
+        worker; :meth:`set_prediction` then attaches the result in O(1).
+
+        An untouched session that started from the old prediction, the ground truth or a blank mask gets a fresh
+        start from the new prediction (the usual "correct the model" start; it has no work to keep). Any other
+        session keeps its working mask and its whole undo history; only the prediction and the "vs prediction"
+        figures change."""
+        height, width = self._shape
+        if np.shape(prediction) != (height, width):
+            raise ValueError(f"the prediction is {np.shape(prediction)} but the image is {(height, width)}")
+        revision, labels = self.revision, self._labels
+        if not self.dirty and self._working_source in (
+            WorkingSource.PREDICTION, WorkingSource.GROUND_TRUTH, WorkingSource.BLANK
+        ):
+            image, truth, background = self._image, self._truth, self._background
+
+            def restart() -> PreparedPrediction:
+                fresh = ImageSession.start(image, labels, ground_truth=truth, prediction=prediction, background=background)
+                return PreparedPrediction(fresh.prediction, revision, None, fresh)  # type: ignore[arg-type]
+
+            return restart
+        working = self._document.mask.copy()
+
+        def keep_work() -> PreparedPrediction:
+            checked = _read_only(self._checked(prediction, "the prediction"))
+            return PreparedPrediction(checked, revision, _Comparison(checked, working, labels), None)
+
+        return keep_work
+
+    def set_prediction(self, prepared: PreparedPrediction) -> ImageSession:
+        """Attach a prediction made ready by :meth:`prepare_prediction`; returns the session to show: this one
+        (working mask and undo history kept), or the fresh start of an untouched session.
+        :class:`StalePrediction` when the working mask changed since it was prepared."""
+        if prepared.revision != self.revision or self.in_stroke:
+            raise StalePrediction("the working mask changed while the prediction was being prepared; prepare it again")
+        if prepared.replacement is not None:
+            return prepared.replacement
+        assert prepared.comparison is not None
+        self._prediction = prepared.prediction
+        self._vs_prediction = prepared.comparison
+        self._prediction_errors = None
+        return self
+
     def accept_prediction(self) -> Rect:
         """Working mask := the model's original prediction, as one undo step."""
         if self._prediction is None:
@@ -538,4 +588,18 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return view
 
 
-__all__ = ["ImageSession", "NoEraseValue", "SessionListener", "WorkingSource", "mask_dtype"]
+@dataclass(frozen=True, eq=False)
+class PreparedPrediction:
+    """A new prediction made ready on a worker (see :meth:`ImageSession.prepare_prediction`): the checked mask, the
+    working-mask revision it was counted against, and either that count (the work is kept) or a fresh session."""
+
+    prediction: np.ndarray
+    revision: int
+    comparison: _Comparison | None
+    replacement: ImageSession | None
+
+
+__all__ = [
+    "ImageSession", "NoEraseValue", "PreparedPrediction", "SessionListener", "StalePrediction", "WorkingSource",
+    "mask_dtype",
+]

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.compositing import LayerKind, LayerStyle
 from segstudio.core.geometry import Rect
-from segstudio.core.session import ImageSession
+from segstudio.core.session import ImageSession, PreparedPrediction, StalePrediction
 from segstudio.io.autosave import Recoverable
 from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.io.project_file import user_data_dir
@@ -46,7 +46,6 @@ from segstudio.ui.model_jobs import (
     predict_all,
     predict_image,
     prediction_path,
-    prediction_rebuild,
     read_prediction,
     score_dataset,
     score_image,
@@ -180,7 +179,7 @@ class MainWindow(QMainWindow):
         load = self.pool.signals("load")
         load.finished.connect(self._on_loaded)
         load.failed.connect(self._on_load_failed)
-        self.pool.signals("rebuild session").failed.connect(
+        self.pool.signals("prepare prediction").failed.connect(
             lambda failure: self._report_worker_error(f"could not apply the prediction: {failure.message}"))
         saving = self.saving
         saving.status.connect(lambda message, timeout: self.statusBar().showMessage(message, timeout))
@@ -607,31 +606,33 @@ class MainWindow(QMainWindow):
         self._apply_prediction(result)
 
     def _apply_prediction(self, result: PredictedImage) -> None:
-        """Give the image on screen its new prediction: a rebuilt session (see ``session_with_prediction``), built
-        on the "rebuild session" worker from a copy of the working mask; a result for an image the user already
-        left is dropped (the file on disk still has it), and one the user painted over meanwhile is rebuilt."""
+        """Give the image on screen its new prediction: counted against a copy of the working mask on the "prepare
+        prediction" worker, then attached (the work and its undo history stay; an untouched image starts again from
+        the new prediction). A result for an image the user already left is dropped (the file on disk still has
+        it); one the user painted over meanwhile is prepared again from the newer mask."""
         session = self.canvas.session
         if session is None or result.key != self.current_key:
             return
         if session.in_stroke:
             self.canvas.tools.cancel()
-        if session.prediction is not None and session.prediction.shape != result.classes.shape \
-                or result.classes.shape != session.mask.shape:
-            self._report_worker_error(
-                f"the prediction does not fit {result.key}: {result.classes.shape} vs {session.mask.shape}")
+        try:
+            build = session.prepare_prediction(result.classes)
+        except ValueError as problem:
+            self._report_worker_error(f"the prediction does not fit {result.key}: {problem}")
             return
-        build, revision = prediction_rebuild(session, result.classes), session.revision
-        handle = self.pool.submit("rebuild session", lambda _progress, _cancel: build())
+        handle = self.pool.submit("prepare prediction", lambda _progress, _cancel: build())
         handle.signals.finished.connect(
-            lambda new, old=session, rev=revision, res=result: self._on_session_rebuilt(res, old, rev, new))
+            lambda prepared, old=session, res=result: self._on_prediction_prepared(res, old, prepared))
 
-    def _on_session_rebuilt(self, result: PredictedImage, old: ImageSession, revision: int, new: ImageSession) -> None:
+    def _on_prediction_prepared(self, result: PredictedImage, old: ImageSession, prepared: PreparedPrediction) -> None:
         if self.canvas.session is not old or result.key != self.current_key:
             return  # the user left the image
-        if old.revision != revision or old.in_stroke:
+        try:
+            shown = old.set_prediction(prepared)
+        except StalePrediction:
             self._apply_prediction(result)  # painted meanwhile: again, from the newer mask
             return
-        self.show_session(result.key, new)
+        self.show_session(result.key, shown)
         self.statusBar().showMessage(f"{result.key}: prediction of {result.model}", 8000)
         self.prediction_applied.emit(result.key)
         self.score_current_image()

@@ -10,7 +10,7 @@ Torch is imported inside the jobs, so opening the window never waits for it.
 Where predictions go
 --------------------
 "Predict this image" keeps the mask in memory: the window rebuilds the image's session with it (see
-:func:`session_with_prediction`). "Predict all images" writes each mask as a palette PNG (atomically, with
+:meth:`ImageSession.prepare_prediction` / ``set_prediction``, which keep the work and its undo history). "Predict all images" writes each mask as a palette PNG (atomically, with
 :func:`~segstudio.io.mask_files.write_class_mask`) to :func:`predictions_dir` =
 ``<project dir>/segstudio-predictions/<model name>/<sample key>.png``. The dataset's own prediction sources are
 not changed (no project file is rewritten): the window keeps an in-memory map ``sample key -> written mask``
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -36,7 +36,6 @@ from segstudio.core.metrics import (
     Scores,
     confusion_matrix,
 )
-from segstudio.core.session import ImageSession, WorkingSource
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.io.images import read_image
 from segstudio.io.mask_files import read_class_mask, write_class_mask
@@ -242,44 +241,6 @@ def read_prediction(dataset: Dataset, key: str, path: Path, model: str | None = 
     """A written prediction mask read back (for the image on screen after "predict all")."""
     classes = read_class_mask(path, dataset.spec.labels)
     return PredictedImage(key, np.asarray(classes), model or path.parent.name, path)
-
-
-def session_with_prediction(session: ImageSession, prediction: np.ndarray) -> ImageSession:
-    """A new session of the same image with ``prediction`` as the model's mask.
-
-    :class:`ImageSession` takes its prediction at construction, so the session is rebuilt; the undo history
-    of the old one is not carried over. The working mask: an untouched session that started from the
-    prediction, the ground truth or a blank mask now starts from the new prediction (the usual "correct the
-    model" start); an untouched saved correction stays the working mask; unsaved work stays the working mask
-    as one undo step on top of the new prediction (so it stays dirty, is autosaved, and Ctrl+Z shows the
-    model's mask).
-    """
-    common = dict(ground_truth=session.ground_truth, prediction=prediction, background=session.background)
-    if not session.dirty:
-        if session.working_source is WorkingSource.CORRECTION:
-            return ImageSession.start(session.image, session.labels, correction=session.mask.copy(), **common)
-        if session.working_source is not WorkingSource.AUTOSAVE:
-            return ImageSession.start(session.image, session.labels, **common)
-    return ImageSession.start(session.image, session.labels, recovered=session.mask.copy(), **common)
-
-
-def prediction_rebuild(session: ImageSession, prediction: np.ndarray) -> Callable[[], ImageSession]:
-    """:func:`session_with_prediction` split in two: this part runs on the GUI thread and only copies the working
-    mask (cheap); the returned function builds the new session (slow on big images: the scores, the error map)
-    and runs on a worker. The caller checks that the old session's revision did not move meanwhile."""
-    image, labels, mask = session.image, session.labels, session.mask.copy()
-    common = dict(ground_truth=session.ground_truth, prediction=prediction, background=session.background)
-    dirty, source = session.dirty, session.working_source
-
-    def build() -> ImageSession:
-        if not dirty:
-            if source is WorkingSource.CORRECTION:
-                return ImageSession.start(image, labels, correction=mask, **common)
-            if source is not WorkingSource.AUTOSAVE:
-                return ImageSession.start(image, labels, **common)
-        return ImageSession.start(image, labels, recovered=mask, **common)
-
-    return build
 
 
 # -- dataset scores -----------------------------------------------------------------------------------------------

@@ -106,15 +106,17 @@ def test_unsaved_work_survives_a_new_prediction(qtbot, window: MainWindow, demo_
     open_folder(qtbot, window, demo_folder)
     load_model(qtbot, window, checkpoint)
     session = window.canvas.session
+    before = session.mask.copy()
     session.paint((10, 10), (40, 40), radius=5, value=2)
     assert session.dirty
     painted = session.mask.copy()
     with qtbot.waitSignal(window.prediction_applied, timeout=60000):
         window.predict_current()
     new = window.canvas.session
+    assert new is session  # the work is kept with its whole undo history
     assert new.dirty and np.array_equal(new.mask, painted)
-    new.undo()
-    assert np.array_equal(new.mask, new.prediction)
+    new.undo()  # undoes the user's own stroke, as before the prediction arrived
+    assert np.array_equal(new.mask, before)
 
 
 def test_cancel_and_leaving_the_image_drop_the_prediction(qtbot, window: MainWindow, demo_folder: Path,  # noqa: ANN001

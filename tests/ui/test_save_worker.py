@@ -59,27 +59,39 @@ def test_save_failure_keeps_work_dirty(qtbot, opened: MainWindow, monkeypatch) -
     assert session.dirty and not window.saving.saving
 
 
-def test_prediction_rebuild_runs_on_worker(qtbot, opened: MainWindow, monkeypatch) -> None:
-    window = opened
-    session = window.canvas.session
-    main_thread = []
+def test_a_new_prediction_is_counted_on_a_worker_and_keeps_the_undo_history(qtbot, opened: MainWindow, monkeypatch) -> None:
     import threading
 
-    from segstudio.ui import model_jobs
+    from segstudio.core.session import ImageSession
 
-    real = model_jobs.ImageSession.start
+    window = opened
+    session = window.canvas.session
+    session.begin_stroke()
+    session.paint((30.0, 30.0), (60.0, 40.0), radius=4, value=2)  # the user's work
+    session.end_stroke()
+    painted = session.mask.copy()
+    threads: list[bool] = []
+    real = ImageSession.prepare_prediction
 
-    def spy(*args, **kwargs):
-        main_thread.append(threading.current_thread() is threading.main_thread())
-        return real(*args, **kwargs)
+    def spy(self, prediction):  # noqa: ANN001, ANN202
+        build = real(self, prediction)
 
-    monkeypatch.setattr(model_jobs.ImageSession, "start", staticmethod(spy))
+        def counted():  # noqa: ANN202
+            threads.append(threading.current_thread() is threading.main_thread())
+            return build()
+
+        return counted
+
+    monkeypatch.setattr(ImageSession, "prepare_prediction", spy)
     classes = np.zeros_like(session.mask)
     classes[:20, :20] = 1
     with qtbot.waitSignal(window.prediction_applied, timeout=10000):
         window._apply_prediction(PredictedImage(window.current_key, classes, "test", None))
-    assert main_thread == [False]
-    assert np.array_equal(window.canvas.session.prediction, classes)
+    assert threads == [False]  # the O(image) count ran on a worker
+    assert window.canvas.session is session  # the same session: its undo history is intact
+    assert np.array_equal(session.prediction, classes) and np.array_equal(session.mask, painted)
+    window.undo()
+    assert not np.array_equal(session.mask, painted)
 
 
 def test_save_as_ground_truth_action_writes_the_truth_file(qtbot, opened: MainWindow) -> None:

@@ -29,7 +29,11 @@ def test_relabel_adds_classes_without_shifting_ids() -> None:
     assert session.labels.names[1] == "road" and session.labels.num_classes == 4
     session.paint((2, 6), (2, 6), radius=1, value=3)  # the new class can be painted
     assert (session.mask == 3).any()
-    assert session.scores_vs_truth is not None
+    scores = session.scores_vs_truth()  # the running scores grew a row and a column for the new class
+    assert scores is not None and scores.num_classes == 4
+    expected = np.bincount(truth.ravel() * 4 + session.mask.ravel(), minlength=16).reshape(4, 4)
+    np.testing.assert_array_equal(scores.confusion, expected)
+    assert scores.confusion[0, 3] == (session.mask == 3).sum() > 0  # the new class, painted over background
     with pytest.raises(ValueError):
         session.relabel(LabelSet.with_count(2))  # removing a class would shift nothing but lose one
 

@@ -40,7 +40,8 @@ def test_ctrl_s_saves_on_the_worker(qtbot, opened: MainWindow) -> None:
     assert window.saving.save(wait=True) == path
     assert not session.dirty
     assert np.array_equal(read_class_mask(path, session.labels), session.mask)
-    assert window.file_list.model.data(window.file_list.model.index(0, 4)) in ("yes", "")
+    model = window.file_list.model
+    assert model.data(model.index(model.row_of(window.current_key), 4)) == "yes"  # the "corrected" column
 
 
 def test_save_failure_keeps_work_dirty(qtbot, opened: MainWindow, monkeypatch) -> None:

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.core.compositing import LayerKind, LayerStyle
-from segstudio.core.geometry import Rect
 from segstudio.core.session import ImageSession, PreparedPrediction, StalePrediction
 from segstudio.io.autosave import Recoverable
 from segstudio.io.datasets import Dataset, open_dataset
@@ -168,7 +167,6 @@ class MainWindow(QMainWindow):
         self.file_list.sample_chosen.connect(self.load)
         self.class_panel.class_selected.connect(self._on_class_selected)
         self.canvas.class_picked.connect(self.class_panel.select)
-        self.canvas.edited.connect(self._on_edited)
         self.canvas.cursor_moved.connect(self._on_cursor)
         self.canvas.tool_refused.connect(lambda message: self.statusBar().showMessage(message, 8000))
         self.canvas.brush_size_changed.connect(self._on_brush_size)
@@ -405,9 +403,6 @@ class MainWindow(QMainWindow):
         self.metrics_panel.set_selected_class(class_id)
         self._update_status()
 
-    def _on_edited(self, _rect: Rect) -> None:
-        self.metrics_panel.schedule_refresh()
-
     def _edit(self, operation: Callable[[ImageSession], object]) -> None:
         session = self.canvas.session
         if session is None or self.saving.refuse_when_read_only("change the mask"):
@@ -416,8 +411,6 @@ class MainWindow(QMainWindow):
             operation(session)
         except ValueError as error:
             self.statusBar().showMessage(str(error), 8000)
-            return
-        self.metrics_panel.schedule_refresh()
 
     def undo(self) -> None:
         self.canvas.tools.cancel()

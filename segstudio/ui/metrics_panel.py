@@ -68,8 +68,17 @@ class MetricsPanel(QWidget):
         self._timer.timeout.connect(self.refresh)
 
     def set_session(self, session: ImageSession | None) -> None:
+        """Show ``session``'s figures and follow its edits (strokes, undo, redo, accept, reset) the way the canvas
+        does: by listening to the session itself, so no caller has to remember to refresh the panel."""
+        if self._session is not None:
+            self._session.remove_listener(self._on_session_changed)
         self._session = session
+        if session is not None:
+            session.add_listener(self._on_session_changed)
         self.refresh()
+
+    def _on_session_changed(self, _rect: object) -> None:
+        self.schedule_refresh()
 
     def set_dataset_scores(self, scores: DatasetScores | None, images: int, total: int, *, running: bool = False) -> None:
         """Show the dataset's model-vs-truth means over ``images`` scored images of ``total``."""

@@ -264,3 +264,17 @@ def test_panel_shows_how_much_the_user_changed_the_prediction(qtbot, tmp_path: P
         assert panel.cell_text(c.class_id, "IoU vs pred") == fmt_ratio(c.iou)
         assert panel.cell_text(c.class_id, "Dice vs pred") == fmt_ratio(c.dice)
     assert changed.classes[3].iou is not None and changed.classes[3].iou < 1.0
+
+
+def test_the_metrics_panel_follows_the_session_without_the_window(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    """Edits made on the session directly (not through the window's actions) still reach the panel."""
+    open_and_wait(qtbot, window, camvid_folder)
+    session = window.canvas.session
+    session.begin_stroke()
+    session.paint((40.0, 40.0), (140.0, 90.0), radius=8, value=8)
+    session.end_stroke()
+    qtbot.wait(20)  # the panel refreshes at the next event-loop turn
+    assert_panel_matches(window, expected_scores(window))
+    session.undo()
+    qtbot.wait(20)  # the panel refreshes at the next event-loop turn
+    assert_panel_matches(window, expected_scores(window))

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import QApplication
 
 from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.predictor import Prediction, Predictor
-from segstudio.models.progress import CancelToken, ProgressCallback
+from segstudio.core.progress import CancelToken, ProgressCallback
 from segstudio.models.registry import ModelConfig, build_model
 from segstudio.ui.workers import WorkerPool
 

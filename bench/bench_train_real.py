@@ -35,7 +35,7 @@ from segstudio.io.images import read_image  # noqa: E402
 from segstudio.io.mask_files import read_class_mask  # noqa: E402
 from segstudio.models.checkpoints import load_checkpoint  # noqa: E402
 from segstudio.models.predictor import Predictor  # noqa: E402
-from segstudio.models.progress import Progress  # noqa: E402
+from segstudio.core.progress import Progress  # noqa: E402
 from segstudio.models.training import TrainingConfig, train  # noqa: E402
 
 PEER_SMP_RESNET34 = {"membrane IoU": 0.646, "membrane Dice": 0.785, "pixel error": 0.0915}

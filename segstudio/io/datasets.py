@@ -7,7 +7,7 @@ silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,6 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.io.dataset_detect import detect_dataset
 from segstudio.io.dataset_spec import DatasetSpec, MaskRole, MaskSource
 from segstudio.io.errors import FileProblem
@@ -273,16 +274,17 @@ def _masks_by_image_stem(root: Path, source: MaskSource, problems: list[Problem]
 def check_files(
     dataset: Dataset,
     *,
-    progress: Callable[[int, int], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> tuple[Problem, ...]:
     """Read every image's and mask's header (not its pixels): unreadable files and masks whose size differs
-    from their image's. Predictions of another size are reported too; they need resizing before comparison."""
+    from their image's. Predictions of another size are reported too; they need resizing before comparison.
+    ``progress`` hears ``Progress("check files", done, total, name)``; ``cancel`` stops between images."""
     problems: list[Problem] = []
     total = len(dataset.samples)
     for index, sample in enumerate(dataset.samples):
-        if cancelled is not None and cancelled():
-            break
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         try:
             size = image_size(sample.image)
         except FileProblem as problem:
@@ -304,7 +306,6 @@ def check_files(
                         f"mask is {mask_size[0]}x{mask_size[1]} but its image {sample.image.name} is {size[0]}x{size[1]}{note}",
                     )
                 )
-        if progress is not None:
-            progress(index + 1, total)
+        report(progress, Progress("check files", index + 1, total, sample.name))
     return tuple(problems)
 

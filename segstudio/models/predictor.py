@@ -61,7 +61,7 @@ from segstudio.io.errors import FileProblem
 from segstudio.io.images import read_image
 from segstudio.io.mask_files import write_class_mask
 from segstudio.models.normalisation import InputNormalisation, check_image
-from segstudio.models.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.models.registry import Task
 
 DEFAULT_TILE_OVERLAP = 64
@@ -293,7 +293,7 @@ class Predictor:
         """Predict one ``(H, W)`` or ``(H, W, 3)`` image (uint8, uint16 or float in ``[0, 1]``).
 
         Reports ``Progress("predict", tiles done, tiles)`` after each batch of windows and raises
-        :class:`~segstudio.models.progress.Cancelled` between windows once ``cancel`` is set.
+        :class:`~segstudio.core.progress.Cancelled` between windows once ``cancel`` is set.
         """
         image = check_image(image)
         want = self.probabilities if probabilities is None else bool(probabilities)

@@ -22,7 +22,7 @@ AMP scaler state, the step, the history, the best score and the torch RNG state,
 Progress: ``Progress("train", batch, batches per epoch, "epoch e of E", {"loss", "lr", "epoch"})`` after every
 batch and ``Progress("validate", epoch, epochs, ..., {"mean_iou", "mean_dice", "pixel_accuracy", "loss"})``
 after every epoch. Cancel is checked between batches and between validation images and raises
-:class:`~segstudio.models.progress.Cancelled`; the last epoch's resume state and the best checkpoint stay on
+:class:`~segstudio.core.progress.Cancelled`; the last epoch's resume state and the best checkpoint stay on
 disk. ``max_seconds`` stops a run gracefully instead: the epoch in progress is validated, and the result says
 :attr:`StopReason.TIME_BUDGET`.
 """
@@ -51,7 +51,7 @@ from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.models.normalisation import InputNormalisation, image_channels
 from segstudio.models.predictor import Predictor, default_device, semantic_logits
-from segstudio.models.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.models.registry import ModelConfig, Task, build_model, get_architecture
 from segstudio.models.training_data import (
     IGNORE,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from segstudio.io.demo_dataset import DEMO_VERSION
-from segstudio.models.progress import CancelToken, Progress, ProgressCallback
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback
 from segstudio.ui.workers import WorkerFailure
 
 if TYPE_CHECKING:

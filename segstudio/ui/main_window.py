@@ -28,7 +28,7 @@ from segstudio.core.session import ImageSession, PreparedPrediction, StalePredic
 from segstudio.io.autosave import Recoverable
 from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.io.project_file import user_data_dir
-from segstudio.models.progress import Progress
+from segstudio.core.progress import Progress
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.file_list import FileList

@@ -39,7 +39,7 @@ from segstudio.core.metrics import (
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.io.images import read_image
 from segstudio.io.mask_files import read_class_mask, write_class_mask
-from segstudio.models.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 
 PREDICTIONS_FOLDER = "segstudio-predictions"
 DEFAULT_TILE_SIZE = 512  # windows of this size: progress and cancel between them, bounded memory on huge images

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.core.labels import LabelSet
-from segstudio.models.progress import Progress
+from segstudio.core.progress import Progress
 from segstudio.ui.model_jobs import (
     ModelHandle,
     available_devices,

@@ -20,7 +20,7 @@ from segstudio.io.file_state import FileState
 from segstudio.io.images import read_image
 from segstudio.io.corrections import instance_classes, read_correction
 from segstudio.io.mask_files import read_class_mask, read_instance_mask
-from segstudio.models.progress import CancelToken, Progress, ProgressCallback
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback
 
 
 @dataclass(frozen=True)

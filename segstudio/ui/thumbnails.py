@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from segstudio.models.progress import CancelToken, ProgressCallback
+from segstudio.core.progress import CancelToken, ProgressCallback
 from segstudio.ui.workers import WorkerPool
 
 THUMBNAIL_SIZE = 32
@@ -57,7 +57,7 @@ def make_thumbnails(
     cancel: CancelToken | None = None,
 ) -> dict[str, np.ndarray | None]:
     """The "thumbnails" job: key -> thumbnail (None: the file could not be read), in the order asked."""
-    from segstudio.models.progress import Progress, report
+    from segstudio.core.progress import Progress, report
 
     out: dict[str, np.ndarray | None] = {}
     for done, (key, path) in enumerate(items):

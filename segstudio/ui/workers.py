@@ -9,8 +9,8 @@ Everything slow (inference, training, folder scans, thumbnails, full-image metri
 How it fits together
 --------------------
 * **A job** is a function ``fn(progress, cancel) -> result`` (:data:`JobFunction`), the same shape the models'
-  long work already has (:class:`~segstudio.models.progress.Progress` reports, a
-  :class:`~segstudio.models.progress.CancelToken` checked between steps). The result should be plain numpy or a
+  long work already has (:class:`~segstudio.core.progress.Progress` reports, a
+  :class:`~segstudio.core.progress.CancelToken` checked between steps). The result should be plain numpy or a
   frozen dataclass: never a tensor, and never a ``QPixmap``/``QWidget`` (those may only be made on the GUI
   thread); a result from torch or a Qt GUI object is refused with a clear ``failed``.
 * **Channels and generations.** Every job belongs to a channel ("predict", "thumbnails", "scan", "metrics"...).
@@ -28,7 +28,7 @@ How it fits together
   delivered before its outcome. A loop that reports 10,000 times posts a handful of events.
 * **Outcomes.** Exactly one of ``finished(result)``, ``failed(WorkerFailure)`` or ``cancelled()`` follows
   ``started()`` for a current job. An exception never escapes the worker: it becomes a :class:`WorkerFailure`
-  with a readable message and the traceback text. :class:`~segstudio.models.progress.Cancelled`, or any ending
+  with a readable message and the traceback text. :class:`~segstudio.core.progress.Cancelled`, or any ending
   after the job's token was cancelled, is ``cancelled``, not ``failed``.
 * **Shutdown**: ``pool.shutdown(timeout_ms)`` = ``cancel_all()`` then ``wait_for_done(timeout_ms)``; cancel is
   cooperative, so a job that never checks its token runs to its end.
@@ -66,7 +66,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
 from segstudio.io.errors import FileProblem
-from segstudio.models.progress import Cancelled, CancelToken, Progress, ProgressCallback
+from segstudio.core.progress import Cancelled, CancelToken, Progress, ProgressCallback
 
 __all__ = [
     "DEFAULT_PROGRESS_INTERVAL_S",
@@ -132,7 +132,7 @@ def failure_from_exception(error: BaseException, channel: str, generation: int) 
 class WorkerSignals(QObject):
     """What the GUI hears about a job (or, from :meth:`WorkerPool.signals`, about every current job of a channel).
 
-    Always emitted on the GUI thread. ``progress`` carries a :class:`~segstudio.models.progress.Progress`,
+    Always emitted on the GUI thread. ``progress`` carries a :class:`~segstudio.core.progress.Progress`,
     ``finished`` the job's result, ``failed`` a :class:`WorkerFailure`.
     """
 

@@ -27,7 +27,7 @@ from segstudio.models.predictor import (
     iter_windows,
     tile_axis,
 )
-from segstudio.models.progress import CancelToken, Cancelled, Progress
+from segstudio.core.progress import CancelToken, Cancelled, Progress
 from segstudio.models.registry import ModelConfig, Task, build_model
 
 

@@ -17,7 +17,7 @@ from segstudio.io.mask_files import read_class_mask
 from segstudio.models.checkpoints import load_checkpoint, read_checkpoint_meta
 from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.predictor import Predictor
-from segstudio.models.progress import CancelToken, Cancelled, Progress
+from segstudio.core.progress import CancelToken, Cancelled, Progress
 from segstudio.models.training import (
     Schedule,
     StopReason,

@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 
 from segstudio.io.demo_dataset import write_demo_dataset
-from segstudio.models.progress import Progress
+from segstudio.core.progress import Progress
 from segstudio.ui.demo_model import (
     DEMO_MODEL_FILE,
     DemoTrainingSettings,

@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from segstudio.io.errors import FileProblem
-from segstudio.models.progress import CancelToken, Progress, ProgressCallback
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback
 from segstudio.ui.workers import Job, JobHandle, WorkerFailure, WorkerPool, WorkerSignals
 
 TIMEOUT_MS = 5000

@@ -1,4 +1,4 @@
-"""Progress reports and cooperative cancel, shared by prediction and training (and the GUI workers)."""
+"""Progress reports and cooperative cancel: one type for every layer (io, models, the app layer, the GUI workers)."""
 
 from __future__ import annotations
 

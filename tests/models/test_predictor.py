@@ -136,6 +136,21 @@ def test_prediction_is_numpy_for_grey_rgb_and_16_bit(channels: int, dtype: type)
     np.testing.assert_array_equal(with_probabilities.classes, prediction.classes)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_predicts_what_the_cpu_predicts() -> None:
+    """The same UNet (same seed) on "cuda" and on "cpu": the same classes, except where two classes near-tie
+    (cuDNN sums in another order), and probabilities within float16 rounding."""
+    kwargs = {"normalisation": InputNormalisation.imagenet(), "num_classes": 3}
+    image = _image(70, 90)
+    cpu = Predictor(_unet(), device="cpu", **kwargs).predict(image, probabilities=True)
+    cuda = Predictor(_unet(), device="cuda", **kwargs).predict(image, probabilities=True)
+    assert cuda.classes.shape == cpu.classes.shape == (70, 90) and cuda.classes.dtype == np.uint8
+    assert (cuda.classes == cpu.classes).mean() > 0.999
+    assert cuda.probabilities is not None and cpu.probabilities is not None
+    np.testing.assert_allclose(cuda.probabilities.astype(np.float32), cpu.probabilities.astype(np.float32), atol=2e-3)
+
+
 def test_grey_and_16_bit_copies_of_one_image_predict_the_same() -> None:
     predictor = Predictor(_stand_in(), normalisation=InputNormalisation.imagenet(), num_classes=4, device="cpu")
     grey = _image(30, 40, channels=1)

@@ -359,27 +359,6 @@ def test_polygon_pixels_are_the_centres_shapely_says_are_inside(seed):
     np.testing.assert_array_equal(painted[~ambiguous], inside[~ambiguous])
 
 
-@pytest.mark.parametrize("seed", [3, 4])
-def test_polygon_is_exactly_shapely_contains_xy_even_on_the_boundary(seed):
-    """Big enough for every tile size of the fill; integer vertices put many centres on the boundary (out)."""
-    rng = np.random.default_rng(seed)
-    shape = (300, 340)
-    vertices = np.round(star(rng, (170.0, 150.0), 20, 200, 40))
-    polygon = shapely.Polygon(vertices)
-    painted = full(polygon_stamp(np.zeros(shape, np.uint8), vertices, 1), shape)
-    inside, on_boundary = centres_inside(polygon, shape)
-    assert on_boundary.sum() > 50
-    np.testing.assert_array_equal(painted, inside)
-
-
-def test_centres_on_the_boundary_are_not_covered():
-    mask = np.zeros((10, 10), dtype=np.uint8)
-    square = full(polygon_stamp(mask, [(2, 2), (6, 2), (6, 6), (2, 6)], 1), mask.shape)
-    expected = np.zeros(mask.shape, dtype=bool)
-    expected[3:6, 3:6] = True
-    np.testing.assert_array_equal(square, expected)
-
-
 def test_sub_pixel_vertices():
     mask = np.zeros((10, 10), dtype=np.uint8)
     assert polygon_stamp(mask, [(1.6, 1.6), (4.4, 1.6), (4.4, 4.4), (1.6, 4.4)], 1).count == 9

@@ -140,6 +140,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     from segstudio.io.errors import FileProblem
     from segstudio.io.folder_listing import image_files
     from segstudio.models.checkpoints import load_weights_file
+    from segstudio.app.prediction import predict_folder
     from segstudio.models.predictor import Predictor
 
     if not args.images.is_dir():
@@ -156,10 +157,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     predictor = Predictor.from_checkpoint(loaded, **overrides)
     bar = _ProgressBar()
     try:
-        result = predictor.predict_folder(paths, args.out, loaded.meta.labels, progress=bar)
+        result = predict_folder(predictor, paths, args.out, loaded.meta.labels, progress=bar)
     finally:
         bar.close()
-    for skipped in result.skipped:
+    for skipped in result.skipped.values():
         print(f"skipped {skipped}", file=sys.stderr)
     print(f"wrote {len(result.written)} masks to {args.out}" + (f"; {len(result.skipped)} images skipped" if result.skipped else ""))
     return 0 if not result.skipped else 1

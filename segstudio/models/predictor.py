@@ -36,7 +36,7 @@ looks like a prediction. So every batch of windows is checked, once going in and
 ``torch.isfinite(...).all()`` each, small beside the network): a window whose input is not finite raises
 :class:`NonFiniteInput` (a float image with NaN/inf pixels, or values that overflow float32 once normalised)
 before the model runs; a window whose logits are not finite raises :class:`NonFiniteOutput`. Both are
-``ValueError`` subclasses, so :meth:`Predictor.predict_folder` skips that image with the reason. Instance
+``ValueError`` subclasses, so :func:`segstudio.app.prediction.predict_images` skips that image with the reason. Instance
 models' scores, boxes and masks are checked the same way. Under mixed precision an unusual input can
 overflow float16 to inf even with sound weights; that is refused too, and the message says so.
 """
@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -56,10 +56,6 @@ import torch
 from torch import nn
 
 from segstudio.core.instances import InstanceMask
-from segstudio.core.labels import LabelSet
-from segstudio.io.errors import FileProblem
-from segstudio.io.images import read_image
-from segstudio.io.mask_files import write_class_mask
 from segstudio.models.normalisation import InputNormalisation, check_image
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.models.registry import Task
@@ -103,23 +99,6 @@ class Prediction:
     @property
     def shape(self) -> tuple[int, int]:
         return self.classes.shape  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class SkippedImage:
-    path: Path
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class FolderPrediction:
-    """The masks :meth:`Predictor.predict_folder` wrote, and the images it could not use (with the reason)."""
-
-    written: tuple[Path, ...]
-    skipped: tuple[SkippedImage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -305,55 +284,6 @@ class Predictor:
                 report(progress, Progress("predict", 1, 1, "image"))
                 return prediction
             return self._predict_semantic(image, want, progress, cancel)
-
-    def predict_folder(
-        self,
-        paths: Iterable[str | Path],
-        out_dir: str | Path,
-        labels: LabelSet,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> FolderPrediction:
-        """Predict every image in ``paths`` and write ``out_dir/<image stem>.png`` palette masks in ``labels``' colours.
-
-        Two images with one stem are refused up front (their masks would overwrite each other). An image that
-        cannot be read or whose mask does not fit ``labels`` is skipped and listed with the reason. Reports
-        ``Progress("predict folder", images done, images, <name>)`` after each image; cancel is checked between
-        images and between windows.
-        """
-        files = [Path(p) for p in paths]
-        out = Path(out_dir)
-        if not isinstance(labels, LabelSet):
-            raise ValueError(f"labels must be a LabelSet, got {type(labels).__name__}")
-        predicted = max(self.num_classes, 2)  # a single-logit model predicts classes 0 and 1
-        if self.task is Task.SEMANTIC and labels.num_classes < predicted:
-            raise ValueError(f"the model predicts {predicted} classes but the label set has only {labels.num_classes}")
-        seen: dict[str, Path] = {}
-        for path in files:
-            if path.stem in seen:
-                raise ValueError(f"{seen[path.stem].name} and {path.name} would both be written as {path.stem}.png")
-            seen[path.stem] = path
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"{out} is not a folder")
-        out.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
-        skipped: list[SkippedImage] = []
-        for index, path in enumerate(files):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            try:
-                image = read_image(path)
-                prediction = self.predict(image, probabilities=False, cancel=cancel)
-                target = out / f"{path.stem}.png"
-                write_class_mask(target, prediction.classes, labels)
-                written.append(target)
-            except FileProblem as problem:
-                skipped.append(SkippedImage(path, problem.problem))
-            except ValueError as problem:
-                skipped.append(SkippedImage(path, str(problem)))
-            report(progress, Progress("predict folder", index + 1, len(files), path.name))
-        return FolderPrediction(tuple(written), tuple(skipped))
 
     # -- semantic ---------------------------------------------------------------------------------------------
 
@@ -614,12 +544,10 @@ def iter_windows(height: int, width: int, tile_size: int | None, overlap: int) -
 
 __all__ = [
     "Blend",
-    "FolderPrediction",
     "NonFiniteInput",
     "NonFiniteOutput",
     "Prediction",
     "Predictor",
-    "SkippedImage",
     "TileAxis",
     "blend_window",
     "default_device",

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from segstudio.app.prediction import ImageJob, predict_images
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import (
     DatasetEvaluator,
@@ -37,8 +38,7 @@ from segstudio.core.metrics import (
     confusion_matrix,
 )
 from segstudio.io.datasets import Dataset, Sample
-from segstudio.io.images import read_image
-from segstudio.io.mask_files import read_class_mask, write_class_mask
+from segstudio.io.mask_files import read_class_mask
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 
 PREDICTIONS_FOLDER = "segstudio-predictions"
@@ -167,30 +167,16 @@ def predict_all(
     model: ModelHandle, dataset: Dataset, *,
     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> PredictedFolder:
-    """Predict every image of ``dataset`` and write each mask to :func:`prediction_path` (atomically).
-    An image that cannot be read is skipped with the reason; cancel is checked between images and windows."""
+    """Predict every image of ``dataset`` and write each mask to :func:`prediction_path` (atomically; see
+    :func:`segstudio.app.prediction.predict_images`). An image that cannot be used is skipped with the reason."""
     labels = dataset.spec.labels
     mismatch = label_mismatch(model.labels, labels)
     if mismatch is not None:
         raise ValueError(mismatch)
-    folder = predictions_dir(dataset, model.name)
-    written: dict[str, Path] = {}
-    skipped: dict[str, str] = {}
-    total = len(dataset.samples)
-    for index, sample in enumerate(dataset.samples):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        try:
-            image = read_image(sample.image)
-            prediction = model.predictor.predict(image, cancel=cancel)
-            target = prediction_path(dataset, model.name, sample)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_class_mask(target, _checked_classes(prediction.classes, labels), labels)
-            written[sample.key] = target
-        except (ValueError, OSError) as problem:
-            skipped[sample.key] = str(problem)
-        report(progress, Progress("predict all", index + 1, total, sample.key))
-    return PredictedFolder(model.name, folder, written, skipped)
+    jobs = [ImageJob(sample.key, sample.image, prediction_path(dataset, model.name, sample)) for sample in dataset.samples]
+    done = predict_images(model.predictor, jobs, labels, stage="predict all", progress=progress, cancel=cancel)
+    skipped = {key: image.reason for key, image in done.skipped.items()}
+    return PredictedFolder(model.name, predictions_dir(dataset, model.name), dict(done.written), skipped)
 
 
 def app_predictions(dataset: Dataset) -> dict[str, Path]:

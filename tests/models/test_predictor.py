@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from segstudio.app.prediction import predict_folder
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.io.mask_files import read_class_mask
@@ -323,7 +324,7 @@ def test_cancel_between_tiles_raises_cancelled() -> None:
         predictor.predict(_image(20, 20), cancel=token)
 
 
-# -- folders ---------------------------------------------------------------------------------------------------
+# -- folders (segstudio.app.prediction: files around the Predictor) ---------------------------------------------------------------------------------------------------
 
 
 def test_folder_prediction_writes_palette_masks_that_read_back(tmp_path: Path) -> None:
@@ -336,11 +337,11 @@ def test_folder_prediction_writes_palette_masks_that_read_back(tmp_path: Path) -
     labels = LabelSet.with_count(4)
     predictor = Predictor(_stand_in(), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu", tile_size=24, tile_overlap=8)
     seen: list[Progress] = []
-    result = predictor.predict_folder(sorted(images.iterdir()), tmp_path / "out", labels, progress=seen.append)
-    assert [p.name for p in result.written] == ["a.png", "b.png"]
-    assert [s.path.name for s in result.skipped] == ["broken.png"] and result.skipped[0].reason
+    result = predict_folder(predictor, sorted(images.iterdir()), tmp_path / "out", labels, progress=seen.append)
+    assert [p.name for p in result.written.values()] == ["a.png", "b.png"]
+    assert [s.path.name for s in result.skipped.values()] == ["broken.png"] and result.skipped["broken.png"].reason
     assert [p.done for p in seen] == [1, 2, 3] and seen[-1].stage == "predict folder"
-    for path, image in zip(result.written, (grey, rgb), strict=True):
+    for path, image in zip(result.written.values(), (grey, rgb), strict=True):
         with __import__("PIL.Image").Image.open(path) as written:
             assert written.mode == "P"
         back = read_class_mask(path, labels)
@@ -350,9 +351,9 @@ def test_folder_prediction_writes_palette_masks_that_read_back(tmp_path: Path) -
 def test_folder_prediction_refuses_names_that_would_collide(tmp_path: Path) -> None:
     predictor = Predictor(_stand_in(), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu")
     with pytest.raises(ValueError, match="x.png"):
-        predictor.predict_folder([tmp_path / "a" / "x.png", tmp_path / "b" / "x.jpg"], tmp_path / "out", LabelSet.with_count(4))
+        predict_folder(predictor, [tmp_path / "a" / "x.png", tmp_path / "b" / "x.jpg"], tmp_path / "out", LabelSet.with_count(4))
     with pytest.raises(ValueError, match="label set"):
-        predictor.predict_folder([], tmp_path / "out", LabelSet.with_count(2))
+        predict_folder(predictor, [], tmp_path / "out", LabelSet.with_count(2))
 
 
 def test_folder_prediction_can_be_cancelled(tmp_path: Path) -> None:
@@ -362,7 +363,7 @@ def test_folder_prediction_can_be_cancelled(tmp_path: Path) -> None:
     token.cancel()
     predictor = Predictor(_stand_in(), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu")
     with pytest.raises(Cancelled):
-        predictor.predict_folder([tmp_path / "a.png", tmp_path / "b.png"], tmp_path / "out", LabelSet.with_count(4), cancel=token)
+        predict_folder(predictor, [tmp_path / "a.png", tmp_path / "b.png"], tmp_path / "out", LabelSet.with_count(4), cancel=token)
     assert not list((tmp_path / "out").glob("*.png"))
 
 
@@ -475,8 +476,8 @@ def test_instance_models_with_non_finite_detections_are_refused() -> None:
 def test_folder_prediction_skips_images_a_broken_model_fails_on(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "a.png"), _image(20, 20, channels=1))
     predictor = Predictor(_nan_weights(_stand_in()), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu")
-    result = predictor.predict_folder([tmp_path / "a.png"], tmp_path / "out", LabelSet.with_count(4))
-    assert result.written == () and "NaN or infinite" in result.skipped[0].reason
+    result = predict_folder(predictor, [tmp_path / "a.png"], tmp_path / "out", LabelSet.with_count(4))
+    assert not result.written and "NaN or infinite" in result.skipped["a.png"].reason
     assert not list((tmp_path / "out").glob("*.png"))
 
 

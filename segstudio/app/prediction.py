@@ -1,0 +1,115 @@
+"""Predicting image files: each image read, predicted by a :class:`~segstudio.models.predictor.Predictor` (arrays in,
+a prediction out, no files), and its class mask written. One loop for ``segstudio predict`` and the window's
+"Predict all images"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from segstudio.core.labels import LabelSet
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.io.errors import FileProblem
+from segstudio.io.images import read_image
+from segstudio.io.mask_files import write_class_mask
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """Predict ``image`` and write its mask to ``target``; ``key`` names it in the results."""
+
+    key: str
+    image: Path
+    target: Path
+
+
+@dataclass(frozen=True)
+class SkippedImage:
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class PredictedImages:
+    """The masks written (key -> path) and the images that could not be used (key -> why)."""
+
+    written: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
+    skipped: Mapping[str, SkippedImage] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def predict_images(
+    predictor: Any,
+    jobs: Sequence[ImageJob],
+    labels: LabelSet,
+    *,
+    stage: str = "predict",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PredictedImages:
+    """Run ``predictor`` on every job's image and write the class mask (palette PNG in ``labels``' colours,
+    atomically, folders created). An image that cannot be read, or whose mask has a class ``labels`` lacks, is
+    skipped with the reason; cancel is checked between images (and by the predictor between windows). Reports
+    ``Progress(stage, images done, images, key)`` after each image."""
+    written: dict[str, Path] = {}
+    skipped: dict[str, SkippedImage] = {}
+    for index, job in enumerate(jobs):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            image = read_image(job.image)
+            classes = np.asarray(predictor.predict(image, probabilities=False, cancel=cancel).classes)
+            if classes.size and int(classes.max()) >= labels.num_classes:
+                raise ValueError(f"the model predicted class {int(classes.max())} but the label set has "
+                                 f"{labels.num_classes} classes")
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+            write_class_mask(job.target, classes, labels)
+            written[job.key] = job.target
+        except FileProblem as problem:
+            skipped[job.key] = SkippedImage(job.image, problem.problem)
+        except (ValueError, OSError) as problem:
+            skipped[job.key] = SkippedImage(job.image, str(problem))
+        report(progress, Progress(stage, index + 1, len(jobs), job.key))
+    return PredictedImages(MappingProxyType(written), MappingProxyType(skipped))
+
+
+def predict_folder(
+    predictor: Any,
+    paths: Iterable[str | Path],
+    out_dir: str | Path,
+    labels: LabelSet,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PredictedImages:
+    """Predict every image in ``paths`` into ``out_dir/<image stem>.png`` (see :func:`predict_images`).
+
+    Refused up front (``ValueError``): two images with one stem (their masks would overwrite each other), an
+    ``out_dir`` that is a file, and a semantic model that predicts more classes than ``labels`` has."""
+    files = [Path(p) for p in paths]
+    out = Path(out_dir)
+    if not isinstance(labels, LabelSet):
+        raise ValueError(f"labels must be a LabelSet, got {type(labels).__name__}")
+    predicted = max(int(predictor.num_classes), 2)  # a single-logit model predicts classes 0 and 1
+    if str(getattr(predictor.task, "value", predictor.task)) == "semantic" and labels.num_classes < predicted:
+        raise ValueError(f"the model predicts {predicted} classes but the label set has only {labels.num_classes}")
+    seen: dict[str, Path] = {}
+    for path in files:
+        if path.stem in seen:
+            raise ValueError(f"{seen[path.stem].name} and {path.name} would both be written as {path.stem}.png")
+        seen[path.stem] = path
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [ImageJob(path.name, path, out / f"{path.stem}.png") for path in files]
+    return predict_images(predictor, jobs, labels, stage="predict folder", progress=progress, cancel=cancel)
+
+
+__all__ = ["ImageJob", "PredictedImages", "SkippedImage", "predict_folder", "predict_images"]

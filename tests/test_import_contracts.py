@@ -41,8 +41,7 @@ def test_core_and_io_load_neither_qt_nor_torch() -> None:
 
 def test_import_linter_contracts_hold() -> None:
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
-    if lint_imports is None:
-        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    assert lint_imports is not None, "import-linter is a test dependency: pip install -e '.[test]'"
     result = subprocess.run([lint_imports, "--no-cache"], capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -39,6 +39,7 @@ def apply_labels(window: Any, labels: LabelSet) -> None:
         write_project_file(dataset.project_file, dataset.root, spec)
         window.dataset = replace(dataset, spec=spec)
         window.saving.relabelled(window.dataset)
+        window.scores.open_dataset(window.dataset)  # counts of another class count start again
     session = window.canvas.session
     if session is not None and session.labels != labels:
         session.relabel(labels)

@@ -28,7 +28,6 @@ from segstudio.core.session import ImageSession, PreparedPrediction, StalePredic
 from segstudio.io.autosave import Recoverable
 from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.io.project_file import user_data_dir
-from segstudio.core.progress import Progress
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.file_list import FileList
@@ -36,21 +35,18 @@ from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.metrics_panel import MetricsPanel
 from segstudio.ui.model_jobs import (
     DatasetScoresResult,
-    ImageScore,
     ModelHandle,
     PredictedFolder,
     PredictedImage,
     app_predictions,
-    dataset_scores,
     predict_all,
     predict_image,
     prediction_path,
     read_prediction,
-    score_dataset,
-    score_image,
 )
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.sample_loader import LoadedSample, load_sample
+from segstudio.ui.dataset_scores import DatasetScoresController
 from segstudio.ui.saving import SaveController
 from segstudio.ui.tools import MIN_BRUSH_SIZE, Tool
 from segstudio.ui.workers import WorkerFailure, WorkerPool
@@ -95,20 +91,14 @@ class MainWindow(QMainWindow):
         # Model predictions made this run: sample key -> mask written under segstudio-predictions/ (wins over the
         # dataset's own prediction folders when an image loads and when the dataset is scored).
         self._model_predictions: dict[str, Path] = {}
-        self._image_scores: dict[str, ImageScore] = {}  # model vs truth per image (see segstudio.ui.model_jobs)
         self._predict_kind: str | None = None  # "image" or "all" while the "predict" channel runs
         self._predicting_key: str | None = None
         self._predict_when_ready = False  # --model: predict the shown image once both model and image are in
         self._predict_all_when_loaded = False  # the demo: predict every image once the model is in
         self.demo = None  # segstudio.ui.demo_model.DemoModel when the demo project is open
         self._layers_touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
-        self._dataset_metrics_running = False
         self._metrics_after_load: object | None = None  # the dataset whose metrics start once its first image shows
-        self._pending_scores: dict[str, tuple[float | None, float | None]] = {}  # progress, shown in batches
-        self._scores_timer = QTimer(self)
-        self._scores_timer.setSingleShot(True)
-        self._scores_timer.setInterval(150)
-        self._scores_timer.timeout.connect(self._flush_scores)
+        self.scores = DatasetScoresController(self.pool, self)
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -300,10 +290,9 @@ class MainWindow(QMainWindow):
         self._model_predictions.update(predicted or {})
         for key in self._model_predictions:
             self.file_list.model.set_prediction(key)
-        self._image_scores.clear()
+        self.scores.open_dataset(dataset)
         self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.settings.setValue("last_folder", str(dataset.root))
-        self._pending_scores.clear()
         try:
             first = dataset.sample(image).key if image else (self.file_list.neighbour(0) if dataset.samples else None)
         except KeyError as missing:
@@ -477,11 +466,12 @@ class MainWindow(QMainWindow):
         apply = self.pool.signals("apply prediction")
         apply.finished.connect(self._apply_prediction)
         apply.failed.connect(lambda failure: self._report_worker_error(f"could not read the prediction: {failure.message}"))
-        metrics = self.pool.signals("dataset metrics")
-        metrics.progress.connect(self._on_dataset_metrics_progress)
-        metrics.finished.connect(self._on_dataset_scored)
-        metrics.failed.connect(self._on_dataset_metrics_failed)
-        metrics.cancelled.connect(lambda: setattr(self, "_dataset_metrics_running", False))
+        scores = self.scores
+        scores.image_scores.connect(self.file_list.model.set_scores)
+        scores.image_score.connect(self.file_list.model.set_score)
+        scores.started.connect(lambda total: self.metrics_panel.set_dataset_scores(None, 0, total, running=True))
+        scores.dataset_scored.connect(self._show_dataset_scores)
+        scores.failed.connect(self._report_worker_error)
 
     def start_demo(self, folder: Path, settings: object | None = None) -> object:
         """The demo project: load its cached model, or train one on the worker first (see
@@ -647,66 +637,20 @@ class MainWindow(QMainWindow):
             self.layer_panel.set_style(kind, style)
 
     def compute_dataset_metrics(self) -> None:
-        """Score the model against the truth for every image on the "dataset metrics" worker (rows fill in as
-        images finish)."""
-        dataset = self.dataset
-        if dataset is None:
-            return
+        """Score the model against the truth for every image (rows fill in as images finish)."""
         self._metrics_after_load = None
-        self._pending_scores.clear()
-        overrides = dict(self._model_predictions)
-        self._dataset_metrics_running = True
-        self.metrics_panel.set_dataset_scores(None, 0, len(dataset.samples), running=True)
-        self.pool.submit("dataset metrics", lambda progress, cancel: score_dataset(
-            dataset, overrides, progress=progress, cancel=cancel))
+        self.scores.score_dataset(self._model_predictions)
 
-    def _on_dataset_metrics_progress(self, progress: Progress) -> None:
-        if progress.message:
-            self._pending_scores[progress.message] = (progress.metrics.get("mean_iou"), progress.metrics.get("mean_dice"))
-            if not self._scores_timer.isActive():
-                self._scores_timer.start()
-
-    def _flush_scores(self) -> None:
-        """The scores that arrived since the last flush, into the file list at once."""
-        if self._pending_scores:
-            scores, self._pending_scores = self._pending_scores, {}
-            self.file_list.model.set_scores(scores)
-
-    def _on_dataset_metrics_failed(self, failure: WorkerFailure) -> None:
-        self._dataset_metrics_running = False
-        self._report_worker_error(f"dataset metrics failed: {failure.message}")
-
-    def _on_dataset_scored(self, result: DatasetScoresResult) -> None:
-        self._dataset_metrics_running = False
-        self._image_scores = dict(result.per_image)
-        self._pending_scores.clear()
-        self._scores_timer.stop()
-        self.file_list.model.set_scores({key: (score.mean_iou, score.mean_dice) for key, score in result.per_image.items()})
-        self._show_dataset_scores(result)
+    def score_current_image(self) -> None:
+        """Model vs truth for the image on screen only (after its prediction changed), on a worker."""
+        session, key = self.canvas.session, self.current_key
+        if session is not None and key is not None and session.prediction is not None and session.ground_truth is not None:
+            self.scores.score_image(key, session.prediction, session.ground_truth)
 
     def _show_dataset_scores(self, result: DatasetScoresResult) -> None:
         scored = sum(1 for s in result.per_image.values() if s.confusion is not None)
         self.metrics_panel.set_dataset_scores(result.scores, scored, result.total)
         self.dataset_scored.emit(result)
-
-    def score_current_image(self) -> None:
-        """Model vs truth for the image on screen only (after its prediction changed), on a worker."""
-        session, dataset, key = self.canvas.session, self.dataset, self.current_key
-        if session is None or dataset is None or key is None or session.prediction is None:
-            return
-        truth, prediction, sample = session.ground_truth, session.prediction, dataset.sample(key)
-        if truth is None:
-            return
-        handle = self.pool.submit(f"image metrics {key}", lambda _p, _c: score_image(dataset, sample, prediction, truth))
-        handle.signals.finished.connect(self._on_image_scored)
-
-    def _on_image_scored(self, score: ImageScore) -> None:
-        if self.dataset is None:
-            return
-        self._image_scores[score.key] = score
-        self.file_list.model.set_score(score.key, score.mean_iou, score.mean_dice)
-        if not self._dataset_metrics_running:  # else its result (which includes this image) comes soon
-            self._show_dataset_scores(dataset_scores(self.dataset, self._image_scores))
 
     def _report_worker_error(self, message: str) -> None:
         self.worker_error.emit(message)

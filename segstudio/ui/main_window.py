@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.core.compositing import LayerKind, LayerStyle
-from segstudio.core.session import ImageSession, PreparedPrediction, StalePrediction
+from segstudio.core.session import ImageSession
 from segstudio.io.autosave import Recoverable
 from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.io.project_file import user_data_dir
@@ -33,20 +33,11 @@ from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.file_list import FileList
 from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.metrics_panel import MetricsPanel
-from segstudio.ui.model_jobs import (
-    DatasetScoresResult,
-    ModelHandle,
-    PredictedFolder,
-    PredictedImage,
-    app_predictions,
-    predict_all,
-    predict_image,
-    prediction_path,
-    read_prediction,
-)
+from segstudio.ui.model_jobs import DatasetScoresResult, PredictedFolder, app_predictions
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.sample_loader import LoadedSample, load_sample
 from segstudio.ui.dataset_scores import DatasetScoresController
+from segstudio.ui.predictions import PredictionController
 from segstudio.ui.saving import SaveController
 from segstudio.ui.tools import MIN_BRUSH_SIZE, Tool
 from segstudio.ui.workers import WorkerFailure, WorkerPool
@@ -88,13 +79,6 @@ class MainWindow(QMainWindow):
         self._loading_key: str | None = None
         self._actions: list[QAction] = []
         self._menus: dict[str, QMenu] = {}
-        # Model predictions made this run: sample key -> mask written under segstudio-predictions/ (wins over the
-        # dataset's own prediction folders when an image loads and when the dataset is scored).
-        self._model_predictions: dict[str, Path] = {}
-        self._predict_kind: str | None = None  # "image" or "all" while the "predict" channel runs
-        self._predicting_key: str | None = None
-        self._predict_when_ready = False  # --model: predict the shown image once both model and image are in
-        self._predict_all_when_loaded = False  # the demo: predict every image once the model is in
         self.demo = None  # segstudio.ui.demo_model.DemoModel when the demo project is open
         self._layers_touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
         self._metrics_after_load: object | None = None  # the dataset whose metrics start once its first image shows
@@ -108,6 +92,7 @@ class MainWindow(QMainWindow):
         self.layer_panel = LayerPanel({kind: self.canvas.layer_style(kind) for kind in LayerKind}, self)
         self.metrics_panel = MetricsPanel(self)
         self.model_panel = ModelPanel(self.pool, self)
+        self.predictions = PredictionController(self.pool, self.model_panel, self)
         self._dock("Images", self.file_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -286,10 +271,7 @@ class MainWindow(QMainWindow):
         self.class_panel.set_labels(dataset.spec.labels)
         self.class_panel.select(min(1, dataset.spec.labels.num_classes - 1))
         self.file_list.set_dataset(dataset)
-        self._model_predictions.clear()
-        self._model_predictions.update(predicted or {})
-        for key in self._model_predictions:
-            self.file_list.model.set_prediction(key)
+        self.predictions.open_dataset(dataset, predicted)
         self.scores.open_dataset(dataset)
         self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.settings.setValue("last_folder", str(dataset.root))
@@ -327,9 +309,8 @@ class MainWindow(QMainWindow):
         self._loading_key = sample.key
         self.file_list.select_key(sample.key)
         self.statusBar().showMessage(f"loading {sample.name}...")
-        if self._predict_kind == "image" and self._predicting_key != sample.key:
-            self.cancel_prediction()  # the user left the image: its prediction is dropped
-        predicted = self._model_predictions.get(sample.key)
+        self.predictions.leaving_for(sample.key)  # a prediction of the image the user left is dropped
+        predicted = self.predictions.files.get(sample.key)
         self.pool.submit("load", lambda progress, cancel: load_sample(
             dataset, sample, recovered=recovered, prediction_path=predicted, progress=progress, cancel=cancel))
 
@@ -343,6 +324,7 @@ class MainWindow(QMainWindow):
     def show_session(self, key: str, session: ImageSession) -> None:
         self.current_key = key
         self.saving.show(key, session)
+        self.predictions.show(key, session)
         self.canvas.set_session(session)
         self.metrics_panel.set_session(session)
         self.file_list.select_key(key)
@@ -351,7 +333,7 @@ class MainWindow(QMainWindow):
         self._show_main_view(session)
         self.sample_loaded.emit(key)
         self._start_metrics_after_load()
-        self._maybe_predict_when_ready()
+        self.predictions.image_ready()
 
     def _start_metrics_after_load(self) -> None:
         if self._metrics_after_load is not None:
@@ -452,20 +434,13 @@ class MainWindow(QMainWindow):
     # truth for every image) and "image metrics <key>" (one image again, after its prediction changed).
 
     def _wire_model(self) -> None:
-        panel = self.model_panel
-        panel.model_loaded.connect(self._on_model_loaded)
-        panel.model_failed.connect(self._report_worker_error)
-        panel.predict_image_requested.connect(self.predict_current)
-        panel.predict_all_requested.connect(self.predict_all_images)
-        panel.cancel_requested.connect(self.cancel_prediction)
-        predict = self.pool.signals("predict")
-        predict.progress.connect(panel.show_progress)
-        predict.finished.connect(self._on_predicted)
-        predict.failed.connect(lambda failure: self._prediction_ended(f"prediction failed: {failure.message}", error=True))
-        predict.cancelled.connect(lambda: self._prediction_ended("prediction cancelled"))
-        apply = self.pool.signals("apply prediction")
-        apply.finished.connect(self._apply_prediction)
-        apply.failed.connect(lambda failure: self._report_worker_error(f"could not read the prediction: {failure.message}"))
+        predictions = self.predictions
+        predictions.session_ready.connect(self._on_prediction_ready)
+        predictions.predicted.connect(self.file_list.model.set_prediction)
+        predictions.folder_written.connect(self._on_predictions_written)
+        predictions.status.connect(lambda message, timeout: self.statusBar().showMessage(message, timeout))
+        predictions.error.connect(self._report_worker_error)
+        predictions.stroke_interrupted.connect(self.canvas.tools.cancel)
         scores = self.scores
         scores.image_scores.connect(self.file_list.model.set_scores)
         scores.image_score.connect(self.file_list.model.set_score)
@@ -483,142 +458,25 @@ class MainWindow(QMainWindow):
         return self.demo
 
     def load_model(self, path: Path, *, predict: bool | str = False) -> None:
-        """Load a checkpoint in the model panel (on the worker); ``predict``: then predict the shown image
-        (``"all"``: every image of the folder)."""
-        self._predict_all_when_loaded = predict == "all"
-        self._predict_when_ready = bool(predict) and predict != "all"
-        self.model_panel.load(Path(path))
-
-    def _on_model_loaded(self, handle: ModelHandle) -> None:
-        problem = self.model_panel.mismatch()
-        if problem is not None:
-            self._predict_when_ready = self._predict_all_when_loaded = False
-            self._report_worker_error(f"{handle.path.name}: {problem}")
-            return
-        self.statusBar().showMessage(f"model {handle.path.name} loaded on {handle.device}", 5000)
-        if self._predict_all_when_loaded:
-            self._predict_all_when_loaded = False
-            self.predict_all_images()
-        self._maybe_predict_when_ready()
-
-    def _maybe_predict_when_ready(self) -> None:
-        if self._predict_when_ready and self.model_panel.model is not None and self.canvas.session is not None \
-                and self._loading_key is None:
-            self._predict_when_ready = False
-            self.predict_current()
+        """Load a checkpoint (``predict``: then predict the shown image; ``"all"``: every image)."""
+        self.predictions.load_model(path, predict=predict)
 
     def predict_current(self) -> None:
-        """Predict the image on screen on the "predict" worker; the mask is also written under
-        segstudio-predictions/ so the image keeps it when the user comes back."""
-        model, session, dataset, key = self.model_panel.model, self.canvas.session, self.dataset, self.current_key
-        if model is None or session is None or dataset is None or key is None:
-            self.statusBar().showMessage("load a model and an image first", 5000)
-            return
-        problem = self.model_panel.mismatch()
-        if problem is not None:
-            self._report_worker_error(problem)
-            return
-        image, labels = session.image, dataset.spec.labels
-        # Read-only (another window holds the folder): the prediction is shown, not written.
-        target = None if self.saving.read_only_reason else prediction_path(dataset, model.name, dataset.sample(key))
-
-        def job(progress, cancel):
-            from segstudio.io.mask_files import write_class_mask
-
-            result = predict_image(model, image, key, labels, progress=progress, cancel=cancel)
-            cancel.raise_if_cancelled()
-            if target is not None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                write_class_mask(target, result.classes, labels)
-            return PredictedImage(result.key, result.classes, result.model, target)
-
-        self._predict_kind, self._predicting_key = "image", key
-        self.model_panel.start(f"predicting {key}...")
-        self.pool.submit("predict", job)
+        self.predictions.predict_current()
 
     def predict_all_images(self) -> None:
-        """Predict every image on the "predict" worker, writing masks under segstudio-predictions/<model>/."""
-        model, dataset = self.model_panel.model, self.dataset
-        if model is None or dataset is None:
-            self.statusBar().showMessage("load a model and a folder first", 5000)
-            return
-        if self.saving.refuse_when_read_only("write predictions for every image"):
-            return
-        self._predict_kind, self._predicting_key = "all", None
-        self.model_panel.start(f"predicting {len(dataset.samples)} images...")
-        self.pool.submit("predict", lambda progress, cancel: predict_all(model, dataset, progress=progress, cancel=cancel))
+        self.predictions.predict_all()
 
-    def cancel_prediction(self) -> None:
-        if self._predict_kind is not None:
-            self.pool.cancel("predict", drop=True)
-            self._prediction_ended("prediction cancelled")
-
-    def _prediction_ended(self, message: str, *, error: bool = False) -> None:
-        self._predict_kind, self._predicting_key = None, None
-        self.model_panel.finish(message)
-        if error:
-            self._report_worker_error(message)
-        else:
-            self.statusBar().showMessage(message, 8000)
-
-    def _on_predicted(self, result: PredictedImage | PredictedFolder) -> None:
-        dataset = self.dataset
-        if isinstance(result, PredictedFolder):
-            self._prediction_ended(
-                f"predicted {len(result.written)} images into {result.folder}"
-                + (f"; skipped {len(result.skipped)}" if result.skipped else "")
-            )
-            self._model_predictions.update(result.written)
-            for key in result.written:
-                self.file_list.model.set_prediction(key)
-            if result.skipped:
-                first = next(iter(result.skipped.items()))
-                self._report_worker_error(f"{len(result.skipped)} images were not predicted, e.g. {first[0]}: {first[1]}")
-            current = self.current_key
-            if dataset is not None and current in result.written:
-                path = result.written[current]
-                model = self.model_panel.model.name if self.model_panel.model is not None else None
-                self.pool.submit("apply prediction", lambda _p, _c: read_prediction(dataset, current, path, model))
-            self.predictions_written.emit(result)
-            self.compute_dataset_metrics()
+    def _on_prediction_ready(self, key: str, session: ImageSession) -> None:
+        if key != self.current_key:
             return
-        self._prediction_ended(f"predicted {result.key}")
-        if result.path is not None:
-            self._model_predictions[result.key] = result.path
-            self.file_list.model.set_prediction(result.key)
-        self._apply_prediction(result)
-
-    def _apply_prediction(self, result: PredictedImage) -> None:
-        """Give the image on screen its new prediction: counted against a copy of the working mask on the "prepare
-        prediction" worker, then attached (the work and its undo history stay; an untouched image starts again from
-        the new prediction). A result for an image the user already left is dropped (the file on disk still has
-        it); one the user painted over meanwhile is prepared again from the newer mask."""
-        session = self.canvas.session
-        if session is None or result.key != self.current_key:
-            return
-        if session.in_stroke:
-            self.canvas.tools.cancel()
-        try:
-            build = session.prepare_prediction(result.classes)
-        except ValueError as problem:
-            self._report_worker_error(f"the prediction does not fit {result.key}: {problem}")
-            return
-        handle = self.pool.submit("prepare prediction", lambda _progress, _cancel: build())
-        handle.signals.finished.connect(
-            lambda prepared, old=session, res=result: self._on_prediction_prepared(res, old, prepared))
-
-    def _on_prediction_prepared(self, result: PredictedImage, old: ImageSession, prepared: PreparedPrediction) -> None:
-        if self.canvas.session is not old or result.key != self.current_key:
-            return  # the user left the image
-        try:
-            shown = old.set_prediction(prepared)
-        except StalePrediction:
-            self._apply_prediction(result)  # painted meanwhile: again, from the newer mask
-            return
-        self.show_session(result.key, shown)
-        self.statusBar().showMessage(f"{result.key}: prediction of {result.model}", 8000)
-        self.prediction_applied.emit(result.key)
+        self.show_session(key, session)
+        self.prediction_applied.emit(key)
         self.score_current_image()
+
+    def _on_predictions_written(self, result: PredictedFolder) -> None:
+        self.predictions_written.emit(result)
+        self.compute_dataset_metrics()
 
     def _on_layer_touched(self, kind: LayerKind, _style: LayerStyle) -> None:
         self._layers_touched.add(kind)
@@ -639,7 +497,7 @@ class MainWindow(QMainWindow):
     def compute_dataset_metrics(self) -> None:
         """Score the model against the truth for every image (rows fill in as images finish)."""
         self._metrics_after_load = None
-        self.scores.score_dataset(self._model_predictions)
+        self.scores.score_dataset(self.predictions.files)
 
     def score_current_image(self) -> None:
         """Model vs truth for the image on screen only (after its prediction changed), on a worker."""

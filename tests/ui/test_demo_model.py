@@ -51,7 +51,7 @@ def test_demo_trains_on_worker_then_predicts_and_caches(qtbot, tmp_path: Path, o
     gaps = np.diff(ticks)
     assert len(ticks) > 20 and gaps.max() < 1.0  # the event loop kept turning while training ran on the worker
     key = window.current_key
-    assert key in window._model_predictions
+    assert key in window.predictions.files
     session = window.canvas.session
     assert session is not None and session.prediction is not None
     iou, dice = window.file_list.model.score(key)

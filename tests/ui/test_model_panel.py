@@ -219,7 +219,7 @@ def test_predictions_from_an_earlier_run_come_back_on_reopen(qtbot, window: Main
     with qtbot.waitSignal(window.dataset_scored, timeout=120000) as scored:
         window.predict_all_images()
     first = scored.args[0]
-    assert set(first.per_image) == set(window._model_predictions)
+    assert set(first.per_image) == set(window.predictions.files)
     folder = demo_folder / "segstudio-predictions" / "tiny"
     project_before = window.dataset.project_file.read_bytes()
     window.close()

@@ -87,7 +87,7 @@ def test_a_new_prediction_is_counted_on_a_worker_and_keeps_the_undo_history(qtbo
     classes = np.zeros_like(session.mask)
     classes[:20, :20] = 1
     with qtbot.waitSignal(window.prediction_applied, timeout=10000):
-        window._apply_prediction(PredictedImage(window.current_key, classes, "test", None))
+        window.predictions.apply(PredictedImage(window.current_key, classes, "test", None))
     assert threads == [False]  # the O(image) count ran on a worker
     assert window.canvas.session is session  # the same session: its undo history is intact
     assert np.array_equal(session.prediction, classes) and np.array_equal(session.mask, painted)

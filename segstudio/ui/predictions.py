@@ -1,0 +1,246 @@
+"""The window's model predictions: predict the image on screen or every image on the "predict" worker, attach a new
+prediction to the session (counted on a worker, the work and its undo history kept), and remember which masks the
+app wrote this run (they win over the dataset's own prediction folders).
+
+A :class:`PredictionController` is told the open dataset (:meth:`open_dataset`) and the image on screen
+(:meth:`show`); the model comes from the model panel it is given. It reports through typed signals; the window
+shows the session it hands over (``session_ready``) and wires the rest to the file list and the status bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from segstudio.core.session import ImageSession, PreparedPrediction, StalePrediction
+from segstudio.io.datasets import Dataset
+from segstudio.ui.model_jobs import (
+    ModelHandle,
+    PredictedFolder,
+    PredictedImage,
+    predict_all,
+    predict_image,
+    prediction_path,
+    read_prediction,
+)
+from segstudio.ui.model_panel import ModelPanel
+from segstudio.ui.workers import WorkerPool
+
+
+class PredictKind(Enum):
+    IMAGE = "this image"
+    ALL = "every image"
+
+
+class PredictionController(QObject):
+    """Predictions of one window (see the module notes).
+
+    ``session_ready(key, session)``: show this session (the same one with its new prediction, or an untouched
+    image's fresh start); ``predicted(key)``: image ``key`` has a mask the app wrote; ``folder_written(result)``:
+    "predict all" finished (a :class:`PredictedFolder`); ``status(message, ms)``; ``error(message)``;
+    ``stroke_interrupted()``: end the stroke in progress (a prediction is counted against a finished mask).
+    """
+
+    session_ready = Signal(str, object)
+    predicted = Signal(str)
+    folder_written = Signal(object)
+    status = Signal(str, int)
+    error = Signal(str)
+    stroke_interrupted = Signal()  # end the stroke in progress now: the prediction is counted against the mask
+
+    def __init__(self, pool: WorkerPool, panel: ModelPanel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = pool
+        self._panel = panel
+        self._dataset: Dataset | None = None
+        self._key: str | None = None
+        self._session: ImageSession | None = None
+        self._loading = False  # another image is being read: "predict when ready" waits for it
+        self.read_only = False  # another window holds the folder: predictions are shown, never written
+        self._files: dict[str, Path] = {}  # key -> mask the app wrote (this run, or found from earlier runs)
+        self._running: PredictKind | None = None
+        self._running_key: str | None = None
+        self._when_ready = False  # predict the shown image once both the model and the image are in
+        self._all_when_loaded = False  # predict every image once the model is in
+        panel.model_loaded.connect(self._on_model_loaded)
+        panel.model_failed.connect(self.error)
+        panel.predict_image_requested.connect(self.predict_current)
+        panel.predict_all_requested.connect(self.predict_all)
+        panel.cancel_requested.connect(self.cancel)
+        predict = pool.signals("predict")
+        predict.progress.connect(panel.show_progress)
+        predict.finished.connect(self._on_predicted)
+        predict.failed.connect(lambda failure: self._ended(f"prediction failed: {failure.message}", error=True))
+        predict.cancelled.connect(lambda: self._ended("prediction cancelled"))
+        apply = pool.signals("apply prediction")
+        apply.finished.connect(self.apply)
+        apply.failed.connect(lambda failure: self.error.emit(f"could not read the prediction: {failure.message}"))
+        pool.signals("prepare prediction").failed.connect(
+            lambda failure: self.error.emit(f"could not apply the prediction: {failure.message}"))
+
+    # -- what is open ---------------------------------------------------------------------------------------------
+
+    @property
+    def files(self) -> Mapping[str, Path]:
+        """Key -> the mask the app wrote for that image (wins over the dataset's prediction folders)."""
+        return self._files
+
+    def open_dataset(self, dataset: Dataset, found: Mapping[str, Path] | None = None) -> None:
+        """A new folder; ``found``: masks the app predicted there in earlier runs."""
+        self._dataset = dataset
+        self._key, self._session, self._loading = None, None, False
+        self._files = dict(found or {})
+        for key in self._files:
+            self.predicted.emit(key)
+
+    def show(self, key: str, session: ImageSession) -> None:
+        self._key, self._session, self._loading = key, session, False
+
+    def leaving_for(self, key: str) -> None:
+        """The user opens image ``key``: a prediction of another image in flight is dropped."""
+        self._loading = True
+        if self._running is PredictKind.IMAGE and self._running_key != key:
+            self.cancel()
+
+    # -- the model --------------------------------------------------------------------------------------------------
+
+    def load_model(self, path: Path, *, predict: bool | str = False) -> None:
+        """Load a checkpoint in the model panel (on the worker); ``predict``: then predict the shown image
+        (``"all"``: every image of the folder)."""
+        self._all_when_loaded = predict == "all"
+        self._when_ready = bool(predict) and predict != "all"
+        self._panel.load(Path(path))
+
+    def _on_model_loaded(self, handle: ModelHandle) -> None:
+        problem = self._panel.mismatch()
+        if problem is not None:
+            self._when_ready = self._all_when_loaded = False
+            self.error.emit(f"{handle.path.name}: {problem}")
+            return
+        self.status.emit(f"model {handle.path.name} loaded on {handle.device}", 5000)
+        if self._all_when_loaded:
+            self._all_when_loaded = False
+            self.predict_all()
+        self.image_ready()
+
+    def image_ready(self) -> None:
+        """The shown image finished loading: predict it if that was asked for before it (or the model) was in."""
+        if self._when_ready and self._panel.model is not None and self._session is not None and not self._loading:
+            self._when_ready = False
+            self.predict_current()
+
+    # -- predicting -------------------------------------------------------------------------------------------------
+
+    def predict_current(self) -> None:
+        """Predict the image on screen on the "predict" worker; the mask is also written under
+        segstudio-predictions/ so the image keeps it when the user comes back."""
+        model, session, dataset, key = self._panel.model, self._session, self._dataset, self._key
+        if model is None or session is None or dataset is None or key is None:
+            self.status.emit("load a model and an image first", 5000)
+            return
+        problem = self._panel.mismatch()
+        if problem is not None:
+            self.error.emit(problem)
+            return
+        image, labels = session.image, dataset.spec.labels
+        target = None if self.read_only else prediction_path(dataset, model.name, dataset.sample(key))
+
+        def job(progress, cancel):  # noqa: ANN001, ANN202
+            from segstudio.io.mask_files import write_class_mask
+
+            result = predict_image(model, image, key, labels, progress=progress, cancel=cancel)
+            cancel.raise_if_cancelled()
+            if target is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_class_mask(target, result.classes, labels)
+            return PredictedImage(result.key, result.classes, result.model, target)
+
+        self._running, self._running_key = PredictKind.IMAGE, key
+        self._panel.start(f"predicting {key}...")
+        self._pool.submit("predict", job)
+
+    def predict_all(self) -> None:
+        """Predict every image on the "predict" worker, writing masks under segstudio-predictions/<model>/."""
+        model, dataset = self._panel.model, self._dataset
+        if model is None or dataset is None:
+            self.status.emit("load a model and a folder first", 5000)
+            return
+        if self.read_only:
+            self.status.emit("cannot write predictions for every image: read-only, this folder is open in another "
+                             "window", 10000)
+            return
+        self._running, self._running_key = PredictKind.ALL, None
+        self._panel.start(f"predicting {len(dataset.samples)} images...")
+        self._pool.submit("predict", lambda progress, cancel: predict_all(model, dataset, progress=progress, cancel=cancel))
+
+    def cancel(self) -> None:
+        if self._running is not None:
+            self._pool.cancel("predict", drop=True)
+            self._ended("prediction cancelled")
+
+    def _ended(self, message: str, *, error: bool = False) -> None:
+        self._running, self._running_key = None, None
+        self._panel.finish(message)
+        if error:
+            self.error.emit(message)
+        else:
+            self.status.emit(message, 8000)
+
+    def _on_predicted(self, result: PredictedImage | PredictedFolder) -> None:
+        if isinstance(result, PredictedFolder):
+            self._ended(f"predicted {len(result.written)} images into {result.folder}"
+                        + (f"; skipped {len(result.skipped)}" if result.skipped else ""))
+            self._files.update(result.written)
+            for key in result.written:
+                self.predicted.emit(key)
+            if result.skipped:
+                first = next(iter(result.skipped.items()))
+                self.error.emit(f"{len(result.skipped)} images were not predicted, e.g. {first[0]}: {first[1]}")
+            dataset, current = self._dataset, self._key
+            if dataset is not None and current in result.written:
+                path = result.written[current]
+                model = self._panel.model.name if self._panel.model is not None else None
+                self._pool.submit("apply prediction", lambda _p, _c: read_prediction(dataset, current, path, model))
+            self.folder_written.emit(result)
+            return
+        self._ended(f"predicted {result.key}")
+        if result.path is not None:
+            self._files[result.key] = result.path
+            self.predicted.emit(result.key)
+        self.apply(result)
+
+    def apply(self, result: PredictedImage) -> None:
+        """Give the image on screen its new prediction: counted against a copy of the working mask on the "prepare
+        prediction" worker, then attached (the work and its undo history stay; an untouched image starts again
+        from the new prediction). A result for an image the user already left is dropped (the file on disk still
+        has it); one the user painted over meanwhile is prepared again from the newer mask."""
+        session = self._session
+        if session is None or result.key != self._key:
+            return
+        if session.in_stroke:
+            self.stroke_interrupted.emit()
+        try:
+            build = session.prepare_prediction(result.classes)
+        except ValueError as problem:
+            self.error.emit(f"the prediction does not fit {result.key}: {problem}")
+            return
+        handle = self._pool.submit("prepare prediction", lambda _progress, _cancel: build())
+        handle.signals.finished.connect(
+            lambda prepared, old=session, res=result: self._on_prepared(res, old, prepared))
+
+    def _on_prepared(self, result: PredictedImage, old: ImageSession, prepared: PreparedPrediction) -> None:
+        if self._session is not old or result.key != self._key:
+            return  # the user left the image
+        try:
+            shown = old.set_prediction(prepared)
+        except StalePrediction:
+            self.apply(result)  # painted meanwhile: again, from the newer mask
+            return
+        self.status.emit(f"{result.key}: prediction of {result.model}", 8000)
+        self.session_ready.emit(result.key, shown)
+
+
+__all__ = ["PredictKind", "PredictionController"]

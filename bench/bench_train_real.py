@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
-from segstudio.cli_models import parse_options  # noqa: E402
+from segstudio.cli.models import parse_options  # noqa: E402
 from segstudio.core.metrics import DatasetEvaluator  # noqa: E402
 from segstudio.io.datasets import open_dataset  # noqa: E402
 from segstudio.io.images import read_image  # noqa: E402

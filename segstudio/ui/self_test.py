@@ -66,7 +66,7 @@ def run_self_test(out: TextIO | None = None) -> int:
     started = time.perf_counter()
     report.line(f"segstudio {__version__} self-test")
     report.line(f"  python {platform.python_version()} on {platform.platform()}")
-    from segstudio.cli import bundle_flavour
+    from segstudio.bundle import bundle_flavour
 
     flavour = bundle_flavour()
     where = f"{flavour} bundle at {Path(sys.executable).parent}" if getattr(sys, "frozen", False) else \

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segstudio.cli import main
-from segstudio.cli_models import parse_options
+from segstudio.cli.models import parse_options
 from segstudio.io.demo_dataset import DEMO_LABELS, write_demo_dataset
 from segstudio.io.mask_files import read_class_mask
 

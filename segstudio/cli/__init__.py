@@ -1,0 +1,115 @@
+"""The command line: ``segstudio`` and its batch subcommands, a thin layer over the app like the window.
+
+One module per group of commands: ``evaluate``, ``dataset`` (scan, demo), ``models`` (models, train, predict),
+``desktop`` (the window, open, --self-test). Imports stay inside the commands so that ``segstudio --help`` starts fast and loads neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from segstudio import __version__
+from segstudio.bundle import apply_bundle_settings
+from segstudio.cli.dataset import _run_demo, _run_scan
+from segstudio.cli.desktop import _run_app, _run_open, _run_self_test
+from segstudio.cli.evaluate import _run_evaluate
+from segstudio.cli.exits import EXIT_CRASH, EXIT_OK, EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    apply_bundle_settings()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command = getattr(args, "command", None) or (_run_self_test if args.self_test else _run_app)
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except ValueError as error:  # FileProblem is a ValueError: both are the user's to fix, not tracebacks
+        prog = f"segstudio {args.command_name}" if getattr(args, "command_name", None) else "segstudio"
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # a bug: logged where the user can find it, never a bare traceback
+        from segstudio.crash_log import report_crash
+
+        print(report_crash(error), file=sys.stderr)
+        return EXIT_CRASH
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segstudio",
+        description="Look at a segmentation model's masks against the truth, and fix them fast. "
+        "With no command: opens the desktop app on the last folder, or on the built-in demo dataset.",
+    )
+    parser.add_argument("--version", action="version", version=f"segstudio {__version__}")
+    parser.add_argument("--screenshot", type=Path, metavar="FILE.png",
+                        help="with no command: open the demo, wait for its model (trained on first start) and its "
+                        "predictions, render the main window to this PNG and exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this install end to end (window offscreen, demo data, a UNet and a Mask R-CNN "
+                        "predicting on every device, a stroke's live figures, a save read back), print a report and "
+                        "exit non-zero if any step failed; writes only to a temporary folder")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score predicted masks against ground truth (per class overlap, combined, union, IoU, Dice)",
+        description="Score a folder of predicted masks against a folder of ground-truth masks, matched by file "
+        "name stem. Prints a per-class table and, with --json, writes every figure to a file. The masks are read "
+        "as the app reads them: as the dataset's project file (segstudio.toml) says when --gt is one of its mask "
+        "folders, else as detection reads the masks' values (e.g. 0/255 masks are binary); stderr says which. "
+        "The options below override.",
+    )
+    evaluate.add_argument("--gt", type=Path, required=True, metavar="DIR", help="folder of ground-truth masks")
+    evaluate.add_argument("--pred", type=Path, required=True, metavar="DIR", help="folder of predicted masks")
+    classes = evaluate.add_mutually_exclusive_group()
+    classes.add_argument("--classes", type=Path, metavar="FILE", help="label set file (.toml, .json, or .txt with a name per line)")
+    classes.add_argument("--num-classes", type=int, metavar="N", help="number of classes (ids 0..N-1)")
+    evaluate.add_argument("--ignore-index", type=int, metavar="K", help="ground-truth value to leave out of every score (e.g. 255)")
+    evaluate.add_argument("--value-map", metavar="V:C,...", help="stored ground-truth value -> class id, e.g. 0:1,255:0 "
+                          "(ISBI: black membrane = class 1); a value not listed is an error")
+    evaluate.add_argument("--pred-value-map", metavar="V:C,...", help="the same for the predictions (by default: class ids, "
+                          "or the ground truth's value map when their values fit it and are not class ids)")
+    evaluate.add_argument("--json", type=Path, metavar="FILE", help="write all scores (per class, per image, confusion matrix) as JSON")
+    evaluate.add_argument("--worst", type=int, default=5, metavar="N", help="list the N images with the lowest mean IoU (default 5)")
+    evaluate.set_defaults(command=_run_evaluate, command_name="evaluate")
+
+    scan = commands.add_parser(
+        "scan",
+        help="show how a dataset folder pairs images with masks (and write its project file)",
+        description="Detect a dataset folder's layout, pair every image with its masks, list what could not be "
+        "paired and why, and write the project file (segstudio.toml) that records the guess.",
+    )
+    scan.add_argument("folder", type=Path, metavar="DIR")
+    scan.add_argument("--check", action="store_true", help="also read every file's header: unreadable files, mask sizes")
+    scan.add_argument("--redetect", action="store_true", help="ignore the existing project file and guess again")
+    scan.set_defaults(command=_run_scan, command_name="scan")
+
+    from segstudio.cli.models import add_model_commands
+
+    add_model_commands(commands)
+
+    open_ = commands.add_parser(
+        "open",
+        help="open a dataset folder in the desktop app",
+        description="Open a dataset folder in the desktop app. With --screenshot: load it, render the main window "
+        "to a PNG and exit (for READMEs, tests and bug reports).",
+    )
+    open_.add_argument("folder", type=Path, metavar="DIR")
+    open_.add_argument("--image", metavar="NAME", help="the image to show first (file name stem or sample key)")
+    open_.add_argument("--model", type=Path, metavar="FILE", help="a checkpoint (ours or torchvision weights) to predict the shown image with, on a worker")
+    open_.add_argument("--screenshot", type=Path, metavar="FILE.png", help="render the window to this PNG and exit")
+    open_.set_defaults(command=_run_open, command_name="open")
+
+    demo = commands.add_parser("demo", help="generate the built-in demo dataset and score its predictions")
+    demo.add_argument("--folder", type=Path, metavar="DIR", help="where to put it (default: the user data folder)")
+    demo.set_defaults(command=_run_demo, command_name="demo")
+    return parser
+
+
+__all__ = ["EXIT_CRASH", "EXIT_OK", "EXIT_USAGE", "main"]

@@ -1,0 +1,72 @@
+"""``segstudio scan`` and ``segstudio demo``: how a folder pairs up, and the built-in demo data scored."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from segstudio.cli.evaluate import evaluate_folders, print_scores
+from segstudio.cli.exits import EXIT_OK
+
+if TYPE_CHECKING:
+    from segstudio.io.datasets import Dataset
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from segstudio.io.datasets import check_files, open_dataset
+
+    dataset = open_dataset(args.folder, redetect=args.redetect)
+    problems = list(dataset.problems)
+    if args.check:
+        problems.extend(check_files(dataset))
+    print_dataset(dataset, problems, sys.stdout)
+    return EXIT_OK
+
+
+def print_dataset(dataset: Dataset, problems: Sequence[object], out: TextIO, *, shown_per_kind: int = 3) -> None:
+    spec = dataset.spec
+    state = "guessed now and saved to" if dataset.detected_now else "read from"
+    print(f"{dataset.root}: {spec.layout.value} layout, {len(dataset.samples)} images", file=out)
+    print(f"project file ({state}): {dataset.project_file}", file=out)
+    for split in spec.splits:
+        in_split = [s for s in dataset.samples if s.split == split]
+        with_truth = sum(1 for s in in_split if dataset.ground_truth(s) is not None)
+        with_prediction = sum(1 for s in in_split if dataset.predictions(s))
+        print(f"  {split}: {len(in_split)} images, {with_truth} with ground truth, {with_prediction} with predictions", file=out)
+    labels = spec.labels
+    ignore = f", ignore id {labels.ignore_index} ({labels.ignore_name})" if labels.ignore_index is not None else ""
+    print(f"classes ({labels.num_classes}{ignore}): {', '.join(f'{c.id} {c.name}' for c in labels.classes)}", file=out)
+    print("how it was read:", file=out)
+    for note in spec.notes:
+        print(f"  - {note}", file=out)
+    if problems:
+        print(f"{len(problems)} problem(s):", file=out)
+        by_kind: dict[str, list[object]] = {}
+        for problem in problems:
+            by_kind.setdefault(str(getattr(problem, "kind", "problem")), []).append(problem)
+        for kind, listed in by_kind.items():
+            print(f"  {kind} ({len(listed)}):", file=out)
+            for problem in listed[:shown_per_kind]:
+                print(f"    {problem}", file=out)
+            if len(listed) > shown_per_kind:
+                print(f"    ... and {len(listed) - shown_per_kind} more", file=out)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from segstudio.io.datasets import open_dataset
+    from segstudio.io.demo_dataset import DEMO_LABELS, ensure_demo_dataset
+    from segstudio.io.project_file import user_data_dir
+
+    folder = ensure_demo_dataset(getattr(args, "folder", None) or user_data_dir() / "demo")
+    dataset = open_dataset(folder)
+    print_dataset(dataset, dataset.problems, sys.stdout)
+    print(file=sys.stdout)
+    print_scores(evaluate_folders(folder / "masks", folder / "predictions", DEMO_LABELS), sys.stdout)
+    print(
+        "\nOpen it in the desktop app with: segstudio (no arguments) or segstudio open DIR. "
+        "Batch work: segstudio scan DIR, segstudio evaluate --gt DIR --pred DIR",
+        file=sys.stdout,
+    )
+    return EXIT_OK

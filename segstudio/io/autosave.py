@@ -285,7 +285,7 @@ class AutosaveStore:
                 return False
             with contextlib.suppress(FileNotFoundError):
                 description.unlink()
-            self._remove_masks(stem, keep=self._referenced_masks(stem))
+            self._remove_masks(stem, keep=set())  # it keeps what other descriptions still name
             return True
 
     def adopt(self, entry: Recoverable) -> None:

@@ -153,14 +153,14 @@ def save_correction(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FileProblem(path.parent, f"cannot create the corrections folder: {exc.strerror or exc}") from exc
-    if carry is None and is_instance_sample(dataset, sample):
-        _check_values(path, mask, labels)
-        carry = plan_instances(dataset, sample, mask, labels)
+    instances = carry is not None or is_instance_sample(dataset, sample)
+    if instances:
+        _check_values(path, mask, labels)  # write_instance_mask cannot: it sees ids, not classes
+        carry = carry if carry is not None else plan_instances(dataset, sample, mask, labels)
     if carry is not None and carry.loses and not allow_instance_loss:
         raise InstanceLoss(path, carry)
     check_unchanged(path, expected)
     if carry is not None:
-        _check_values(path, mask, labels)
         write_instance_mask(path, carry.instances)
     else:
         write_class_mask(path, mask, labels)

@@ -6,8 +6,8 @@ Kept out of ``main_window.py`` so the window only connects signals (see ``MainWi
   written to the dataset's project file (``write_project_file`` with ``dataclasses.replace(spec, labels=...)``),
   becomes the window's dataset spec (so the next sample loads with it), relabels the open session
   (:meth:`ImageSession.relabel`) and redraws the canvas with the new palette.
-- :func:`instance_mask_for`: the sample's ground truth read as an :class:`InstanceMask` when its source is an
-  instance mask (Penn-Fudan's ``PedMasks``), else None. Read on the GUI thread: instance masks are small PNGs.
+- :func:`show_instances`: the shown image's instances (read with the image on the load worker, see
+  ``SaveController.instances_of``) in the class panel's list, nothing read again on the GUI thread.
 """
 
 from __future__ import annotations
@@ -18,12 +18,8 @@ from typing import Any
 import numpy as np
 
 from segstudio.core.compositing import Palettes
-from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
-from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset
-from segstudio.io.errors import FileProblem
-from segstudio.io.mask_files import read_instance_mask
 from segstudio.io.project_file import write_project_file
 
 
@@ -47,24 +43,9 @@ def apply_labels(window: Any, labels: LabelSet) -> None:
         window.metrics_panel.set_session(session)
 
 
-def instance_mask_for(dataset: Dataset | None, key: str | None) -> InstanceMask | None:
-    """The ground truth of sample ``key`` as instances, when its mask source is an instance mask."""
-    if dataset is None or key is None:
-        return None
-    sample = dataset.sample(key)
-    source = dataset.ground_truth_source(sample)
-    path = dataset.ground_truth(sample)
-    if source is None or path is None or source.kind is not MaskKind.INSTANCE:
-        return None
-    try:
-        return read_instance_mask(path)
-    except FileProblem:
-        return None
-
-
 def show_instances(window: Any, key: str) -> None:
     """After sample ``key`` loaded: fill (or hide) the class panel's instance list."""
-    instances = instance_mask_for(window.dataset, key)
+    instances = window.saving.instances_of(key)  # read with the image on the worker, carried through saves
     session = window.canvas.session
     if instances is not None and (session is None or instances.shape != session.shape):
         instances = None

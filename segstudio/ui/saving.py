@@ -158,6 +158,11 @@ class SaveController(QObject):
             self._unsaved[key] = session.mask.copy()
             self.autosave_now()
 
+    def instances_of(self, key: str) -> InstanceMask | None:
+        """The instances image ``key``'s working mask stands for (its saved correction's, else its ground truth's;
+        after a save, the ones written); None for a class-mask image."""
+        return self._instances.get(key)
+
     def unsaved_work(self, key: str) -> np.ndarray | None:
         """Work left unsaved on image ``key`` earlier in this run (to put on top when it loads again)."""
         return self._unsaved.get(key)

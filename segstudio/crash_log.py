@@ -1,6 +1,6 @@
 """Unexpected errors leave a log file in the user's log folder and a sentence saying where it is.
 
-An error the user can fix (a :class:`~segstudio.io.errors.FileProblem`, a ``ValueError``) is a message, never a
+An error the user can fix (a :class:`~segstudio.core.errors.FileProblem`, a ``ValueError``) is a message, never a
 traceback. Anything else is a bug: its traceback, the version, the platform and the command go to
 ``<user log folder>/crash-<time>.log`` (``~/.local/state/segstudio/log`` on Linux, ``%LOCALAPPDATA%`` on Windows,
 ``~/Library/Logs`` on macOS; ``$SEGSTUDIO_DATA_DIR/logs`` when that is set), never next to the program: a packaged

@@ -14,7 +14,7 @@ import numpy as np
 
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.images import read_image
 from segstudio.io.mask_files import write_class_mask
 

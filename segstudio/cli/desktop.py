@@ -24,7 +24,7 @@ def _run_app(args: argparse.Namespace) -> int:
 
 
 def _run_open(args: argparse.Namespace) -> int:
-    from segstudio.io.errors import FileProblem
+    from segstudio.core.errors import FileProblem
 
     if not args.folder.is_dir():
         raise FileProblem(args.folder, "is not a folder" if args.folder.exists() else "does not exist")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from segstudio.core.labels import LabelSet
     from segstudio.core.metrics import DatasetScores
     from segstudio.io.mask_convention import MaskConvention, MaskValues
-    from segstudio.io.mask_files import ValueMap
+    from segstudio.core.value_map import ValueMap
     from tqdm import tqdm
 
 
@@ -86,7 +86,7 @@ def _parse_value_map(text: str | None, option: str) -> ValueMap | None:
     """``"0:1,255:0"`` (raw value:class id, comma separated; a raw value may be ``#rrggbb``) -> a strict map."""
     if text is None:
         return None
-    from segstudio.io.mask_files import ValueMap
+    from segstudio.core.value_map import ValueMap
 
     values: dict[str, int] = {}
     for item in text.split(","):
@@ -113,7 +113,7 @@ def evaluate_folders(
 
     The masks are read as :func:`decide_reading` says (what it decided goes to stderr). Every problem (a missing
     or mis-sized prediction, a value outside the label set, an unreadable file) is a
-    :class:`~segstudio.io.errors.FileProblem` naming the file; nothing is written before all masks are scored.
+    :class:`~segstudio.core.errors.FileProblem` naming the file; nothing is written before all masks are scored.
     """
     pairs = _match_by_stem(gt_dir, pred_dir)
     reading = decide_reading(
@@ -249,7 +249,7 @@ def _describe_map(value_map: ValueMap | None) -> str:
 def score_pairs(pairs: Sequence[tuple[str, Path, Path]], reading: MaskReading) -> DatasetScores:
     """Every pair's ground truth against its prediction, read as ``reading`` says."""
     from segstudio.core.metrics import DatasetEvaluator
-    from segstudio.io.errors import FileProblem
+    from segstudio.core.errors import FileProblem
     from segstudio.io.mask_files import read_class_mask
 
     labels = reading.labels
@@ -272,7 +272,7 @@ def score_pairs(pairs: Sequence[tuple[str, Path, Path]], reading: MaskReading) -
 
 
 def _match_by_stem(gt_dir: Path, pred_dir: Path) -> list[tuple[str, Path, Path]]:
-    from segstudio.io.errors import FileProblem
+    from segstudio.core.errors import FileProblem
     from segstudio.io.folder_listing import image_files
 
     for folder, role in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
@@ -332,8 +332,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _write_json(path: Path, data: object) -> None:
-    from segstudio.io.atomic import write_text_atomic
-    from segstudio.io.errors import FileProblem
+    from segstudio.core.atomic import write_text_atomic
+    from segstudio.core.errors import FileProblem
 
     if not path.parent.exists():
         raise FileProblem(path, f"cannot write: folder {path.parent} does not exist")

@@ -137,7 +137,7 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from segstudio.io.errors import FileProblem
+    from segstudio.core.errors import FileProblem
     from segstudio.io.folder_listing import image_files
     from segstudio.models.checkpoints import load_weights_file
     from segstudio.app.prediction import predict_folder

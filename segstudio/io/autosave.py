@@ -25,7 +25,7 @@ to one safe file name on every platform and back.
 A corrupt autosave (unreadable description, missing or truncated PNG) is never deleted behind the user's back
 and never raises from :meth:`AutosaveStore.pending`: it is listed as a :class:`Recoverable` with its
 ``problem``, so the app can say what is wrong and offer to discard it; :meth:`AutosaveStore.load` raises
-:class:`~segstudio.io.errors.FileProblem` for it.
+:class:`~segstudio.core.errors.FileProblem` for it.
 
 Cost: a save is one PNG encode plus two fsynced atomic writes, about 0.15-0.4 s for a 4096x4096 mask
 (depends on how busy the mask is); run it on a worker with a copy of the mask, not on the GUI thread.
@@ -50,8 +50,8 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from segstudio.core.labels import LabelSet
-from segstudio.io.atomic import TEMP_SUFFIX, write_text_atomic
-from segstudio.io.errors import FileProblem
+from segstudio.core.atomic import TEMP_SUFFIX, write_text_atomic
+from segstudio.core.errors import FileProblem
 from segstudio.io.mask_files import class_mask_dtype, read_raw_mask, write_class_mask
 
 if TYPE_CHECKING:

@@ -14,21 +14,20 @@ from PIL import Image
 from segstudio.core.instance_carry import InstanceCarry, carry_instances
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
-from segstudio.io.atomic import atomic_write
+from segstudio.core.atomic import atomic_write
 from segstudio.io.autosave import AutosaveStore
 from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample, is_inside
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.file_state import UNCHECKED, Expected, check_unchanged
+from segstudio.core.value_map import ValueMap, value_counts
 from segstudio.io.mask_files import (
     RawMask,
-    ValueMap,
     class_mask_dtype,
     read_class_mask,
     read_instance_mask,
     read_raw_mask,
     read_tagged_instance_mask,
-    value_counts,
     write_class_mask,
     write_instance_mask,
 )

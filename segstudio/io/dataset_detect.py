@@ -17,12 +17,13 @@ import numpy as np
 
 from segstudio.core.labels import LabelSet
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.folder_listing import folders_with_images, relative_posix
 from segstudio.io.images import read_image
 from segstudio.io.labelset_files import read_label_set
 from segstudio.io.mask_convention import MaskValues, convention_from_masks, not_class_mask_notes
-from segstudio.io.mask_files import RawMask, ValueMap, read_raw_mask
+from segstudio.core.value_map import ValueMap
+from segstudio.io.mask_files import RawMask, read_raw_mask
 
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing", "trainval", "dev"})
 MASK_FOLDER_NAMES = frozenset({

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from segstudio.core.labels import LabelSet
-from segstudio.io.mask_files import ValueMap
+from segstudio.core.value_map import ValueMap
 
 
 class Layout(StrEnum):

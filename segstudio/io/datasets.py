@@ -18,7 +18,7 @@ from types import MappingProxyType
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.io.dataset_detect import detect_dataset
 from segstudio.io.dataset_spec import DatasetSpec, MaskRole, MaskSource
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.folder_listing import image_files
 from segstudio.io.images import image_size
 from segstudio.io.project_file import find_project_file, new_project_file_location, read_project_file, write_project_file

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from segstudio.core.labels import LabelSet
-from segstudio.io.atomic import write_bytes_atomic
+from segstudio.core.atomic import write_bytes_atomic
 from segstudio.io.labelset_files import write_label_set
 from segstudio.io.mask_files import write_class_mask
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
 - alpha is dropped (RGBA -> RGB, LA -> L), palette and CMYK/YCbCr images become RGB, 1-bit becomes 0/255;
 - TIFF is read with tifffile: the first page only, no orientation tag handling.
 
-Every failure raises :class:`~segstudio.io.errors.FileProblem` naming the file. Truncated files are errors,
+Every failure raises :class:`~segstudio.core.errors.FileProblem` naming the file. Truncated files are errors,
 never silently padded (Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is left ``False``).
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 
 # Pillow refuses images past 2 x MAX_IMAGE_PIXELS as "decompression bombs" (default ~179 Mpx), which blocks legitimate
 # slide crops (a 40,000 x 20,000 RGB crop is 800 Mpx). Our one limit: warn past 1 Gpx, refuse past 2 Gpx.

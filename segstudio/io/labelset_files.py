@@ -18,7 +18,7 @@ Formats, chosen by suffix:
 - A colour table image (e.g. CamVid's 256x1 RGBA ``colour_lut.png``) holds colours but neither names nor a
   class count: read it with :func:`label_set_from_colour_table`.
 
-Every problem raises :class:`~segstudio.io.errors.FileProblem` naming the file (a :class:`LabelSet`
+Every problem raises :class:`~segstudio.core.errors.FileProblem` naming the file (a :class:`LabelSet`
 validation message is passed on as the problem).
 """
 
@@ -33,8 +33,8 @@ import numpy as np
 import tomli_w
 
 from segstudio.core.labels import LabelSet, voc_palette
-from segstudio.io.atomic import write_text_atomic
-from segstudio.io.errors import FileProblem
+from segstudio.core.atomic import write_text_atomic
+from segstudio.core.errors import FileProblem
 from segstudio.io.images import IMAGE_SUFFIXES, read_image
 
 LABEL_SET_SUFFIXES: frozenset[str] = frozenset({".toml", ".json", ".txt"})

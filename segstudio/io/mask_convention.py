@@ -26,8 +26,9 @@ import numpy as np
 
 from segstudio.core.labels import LabelSet, voc_palette
 from segstudio.io.dataset_spec import Layout, MaskRole, MaskSource
-from segstudio.io.errors import FileProblem
-from segstudio.io.mask_files import RawMask, ValueMap, describe_counts, value_counts
+from segstudio.core.errors import FileProblem
+from segstudio.core.value_map import ValueMap, describe_counts, value_counts
+from segstudio.io.mask_files import RawMask
 from segstudio.io.project_file import find_project_file, read_project_file
 
 # A class mask with more distinct values than a byte holds is not plausible: it is an image or a score map.

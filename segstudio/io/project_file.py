@@ -20,10 +20,10 @@ import tomli_w
 
 from segstudio import __version__
 from segstudio.core.labels import LabelSet
-from segstudio.io.atomic import atomic_write
+from segstudio.core.atomic import atomic_write
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
-from segstudio.io.errors import FileProblem
-from segstudio.io.mask_files import ValueMap
+from segstudio.core.errors import FileProblem
+from segstudio.core.value_map import ValueMap
 
 PROJECT_FILE_NAME = "segstudio.toml"
 DEFAULT_CORRECTIONS_FOLDER = "segstudio-corrections"

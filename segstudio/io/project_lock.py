@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from segstudio import __version__
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 
 LOCK_FILE_NAME = "segstudio.lock"
 _WINDOWS_LOCK_OFFSET = 1 << 30  # msvcrt locks a byte range; one far past the text keeps the text readable

@@ -25,7 +25,8 @@ from torch.utils.data import Dataset as TorchDataset
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.io.images import read_image
-from segstudio.io.mask_files import ValueMap, read_class_mask, read_instance_mask
+from segstudio.core.value_map import ValueMap
+from segstudio.io.mask_files import read_class_mask, read_instance_mask
 from segstudio.models.normalisation import InputNormalisation
 
 IGNORE = -100  # target value the losses skip (torch.nn.functional.cross_entropy's default ignore_index)

@@ -92,7 +92,7 @@ def train_demo_model(
     """Train the demo model on the demo folder (a worker job); writes the checkpoint and then its stamp."""
     import torch
 
-    from segstudio.io.atomic import write_bytes_atomic
+    from segstudio.core.atomic import write_bytes_atomic
     from segstudio.models.training import train
 
     folder = Path(folder)

@@ -15,7 +15,7 @@ from segstudio.core.instances import InstanceMask
 from segstudio.core.session import ImageSession
 from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.file_state import FileState
 from segstudio.io.images import read_image
 from segstudio.io.corrections import instance_classes, read_correction

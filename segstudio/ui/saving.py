@@ -23,7 +23,7 @@ from segstudio.core.session import ImageSession
 from segstudio.io.autosave import AutosaveStore, Recoverable
 from segstudio.io.corrections import InstanceLoss, SavedWork, plan_instances, save_as_ground_truth, save_correction
 from segstudio.io.datasets import Dataset, Sample
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.file_state import UNCHECKED, Expected, FileState, SaveConflict
 from segstudio.io.project_lock import ProjectLock, ProjectLocked
 from segstudio.ui.sample_loader import LoadedSample

@@ -65,7 +65,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.core.progress import Cancelled, CancelToken, Progress, ProgressCallback
 
 __all__ = [
@@ -114,7 +114,7 @@ class WorkerFailure:
 def failure_from_exception(error: BaseException, channel: str, generation: int) -> WorkerFailure:
     """Text only: the exception (and the frames, arrays and tensors its traceback holds) is not kept.
 
-    A :class:`~segstudio.io.errors.FileProblem` or ``ValueError`` is written for the user already, so its text
+    A :class:`~segstudio.core.errors.FileProblem` or ``ValueError`` is written for the user already, so its text
     is the message as it is; anything else reads ``"<ExceptionType>: <text>"``.
     """
     text = str(error).strip()

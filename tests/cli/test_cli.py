@@ -331,7 +331,7 @@ def test_evaluate_reads_a_project_prediction_folder_with_its_value_map(tmp_path:
     """Predictions whose project file gives them a value map are read by that map, not guessed from values."""
     from dataclasses import replace
 
-    from segstudio.io.mask_files import ValueMap
+    from segstudio.core.value_map import ValueMap
     from segstudio.io.project_file import write_project_file
 
     root = tmp_path / "data"

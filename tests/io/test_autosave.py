@@ -15,7 +15,7 @@ from segstudio.core.labels import LabelSet
 from segstudio.io.autosave import AUTOSAVE_FOLDER, AutosaveStore, Recoverable, file_stem
 from segstudio.io.corrections import save_correction
 from segstudio.io.datasets import open_dataset
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.mask_files import read_class_mask
 
 LABELS = LabelSet.from_names(["background", "road", "car"], ignore_index=255)

@@ -12,7 +12,8 @@ from PIL import Image
 
 from segstudio.io.dataset_detect import detect_dataset
 from segstudio.io.datasets import open_dataset
-from segstudio.io.mask_files import ValueMap, read_class_mask
+from segstudio.core.value_map import ValueMap
+from segstudio.io.mask_files import read_class_mask
 
 
 def _save_png(path: Path, array: np.ndarray) -> None:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from segstudio.io.dataset_spec import Layout, MaskKind, MaskRole
 from segstudio.io.datasets import ProblemKind, check_files, open_dataset
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.mask_files import read_class_mask, read_instance_mask
 from segstudio.io.project_file import PROJECT_FILE_NAME, find_project_file, read_project_file
 

@@ -8,7 +8,7 @@ import pytest
 import tifffile
 from PIL import Image, ImageFile
 
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.images import IMAGE_SUFFIXES, image_size, read_image
 
 # -- real data ------------------------------------------------------------------------------------------------

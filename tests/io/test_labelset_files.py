@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from segstudio.core.labels import CAMVID_CLASS_NAMES, LabelSet, voc_palette
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.labelset_files import (
     label_set_from_colour_table,
     read_label_set,

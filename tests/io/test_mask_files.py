@@ -16,18 +16,17 @@ from PIL import Image
 
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import IGNORE_COLOUR, LabelSet, voc_palette
-from segstudio.io import atomic
-from segstudio.io.atomic import atomic_write, write_bytes_atomic
-from segstudio.io.errors import FileProblem
+from segstudio.core import atomic
+from segstudio.core.atomic import atomic_write, write_bytes_atomic
+from segstudio.core.errors import FileProblem
+from segstudio.core.value_map import ValueMap, value_counts
 from segstudio.io.mask_files import (
     INSTANCES_TEXT_KEY,
     RawMask,
-    ValueMap,
     class_mask_dtype,
     read_class_mask,
     read_instance_mask,
     read_raw_mask,
-    value_counts,
     write_class_mask,
     write_instance_mask,
 )

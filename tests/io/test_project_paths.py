@@ -13,7 +13,7 @@ import pytest
 
 from segstudio.io.corrections import save_as_ground_truth, save_correction
 from segstudio.io.datasets import Dataset, open_dataset
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.io.mask_files import read_class_mask
 from segstudio.io.project_file import PROJECT_FILE_NAME
 

@@ -11,8 +11,9 @@ import pytest
 from segstudio.io.corrections import ground_truth_backup_path, save_as_ground_truth
 from segstudio.io.dataset_spec import MaskSource
 from segstudio.io.datasets import Dataset, open_dataset
-from segstudio.io.errors import FileProblem
-from segstudio.io.mask_files import ValueMap, read_class_mask, read_raw_mask
+from segstudio.core.errors import FileProblem
+from segstudio.core.value_map import ValueMap
+from segstudio.io.mask_files import read_class_mask, read_raw_mask
 
 
 def _copy(shared_data: Path, tmp_path: Path, name: str, pairs: list[tuple[str, str]]) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback
 from segstudio.ui.workers import Job, JobHandle, WorkerFailure, WorkerPool, WorkerSignals
 

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 import segstudio
 from segstudio.core.labels import LabelSet
-from segstudio.io.atomic import write_bytes_atomic
+from segstudio.core.atomic import write_bytes_atomic
 from segstudio.models.checkpoints.files import (
     _check_finite,
     _Format,

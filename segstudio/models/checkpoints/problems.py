@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 
 
 class ProblemKind(StrEnum):

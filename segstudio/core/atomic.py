@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from segstudio.io.errors import FileProblem
+from segstudio.core.errors import FileProblem
 
 TEMP_SUFFIX = ".tmp"
 

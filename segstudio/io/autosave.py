@@ -1,13 +1,11 @@
 """Crash safety: the working mask of each image, written every few seconds, offered back after a crash.
 
-Files live in the project's ``segstudio-autosave/`` folder, two per image:
+:class:`AutosaveStore` owns the writing, clean-up and reading of the autosave folder; what the files are, how
+they are named and what a description holds is :mod:`segstudio.io.autosave_files`.
 
-- ``<name>.<token>.png``: the working mask as a palette PNG (:func:`~segstudio.io.mask_files.write_class_mask`),
-  a fresh ``token`` per save;
-- ``<name>.json``: the description (sample key, who wrote it and for which editing session, revision, time,
-  image path, shape, dtype, the PNG's file name and byte size), written *after* the PNG. It is the commit point: a save killed at any moment leaves the
-  previous description pointing at the previous, complete PNG; PNGs no description names are cleaned up by
-  the next save or discard of that image.
+A save writes the PNG, then the description: the description is the commit point. A save killed at any moment
+leaves the previous description pointing at the previous, complete PNG; PNGs no description names are cleaned
+up by the next save or discard of that image.
 
 Saving a correction makes an autosave redundant only if the save holds everything the autosave holds:
 :meth:`AutosaveStore.discard_saved` removes an autosave written by the same store for an earlier editing session of
@@ -18,9 +16,6 @@ so a save finishing on one worker thread cannot remove an autosave being written
 An autosave another writer left (a window that crashed before its work was recovered or discarded) is never
 replaced by this writer's autosave of the same image: it is moved aside to ``<name>+<its writer>.json`` first and
 stays on offer, with its PNG, until the user recovers or discards it.
-
-``<name>`` is the sample key percent-encoded (``train/images/0`` -> ``train%2Fimages%2F0``), so every key maps
-to one safe file name on every platform and back.
 
 A corrupt autosave (unreadable description, missing or truncated PNG) is never deleted behind the user's back
 and never raises from :meth:`AutosaveStore.pending`: it is listed as a :class:`Recoverable` with its
@@ -34,88 +29,43 @@ Cost: a save is one PNG encode plus two fsynced atomic writes, about 0.15-0.4 s 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import numpy as np
 
 from segstudio.core.labels import LabelSet
-from segstudio.core.atomic import TEMP_SUFFIX, write_text_atomic
+from segstudio.core.atomic import write_text_atomic
 from segstudio.core.errors import FileProblem
+from segstudio.io.autosave_files import (
+    ASIDE,
+    AUTOSAVE_FOLDER,
+    DESCRIPTION_SUFFIX,
+    MASK_SUFFIX,
+    Recoverable,
+    description_stem,
+    file_stem,
+    mask_stem,
+    new_description,
+    recoverable_from_description,
+)
 from segstudio.io.mask_files import class_mask_dtype, read_raw_mask, write_class_mask
 
 if TYPE_CHECKING:
     from segstudio.io.datasets import Dataset
 
-AUTOSAVE_FOLDER = "segstudio-autosave"
-FORMAT = "segstudio-autosave"
-FORMAT_VERSION = 1
-_DESCRIPTION_SUFFIX = ".json"
-_MASK_SUFFIX = ".png"
-_ASIDE = "+"  # never in a stem: percent-encoding turns "+" into %2B
-_MAX_NAME = 160  # characters of encoded key kept in a file name; longer keys get a hash instead of the rest
-
-
-@dataclass(frozen=True)
-class Recoverable:
-    """One autosave found on disk: unsaved work for ``sample_key``, or (``problem`` set) a corrupt one.
-
-    ``path`` is the file to show the user: the PNG, or the description when that is what is broken.
-    ``saved_at`` is seconds since the epoch (None when unknown). ``shape`` is ``(height, width)``.
-    """
-
-    sample_key: str
-    path: Path
-    description: Path
-    revision: int | None = None
-    saved_at: float | None = None
-    image: Path | None = None
-    shape: tuple[int, int] | None = None
-    dtype: str | None = None
-    problem: str | None = None
-
-    @property
-    def recoverable(self) -> bool:
-        return self.problem is None
-
-    @property
-    def saved_at_text(self) -> str:
-        """Local time of the save, for a dialog (``"unknown"`` when not recorded)."""
-        if self.saved_at is None:
-            return "unknown"
-        return datetime.fromtimestamp(self.saved_at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-    def __str__(self) -> str:
-        if self.problem is not None:
-            return f"{self.path}: {self.problem}"
-        return f"{self.sample_key}: unsaved work from {self.saved_at_text} (revision {self.revision})"
-
-
-def file_stem(sample_key: str) -> str:
-    """The sample key as a file name stem: percent-encoded (``/`` -> ``%2F``), hashed past 160 characters."""
-    if not sample_key:
-        raise ValueError("a sample key is a non-empty string")
-    stem = quote(sample_key, safe="")
-    if stem.startswith("."):
-        stem = "%2E" + stem[1:]  # never a hidden file, never "." or ".."
-    if len(stem) > _MAX_NAME:
-        digest = hashlib.sha256(sample_key.encode("utf-8")).hexdigest()[:16]
-        stem = f"{stem[: _MAX_NAME - 17]}~{digest}"
-    return stem
-
 
 class AutosaveStore:
-    """Autosaves of working masks in one folder (see the module notes for the layout).
+    """Autosaves of working masks in one folder (the layout: :mod:`segstudio.io.autosave_files`).
 
     ``correction_path(sample_key)`` tells where that image's saved correction lives (None: nowhere known);
     :meth:`pending` uses it to leave out autosaves older than the saved correction. :meth:`for_dataset`
@@ -191,26 +141,15 @@ class AutosaveStore:
         except OSError as exc:
             raise FileProblem(self._folder, f"cannot create the autosave folder: {exc.strerror or exc}") from exc
         self._set_aside_foreign(stem)
-        mask_path = self._folder / f"{stem}.{uuid.uuid4().hex[:12]}{_MASK_SUFFIX}"
+        mask_path = self._folder / f"{stem}.{uuid.uuid4().hex[:12]}{MASK_SUFFIX}"
         write_class_mask(mask_path, mask, labels)
         try:
-            description = {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "sample_key": sample_key,
-                "writer": self._writer,
-                "session": session,
-                "revision": int(revision),
-                "saved_at": time.time(),
-                "saved_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                "image": None if image_path is None else str(image_path),
-                "shape": [int(mask.shape[0]), int(mask.shape[1])],
-                "dtype": class_mask_dtype(labels).name,
-                "mask_file": mask_path.name,
-                "mask_bytes": mask_path.stat().st_size,
-            }
-            write_text_atomic(self._folder / f"{stem}{_DESCRIPTION_SUFFIX}", json.dumps(description, indent=1))
-            self._adopted.discard(self._folder / f"{stem}{_DESCRIPTION_SUFFIX}")  # ours now, recovered work included
+            description = new_description(
+                sample_key, writer=self._writer, session=session, revision=revision, image_path=image_path,
+                shape=mask.shape, dtype=class_mask_dtype(labels).name, mask_file=mask_path,
+            )
+            write_text_atomic(self._folder / f"{stem}{DESCRIPTION_SUFFIX}", json.dumps(description, indent=1))
+            self._adopted.discard(self._folder / f"{stem}{DESCRIPTION_SUFFIX}")  # ours now, recovered work included
         except BaseException:
             with contextlib.suppress(OSError):
                 mask_path.unlink()
@@ -221,7 +160,7 @@ class AutosaveStore:
     def _set_aside_foreign(self, stem: str) -> None:
         """Move the description at ``<stem>.json`` out of the way when this store did not write it (and did not
         recover it): it is somebody's unsaved work, or a corrupt autosave, and neither is ours to replace."""
-        description = self._folder / f"{stem}{_DESCRIPTION_SUFFIX}"
+        description = self._folder / f"{stem}{DESCRIPTION_SUFFIX}"
         if description in self._adopted:
             return
         try:
@@ -234,9 +173,9 @@ class AutosaveStore:
         if writer == self._writer:
             return
         tag = writer if isinstance(writer, str) and writer.isalnum() else f"unknown{uuid.uuid4().hex[:8]}"
-        aside = self._folder / f"{stem}{_ASIDE}{tag[:16]}{_DESCRIPTION_SUFFIX}"
+        aside = self._folder / f"{stem}{ASIDE}{tag[:16]}{DESCRIPTION_SUFFIX}"
         if aside.exists():
-            aside = self._folder / f"{stem}{_ASIDE}{tag[:16]}-{uuid.uuid4().hex[:8]}{_DESCRIPTION_SUFFIX}"
+            aside = self._folder / f"{stem}{ASIDE}{tag[:16]}-{uuid.uuid4().hex[:8]}{DESCRIPTION_SUFFIX}"
         os.replace(description, aside)
 
     def discard(self, sample_key: str) -> None:
@@ -267,7 +206,7 @@ class AutosaveStore:
             if previous is None or previous[0] != session or previous[1] < revision:
                 self._saved[sample_key] = (session, revision)
             removed = self._remove_adopted(stem)  # recovered from a crashed window: this save holds them
-            description = self._folder / f"{stem}{_DESCRIPTION_SUFFIX}"
+            description = self._folder / f"{stem}{DESCRIPTION_SUFFIX}"
             try:
                 data = json.loads(description.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -316,7 +255,7 @@ class AutosaveStore:
         with contextlib.suppress(FileNotFoundError):
             description.unlink()
         if mask is not None and mask.parent == self._folder:
-            stem = _mask_stem(mask.name)
+            stem = mask_stem(mask.name)
             if stem is None or mask.name not in self._referenced_masks(stem):
                 with contextlib.suppress(FileNotFoundError):
                     mask.unlink()
@@ -326,8 +265,8 @@ class AutosaveStore:
         if not self._folder.is_dir():
             return []
         return [
-            path for path in self._folder.glob(f"*{_DESCRIPTION_SUFFIX}")
-            if _description_stem(path.name) == stem
+            path for path in self._folder.glob(f"*{DESCRIPTION_SUFFIX}")
+            if description_stem(path.name) == stem
         ]
 
     def _referenced_masks(self, stem: str) -> set[str]:
@@ -353,8 +292,8 @@ class AutosaveStore:
             return []
         found: list[Recoverable] = []
         described: set[str] = set()
-        for path in sorted(self._folder.glob(f"*{_DESCRIPTION_SUFFIX}")):
-            stem = _description_stem(path.name)
+        for path in sorted(self._folder.glob(f"*{DESCRIPTION_SUFFIX}")):
+            stem = description_stem(path.name)
             if stem is None:
                 continue
             described.add(stem)
@@ -363,14 +302,14 @@ class AutosaveStore:
                 continue
             found.append(entry)
         orphans: dict[str, Path] = {}
-        for path in sorted(self._folder.glob(f"*{_MASK_SUFFIX}")):
-            stem = _mask_stem(path.name)
+        for path in sorted(self._folder.glob(f"*{MASK_SUFFIX}")):
+            stem = mask_stem(path.name)
             if stem is not None and stem not in described:
                 orphans.setdefault(stem, path)
         for stem, path in orphans.items():
             found.append(
                 Recoverable(
-                    unquote(stem), path, self._folder / f"{stem}{_DESCRIPTION_SUFFIX}",
+                    unquote(stem), path, self._folder / f"{stem}{DESCRIPTION_SUFFIX}",
                     problem="autosave without its description file (a save was interrupted); it cannot be "
                     "matched to an image safely: discard it or open it by hand",
                 )
@@ -410,7 +349,7 @@ class AutosaveStore:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return Recoverable(fallback_key, path, path, problem=f"autosave description is corrupt (not JSON: {exc})")
         try:
-            entry = _from_description(data, self._folder, path)
+            entry = recoverable_from_description(data, self._folder, path)
         except (KeyError, TypeError, ValueError) as exc:
             reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
             return Recoverable(fallback_key, path, path, problem=f"autosave description is corrupt: {reason}")
@@ -444,62 +383,15 @@ class AutosaveStore:
         if not self._folder.is_dir():
             return
         keep = keep | self._referenced_masks(stem)
-        for path in self._folder.glob(f"*{_MASK_SUFFIX}"):
-            if path.name not in keep and _mask_stem(path.name) == stem:
+        for path in self._folder.glob(f"*{MASK_SUFFIX}"):
+            if path.name not in keep and mask_stem(path.name) == stem:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
-
-
-def _description_stem(name: str) -> str | None:
-    """``<stem>.json`` and ``<stem>+<writer>.json`` -> ``<stem>``; None for other files."""
-    if not name.endswith(_DESCRIPTION_SUFFIX) or name.startswith("."):
-        return None
-    return name[: -len(_DESCRIPTION_SUFFIX)].split(_ASIDE, 1)[0] or None
-
-
-def _mask_stem(name: str) -> str | None:
-    """``<stem>.<token>.png`` -> ``<stem>``; None for other files (temporary files included)."""
-    if not name.endswith(_MASK_SUFFIX) or name.startswith(".") or name.endswith(TEMP_SUFFIX):
-        return None
-    parts = name[: -len(_MASK_SUFFIX)].rsplit(".", 1)
-    return parts[0] if len(parts) == 2 and parts[0] else None
-
-
-def _from_description(data: Any, folder: Path, path: Path) -> Recoverable:
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    if data.get("format") != FORMAT:
-        raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
-    if data.get("version") != FORMAT_VERSION:
-        raise ValueError(f"version {data.get('version')!r} is not supported (this program writes {FORMAT_VERSION})")
-    key = data["sample_key"]
-    mask_file = data["mask_file"]
-    if not isinstance(key, str) or not key or not isinstance(mask_file, str) or Path(mask_file).name != mask_file:
-        raise ValueError("sample key or mask file name is not a plain string")
-    shape = data["shape"]
-    if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape)):
-        raise ValueError(f"shape {shape!r} is not [height, width]")
-    dtype = data.get("dtype")
-    if dtype not in (None, "uint8", "uint16"):
-        raise ValueError(f"dtype {dtype!r} is not uint8 or uint16")
-    image = data.get("image")
-    saved_at = data["saved_at"]
-    if not isinstance(saved_at, (int, float)):
-        raise ValueError(f"saved_at {saved_at!r} is not a time")
-    return Recoverable(
-        sample_key=key,
-        path=folder / mask_file,
-        description=path,
-        revision=int(data["revision"]),
-        saved_at=float(saved_at),
-        image=Path(image) if isinstance(image, str) else None,
-        shape=(shape[0], shape[1]),
-        dtype=dtype,
-    )
 
 
 def _with_problem(entry: Recoverable, problem: str) -> Recoverable:
     return replace(entry, problem=problem)
 
 
-__all__ = ["AUTOSAVE_FOLDER", "AutosaveStore", "Recoverable", "file_stem"]
+# Recoverable is re-exported: the window's modules import it from here.
+__all__ = ["AutosaveStore", "Recoverable"]

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from segstudio.core.labels import LabelSet
-from segstudio.io.autosave import AUTOSAVE_FOLDER, AutosaveStore, Recoverable, file_stem
+from segstudio.io.autosave import AutosaveStore
+from segstudio.io.autosave_files import AUTOSAVE_FOLDER, Recoverable, file_stem
 from segstudio.io.corrections import save_correction
 from segstudio.io.datasets import open_dataset
 from segstudio.core.errors import FileProblem

@@ -13,21 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from segstudio.app.prediction import predict_folder
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
-from segstudio.io.mask_files import read_class_mask
 from segstudio.models.normalisation import InputNormalisation
-from segstudio.models.predictor import (
-    Blend,
-    NonFiniteInput,
-    NonFiniteOutput,
-    Prediction,
-    Predictor,
-    blend_window,
-    iter_windows,
-    tile_axis,
-)
+from segstudio.models.non_finite import NonFiniteInput, NonFiniteOutput
+from segstudio.models.prediction_tiles import Blend, blend_window, iter_windows, tile_axis
+from segstudio.models.predictor import Prediction, Predictor
 from segstudio.core.progress import CancelToken, Cancelled, Progress
 from segstudio.models.registry import ModelConfig, Task, build_model
 
@@ -324,49 +315,6 @@ def test_cancel_between_tiles_raises_cancelled() -> None:
         predictor.predict(_image(20, 20), cancel=token)
 
 
-# -- folders (segstudio.app.prediction: files around the Predictor) ---------------------------------------------------------------------------------------------------
-
-
-def test_folder_prediction_writes_palette_masks_that_read_back(tmp_path: Path) -> None:
-    images = tmp_path / "images"
-    images.mkdir()
-    grey, rgb = _image(40, 50, channels=1), _image(31, 29)
-    cv2.imwrite(str(images / "a.png"), grey)
-    cv2.imwrite(str(images / "b.bmp"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    (images / "broken.png").write_bytes(b"not an image")
-    labels = LabelSet.with_count(4)
-    predictor = Predictor(_stand_in(), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu", tile_size=24, tile_overlap=8)
-    seen: list[Progress] = []
-    result = predict_folder(predictor, sorted(images.iterdir()), tmp_path / "out", labels, progress=seen.append)
-    assert [p.name for p in result.written.values()] == ["a.png", "b.png"]
-    assert [s.path.name for s in result.skipped.values()] == ["broken.png"] and result.skipped["broken.png"].reason
-    assert [p.done for p in seen] == [1, 2, 3] and seen[-1].stage == "predict folder"
-    for path, image in zip(result.written.values(), (grey, rgb), strict=True):
-        with __import__("PIL.Image").Image.open(path) as written:
-            assert written.mode == "P"
-        back = read_class_mask(path, labels)
-        np.testing.assert_array_equal(back, predictor.predict(image).classes)
-
-
-def test_folder_prediction_refuses_names_that_would_collide(tmp_path: Path) -> None:
-    predictor = Predictor(_stand_in(), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu")
-    with pytest.raises(ValueError, match="x.png"):
-        predict_folder(predictor, [tmp_path / "a" / "x.png", tmp_path / "b" / "x.jpg"], tmp_path / "out", LabelSet.with_count(4))
-    with pytest.raises(ValueError, match="label set"):
-        predict_folder(predictor, [], tmp_path / "out", LabelSet.with_count(2))
-
-
-def test_folder_prediction_can_be_cancelled(tmp_path: Path) -> None:
-    for name in ("a", "b"):
-        cv2.imwrite(str(tmp_path / f"{name}.png"), _image(20, 20, channels=1))
-    token = CancelToken()
-    token.cancel()
-    predictor = Predictor(_stand_in(), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu")
-    with pytest.raises(Cancelled):
-        predict_folder(predictor, [tmp_path / "a.png", tmp_path / "b.png"], tmp_path / "out", LabelSet.with_count(4), cancel=token)
-    assert not list((tmp_path / "out").glob("*.png"))
-
-
 # -- broken models and images ------------------------------------------------------------------------------------
 
 
@@ -471,14 +419,6 @@ def test_instance_models_with_non_finite_detections_are_refused() -> None:
     for broken in ({"score": float("nan")}, {"box": float("inf")}, {"mask": float("nan")}):
         with pytest.raises(NonFiniteOutput, match=next(iter(broken))):
             Predictor(_DetectionStandIn(**broken), **kwargs).predict(_image(20, 24))
-
-
-def test_folder_prediction_skips_images_a_broken_model_fails_on(tmp_path: Path) -> None:
-    cv2.imwrite(str(tmp_path / "a.png"), _image(20, 20, channels=1))
-    predictor = Predictor(_nan_weights(_stand_in()), normalisation=InputNormalisation.unit(), num_classes=4, device="cpu")
-    result = predict_folder(predictor, [tmp_path / "a.png"], tmp_path / "out", LabelSet.with_count(4))
-    assert not result.written and "NaN or infinite" in result.skipped["a.png"].reason
-    assert not list((tmp_path / "out").glob("*.png"))
 
 
 # -- checkpoints and instance models ---------------------------------------------------------------------------

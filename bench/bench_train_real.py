@@ -36,7 +36,8 @@ from segstudio.io.mask_files import read_class_mask  # noqa: E402
 from segstudio.models.checkpoints import load_checkpoint  # noqa: E402
 from segstudio.models.predictor import Predictor  # noqa: E402
 from segstudio.core.progress import Progress  # noqa: E402
-from segstudio.models.training import TrainingConfig, train  # noqa: E402
+from segstudio.app.training import train  # noqa: E402
+from segstudio.models.training import TrainingConfig  # noqa: E402
 
 PEER_SMP_RESNET34 = {"membrane IoU": 0.646, "membrane Dice": 0.785, "pixel error": 0.0915}
 ISBI_TEST = tuple(str(i) for i in range(18, 24))

@@ -47,3 +47,19 @@ def test_import_linter_contracts_hold() -> None:
 
 def test_version_is_the_only_thing_in_the_package_root() -> None:
     assert segstudio.__version__.count(".") == 2
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """No import cycle anywhere in the package (lazy imports inside functions count too)."""
+    import grimp  # import-linter's graph builder, a test dependency through it
+
+    graph = grimp.build_graph("segstudio")
+    cycles = sorted(
+        {
+            tuple(sorted((module, imported)))
+            for module in graph.modules
+            for imported in graph.find_modules_directly_imported_by(module)
+            if graph.chain_exists(importer=imported, imported=module)
+        }
+    )
+    assert cycles == [], f"import cycles (each pair imports the other, directly or through others): {cycles}"

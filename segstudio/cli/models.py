@@ -80,7 +80,8 @@ def _run_models(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from segstudio.models.training import TrainingConfig, train
+    from segstudio.app.training import train
+    from segstudio.models.training import TrainingConfig
 
     if args.out.suffix != ".safetensors":
         raise ValueError(f"--out {args.out}: checkpoints are written as .safetensors files")

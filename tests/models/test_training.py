@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from segstudio.app.training import train  # folder in, as the CLI and the window train
+from segstudio.core.instances import InstanceMask
+from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import Scores
+from segstudio.core.value_map import ValueMap
 from segstudio.io.images import read_image
 from segstudio.io.mask_files import read_class_mask
 from segstudio.models.checkpoints import load_checkpoint, read_checkpoint_meta
@@ -26,9 +31,11 @@ from segstudio.models.training import (
     resume_state_path,
     segmentation_loss,
     soft_dice_loss,
-    train,
+    TrainingData,
+    TrainingSample,
 )
-from segstudio.models.training_data import IGNORE, Augmentation, augment_crop, targets_from_class_mask
+from segstudio.models.training import train as train_on_samples
+from segstudio.models.training.samples import IGNORE, Augmentation, augment_crop, targets_from_class_mask
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -359,3 +366,54 @@ def _isbi_value_map(root: Path):  # type: ignore[no-untyped-def]
     dataset = open_dataset(root)
     return dataset.ground_truth_source(dataset.samples[0]).value_map  # type: ignore[union-attr]
 
+
+
+# -- the models layer trains on what it is handed -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ArraysByName:
+    """SampleFiles over arrays kept in memory, keyed by the sample paths' names: no file is ever opened."""
+
+    images: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray]
+
+    def read_image(self, path: Path) -> np.ndarray:
+        return self.images[path.name]
+
+    def read_class_mask(self, path: Path, labels: LabelSet, value_map: ValueMap | None, expected_size: tuple[int, int]) -> np.ndarray:
+        mask = self.masks[path.name]
+        assert (mask.shape[1], mask.shape[0]) == expected_size
+        return value_map.apply(mask, np.uint8) if value_map is not None else mask
+
+    def read_instance_mask(self, path: Path) -> InstanceMask:
+        raise AssertionError("a semantic run reads no instance masks")
+
+
+def test_training_runs_on_handed_samples_without_touching_their_paths(tmp_path: Path) -> None:
+    """models.training never opens a sample's files itself: here the paths do not exist, the arrays are in memory,
+    and the stored value 9 reaches the run as class 2 through the sample's value map."""
+    rng = np.random.default_rng(5)
+    images, masks, samples = {}, {}, []
+    for index in range(4):
+        mask = np.zeros((32, 40), np.uint8)
+        mask[4 + index : 18, 6:22] = 1
+        mask[22:30, 10 + index : 34] = 9
+        image = (rng.random((32, 40)) * 50).astype(np.uint8) + np.where(mask == 1, 100, 0).astype(np.uint8)
+        images[f"{index}.png"], masks[f"{index}-mask.png"] = image, mask
+        nowhere = tmp_path / "does-not-exist"
+        samples.append(TrainingSample(str(index), nowhere / f"{index}.png", nowhere / f"{index}-mask.png", ValueMap.from_pairs({9: 2}, keep_unlisted=True)))
+    labels = LabelSet.from_names(["background", "square", "band"])
+    data = TrainingData(labels, tuple(samples), _ArraysByName(images, masks), "memory")
+    result = train_on_samples(data, _small_config(epochs=1, val_fraction=0.25), tmp_path / "m.safetensors")
+    assert result.checkpoint.is_file() and result.labels == labels
+    assert len(result.train_keys) == 3 and len(result.val_keys) == 1
+    assert result.best_metrics["mean_iou"] is not None
+    assert not (tmp_path / "does-not-exist").exists()
+
+
+def test_handed_samples_must_suit_the_task(tmp_path: Path) -> None:
+    labels = LabelSet.from_names(["background", "thing"])
+    empty = TrainingData(labels, (), _ArraysByName({}, {}), "an empty folder")
+    with pytest.raises(ValueError, match="no image in an empty folder has semantic ground truth"):
+        train_on_samples(empty, _small_config(), tmp_path / "x.safetensors")

@@ -1,14 +1,18 @@
-"""The built-in architectures: importing this package imports every architecture module, which registers it
-(see :mod:`segstudio.models.registry`)."""
+"""The built-in architectures. Each module describes its own (``ARCHITECTURES``, records from
+:mod:`segstudio.models.architecture`); :data:`BUILT_IN` lists them all and :mod:`segstudio.models.registry`
+collects them. No module here imports the registry."""
 
 from importlib.util import find_spec
 
+from segstudio.models.architecture import Architecture
 from segstudio.models.architectures import fcn, pspnet, segnet, unet
 
-__all__ = ["fcn", "pspnet", "segnet", "unet"]
+BUILT_IN: tuple[Architecture, ...] = (*fcn.ARCHITECTURES, *pspnet.ARCHITECTURES, *segnet.ARCHITECTURES, *unet.ARCHITECTURES)
 
-# Mask R-CNN lives in its own module, written separately; it registers itself whenever it is present.
+# Mask R-CNN lives in its own module, written separately; it is built in whenever it is present.
 if find_spec(f"{__name__}.mask_rcnn") is not None:
-    from segstudio.models.architectures import mask_rcnn  # noqa: F401
+    from segstudio.models.architectures import mask_rcnn
 
-    __all__.append("mask_rcnn")
+    BUILT_IN = (*BUILT_IN, *mask_rcnn.ARCHITECTURES)
+
+__all__ = ["BUILT_IN"]

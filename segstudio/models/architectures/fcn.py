@@ -42,7 +42,7 @@ from torchvision.models.segmentation.fcn import FCN as TorchvisionFCN
 from torchvision.models.segmentation.fcn import FCNHead
 
 from segstudio.models.encoders import EncoderName, VGGEncoder, adapt_input_channels, pad_input
-from segstudio.models.registry import Architecture, Task, register
+from segstudio.models.architecture import Architecture, Task
 
 FCN_STRIDES: tuple[int, ...] = (32, 16, 8)
 PAPER_WIDTH = 4096
@@ -159,18 +159,18 @@ def _build_fcn(
 _FCN_OPTIONS: Mapping[str, str] = {
     "width": f"channels of fc6/fc7 (default {PAPER_WIDTH} as in the paper; fc6 alone then has 103M parameters)",
 }
-for _stride in FCN_STRIDES:
-    register(
-        Architecture(
-            name=f"fcn{_stride}s",
-            builder=partial(_build_fcn, stride=_stride),
-            task=Task.SEMANTIC,
-            encoders=(EncoderName.VGG16.value,),
-            summary=f"FCN-{_stride}s (Long et al. 2015): fully convolutional VGG-16"
-            + ("" if _stride == 32 else f", skips from {'pool4' if _stride == 16 else 'pool3 and pool4'}"),
-            options=_FCN_OPTIONS,
-        )
+FCN_ARCHITECTURES = tuple(
+    Architecture(
+        name=f"fcn{stride}s",
+        builder=partial(_build_fcn, stride=stride),
+        task=Task.SEMANTIC,
+        encoders=(EncoderName.VGG16.value,),
+        summary=f"FCN-{stride}s (Long et al. 2015): fully convolutional VGG-16"
+        + ("" if stride == 32 else f", skips from {'pool4' if stride == 16 else 'pool3 and pool4'}"),
+        options=_FCN_OPTIONS,
     )
+    for stride in FCN_STRIDES
+)
 
 
 # --- torchvision's FCN-ResNet50 -------------------------------------------------------------------------------
@@ -219,13 +219,13 @@ def adapt_torchvision_fcn_state_dict(state_dict: Mapping[str, Tensor], in_channe
     return adapted
 
 
-register(
-    Architecture(
-        name="fcn_resnet50",
-        builder=build_fcn_resnet50,
-        task=Task.SEMANTIC,
-        encoders=(EncoderName.RESNET50.value,),
-        summary="torchvision's FCN-ResNet50 (dilated, output stride 8); loads fcn_resnet50_coco-*.pth unchanged",
-        options={"aux": "auxiliary FCN head on layer3, used in training (default true, as the COCO file has)"},
-    )
+FCN_RESNET50 = Architecture(
+    name="fcn_resnet50",
+    builder=build_fcn_resnet50,
+    task=Task.SEMANTIC,
+    encoders=(EncoderName.RESNET50.value,),
+    summary="torchvision's FCN-ResNet50 (dilated, output stride 8); loads fcn_resnet50_coco-*.pth unchanged",
+    options={"aux": "auxiliary FCN head on layer3, used in training (default true, as the COCO file has)"},
 )
+
+ARCHITECTURES = (*FCN_ARCHITECTURES, FCN_RESNET50)

@@ -38,7 +38,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from segstudio.core.instances import InstanceMask
 from segstudio.models.normalisation import InputNormalisation
-from segstudio.models.registry import Architecture, Task, register
+from segstudio.models.architecture import Architecture, Task
 from segstudio.models.torchvision_ops import require_torchvision_ops
 
 ENCODERS: tuple[str, ...] = ("resnet50", "mobilenet_v3")
@@ -176,16 +176,16 @@ def _check_fraction(name: str, value: object) -> None:
         raise ValueError(f"{name} must be a number in 0..1, got {value!r}")
 
 
-register(
-    Architecture(
-        name="mask_rcnn",
-        builder=build_mask_rcnn,
-        task=Task.INSTANCE,
-        encoders=ENCODERS,
-        summary="Mask R-CNN (He et al. 2017): a box, class and mask per object; torchvision's, with an FPN",
-        options=OPTIONS,
-    )
+MASK_RCNN = Architecture(
+    name="mask_rcnn",
+    builder=build_mask_rcnn,
+    task=Task.INSTANCE,
+    encoders=ENCODERS,
+    summary="Mask R-CNN (He et al. 2017): a box, class and mask per object; torchvision's, with an FPN",
+    options=OPTIONS,
 )
+
+ARCHITECTURES = (MASK_RCNN,)
 
 
 # -- ImageNet backbone weights ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segstudio.models.encoders import Encoder, EncoderName, build_encoder
-from segstudio.models.registry import Architecture, Task, register
+from segstudio.models.architecture import Architecture, Task
 
 PSPNET_ENCODERS: tuple[str, ...] = (EncoderName.RESNET50.value, EncoderName.MOBILENET_V2.value)
 PAPER_BINS: tuple[int, ...] = (1, 2, 3, 6)
@@ -112,17 +112,17 @@ def build_pspnet(
     return PSPNet(encoder=built, num_classes=num_classes, bins=sizes, aux=bool(aux))
 
 
-register(
-    Architecture(
-        name="pspnet",
-        builder=build_pspnet,
-        task=Task.SEMANTIC,
-        encoders=PSPNET_ENCODERS,
-        summary="PSPNet (Zhao et al. 2017): dilated encoder, pyramid pooling (1, 2, 3, 6), auxiliary head",
-        options={
-            "bins": "pyramid pooling sizes (default 1,2,3,6)",
-            "output_stride": "encoder output stride, 8 (default, the paper's) or 16 (faster)",
-            "aux": "auxiliary head on the stride-16 features, returned as 'aux' while training (default true)",
-        },
-    )
+PSPNET = Architecture(
+    name="pspnet",
+    builder=build_pspnet,
+    task=Task.SEMANTIC,
+    encoders=PSPNET_ENCODERS,
+    summary="PSPNet (Zhao et al. 2017): dilated encoder, pyramid pooling (1, 2, 3, 6), auxiliary head",
+    options={
+        "bins": "pyramid pooling sizes (default 1,2,3,6)",
+        "output_stride": "encoder output stride, 8 (default, the paper's) or 16 (faster)",
+        "aux": "auxiliary head on the stride-16 features, returned as 'aux' while training (default true)",
+    },
 )
+
+ARCHITECTURES = (PSPNET,)

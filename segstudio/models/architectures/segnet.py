@@ -20,7 +20,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from segstudio.models.encoders import EncoderName, VGGEncoder, pad_input
-from segstudio.models.registry import Architecture, Task, register
+from segstudio.models.architecture import Architecture, Task
 
 # Decoder convs per stage, deepest first: (in, out) channels.
 DECODER_LAYOUT: tuple[tuple[tuple[int, int], ...], ...] = (
@@ -66,12 +66,12 @@ def build_segnet(*, num_classes: int, in_channels: int = 3, encoder: str | None 
     return SegNet(num_classes=num_classes, in_channels=in_channels)
 
 
-register(
-    Architecture(
-        name="segnet",
-        builder=build_segnet,
-        task=Task.SEMANTIC,
-        encoders=(EncoderName.VGG16.value,),
-        summary="SegNet (Badrinarayanan et al. 2017): VGG-16-BN encoder, decoder unpooling with its max indices",
-    )
+SEGNET = Architecture(
+    name="segnet",
+    builder=build_segnet,
+    task=Task.SEMANTIC,
+    encoders=(EncoderName.VGG16.value,),
+    summary="SegNet (Badrinarayanan et al. 2017): VGG-16-BN encoder, decoder unpooling with its max indices",
 )
+
+ARCHITECTURES = (SEGNET,)

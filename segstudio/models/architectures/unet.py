@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segstudio.models.encoders import EncoderName, Encoder, build_encoder, pad_input
-from segstudio.models.registry import Architecture, Task, Upsampling, register
+from segstudio.models.architecture import Architecture, Task, Upsampling
 
 UNET_ENCODERS: tuple[str, ...] = (
     EncoderName.CLASSIC.value,
@@ -232,18 +232,18 @@ def build_unet(
     return UNet(encoder=built, num_classes=num_classes, decoder_channels=channels, upsampling=mode)
 
 
-UNET = register(
-    Architecture(
-        name="unet",
-        builder=build_unet,
-        task=Task.SEMANTIC,
-        encoders=UNET_ENCODERS,
-        summary="U-Net (Ronneberger et al. 2015): encoder-decoder with skip concatenation",
-        options={
-            "upsampling": "transposed, bilinear or nearest (default: transposed for classic, nearest otherwise)",
-            "decoder_channels": "one width per decoder block, deepest first "
-            "(default 512,256,128,64 for classic; 256,128,64,32,16 otherwise, as smp)",
-            "base_channels": "classic encoder's first width, doubled at each level (default 64)",
-        },
-    )
+UNET = Architecture(
+    name="unet",
+    builder=build_unet,
+    task=Task.SEMANTIC,
+    encoders=UNET_ENCODERS,
+    summary="U-Net (Ronneberger et al. 2015): encoder-decoder with skip concatenation",
+    options={
+        "upsampling": "transposed, bilinear or nearest (default: transposed for classic, nearest otherwise)",
+        "decoder_channels": "one width per decoder block, deepest first "
+        "(default 512,256,128,64 for classic; 256,128,64,32,16 otherwise, as smp)",
+        "base_channels": "classic encoder's first width, doubled at each level (default 64)",
+    },
 )
+
+ARCHITECTURES = (UNET,)

@@ -1,4 +1,7 @@
-"""Training samples: images and masks read through the dataset's conventions, augmented into fixed-size crops.
+"""Training samples: images and masks read through the files layer the caller hands in, augmented into crops.
+
+Reading files is not this package's business: :class:`SampleReader` decodes through a :class:`SampleFiles`
+(the app layer gives one backed by ``segstudio.io``), so the models layer never imports the io layer.
 
 Every random choice for one crop comes from ``numpy.random.default_rng((seed, epoch, position))``: a crop is a
 pure function of where it sits in an epoch, not of what ran before it. So runs with one seed are identical,
@@ -16,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -24,9 +28,7 @@ from torch.utils.data import Dataset as TorchDataset
 
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
-from segstudio.io.images import read_image
 from segstudio.core.value_map import ValueMap
-from segstudio.io.mask_files import read_class_mask, read_instance_mask
 from segstudio.models.normalisation import InputNormalisation
 
 IGNORE = -100  # target value the losses skip (torch.nn.functional.cross_entropy's default ignore_index)
@@ -96,17 +98,35 @@ class TrainingSample:
     split: str = ""
 
 
+class SampleFiles(Protocol):
+    """Reads a sample's files. Must pickle (loader worker processes get a copy): module-level functions do."""
+
+    def read_image(self, path: Path) -> np.ndarray:
+        """The image as ``(H, W)`` or ``(H, W, 3)``."""
+        ...
+
+    def read_class_mask(
+        self, path: Path, labels: LabelSet, value_map: ValueMap | None, expected_size: tuple[int, int]
+    ) -> np.ndarray:
+        """Class ids (and the label set's ignore id) in the label set's mask dtype; an error names the file."""
+        ...
+
+    def read_instance_mask(self, path: Path) -> InstanceMask:
+        ...
+
+
 class SampleReader:
     """Decodes images and masks (class ids validated against the label set), keeping them while they fit a budget."""
 
-    def __init__(self, labels: LabelSet, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(self, labels: LabelSet, files: SampleFiles, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.labels = labels
+        self.files = files
         self.cache_bytes = int(cache_bytes)
         self._cache: dict[tuple[str, str], np.ndarray | InstanceMask] = {}
         self._cached = 0
 
     def image(self, sample: TrainingSample) -> np.ndarray:
-        return self._keep(("image", str(sample.image)), lambda: read_image(sample.image))  # type: ignore[return-value]
+        return self._keep(("image", str(sample.image)), lambda: self.files.read_image(sample.image))  # type: ignore[return-value]
 
     def class_mask(self, sample: TrainingSample) -> np.ndarray:
         """Class ids (and the label set's ignore id) as the label set's mask dtype, checked against the image size."""
@@ -114,12 +134,12 @@ class SampleReader:
         def read() -> np.ndarray:
             image = self.image(sample)
             size = (image.shape[1], image.shape[0])
-            return read_class_mask(sample.mask, self.labels, value_map=sample.value_map, expected_size=size)
+            return self.files.read_class_mask(sample.mask, self.labels, sample.value_map, size)
 
         return self._keep(("mask", str(sample.mask)), read)  # type: ignore[return-value]
 
     def instance_mask(self, sample: TrainingSample) -> InstanceMask:
-        return self._keep(("instances", str(sample.mask)), lambda: read_instance_mask(sample.mask))  # type: ignore[return-value]
+        return self._keep(("instances", str(sample.mask)), lambda: self.files.read_instance_mask(sample.mask))  # type: ignore[return-value]
 
     def _keep(self, key: tuple[str, str], read):  # type: ignore[no-untyped-def]
         found = self._cache.get(key)

@@ -1,0 +1,357 @@
+"""The epoch loop shared by semantic and instance training: steps, validation on whole images, best checkpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from segstudio.core.labels import LabelSet
+from segstudio.core.metrics import Scores, confusion_matrix
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.models.normalisation import InputNormalisation
+from segstudio.models.predictor import Predictor, semantic_logits
+from segstudio.models.registry import ModelConfig, Task
+from segstudio.models.training.config import (
+    EpochRecord,
+    Optimiser,
+    StopReason,
+    TrainingConfig,
+    json_ready,
+    plain,
+)
+from segstudio.models.training.losses import learning_rate_factor, segmentation_loss
+from segstudio.models.training.resume import RESUME_FORMAT, RESUME_VERSION, write_resume_state
+from segstudio.models.training.samples import InstanceImages, SemanticCrops, collate_instances
+from segstudio.models.training.setup import RunSetup
+
+
+@dataclass
+class _RunState:
+    step: int = 0
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_score: float | None = None
+    best_metrics: dict[str, float | None] = field(default_factory=dict)
+
+
+class Runner:
+    """The epoch loop shared by semantic and instance training."""
+
+    def __init__(
+        self, model: nn.Module, setup: RunSetup, config: TrainingConfig, device: torch.device, out: Path, resume_path: Path
+    ) -> None:
+        self.model = model
+        self.setup = setup
+        self.config = config
+        self.device = device
+        self.out = out
+        self.resume_path = resume_path
+        self.instance = setup.task is Task.INSTANCE
+        self.state = _RunState()
+        self.samples_per_epoch = config.samples_per_epoch or len(setup.train)
+        self.steps_per_epoch = math.ceil(self.samples_per_epoch / config.batch_size)
+        self.base_lr = config.learning_rate or (5e-3 if self.instance else 1e-3)
+        if config.warmup_steps is not None:
+            self.warmup = config.warmup_steps
+        else:
+            self.warmup = min(100, self.steps_per_epoch * config.epochs // 10) if self.instance else 0
+        self.optimiser = _make_optimiser(model, config.optimiser or (Optimiser.SGD if self.instance else Optimiser.ADAMW), self.base_lr, config.weight_decay)
+        use_amp = device.type == "cuda" and config.amp is not False
+        self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
+        if self.instance:
+            self.data: SemanticCrops | InstanceImages = InstanceImages(
+                setup.train, setup.reader, setup.normalisation, augmentation=config.augmentation,
+                seed=config.seed, samples_per_epoch=self.samples_per_epoch,
+            )  # fmt: skip
+        else:
+            self.data = SemanticCrops(
+                setup.train, setup.reader, setup.normalisation, crop_size=config.crop_size,
+                augmentation=config.augmentation, seed=config.seed, samples_per_epoch=self.samples_per_epoch,
+            )  # fmt: skip
+
+    # -- resume -----------------------------------------------------------------------------------------------
+
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimiser.load_state_dict(saved["optimiser"])
+        if saved.get("scaler"):
+            self.scaler.load_state_dict(saved["scaler"])
+        best = saved["best"]
+        self.state = _RunState(
+            step=int(saved["step"]),
+            history=[EpochRecord.from_mapping(r) for r in saved["history"]],
+            best_epoch=best["epoch"],
+            best_score=best["score"],
+            best_metrics=dict(best["metrics"]),
+        )
+        torch.set_rng_state(saved["torch_rng"])
+        if self.device.type == "cuda" and saved.get("cuda_rng"):
+            with contextlib.suppress(RuntimeError, IndexError):
+                torch.cuda.set_rng_state(saved["cuda_rng"], self.device)
+        previous = TrainingConfig.from_mapping(saved["config"])
+        if previous.epochs != self.config.epochs:
+            self.setup.notes.append(
+                f"resumed a {previous.epochs}-epoch run as a {self.config.epochs}-epoch run: the learning-rate "
+                "schedule follows the new length from here"
+            )
+
+    def save_resume_state(self) -> None:
+        state = self.state
+        data = {
+            "format": RESUME_FORMAT,
+            "version": RESUME_VERSION,
+            "config": plain(self.config.to_mapping()),
+            "model_config": plain(self.setup.model_config.to_mapping()),
+            "normalisation": self.setup.normalisation.to_mapping(),
+            "labels": self.setup.labels.to_mapping(),
+            "train_keys": [s.key for s in self.setup.train],
+            "val_keys": [s.key for s in self.setup.val],
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimiser": self.optimiser.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+            "step": state.step,
+            "history": [r.to_mapping() for r in state.history],
+            "best": {"epoch": state.best_epoch, "score": state.best_score, "metrics": dict(state.best_metrics)},
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+        }
+        write_resume_state(data, self.resume_path)
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+
+    def run(self, progress: ProgressCallback | None, cancel: CancelToken | None, started: float) -> StopReason:
+        config = self.config
+        total_steps = self.steps_per_epoch * config.epochs
+        while self.state.step < total_steps:
+            epoch, position = divmod(self.state.step, self.steps_per_epoch)
+            epoch_started = time.monotonic()
+            self.data.set_epoch(epoch, position * config.batch_size)
+            loader = DataLoader(
+                self.data,
+                batch_size=config.batch_size,
+                shuffle=False,
+                num_workers=config.num_workers,
+                collate_fn=collate_instances if self.instance else None,
+                pin_memory=self.device.type == "cuda",
+            )
+            self.model.train()
+            losses: list[float] = []
+            lr = self._learning_rate(self.state.step, total_steps)
+            out_of_time = False
+            for batch in loader:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                if config.max_seconds is not None and time.monotonic() - started > config.max_seconds:
+                    out_of_time = True
+                    break
+                lr = self._learning_rate(self.state.step, total_steps)
+                for group in self.optimiser.param_groups:
+                    group["lr"] = lr
+                losses.append(self._step(batch))
+                self.state.step += 1
+                done = self.state.step - epoch * self.steps_per_epoch
+                report(
+                    progress,
+                    Progress(
+                        "train", done, self.steps_per_epoch, f"epoch {epoch + 1} of {config.epochs}",
+                        {"loss": float(np.mean(losses)), "lr": lr, "epoch": float(epoch + 1)},
+                    ),
+                )  # fmt: skip
+            if not losses:  # out of time before the first batch of this epoch
+                return StopReason.TIME_BUDGET
+            scores = self._validate(cancel)
+            record = EpochRecord(
+                epoch=epoch + 1,
+                steps=self.state.step,
+                train_loss=float(np.mean(losses)),
+                learning_rate=lr,
+                mean_iou=scores.mean_iou,
+                mean_dice=scores.mean_dice,
+                pixel_accuracy=scores.pixel_accuracy,
+                class_iou=_per_class(scores.iou_array),
+                class_dice=_per_class(scores.dice_array),
+                seconds=time.monotonic() - epoch_started,
+                partial=out_of_time or self.state.step % self.steps_per_epoch != 0,
+            )
+            self.state.history.append(record)
+            score = -1.0 if record.mean_iou is None else record.mean_iou
+            if self.state.best_score is None or score > self.state.best_score:
+                self.state.best_score = score
+                self.state.best_epoch = record.epoch
+                self.state.best_metrics = record.metrics
+                self._save_best(record)
+            self.save_resume_state()
+            report(
+                progress,
+                Progress(
+                    "validate", epoch + 1, config.epochs,
+                    f"epoch {epoch + 1} of {config.epochs}: mean IoU {_fmt(record.mean_iou)}", record.metrics,  # type: ignore[arg-type]
+                ),
+            )  # fmt: skip
+            if out_of_time:
+                return StopReason.TIME_BUDGET
+        return StopReason.COMPLETED
+
+    def _step(self, batch: Any) -> float:
+        self.optimiser.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss = self._instance_loss(batch) if self.instance else self._semantic_loss(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss became {loss.item()} at step {self.state.step + 1}; lower the learning rate"
+            )
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimiser)
+        self.scaler.update()
+        return float(loss.detach())
+
+    def _semantic_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        images, targets = batch
+        images = images.to(self.device, non_blocking=True)
+        targets = targets.to(self.device, non_blocking=True)
+        if self.device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        output = self.model(images)
+        loss = segmentation_loss(semantic_logits(output), targets, dice_weight=self.config.dice_weight)
+        if isinstance(output, Mapping) and isinstance(output.get("aux"), torch.Tensor) and self.config.aux_weight:
+            loss = loss + self.config.aux_weight * segmentation_loss(output["aux"], targets, dice_weight=self.config.dice_weight)
+        return loss
+
+    def _instance_loss(self, batch: tuple[list[torch.Tensor], list[Any]]) -> torch.Tensor:
+        targets_from_instances = _targets_from_instances()
+        images, masks = batch
+        images = [image.to(self.device, non_blocking=True) for image in images]
+        targets = [{k: v.to(self.device) for k, v in targets_from_instances(m).items()} for m in masks]
+        losses = self.model(images, targets)
+        if not isinstance(losses, Mapping):
+            raise ValueError("an instance model in train mode must return a dict of losses (torchvision's detection API)")
+        return sum(losses.values(), torch.zeros((), device=self.device))
+
+    def _validate(self, cancel: CancelToken | None) -> Scores:
+        labels = self.setup.labels
+        predictor = Predictor(
+            self.model,
+            task=self.setup.task,
+            normalisation=self.setup.normalisation,
+            num_classes=self.setup.model_config.num_classes,
+            device=self.device,
+            tile_size=None if self.instance else self.config.validation_tile_size,
+            amp=self.amp_dtype is not None,
+            score_threshold=self.config.score_threshold,
+        )
+        matrix = np.zeros((labels.num_classes, labels.num_classes), dtype=np.int64)
+        for sample in self.setup.val:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            image = self.setup.reader.image(sample)
+            predicted = predictor.predict(image, cancel=cancel).classes
+            if self.instance:
+                truth = self.setup.reader.instance_mask(sample).to_class_mask(predicted.dtype)
+                ignore = None
+            else:
+                truth, ignore = self.setup.reader.class_mask(sample), labels.ignore_index
+            matrix += confusion_matrix(truth, predicted, labels.num_classes, ignore)
+        self.model.train()
+        return Scores.from_confusion(matrix, labels.names)
+
+    def _save_best(self, record: EpochRecord) -> None:
+        summary = {
+            "training": self.config.to_mapping(),
+            "epoch": record.epoch,
+            "metrics": record.metrics,
+            "class_iou": list(record.class_iou),
+            "class_dice": list(record.class_dice),
+            "history": [r.to_mapping() for r in self.state.history],
+            "train_keys": [s.key for s in self.setup.train],
+            "val_keys": [s.key for s in self.setup.val],
+        }
+        save_trained_model(self.out, self.model, self.setup.model_config, self.setup.labels, self.setup.normalisation, summary)
+
+    def _learning_rate(self, step: int, total: int) -> float:
+        return self.base_lr * learning_rate_factor(step, total, self.config.schedule, self.warmup)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+
+def save_trained_model(
+    path: Path,
+    model: nn.Module,
+    model_config: ModelConfig,
+    labels: LabelSet,
+    normalisation: InputNormalisation,
+    summary: Mapping[str, Any],
+) -> None:
+    """Write a trained model as a segstudio checkpoint (:func:`segstudio.models.checkpoints.save_checkpoint`)."""
+    from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
+
+    meta = CheckpointMeta(
+        config=model_config,
+        labels=labels,
+        normalisation=normalisation,
+        training=json_ready(summary),
+        metrics=json_ready(summary.get("metrics", {})),
+    )
+    save_checkpoint(path, model, meta)
+
+
+def _targets_from_instances() -> Callable[[Any], dict[str, torch.Tensor]]:
+    try:
+        from segstudio.models.architectures.mask_rcnn import targets_from_instances
+    except ImportError as exc:
+        raise ValueError(f"instance training needs segstudio.models.architectures.mask_rcnn ({exc})") from exc
+    return targets_from_instances
+
+
+def _make_optimiser(model: nn.Module, kind: Optimiser, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    if kind is Optimiser.SGD:
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    if kind is Optimiser.ADAM:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+@contextlib.contextmanager
+def deterministic(enabled: bool, device: torch.device) -> Iterator[None]:
+    """Deterministic arithmetic for the run, restoring the process-wide settings afterwards."""
+    was_enabled = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    was_benchmark = torch.backends.cudnn.benchmark
+    was_cudnn_deterministic = torch.backends.cudnn.deterministic
+    try:
+        if device.type == "cuda":
+            # Exact CUDA determinism would need CUBLAS_WORKSPACE_CONFIG set before CUDA starts and slower kernels;
+            # seeds plus deterministic cuDNN make GPU runs repeatable in practice, benchmark mode when not asked.
+            torch.backends.cudnn.deterministic = enabled
+            torch.backends.cudnn.benchmark = not enabled
+        elif enabled:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_enabled, warn_only=was_warn_only)
+        torch.backends.cudnn.benchmark = was_benchmark
+        torch.backends.cudnn.deterministic = was_cudnn_deterministic
+
+
+def _per_class(values: np.ndarray) -> tuple[float | None, ...]:
+    return tuple(None if np.isnan(v) else float(v) for v in values)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -22,13 +22,9 @@ from torch import nn
 from segstudio.models.architectures.fcn import FCN, adapt_torchvision_fcn_state_dict, bilinear_kernel, upsampler
 from segstudio.models.architectures.segnet import SegNet
 from segstudio.models.architectures.unet import UNET_UPSAMPLING
-from segstudio.models.encoders import (
-    ENCODERS,
-    VGGEncoder,
-    adapt_input_channels,
-    build_encoder,
-    pad_input,
-)
+from segstudio.models.encoder_contract import ENCODERS, pad_input
+from segstudio.models.encoders import build_encoder
+from segstudio.models.torchvision_encoders import VGGEncoder, adapt_input_channels
 from segstudio.models.registry import ModelConfig, Task, architectures, build_model
 from segstudio.models.smp_compat import load_smp_state_dict
 

@@ -38,7 +38,7 @@ RARE_PIXEL_SHARE = 0.001
 # ... and appears in at most this share of the masks (at least one mask).
 RARE_FILE_SHARE = 0.1
 # Where "predict all" writes its masks (palette PNGs of class ids); the same name as
-# ``segstudio.ui.model_jobs.PREDICTIONS_FOLDER``, which io may not import.
+# ``segstudio.app.project_predictions.PREDICTIONS_FOLDER``, which io may not import.
 SEGSTUDIO_PREDICTIONS_FOLDER = "segstudio-predictions"
 _NAMED_FILES = 10  # per-file notes listed before "and N more masks"
 

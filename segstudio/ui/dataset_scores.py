@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from segstudio.core.progress import Progress
 from segstudio.io.datasets import Dataset
-from segstudio.ui.model_jobs import DatasetScoresResult, ImageScore, dataset_scores, score_dataset, score_image
+from segstudio.app.scoring import DatasetScoresResult, ImageScore, dataset_scores, score_dataset, score_image
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
 BATCH_MS = 150  # rows that arrive while the job runs reach the file list at most this often

@@ -24,13 +24,7 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import Progress
-from segstudio.ui.model_jobs import (
-    ModelHandle,
-    available_devices,
-    label_mismatch,
-    label_name_warning,
-    load_model,
-)
+from segstudio.app.loaded_model import ModelHandle, available_devices, label_mismatch, label_name_warning, load_model
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
 MODEL_FILE_FILTER = "Model weights (*.safetensors *.pth *.pt *.bin);;All files (*)"

@@ -15,7 +15,8 @@ from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import DatasetEvaluator, DatasetScores
 from segstudio.io.datasets import open_dataset
 from segstudio.io.mask_files import write_class_mask
-from segstudio.ui.model_jobs import PREDICTIONS_FOLDER, dataset_scores, score_image
+from segstudio.app.project_predictions import PREDICTIONS_FOLDER
+from segstudio.app.scoring import dataset_scores, score_image
 
 CAMVID_STEMS = ("0016E5_07959", "0016E5_07961", "0016E5_07963", "0016E5_07965", "0016E5_07967")
 

@@ -13,7 +13,7 @@ from PySide6.QtTest import QTest
 from segstudio.io.demo_dataset import write_demo_dataset
 from segstudio.io.mask_files import read_class_mask
 from segstudio.ui.main_window import MainWindow
-from segstudio.ui.model_jobs import PredictedImage
+from segstudio.app.loaded_model import PredictedImage
 
 
 @pytest.fixture

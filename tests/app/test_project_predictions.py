@@ -10,7 +10,7 @@ import numpy as np
 from segstudio.io.datasets import open_dataset
 from segstudio.io.demo_dataset import DEMO_LABELS, write_demo_dataset
 from segstudio.io.mask_files import write_class_mask
-from segstudio.ui.model_jobs import PREDICTIONS_FOLDER, app_predictions
+from segstudio.app.project_predictions import PREDICTIONS_FOLDER, app_predictions
 
 
 def test_newest_model_folder_wins_per_image(tmp_path: Path) -> None:

@@ -1,0 +1,130 @@
+"""A model loaded for the window: its checkpoint read onto a device, described for the model panel, and predicting
+one image for the image's session.
+
+The loaded model travels back to the GUI inside :class:`ModelHandle` as an opaque predictor: the GUI thread
+never calls it, it only hands it to the next prediction job (a model in eval mode under ``inference_mode``
+may serve two jobs at once, which happens for a moment when a new "predict" job replaces one still stopping).
+Torch is imported inside the functions, so opening the window never waits for it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segstudio.core.labels import LabelSet
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
+
+DEFAULT_TILE_SIZE = 512  # windows of this size: progress and cancel between them, bounded memory on huge images
+
+
+@dataclass(frozen=True, eq=False)
+class ModelHandle:
+    """A loaded model ready to predict, and what the panel shows about it."""
+
+    path: Path
+    name: str  # the file's stem: names the predictions folder
+    device: str
+    architecture: str  # in words: "unet (encoder classic, base_channels=4)"
+    task: str
+    labels: LabelSet
+    notes: tuple[str, ...]
+    predictor: Any  # segstudio.models.predictor.Predictor (opaque to the GUI)
+
+    @property
+    def num_classes(self) -> int:
+        return self.labels.num_classes
+
+
+def available_devices() -> list[str]:
+    """"cuda" (first) when torch sees a GPU, and always "cpu"."""
+    import torch
+
+    return (["cuda"] if torch.cuda.is_available() else []) + ["cpu"]
+
+
+def load_model(
+    path: Path, device: str = "cpu", *, tile_size: int | None = DEFAULT_TILE_SIZE,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+) -> ModelHandle:
+    """Load a segstudio checkpoint or a torchvision weights file onto ``device`` (the "model" job)."""
+    from segstudio.models.checkpoints import load_weights_file
+    from segstudio.models.predictor import Predictor
+
+    report(progress, Progress("load model", 0, 2, Path(path).name))
+    loaded = load_weights_file(path, device=device)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    meta = loaded.meta
+    tile = tile_size if str(meta.task) == "semantic" else None
+    predictor = Predictor.from_checkpoint(loaded, device=device, tile_size=tile)
+    report(progress, Progress("load model", 2, 2, Path(path).name))
+    config = meta.config
+    details = [f"encoder {config.encoder}"] if config.encoder else []
+    details += [f"{key}={value}" for key, value in sorted(dict(config.options).items())]
+    architecture = config.architecture + (f" ({', '.join(details)})" if details else "")
+    return ModelHandle(
+        path=Path(path), name=safe_name(Path(path).stem), device=str(device), architecture=architecture,
+        task=str(meta.task), labels=meta.labels, notes=tuple(loaded.notes), predictor=predictor,
+    )
+
+
+def label_mismatch(model_labels: LabelSet, dataset_labels: LabelSet) -> str | None:
+    """Why the model's masks cannot be used with the dataset's label set (None: they can)."""
+    if model_labels.num_classes == dataset_labels.num_classes:
+        return None
+    return (
+        f"the model predicts {model_labels.num_classes} classes ({_names(model_labels)}) but the dataset's label "
+        f"set has {dataset_labels.num_classes} ({_names(dataset_labels)}); load a model trained on this label set"
+    )
+
+
+def label_name_warning(model_labels: LabelSet, dataset_labels: LabelSet) -> str | None:
+    """Same class count but other names: usable, but say so."""
+    if model_labels.num_classes != dataset_labels.num_classes or model_labels.names == dataset_labels.names:
+        return None
+    return f"class names differ: the model says {_names(model_labels)}, the dataset {_names(dataset_labels)}"
+
+
+@dataclass(frozen=True)
+class PredictedImage:
+    """One image's predicted class mask (``path``: where it was written, if it was)."""
+
+    key: str
+    classes: np.ndarray
+    model: str
+    path: Path | None = None
+
+
+def predict_image(
+    model: ModelHandle, image: np.ndarray, key: str, labels: LabelSet, *,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+) -> PredictedImage:
+    """Predict one (already read) image; the class mask is checked against ``labels``."""
+    mismatch = label_mismatch(model.labels, labels)
+    if mismatch is not None:
+        raise ValueError(mismatch)
+    prediction = model.predictor.predict(image, progress=progress, cancel=cancel)
+    return PredictedImage(key, checked_classes(prediction.classes, labels), model.name)
+
+
+def checked_classes(classes: np.ndarray, labels: LabelSet) -> np.ndarray:
+    classes = np.asarray(classes)
+    if classes.size and int(classes.max()) >= labels.num_classes:
+        raise ValueError(
+            f"the model predicted class {int(classes.max())} but the label set has {labels.num_classes} classes"
+        )
+    return classes
+
+
+def _names(labels: LabelSet, limit: int = 6) -> str:
+    names = list(labels.names)
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"

@@ -1,0 +1,116 @@
+"""Where the window's predictions live in a project: "Predict all images" writes each mask to
+``<project dir>/segstudio-predictions/<model name>/<sample key>.png``, and opening the project finds them again.
+
+"Predict this image" keeps the mask in memory: the window attaches it to the image's session (see
+:meth:`ImageSession.prepare_prediction` / ``set_prediction``, which keep the work and its undo history). "Predict
+all images" writes each mask as a palette PNG (atomically, with :func:`~segstudio.io.mask_files.write_class_mask`)
+to :func:`prediction_path`. The dataset's own prediction sources are not changed (no project file is rewritten):
+the window keeps a map ``sample key -> written mask`` for this run, which wins over the dataset's prediction folders
+when an image is loaded and scored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from segstudio.app.loaded_model import ModelHandle, PredictedImage, label_mismatch, safe_name
+from segstudio.app.prediction import ImageJob, predict_images
+from segstudio.core.progress import CancelToken, ProgressCallback
+from segstudio.io.datasets import Dataset, Sample
+from segstudio.io.mask_files import read_class_mask
+
+PREDICTIONS_FOLDER = "segstudio-predictions"
+
+
+@dataclass(frozen=True)
+class PredictedFolder:
+    """What "predict all" did: ``written`` maps sample key -> mask file; ``skipped`` key -> reason."""
+
+    model: str
+    folder: Path
+    written: Mapping[str, Path] = field(default_factory=dict)
+    skipped: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "written", MappingProxyType(dict(self.written)))
+        object.__setattr__(self, "skipped", MappingProxyType(dict(self.skipped)))
+
+
+def predictions_dir(dataset: Dataset, model_name: str) -> Path:
+    return dataset.project_file.parent / PREDICTIONS_FOLDER / safe_name(model_name)
+
+
+def prediction_path(dataset: Dataset, model_name: str, sample: Sample) -> Path:
+    return predictions_dir(dataset, model_name) / f"{sample.key}.png"
+
+
+def predict_all(
+    model: ModelHandle, dataset: Dataset, *,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+) -> PredictedFolder:
+    """Predict every image of ``dataset`` and write each mask to :func:`prediction_path` (atomically; see
+    :func:`segstudio.app.prediction.predict_images`). An image that cannot be used is skipped with the reason."""
+    labels = dataset.spec.labels
+    mismatch = label_mismatch(model.labels, labels)
+    if mismatch is not None:
+        raise ValueError(mismatch)
+    jobs = [ImageJob(sample.key, sample.image, prediction_path(dataset, model.name, sample)) for sample in dataset.samples]
+    done = predict_images(model.predictor, jobs, labels, stage="predict all", progress=progress, cancel=cancel)
+    skipped = {key: image.reason for key, image in done.skipped.items()}
+    return PredictedFolder(model.name, predictions_dir(dataset, model.name), dict(done.written), skipped)
+
+
+def app_predictions(dataset: Dataset) -> dict[str, Path]:
+    """Predictions segstudio wrote in earlier runs: sample key -> ``segstudio-predictions/<model>/<key>.png``.
+
+    Every model folder is listed once (no mask is opened). When several models predicted the same image, the
+    **newest model folder wins**: folders are ranked by their most recently written mask (the model the user
+    ran last), and each image takes its mask from the highest-ranked folder that has one. Keys that are not in
+    the dataset are ignored. The project file is not touched: these are found again on every open.
+    """
+    root = dataset.project_file.parent / PREDICTIONS_FOLDER
+    try:
+        folders = [entry for entry in os.scandir(root) if entry.is_dir()]
+    except OSError:
+        return {}
+    keys = {sample.key for sample in dataset.samples}
+    ranked: list[tuple[float, dict[str, Path]]] = []
+    for folder in folders:
+        found: dict[str, Path] = {}
+        newest = 0.0
+        pending = [(folder.path, "")]
+        while pending:
+            path, prefix = pending.pop()
+            try:
+                entries = list(os.scandir(path))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir():
+                        pending.append((entry.path, f"{prefix}{entry.name}/"))
+                    elif entry.name.endswith(".png") and not entry.name.startswith(".") and entry.is_file():
+                        key = f"{prefix}{entry.name[:-4]}"
+                        if key in keys:
+                            found[key] = Path(entry.path)
+                            newest = max(newest, entry.stat().st_mtime)
+                except OSError:
+                    continue
+        if found:
+            ranked.append((newest, found))
+    chosen: dict[str, Path] = {}
+    for _newest, found in sorted(ranked, key=lambda item: item[0]):
+        chosen.update(found)  # newer folders overwrite older ones
+    return chosen
+
+
+def read_prediction(dataset: Dataset, key: str, path: Path, model: str | None = None) -> PredictedImage:
+    """A written prediction mask read back (for the image on screen after "predict all")."""
+    classes = read_class_mask(path, dataset.spec.labels)
+    return PredictedImage(key, np.asarray(classes), model or path.parent.name, path)

@@ -1,0 +1,116 @@
+"""Scoring a model's masks against the ground truth in a project: one image, or every image of the dataset.
+
+The ignore rule is the session's (:mod:`segstudio.core.mask_comparison`): a pixel that either side marks with the
+label set's ignore id is not scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from segstudio.core.metrics import DatasetEvaluator, DatasetScores, Scores, confusion_matrix
+from segstudio.core.labels import LabelSet
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.io.datasets import Dataset, Sample
+from segstudio.io.mask_files import read_class_mask
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """One image's model-vs-truth scores (all None when it lacks ground truth or a prediction)."""
+
+    key: str
+    confusion: np.ndarray | None
+    mean_iou: float | None
+    mean_dice: float | None
+
+
+@dataclass(frozen=True)
+class DatasetScoresResult:
+    """Model vs truth for the images that have both: per image and the dataset (``scores`` None if none)."""
+
+    per_image: Mapping[str, ImageScore]
+    scores: DatasetScores | None
+    total: int  # images in the dataset
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_image", MappingProxyType(dict(self.per_image)))
+
+
+def score_image(
+    dataset: Dataset, sample: Sample, prediction: Path | np.ndarray | None,
+    truth: np.ndarray | None = None,
+) -> ImageScore:
+    """Model vs truth for one image: ``prediction`` is an array, a mask file, or None (the dataset's first
+    prediction source). ``truth``: the ground truth if already read."""
+    labels = dataset.spec.labels
+    if truth is None:
+        truth_path = dataset.ground_truth(sample)
+        if truth_path is None:
+            return ImageScore(sample.key, None, None, None)
+        source = dataset.ground_truth_source(sample)
+        truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None)
+    if prediction is None:
+        for name, path in dataset.predictions(sample).items():
+            prediction = read_class_mask(path, labels, value_map=dataset.source(name).value_map)
+            break
+    elif isinstance(prediction, Path):
+        prediction = read_class_mask(prediction, labels)
+    if prediction is None:
+        return ImageScore(sample.key, None, None, None)
+    truth, prediction = _scorable(np.asarray(truth), np.asarray(prediction), labels)
+    confusion = confusion_matrix(truth, prediction, labels.num_classes, labels.ignore_index)
+    scores = Scores.from_confusion(confusion, labels.names)
+    return ImageScore(sample.key, confusion, scores.mean_iou, scores.mean_dice)
+
+
+def dataset_scores(dataset: Dataset, known: Mapping[str, ImageScore]) -> DatasetScoresResult:
+    """Sum up per-image scores (``known``) into the dataset's accumulated and mean-of-images scores."""
+    labels = dataset.spec.labels
+    evaluator = DatasetEvaluator(labels.num_classes, labels.ignore_index, labels.names)
+    per_image = dict(known)
+    for key, score in per_image.items():
+        if score.confusion is not None:
+            evaluator.add_confusion(key, score.confusion)
+    result = evaluator.result() if len(evaluator) else None
+    return DatasetScoresResult(per_image, result, len(dataset.samples))
+
+
+def score_dataset(
+    dataset: Dataset, overrides: Mapping[str, Path] | None = None, *,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+) -> DatasetScoresResult:
+    """The "dataset metrics" job: model (``overrides`` key -> mask file, else the dataset's first prediction
+    source) vs ground truth for every image. Each image's result goes out as a progress report (``message`` =
+    key, ``metrics`` = mean_iou/mean_dice) so the file list fills as it goes; unreadable images are n/a."""
+    overrides = dict(overrides or {})
+    per_image: dict[str, ImageScore] = {}
+    total = len(dataset.samples)
+    for index, sample in enumerate(dataset.samples):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            score = score_image(dataset, sample, overrides.get(sample.key))
+        except (ValueError, OSError):
+            score = ImageScore(sample.key, None, None, None)
+        per_image[sample.key] = score
+        figures = {k: v for k, v in (("mean_iou", score.mean_iou), ("mean_dice", score.mean_dice)) if v is not None}
+        report(progress, Progress("dataset metrics", index + 1, total, sample.key, figures))
+    return dataset_scores(dataset, known=per_image)
+
+
+def _scorable(truth: np.ndarray, prediction: np.ndarray, labels: LabelSet) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels a prediction marks with the ignore id ("unlabelled") are not scored, as in the session's rule
+    (either side's ignore id leaves a pixel out): the metrics module would refuse them otherwise."""
+    ignore = labels.ignore_index
+    if ignore is None:
+        return truth, prediction
+    holes = prediction == ignore
+    if not holes.any():
+        return truth, prediction
+    return np.where(holes, ignore, truth).astype(truth.dtype, copy=False), prediction

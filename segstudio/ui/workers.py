@@ -6,6 +6,10 @@ Everything slow (inference, training, folder scans, thumbnails, full-image metri
     handle = pool.submit("predict", lambda progress, cancel: predictor.predict(image, progress=progress, cancel=cancel))
     handle.signals.finished.connect(show_prediction)        # or, once for every job: pool.signals("predict")
 
+This module owns the pool: channels, generations, and delivery on the GUI thread. A job's handle, signals and
+failure are :mod:`segstudio.ui.worker_jobs`; what runs on the pool thread is :mod:`segstudio.ui.worker_runner`.
+Every name other modules use (``WorkerPool``, ``WorkerFailure``, ``JobHandle``...) is importable from here.
+
 How it fits together
 --------------------
 * **A job** is a function ``fn(progress, cancel) -> result`` (:data:`JobFunction`), the same shape the models'
@@ -56,17 +60,20 @@ shows starvation, lower it for the duration of a prediction job, not here.
 
 from __future__ import annotations
 
-import threading
-import time
-import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QThreadPool, Signal, Slot
 
-from segstudio.core.errors import FileProblem
-from segstudio.core.progress import Cancelled, CancelToken, Progress, ProgressCallback
+from segstudio.core.progress import Progress
+from segstudio.ui.worker_jobs import (
+    Job,
+    JobFunction,
+    JobHandle,
+    WorkerFailure,
+    WorkerSignals,
+    failure_from_exception,
+)
+from segstudio.ui.worker_runner import DEFAULT_PROGRESS_INTERVAL_S, JobRunner, Relay
 
 __all__ = [
     "DEFAULT_PROGRESS_INTERVAL_S",
@@ -78,209 +85,6 @@ __all__ = [
     "WorkerSignals",
     "failure_from_exception",
 ]
-
-JobFunction = Callable[[ProgressCallback, CancelToken], Any]
-"""``fn(progress, cancel) -> result``: runs on a worker thread; reports through ``progress``, checks ``cancel``."""
-
-DEFAULT_PROGRESS_INTERVAL_S = 0.05
-
-
-# -- value objects ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Job:
-    """What to run: ``fn`` on a worker, as generation ``generation`` of ``channel``."""
-
-    channel: str
-    generation: int
-    fn: JobFunction
-
-
-@dataclass(frozen=True)
-class WorkerFailure:
-    """A job that raised. ``message`` is for the window; ``details`` (the traceback) for a details view."""
-
-    channel: str
-    generation: int
-    error_type: str
-    message: str
-    details: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def failure_from_exception(error: BaseException, channel: str, generation: int) -> WorkerFailure:
-    """Text only: the exception (and the frames, arrays and tensors its traceback holds) is not kept.
-
-    A :class:`~segstudio.core.errors.FileProblem` or ``ValueError`` is written for the user already, so its text
-    is the message as it is; anything else reads ``"<ExceptionType>: <text>"``.
-    """
-    text = str(error).strip()
-    if isinstance(error, (FileProblem, ValueError)) and text:
-        message = text
-    else:
-        message = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    return WorkerFailure(channel, generation, type(error).__name__, message, details)
-
-
-# -- signals ------------------------------------------------------------------------------------------------------
-
-
-class WorkerSignals(QObject):
-    """What the GUI hears about a job (or, from :meth:`WorkerPool.signals`, about every current job of a channel).
-
-    Always emitted on the GUI thread. ``progress`` carries a :class:`~segstudio.core.progress.Progress`,
-    ``finished`` the job's result, ``failed`` a :class:`WorkerFailure`.
-    """
-
-    started = Signal()
-    progress = Signal(object)
-    finished = Signal(object)
-    failed = Signal(object)
-    cancelled = Signal()
-
-
-class _Relay(QObject):
-    """Private: emitted on worker threads, received (queued) by the pool on the GUI thread."""
-
-    started = Signal(object)  # handle
-    progress = Signal(object, object)  # handle, Progress
-    finished = Signal(object, object)  # handle, result
-    failed = Signal(object, object)  # handle, WorkerFailure
-    cancelled = Signal(object)  # handle
-
-
-# -- handles ------------------------------------------------------------------------------------------------------
-
-
-class JobHandle:
-    """A submitted job: its signals, its cancel, and whether it still matters.
-
-    ``done`` turns true on the worker once the function has returned or raised (its outcome may still be on its
-    way to the GUI); ``is_current`` is false once a newer job was submitted to the channel (or it was dropped).
-    """
-
-    def __init__(self, pool: WorkerPool, job: Job) -> None:
-        self._pool = pool
-        self.job = job
-        self.token = CancelToken()
-        self.signals = WorkerSignals()
-        self._superseded = threading.Event()  # set on the GUI thread, read by the worker: stop posting progress
-        self._done = threading.Event()
-
-    @property
-    def channel(self) -> str:
-        return self.job.channel
-
-    @property
-    def generation(self) -> int:
-        return self.job.generation
-
-    @property
-    def is_current(self) -> bool:
-        return not self._superseded.is_set() and self._pool.generation(self.channel) == self.generation
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self.token.cancelled
-
-    def cancel(self) -> None:
-        """Ask the job to stop (cooperative). A current job then ends with ``cancelled``."""
-        self.token.cancel()
-
-    def __repr__(self) -> str:
-        state = "done" if self.done else "running"
-        return f"<JobHandle {self.channel}#{self.generation} {state}{'' if self.is_current else ' stale'}>"
-
-
-class _Runner(QRunnable):
-    """Runs one job on a pool thread; posts everything through the relay."""
-
-    def __init__(self, handle: JobHandle, relay: _Relay, progress_interval_s: float) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # Python owns it (the pool keeps it until the job has ended)
-        self._handle = handle
-        self._relay = relay
-        self._interval = progress_interval_s
-        self._last_post = float("-inf")
-        self._unsent: Progress | None = None
-
-    def run(self) -> None:  # worker thread
-        handle, relay = self._handle, self._relay
-        outcome: tuple[str, Any] = ("cancelled", None)
-        try:
-            if not handle.token.cancelled:
-                relay.started.emit(handle)
-                try:
-                    result = handle.job.fn(self._report, handle.token)
-                    outcome = ("cancelled", None) if handle.token.cancelled else ("finished", _check_result(result))
-                except Cancelled:
-                    outcome = ("cancelled", None)
-                except Exception as error:  # noqa: BLE001 - a job's error must never take the app down
-                    if handle.token.cancelled:
-                        outcome = ("cancelled", None)
-                    else:
-                        outcome = ("failed", failure_from_exception(error, handle.channel, handle.generation))
-        except BaseException as error:  # noqa: BLE001 - not even SystemExit may escape a worker thread
-            outcome = ("failed", failure_from_exception(error, handle.channel, handle.generation))
-        finally:
-            handle._done.set()
-            try:
-                self._flush_progress()
-                kind, value = outcome
-                if kind == "finished":
-                    relay.finished.emit(handle, value)
-                elif kind == "failed":
-                    relay.failed.emit(handle, value)
-                else:
-                    relay.cancelled.emit(handle)
-            except RuntimeError:  # the pool's C++ side was deleted under a running job: nobody is left to tell
-                pass
-
-    def _report(self, progress: Progress) -> None:  # worker thread, called by the job
-        if not isinstance(progress, Progress):
-            raise ValueError(f"a job reports Progress objects, got {type(progress).__name__}")
-        if self._handle._superseded.is_set():
-            self._unsent = None
-            return
-        now = time.monotonic()
-        complete = progress.total > 0 and progress.done >= progress.total
-        if complete or now - self._last_post >= self._interval:
-            self._last_post = now
-            self._unsent = None
-            self._relay.progress.emit(self._handle, progress)
-        else:
-            self._unsent = progress
-
-    def _flush_progress(self) -> None:
-        if self._unsent is not None and not self._handle._superseded.is_set():
-            self._relay.progress.emit(self._handle, self._unsent)
-        self._unsent = None
-
-
-def _check_result(result: Any) -> Any:
-    """Refuse results the GUI must not receive from a worker: torch objects, Qt GUI objects."""
-    module = type(result).__module__ or ""
-    if module == "torch" or module.startswith("torch."):
-        raise ValueError(
-            f"a worker returned a torch {type(result).__name__}; hand the GUI numpy arrays or frozen dataclasses"
-        )
-    if module.startswith(("PySide6.QtGui", "PySide6.QtWidgets")):
-        raise ValueError(
-            f"a worker returned a {type(result).__name__}; Qt GUI objects may only be made on the GUI thread, "
-            "so return numpy and build it there"
-        )
-    return result
-
-
-# -- the pool -----------------------------------------------------------------------------------------------------
 
 
 class WorkerPool(QObject):
@@ -306,7 +110,7 @@ class WorkerPool(QObject):
         self._progress_interval_s = float(progress_interval_s)
         self._threads = QThreadPool(self)
         self._threads.setMaxThreadCount(int(max_threads))
-        self._relay = _Relay(self)
+        self._relay = Relay(self)
         queued = Qt.ConnectionType.QueuedConnection
         self._relay.started.connect(self._on_started, queued)
         self._relay.progress.connect(self._on_progress, queued)
@@ -316,7 +120,7 @@ class WorkerPool(QObject):
         self._generations: dict[str, int] = {}
         self._current: dict[str, JobHandle] = {}
         self._channel_signals: dict[str, WorkerSignals] = {}
-        self._running: dict[JobHandle, _Runner] = {}  # submitted, outcome not yet handled on the GUI thread
+        self._running: dict[JobHandle, JobRunner] = {}  # submitted, outcome not yet handled on the GUI thread
 
     # -- submitting -------------------------------------------------------------------------------------------
 
@@ -344,7 +148,7 @@ class WorkerPool(QObject):
             if cancel_previous:
                 previous.cancel()
         handle = JobHandle(self, Job(channel, generation, fn))
-        runner = _Runner(handle, self._relay, self._progress_interval_s)
+        runner = JobRunner(handle, self._relay, self._progress_interval_s)
         self._current[channel] = handle
         was_busy = bool(self._running)
         self._running[handle] = runner

@@ -11,21 +11,23 @@ from segstudio.cli.evaluate import evaluate_folders, print_scores
 from segstudio.cli.exits import EXIT_OK
 
 if TYPE_CHECKING:
-    from segstudio.io.datasets import Dataset
+    from segstudio.app.project import Project
 
 
 def _run_scan(args: argparse.Namespace) -> int:
-    from segstudio.io.datasets import check_files, open_dataset
+    from segstudio.app.project import open_project
+    from segstudio.io.datasets import check_files
 
-    dataset = open_dataset(args.folder, redetect=args.redetect)
-    problems = list(dataset.problems)
+    project = open_project(args.folder, redetect=args.redetect)
+    problems = list(project.dataset.problems)
     if args.check:
-        problems.extend(check_files(dataset))
-    print_dataset(dataset, problems, sys.stdout)
+        problems.extend(check_files(project.dataset))
+    print_dataset(project, problems, sys.stdout)
     return EXIT_OK
 
 
-def print_dataset(dataset: Dataset, problems: Sequence[object], out: TextIO, *, shown_per_kind: int = 3) -> None:
+def print_dataset(project: Project, problems: Sequence[object], out: TextIO, *, shown_per_kind: int = 3) -> None:
+    dataset = project.dataset
     spec = dataset.spec
     state = "guessed now and saved to" if dataset.detected_now else "read from"
     print(f"{dataset.root}: {spec.layout.value} layout, {len(dataset.samples)} images", file=out)
@@ -33,8 +35,10 @@ def print_dataset(dataset: Dataset, problems: Sequence[object], out: TextIO, *, 
     for split in spec.splits:
         in_split = [s for s in dataset.samples if s.split == split]
         with_truth = sum(1 for s in in_split if dataset.ground_truth(s) is not None)
-        with_prediction = sum(1 for s in in_split if dataset.predictions(s))
+        with_prediction = sum(1 for s in in_split if project.has_prediction(s))
         print(f"  {split}: {len(in_split)} images, {with_truth} with ground truth, {with_prediction} with predictions", file=out)
+    if project.app_predictions:
+        print(f"predicted by segstudio in earlier runs: {len(project.app_predictions)} images (segstudio-predictions/)", file=out)
     labels = spec.labels
     ignore = f", ignore id {labels.ignore_index} ({labels.ignore_name})" if labels.ignore_index is not None else ""
     print(f"classes ({labels.num_classes}{ignore}): {', '.join(f'{c.id} {c.name}' for c in labels.classes)}", file=out)
@@ -55,13 +59,13 @@ def print_dataset(dataset: Dataset, problems: Sequence[object], out: TextIO, *, 
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from segstudio.io.datasets import open_dataset
+    from segstudio.app.project import open_project
     from segstudio.io.demo_dataset import DEMO_LABELS, ensure_demo_dataset
     from segstudio.io.project_file import user_data_dir
 
     folder = ensure_demo_dataset(getattr(args, "folder", None) or user_data_dir() / "demo")
-    dataset = open_dataset(folder)
-    print_dataset(dataset, dataset.problems, sys.stdout)
+    project = open_project(folder)
+    print_dataset(project, project.dataset.problems, sys.stdout)
     print(file=sys.stdout)
     print_scores(evaluate_folders(folder / "masks", folder / "predictions", DEMO_LABELS), sys.stdout)
     print(

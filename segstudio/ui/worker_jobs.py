@@ -12,18 +12,21 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
 from segstudio.core.errors import FileProblem
 from segstudio.core.progress import CancelToken, ProgressCallback
 
-if TYPE_CHECKING:
-    from segstudio.ui.workers import WorkerPool
-
 JobFunction = Callable[[ProgressCallback, CancelToken], Any]
 """``fn(progress, cancel) -> result``: runs on a worker thread; reports through ``progress``, checks ``cancel``."""
+
+
+class ChannelGenerations(Protocol):
+    """What a handle asks its pool (:class:`~segstudio.ui.workers.WorkerPool`): a channel's current generation."""
+
+    def generation(self, channel: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class JobHandle:
     way to the GUI); ``is_current`` is false once a newer job was submitted to the channel (or it was dropped).
     """
 
-    def __init__(self, pool: WorkerPool, job: Job) -> None:
+    def __init__(self, pool: ChannelGenerations, job: Job) -> None:
         self._pool = pool
         self.job = job
         self.token = CancelToken()
@@ -122,4 +125,12 @@ class JobHandle:
         return f"<JobHandle {self.channel}#{self.generation} {state}{'' if self.is_current else ' stale'}>"
 
 
-__all__ = ["Job", "JobFunction", "JobHandle", "WorkerFailure", "WorkerSignals", "failure_from_exception"]
+__all__ = [
+    "ChannelGenerations",
+    "Job",
+    "JobFunction",
+    "JobHandle",
+    "WorkerFailure",
+    "WorkerSignals",
+    "failure_from_exception",
+]

@@ -1,21 +1,10 @@
 """The canvas: an image session's layers, composited lazily into small RGBA tiles, with zoom, pan and the
 editing tools.
 
-Rendering (see ARCHITECTURE.md, pattern 5: "render lazily, downsample when zoomed out, tile past Qt's limit"):
-
-- The view is cut into fixed tiles of ``TILE x TILE`` *output* pixels at the zoom's ``step`` (image pixels per
-  output pixel: 1 when zoomed in, pixel level with no smoothing; a power of two <= 1/scale when zoomed out).
-  Tile ``(ty, tx)`` at ``step`` shows image pixels from ``origin = (ty * TILE * step, tx * TILE * step)``
-  every ``step``-th pixel. Each tile is its own small :class:`~segstudio.ui.qt_image.RgbaImage` (numpy buffer
-  + QImage over it), so no QImage ever comes near Qt's 32767-pixel raster limit, whatever the image size.
-- Tiles are made only when a paint needs them (visible tiles only), kept in an LRU cache bounded by
-  ``MAX_TILE_BYTES`` (visible tiles are never evicted) and keyed by ``(step, ty, tx)``, so zooming back to a
-  level seen before reuses its tiles. Canvas memory is therefore bounded by the cache, not by the image.
-- An edit reported by the session (a small rectangle) is queued on each cached tile it touches and composited
-  exactly at that tile's next paint; only that rectangle of the widget is updated. A tile with too many
-  queued edits (or a big one) is simply recomposited whole.
-- Zoomed out far (``step > AREA_MAX_STEP``) the image is subsampled (nearest) rather than block-averaged, so
-  a fitted view of a 40,000 x 20,000 slide does not read every pixel of it.
+This module owns the widget: the view (``scale``, ``offset`` and the zoom's ``step``), painting the visible tiles
+and the tools' overlays, and turning mouse, wheel and keys into tool calls, pans and zooms. The tiles and their
+LRU cache (why memory is bounded by the cache, not the image) are :mod:`segstudio.ui.canvas_tiles`; what a tile
+shows (layers, styles, the highlight) is :mod:`segstudio.ui.canvas_compositing`.
 
 View: ``scale`` widget pixels per image pixel; image pixel ``(x, y)`` (centre on integers) covers widget
 ``[offset + x * scale, offset + (x + 1) * scale)``.
@@ -24,7 +13,6 @@ View: ``scale`` widget pixels per image pixel; image pixel ``(x, y)`` (centre on
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
@@ -40,34 +28,14 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
-from segstudio.core.compositing import (
-    ImageSampling,
-    LayerKind,
-    LayerStyle,
-    Palettes,
-    composite,
-    out_shape,
-)
+from segstudio.core.compositing import LayerKind, LayerStyle, Palettes, out_shape
 from segstudio.core.geometry import Rect
 from segstudio.core.session import ImageSession
-from segstudio.ui.qt_image import RgbaImage
+from segstudio.ui.canvas_compositing import DEFAULT_STYLES, composite_tile
+from segstudio.ui.canvas_tiles import MAX_TILE_BYTES, TILE, Tile, TileCache, TileKey, tile_image_rect
 from segstudio.ui.tools import Tool, ToolController, ToolResult
 
-TILE = 512  # output pixels per tile side (volumina's tile size)
-MAX_TILE_BYTES = 96 << 20  # LRU cache bound: 96 MiB = 96 full tiles (visible tiles are always kept)
-MAX_DIRTY = 16  # queued edits per tile before it is recomposited whole instead
-AREA_MAX_STEP = 8  # block-average the image up to this step, subsample past it
 MIN_SCALE, MAX_SCALE = 1.0 / 256.0, 64.0
-HIGHLIGHT_RGB = np.array([255, 255, 0], dtype=np.uint16)  # a selected instance, blended 60 % over the pixels
-
-DEFAULT_STYLES: dict[LayerKind, LayerStyle] = {
-    LayerKind.IMAGE: LayerStyle(True, 1.0),
-    LayerKind.GROUND_TRUTH: LayerStyle(True, 0.9, outline_only=True),
-    LayerKind.PREDICTION: LayerStyle(False, 0.5),
-    LayerKind.WORKING: LayerStyle(True, 0.5),
-    LayerKind.ERROR_MAP: LayerStyle(False, 0.6),
-}
-MASK_LAYERS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING, LayerKind.ERROR_MAP)
 
 
 def step_for(scale: float, shape: tuple[int, int] | None = None) -> int:
@@ -77,22 +45,6 @@ def step_for(scale: float, shape: tuple[int, int] | None = None) -> int:
     while step * 2 <= 1.0 / scale:
         step *= 2
     return step
-
-
-class _Tile:
-    """One cached tile: its buffer, its image origin, whether it was ever composited, and queued edits."""
-
-    __slots__ = ("buffer", "dirty", "origin", "valid")
-
-    def __init__(self, rows: int, cols: int, origin: tuple[int, int]) -> None:
-        self.buffer = RgbaImage(np.empty((rows, cols, 4), dtype=np.uint8))
-        self.origin = origin
-        self.valid = False
-        self.dirty: list[Rect] = []
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.buffer.array.nbytes)
 
 
 class Canvas(QWidget):
@@ -126,8 +78,7 @@ class Canvas(QWidget):
         self._offset = QPointF(0.0, 0.0)
         self._fitted = True
         self._step = 1
-        self._tiles: OrderedDict[tuple[int, int, int], _Tile] = OrderedDict()  # LRU: oldest first
-        self._tile_bytes = 0
+        self._tiles = TileCache()
         self._highlight: np.ndarray | None = None  # bool mask drawn on top (e.g. a selected instance)
         self._space_down = False
         self._pan_from: QPointF | None = None
@@ -153,7 +104,7 @@ class Canvas(QWidget):
         if session is not None:
             session.add_listener(self._on_session_change)
         self._highlight = None
-        self._drop_tiles()
+        self._tiles.clear()
         if self._fitted or session is None:
             self.fit()
         else:
@@ -178,12 +129,7 @@ class Canvas(QWidget):
     def _on_session_change(self, rect: Rect) -> None:
         if rect.is_empty:
             return
-        for key, tile in self._tiles.items():
-            if tile.valid and not self._tile_image_rect(key).intersection(rect).is_empty:
-                if len(tile.dirty) >= MAX_DIRTY:
-                    tile.valid, tile.dirty = False, []
-                else:
-                    tile.dirty.append(rect)
+        self._tiles.queue_edit(rect, self._image_shape())
         self.update(self._widget_rect_of(rect))
 
     # -- layers ----------------------------------------------------------------------------------------
@@ -205,24 +151,8 @@ class Canvas(QWidget):
 
     def invalidate(self) -> None:
         """Recomposite everything (lazily, as it becomes visible)."""
-        for tile in self._tiles.values():
-            tile.valid, tile.dirty = False, []
+        self._tiles.invalidate()
         self.update()
-
-    def _layers(self) -> list[tuple[LayerKind, np.ndarray, LayerStyle]]:
-        session = self._session
-        assert session is not None
-        arrays = {
-            LayerKind.GROUND_TRUTH: session.ground_truth,
-            LayerKind.PREDICTION: session.prediction,
-            LayerKind.WORKING: session.mask,
-            LayerKind.ERROR_MAP: session.error_map,
-        }
-        if self._peek_truth and session.ground_truth is not None:
-            layers = [(LayerKind.GROUND_TRUTH, session.ground_truth, LayerStyle(True, 0.7))]
-        else:
-            layers = [(kind, arrays[kind], self._styles[kind]) for kind in MASK_LAYERS if arrays[kind] is not None]
-        return layers
 
     # -- view ------------------------------------------------------------------------------------------
 
@@ -292,20 +222,9 @@ class Canvas(QWidget):
     @property
     def tile_bytes(self) -> int:
         """Bytes of RGBA held by the tile cache now."""
-        return self._tile_bytes
+        return self._tiles.nbytes
 
-    def _drop_tiles(self) -> None:
-        self._tiles.clear()
-        self._tile_bytes = 0
-
-    def _tile_image_rect(self, key: tuple[int, int, int]) -> Rect:
-        """Image pixels a tile covers (clipped to the image)."""
-        step, ty, tx = key
-        height, width = self._image_shape()
-        top, left = ty * TILE * step, tx * TILE * step
-        return Rect(top, left, min(height, top + TILE * step), min(width, left + TILE * step))
-
-    def visible_tiles(self, clip: QRect | None = None) -> list[tuple[int, int, int]]:
+    def visible_tiles(self, clip: QRect | None = None) -> list[TileKey]:
         """Keys ``(step, ty, tx)`` of the tiles at the current step that land in widget rectangle ``clip``
         (default: the whole widget)."""
         if self._session is None:
@@ -322,53 +241,19 @@ class Canvas(QWidget):
         return [(self._step, ty, tx) for ty in range(top // TILE, -(-bottom // TILE))
                 for tx in range(left // TILE, -(-right // TILE))]
 
-    def _tile(self, key: tuple[int, int, int]) -> _Tile:
-        tile = self._tiles.get(key)
-        if tile is None:
-            step, ty, tx = key
-            origin = (ty * TILE * step, tx * TILE * step)
-            rows, cols, _ = out_shape(self._image_shape(), step, origin)
-            tile = _Tile(min(TILE, rows), min(TILE, cols), origin)
-            self._tiles[key] = tile
-            self._tile_bytes += tile.nbytes
-        else:
-            self._tiles.move_to_end(key)
-        return tile
-
-    def _evict(self, keep: set[tuple[int, int, int]]) -> None:
-        """Drop least recently used tiles (never one in ``keep``) until the cache fits ``MAX_TILE_BYTES``."""
-        if self._tile_bytes <= MAX_TILE_BYTES:
-            return
-        for key in list(self._tiles):
-            if self._tile_bytes <= MAX_TILE_BYTES:
-                break
-            if key not in keep:
-                self._tile_bytes -= self._tiles.pop(key).nbytes
-
     # -- compositing -----------------------------------------------------------------------------------
 
-    def _composite(self, tile: _Tile, step: int, rect: Rect) -> None:
+    def _composite(self, tile: Tile, step: int, rect: Rect) -> None:
         """Composite image rectangle ``rect`` into ``tile`` (clipped to it)."""
         assert self._session is not None and self._palettes is not None
-        session = self._session
-        done = composite(tile.buffer.array, rect, image=session.image, layers=self._layers(), palettes=self._palettes,
-                         step=step, origin=tile.origin, image_style=self._styles[LayerKind.IMAGE],
-                         sampling=ImageSampling.AREA if step <= AREA_MAX_STEP else ImageSampling.NEAREST)
+        done = composite_tile(tile, step, rect, session=self._session, palettes=self._palettes, styles=self._styles,
+                              peek_truth=self._peek_truth, highlight=self._highlight)
         self.composited_pixels += done.area
-        if self._highlight is not None and not done.is_empty:
-            oy, ox = tile.origin
-            shown = self._highlight[oy + done.top * step : oy + (done.bottom - 1) * step + 1 : step,
-                                    ox + done.left * step : ox + (done.right - 1) * step + 1 : step]
-            if shown.any():
-                target = tile.buffer.array[done.top : done.bottom, done.left : done.right]
-                pixels = target[shown]
-                pixels[:, :3] = (pixels[:, :3].astype(np.uint16) * 2 // 5 + HIGHLIGHT_RGB * 3 // 5).astype(np.uint8)
-                target[shown] = pixels
 
-    def _bring_up_to_date(self, key: tuple[int, int, int], tile: _Tile) -> None:
+    def _bring_up_to_date(self, key: TileKey, tile: Tile) -> None:
         step = key[0]
         if not tile.valid:
-            self._composite(tile, step, self._tile_image_rect(key))
+            self._composite(tile, step, tile_image_rect(key, self._image_shape()))
             self.tiles_composited += 1
             tile.valid, tile.dirty = True, []
             return
@@ -384,14 +269,14 @@ class Canvas(QWidget):
             s = self._scale * self._step
             keys = self.visible_tiles(event.rect())
             for key in keys:
-                tile = self._tile(key)
+                tile = self._tiles.tile(key, self._image_shape())
                 self._bring_up_to_date(key, tile)
                 rows, cols = tile.buffer.shape
                 _, ty, tx = key
                 target = QRectF(self._offset.x() + tx * TILE * s, self._offset.y() + ty * TILE * s, cols * s, rows * s)
                 painter.drawImage(target, tile.buffer.qimage, QRectF(0, 0, cols, rows))
             # Keep every tile of the whole view (not only this paint's clip) when evicting.
-            self._evict(set(self.visible_tiles()) | set(keys))
+            self._tiles.evict(set(self.visible_tiles()) | set(keys), MAX_TILE_BYTES)
             self._draw_overlays(painter)
         painter.end()
 

@@ -25,18 +25,13 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from segstudio.core.compositing import (
-    ImageDisplay,
-    ImageSampling,
-    LayerKind,
-    LayerStyle,
-    Palettes,
-    composite,
-    out_shape,
-)
+from segstudio.core.compositing import ImageSampling, composite, out_shape
 from segstudio.core.error_map import error_map
 from segstudio.core.geometry import Rect
+from segstudio.core.image_display import ImageDisplay
 from segstudio.core.labels import LabelSet
+from segstudio.core.layers import LayerKind, LayerStyle
+from segstudio.core.palettes import Palettes
 
 DAB = 64
 

@@ -14,68 +14,37 @@ textures; blocks cut by the image's edge average the pixels they have). Outlines
 subsampled grid (neighbours ``step`` pixels apart) so they stay one buffer pixel wide at every zoom: compositing
 at ``step`` equals compositing the ``[::step, ::step]``-subsampled arrays at step 1 (with nearest sampling).
 
-Blending, in layer order, is "over" with straight (non-premultiplied) colours: each mask value's colour and
-alpha come from a lookup table (class colours opaque, class 0 / background transparent, the ignore id in its
-colour), the alpha scaled by the layer's opacity to ``a`` in 0..255, and the pixel becomes
-``round(below * (255 - a) / 255) + round(colour * a / 255)``: exact for ``a`` = 0 and 255, within one level of
-exact "over" between. The result is opaque: the image (times its opacity) over black.
+Blending, in layer order (:mod:`segstudio.core.layers`), is "over" with straight (non-premultiplied) colours: each
+mask value's colour and alpha come from a lookup table (:class:`~segstudio.core.palettes.Palettes`: class colours
+opaque, class 0 / background transparent, the ignore id in its colour), the alpha scaled by the layer's opacity
+to ``a`` in 0..255, and the pixel becomes ``round(below * (255 - a) / 255) + round(colour * a / 255)``: exact for
+``a`` = 0 and 255, within one level of exact "over" between. The result is opaque: the image (times its
+opacity) over black.
 
 Speed: per band of rows (sized to stay in cache) and per layer, one gather from a packed-RGBA uint32 table
 (8- and 16-bit masks alike) and OpenCV's saturating multiply and add; the image goes through a cached display
-table. No Python loop runs per pixel. A 64x64 dab rectangle with four mask layers costs about 0.1 ms whatever
-the image size; a 1920x1080 region about 20 ms (``bench/bench_compositing.py``, two busy cores).
-Area-averaging a whole huge image at a coarse step reads every pixel (about 50 ms for 8192x8192 RGB at step
-8): a canvas that zooms out on such images should keep the reduced image rather than recompute it for every
-repaint.
+table (:class:`~segstudio.core.image_display.ImageDisplay`). No Python loop runs per pixel. A 64x64 dab
+rectangle with four mask layers costs about 0.1 ms whatever the image size; a 1920x1080 region about 20 ms
+(``bench/bench_compositing.py``, two busy cores). Area-averaging a whole huge image at a coarse step reads every
+pixel (about 50 ms for 8192x8192 RGB at step 8): a canvas that zooms out on such images should keep the reduced
+image rather than recompute it for every repaint.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from enum import Enum
-from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from segstudio.core.error_map import error_palette
 from segstudio.core.geometry import EMPTY_RECT, Rect
-from segstudio.core.labels import IGNORE_COLOUR, LabelSet
+from segstudio.core.image_display import ImageDisplay, check_image_dtype
+from segstudio.core.layers import Layer, LayerKind, LayerStyle
+from segstudio.core.palettes import Palettes
 
-_IMAGE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 _MASK_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 _BAND_BYTES = 1 << 18  # buffer bytes per band of rows composited at once (fits a core's L2 cache)
-
-
-class LayerKind(Enum):
-    """The layers the canvas shows, bottom to top in the usual order."""
-
-    IMAGE = "image"
-    GROUND_TRUTH = "ground truth"
-    PREDICTION = "prediction"
-    WORKING = "working mask"
-    ERROR_MAP = "error map"
-
-
-@dataclass(frozen=True, slots=True)
-class LayerStyle:
-    """How one layer is drawn: shown or not, its opacity (0..1), and for masks whether only class
-    boundaries are drawn (a pixel whose 4-neighbour holds another value)."""
-
-    visible: bool = True
-    opacity: float = 1.0
-    outline_only: bool = False
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.opacity, (int, float)) and math.isfinite(self.opacity) and 0.0 <= self.opacity <= 1.0):
-            raise ValueError(f"layer opacity is a number from 0 (invisible) to 1 (opaque), got {self.opacity!r}")
-
-    @property
-    def shows(self) -> bool:
-        """Whether drawing the layer changes anything at all."""
-        return self.visible and self.opacity > 0.0
 
 
 class ImageSampling(Enum):
@@ -83,163 +52,6 @@ class ImageSampling(Enum):
 
     NEAREST = "nearest"  # the block's top-left pixel: cheapest
     AREA = "area"  # the mean of the block's pixels: smooth
-
-
-class WindowMode(Enum):
-    """How :meth:`ImageDisplay.for_image` picks the range of raw values shown from black to white."""
-
-    FULL_RANGE = "full range"  # 0..255 for 8-bit, 0..65535 for 16-bit
-    MIN_MAX = "min/max"  # the image's own lowest and highest value
-    PERCENTILES = "percentiles"  # robust: ignores a few hot or dead pixels
-
-
-@dataclass(frozen=True, slots=True)
-class ImageDisplay:
-    """Maps raw image values to 8-bit display values: ``low`` and below black, ``high`` and above white,
-    linear between. The same window applies to every channel, so colours keep their balance.
-
-    Compute it once per image (:meth:`for_image`; percentiles read a subsample) and reuse it for every
-    composite: the mapping itself is a cached lookup table, one gather per pixel.
-    """
-
-    low: float
-    high: float
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise ValueError(f"display window must be finite, got {self.low}..{self.high}")
-        if self.high <= self.low:
-            raise ValueError(f"display window needs high > low, got {self.low}..{self.high}")
-
-    @classmethod
-    def full_range(cls, dtype: np.dtype | type) -> ImageDisplay:
-        dtype = _image_dtype(np.dtype(dtype))
-        return cls(0.0, float(np.iinfo(dtype).max))
-
-    @classmethod
-    def min_max(cls, image: np.ndarray) -> ImageDisplay:
-        image = _check_image(image)
-        return cls._window(image, float(image.min()), float(image.max()))
-
-    @classmethod
-    def percentiles(
-        cls, image: np.ndarray, low: float = 0.5, high: float = 99.5, *, max_samples: int = 1 << 20
-    ) -> ImageDisplay:
-        """The window between two percentiles of the image's values, read from at most ``max_samples``
-        evenly spread pixels (a regular subsample: a few milliseconds even for a gigapixel slide)."""
-        image = _check_image(image)
-        if not 0.0 <= low < high <= 100.0:
-            raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {low} and {high}")
-        pixels = image.shape[0] * image.shape[1]
-        stride = max(1, math.ceil(math.sqrt(pixels / max_samples)))
-        sample = image[::stride, ::stride]
-        lo, hi = np.percentile(sample, (low, high))
-        return cls._window(image, float(lo), float(hi))
-
-    @classmethod
-    def for_image(cls, image: np.ndarray, mode: WindowMode | None = None) -> ImageDisplay:
-        """The display of ``image`` by ``mode``; by default 8-bit images as stored (FULL_RANGE) and 16-bit
-        ones by PERCENTILES (microscopy and medical images rarely use the whole 16-bit range)."""
-        image = _check_image(image)
-        if mode is None:
-            mode = WindowMode.FULL_RANGE if image.dtype == np.uint8 else WindowMode.PERCENTILES
-        mode = WindowMode(mode)
-        if mode is WindowMode.FULL_RANGE:
-            return cls.full_range(image.dtype)
-        if mode is WindowMode.MIN_MAX:
-            return cls.min_max(image)
-        return cls.percentiles(image)
-
-    @classmethod
-    def _window(cls, image: np.ndarray, low: float, high: float) -> ImageDisplay:
-        if high <= low:  # a flat image: show its one value mid-grey rather than fail
-            high = low + 1.0
-            low = low - 1.0
-        return cls(low, high)
-
-    def table(self, dtype: np.dtype | type, opacity: float = 1.0) -> np.ndarray:
-        """The read-only uint8 lookup table for images of ``dtype`` (256 or 65536 entries), scaled by
-        ``opacity`` (the image over black)."""
-        dtype = _image_dtype(np.dtype(dtype))
-        return _display_table(self.low, self.high, dtype.str, float(opacity))
-
-    def to_display(self, image: np.ndarray, opacity: float = 1.0) -> np.ndarray:
-        """``image`` (any shape) as display values, a new uint8 array of the same shape."""
-        image = np.asarray(image)
-        return self.table(image.dtype, opacity).take(image)
-
-
-@lru_cache(maxsize=32)
-def _display_table(low: float, high: float, dtype_str: str, opacity: float) -> np.ndarray:
-    values = np.arange(np.iinfo(np.dtype(dtype_str)).max + 1, dtype=np.float64)
-    scaled = np.clip((values - low) * (255.0 / (high - low)), 0.0, 255.0)
-    table = np.rint(np.rint(scaled) * opacity).astype(np.uint8)
-    table.flags.writeable = False
-    return table
-
-
-@dataclass(frozen=True, eq=False)
-class Palettes:
-    """RGBA lookup tables, indexed by mask value: ``classes`` for class masks (ground truth, prediction,
-    working mask), ``errors`` for the error map (:func:`~segstudio.core.error_map.error_palette`).
-
-    Tables are ``(N, 4)`` uint8, straight alpha; a value past a table's end is drawn transparent.
-    """
-
-    classes: np.ndarray
-    errors: np.ndarray = field(default_factory=error_palette)
-    _blend_tables: dict[tuple[str, float, int], tuple[np.ndarray, np.ndarray]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-
-    def __post_init__(self) -> None:
-        for name in ("classes", "errors"):
-            table = np.array(getattr(self, name), dtype=np.uint8, copy=True)
-            if table.ndim != 2 or table.shape[1] != 4 or not 1 <= table.shape[0] <= 65536:
-                raise ValueError(f"{name} palette must be an (N, 4) RGBA table with 1..65536 entries, got {table.shape}")
-            table.flags.writeable = False
-            object.__setattr__(self, name, table)
-
-    @classmethod
-    def for_labels(cls, labels: LabelSet, *, background: int | None = 0) -> Palettes:
-        """Class colours opaque, ``background`` transparent (None: every class drawn), the ignore id in
-        :data:`~segstudio.core.labels.IGNORE_COLOUR`, values outside the label set transparent."""
-        top = max(labels.num_classes - 1, labels.ignore_index or 0)
-        table = np.zeros((256 if top <= 255 else 65536, 4), dtype=np.uint8)
-        table[: labels.num_classes, :3] = labels.colours
-        table[: labels.num_classes, 3] = 255
-        if labels.ignore_index is not None:
-            table[labels.ignore_index] = (*IGNORE_COLOUR, 255)
-        if background is not None and 0 <= background < labels.num_classes:
-            table[background, 3] = 0
-        return cls(table)
-
-    def blend_tables(self, kind: LayerKind, opacity: float, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(keep, paint)`` for "over" with each entry's alpha ``a`` times ``opacity``: ``keep = 255 - a``
-        (255 in the alpha channel) and ``paint = round(colour * a / 255)`` (0 in the alpha channel), so
-        ``round(below * keep / 255) + paint`` blends and keeps the result opaque. Each is ``(length,)``
-        uint32, an entry's four bytes packed in memory order (view as uint8 to read them). Cached per
-        (table, opacity, length); entries past the palette's end are transparent."""
-        name = "errors" if kind is LayerKind.ERROR_MAP else "classes"
-        key = (name, float(opacity), int(length))
-        tables = self._blend_tables.get(key)
-        if tables is None:
-            rgba = getattr(self, name)[:length].astype(np.float64)
-            alpha = np.rint(rgba[:, 3] * opacity)
-            keep = np.full((length, 4), 255, dtype=np.uint8)
-            paint = np.zeros((length, 4), dtype=np.uint8)
-            keep[: len(rgba), :3] = (255 - alpha)[:, None].astype(np.uint8)
-            paint[: len(rgba), :3] = np.rint(rgba[:, :3] * alpha[:, None] / 255.0).astype(np.uint8)
-            tables = (keep.view(np.uint32).ravel(), paint.view(np.uint32).ravel())
-            for table in tables:
-                table.flags.writeable = False
-            if len(self._blend_tables) > 64:
-                self._blend_tables.clear()
-            self._blend_tables[key] = tables
-        return tables
-
-
-Layer = tuple[LayerKind, np.ndarray, LayerStyle]
 
 
 def out_shape(image_shape: tuple[int, ...], step: int = 1, origin: tuple[int, int] = (0, 0)) -> tuple[int, int, int]:
@@ -285,9 +97,10 @@ def composite(
     for a whole image). ``rect`` is in image pixels and may reach past the image or the buffer (clipped).
     ``image``: ``(H, W)`` grey or ``(H, W, 3|4)`` colour, uint8 or uint16 (alpha ignored), or None for black;
     drawn with ``image_style`` (opacity over black) through ``display`` (default: the dtype's full range; pass
-    the :meth:`ImageDisplay.for_image` computed once when opening a 16-bit image). ``layers``: ``(kind, mask,
-    style)`` drawn in order over it, each mask ``(H, W)`` uint8/uint16/bool: class masks through
-    ``palettes.classes``, :attr:`LayerKind.ERROR_MAP` through ``palettes.errors``.
+    the :meth:`~segstudio.core.image_display.ImageDisplay.for_image` computed once when opening a 16-bit image).
+    ``layers``: ``(kind, mask, style)`` drawn in order over it, each mask ``(H, W)`` uint8/uint16/bool: class
+    masks through ``palettes.classes``, :attr:`~segstudio.core.layers.LayerKind.ERROR_MAP` through
+    ``palettes.errors``.
     """
     if not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 4):
         raise ValueError(f"out must be an (rows, cols, 4) uint8 RGBA array, got {getattr(out, 'dtype', type(out))} "
@@ -329,26 +142,12 @@ def composite(
 # -- internals ------------------------------------------------------------------------------------------------
 
 
-def _image_dtype(dtype: np.dtype) -> np.dtype:
-    if dtype not in _IMAGE_DTYPES:
-        raise ValueError(f"images are shown from uint8 or uint16 values, got {dtype}; convert the image first")
-    return dtype
-
-
-def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    _image_dtype(image.dtype)
-    if image.ndim not in (2, 3) or image.size == 0:
-        raise ValueError(f"an image is a non-empty (H, W) or (H, W, C) array, got shape {image.shape}")
-    return image
-
-
 def _image_shape(image: np.ndarray | None, layers: Sequence[Layer]) -> tuple[int, int]:
     shape: tuple[int, int] | None = None
     if image is not None:
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
             raise ValueError(f"an image is (H, W) grey or (H, W, 3|4) colour, got shape {image.shape}")
-        _image_dtype(image.dtype)
+        check_image_dtype(image.dtype)
         shape = (image.shape[0], image.shape[1])
     for kind, mask, style in layers:
         if kind is LayerKind.IMAGE:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from segstudio.core.editing import Stamp, check_mask, check_value
 from segstudio.core.geometry import EMPTY_RECT, Rect
 from segstudio.core.history import EditRecord, UndoHistory
+from segstudio.core.stamp import Stamp, check_mask, check_value
 
 #: ``listener(rect, before, after)``: see :meth:`MaskDocument.add_listener`.
 ChangeListener = Callable[[Rect, np.ndarray, np.ndarray], None]

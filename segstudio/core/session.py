@@ -6,25 +6,18 @@ only displays it and forwards the user's gestures:
 - the image and the fixed masks it is compared with: the ground truth and the model's original prediction
   (either may be missing);
 - the working mask, owned by a :class:`~segstudio.core.document.MaskDocument` (the one writer of its pixels,
-  with undo/redo per stroke);
-- two running confusion matrices (:class:`~segstudio.core.tracker.IncrementalConfusion`): working mask against
-  the ground truth ("how good is it") and against the original prediction ("how much did the user change"),
-  each kept current from the rectangle every edit reports, so readouts cost O(classes) however big the image;
-- the error map of the working mask against the ground truth, one uint8 :class:`~segstudio.core.error_map.ErrorKind`
-  per pixel, rewritten only inside each changed rectangle.
-
-The error map compares the *working* mask with the truth (not the model's prediction): it is the map of what is
-still wrong while the user corrects, so painting a fix turns that spot green at once. The model's own error map
-(original prediction against truth) is offered too, computed on first request and kept, since neither mask
-changes.
+  with undo/redo per stroke), and where it started from (:mod:`segstudio.core.working_source`);
+- the live readouts (:class:`~segstudio.core.live_readouts.LiveReadouts`): two running confusion matrices, working
+  mask against the ground truth ("how good is it") and against the original prediction ("how much did the user
+  change"), and the error map of the working mask against the ground truth, one uint8
+  :class:`~segstudio.core.error_map.ErrorKind` per pixel, all kept current from the rectangle every edit reports,
+  so readouts cost O(classes) however big the image.
 
 Ignore id in the working mask: the label set's ignore id ("unlabelled") may be painted, erased to (the eraser
 writes it when the label set has one: :attr:`ImageSession.erase_value`) or come from the ground truth (reset to
-ground truth, or a working mask started from it). A pixel that *either* side of a comparison
-marks with the ignore id is not scored, and the error map shows it as IGNORED. This extends the metrics
-module's rule (ignore id in the truth = not scored) symmetrically: the working mask is an annotation, not a
-model output that must commit to a class everywhere, so "unlabelled" is a legitimate answer that neither earns
-nor loses points.
+ground truth, or a working mask started from it). A pixel that *either* side of a comparison marks with the
+ignore id is not scored, and the error map shows it as IGNORED (:mod:`segstudio.core.mask_comparison` states the
+rule and why). Every mask is checked against the label set on the way in (:mod:`segstudio.core.class_masks`).
 
 Scope: class-index (semantic) masks only. Instance masks (one id per object) are out of scope for now.
 
@@ -36,27 +29,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 
+from segstudio.core.class_masks import check_class_mask, check_class_value, describe_labels, mask_dtype, read_only
 from segstudio.core.document import DEFAULT_BYTE_BUDGET, MaskDocument
-from segstudio.core.editing import (
-    Connectivity,
-    PaintScope,
-    Point,
-    PolygonLike,
-    brush_stamp,
-    eraser_stamp,
-    flood_fill_stamp,
-    polygon_stamp,
-)
-from segstudio.core.error_map import ErrorKind, error_map
+from segstudio.core.editing import Connectivity, Point, brush_stamp, eraser_stamp, flood_fill_stamp, polygon_stamp
 from segstudio.core.geometry import Rect
 from segstudio.core.labels import LabelSet, erase_value_for
+from segstudio.core.live_readouts import LiveReadouts
 from segstudio.core.metrics import Scores
-from segstudio.core.tracker import IncrementalConfusion
+from segstudio.core.paint_scope import PaintScope
+from segstudio.core.polygon_raster import PolygonLike
+from segstudio.core.prediction_handover import PreparedPrediction, StalePrediction, prediction_job, starts_again
+from segstudio.core.working_source import WorkingSource, starting_mask
 
 #: ``listener(rect)``: the working mask (and the error map) changed inside ``rect``.
 SessionListener = Callable[[Rect], None]
@@ -80,67 +66,6 @@ class NoEraseValue(ValueError):
         super().__init__(message)
 
 
-class StalePrediction(ValueError):
-    """The working mask changed after the prediction was prepared: prepare it again from the newer mask."""
-
-
-class WorkingSource(Enum):
-    """Where the working mask a session started with came from (:meth:`ImageSession.start` picks one)."""
-
-    AUTOSAVE = "unsaved work recovered from an autosave"
-    CORRECTION = "the saved correction"
-    PREDICTION = "the model's prediction"
-    GROUND_TRUTH = "the ground truth"
-    BLANK = "a blank mask (every pixel unlabelled, or background where there is no unlabelled value)"
-
-
-def mask_dtype(labels: LabelSet) -> np.dtype:
-    """The working mask's type for ``labels``: uint8 when every id (ignore id included) fits a byte, else uint16."""
-    top = labels.num_classes - 1
-    if labels.ignore_index is not None:
-        top = max(top, labels.ignore_index)
-    if top > np.iinfo(np.uint16).max:
-        raise ValueError(f"label set ids reach {top}; a class mask holds at most 65535")
-    return np.dtype(np.uint8) if top <= 255 else np.dtype(np.uint16)
-
-
-class _Comparison:
-    """A running confusion matrix of a fixed reference mask against the working mask, with the ignore id of
-    either side left out (see the module notes).
-
-    The tracker counts ``n + 1`` indices: the ``n`` classes and one "unlabelled" index ``n`` that the ignore
-    id maps to on both sides; the scores read the ``n x n`` class block, so pairs involving "unlabelled" drop
-    out. When the ignore id already is ``n`` (SegNet's CamVid: 11 classes, ignore 11) no value needs mapping.
-    """
-
-    def __init__(self, reference: np.ndarray, working: np.ndarray, labels: LabelSet) -> None:
-        """``reference`` and ``working`` must hold only class ids and the ignore id (the session checks)."""
-        self._n = labels.num_classes
-        self._names = labels.names
-        ignore = labels.ignore_index
-        self._remap: np.ndarray | None = None
-        if ignore is not None and ignore != self._n:
-            # Covers every value of the working mask's type; larger reference values cannot occur (checked).
-            size = max(ignore + 1, self._n + 2, int(np.iinfo(working.dtype).max) + 1)
-            table = np.full(size, self._n + 1, dtype=np.int64)  # neither a class nor the ignore id
-            table[: self._n] = np.arange(self._n)
-            table[ignore] = self._n
-            self._remap = table.astype(np.uint16 if self._n + 1 > 255 else np.uint8)
-        self._tracker = IncrementalConfusion(self._mapped(reference), self._mapped(working), self._n + 1)
-
-    def _mapped(self, values: np.ndarray) -> np.ndarray:
-        if self._remap is None:
-            return values
-        return self._remap.take(values.view(np.uint8) if values.dtype == bool else values)
-
-    def update(self, rect: Rect, before: np.ndarray, after: np.ndarray) -> None:
-        self._tracker.update(rect, self._mapped(before), self._mapped(after))
-
-    def scores(self) -> Scores:
-        n = self._n
-        return Scores.from_confusion(self._tracker.confusion[:n, :n], self._names)
-
-
 class ImageSession:
     """Everything about the image being edited: masks, edits, undo, live scores and the error map.
 
@@ -148,8 +73,8 @@ class ImageSession:
     ``ground_truth``, ``prediction``: ``(H, W)`` class masks or None; held as read-only views and never
     written (they must not change while the session lives). A label set whose ignore id is not its class count
     (VOC's 255) costs each comparison one remapped copy of its reference. ``working``: the mask to start editing from,
-    copied into the document as :func:`mask_dtype`. ``working_source`` says where it came from (see
-    :meth:`start`, which chooses). ``background`` is the class the error map treats as "nothing there"
+    copied into the document as :func:`~segstudio.core.class_masks.mask_dtype`. ``working_source`` says where it
+    came from (see :meth:`start`, which chooses). ``background`` is the class the error map treats as "nothing there"
     (None: no class is; by default the label set's :attr:`~LabelSet.background`). ``byte_budget`` caps the undo history.
 
     Opening checks every mask's values (one pass each) and counts both comparisons and the error map in full:
@@ -178,30 +103,18 @@ class ImageSession:
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
             raise ValueError(f"an image is (H, W) grey or (H, W, 3) colour, got an array of shape {image.shape}")
         self._shape: tuple[int, int] = (int(image.shape[0]), int(image.shape[1]))
-        self._image = _read_only(image)
+        self._image = read_only(image)
         self._labels = labels
         self._dtype = mask_dtype(labels)
         self._background = labels.background if background is FROM_LABELS else background  # type: ignore[assignment]
         self._working_source = WorkingSource(working_source)
-        self._truth = None if ground_truth is None else _read_only(self._checked(ground_truth, "the ground truth"))
-        self._prediction = None if prediction is None else _read_only(self._checked(prediction, "the prediction"))
+        truth = None if ground_truth is None else read_only(self._checked(ground_truth, "the ground truth"))
+        predicted = None if prediction is None else read_only(self._checked(prediction, "the prediction"))
         working = self._as_working(working, "the working mask")
 
         self._document = MaskDocument(working, byte_budget)
-        mask = self._document.mask
-        self._vs_truth = None if self._truth is None else _Comparison(self._truth, mask, labels)
-        self._vs_prediction = (
-            None if self._prediction is None else _Comparison(self._prediction, mask, labels)
-        )
-        self._errors: np.ndarray | None = None
-        self._errors_view: np.ndarray | None = None
-        if self._truth is not None:
-            self._errors = np.empty(self._shape, dtype=np.uint8)
-            self._fill_errors(self._errors, self._truth, mask, Rect.full(self._shape))
-            self._errors_view = _read_only(self._errors)
-        self._prediction_errors: np.ndarray | None = None
-        self._listeners: list[SessionListener] = []
-        self._document.add_listener(self._on_change)
+        self._readouts = LiveReadouts(self._document.mask, labels, self._background, truth=truth, prediction=predicted)
+        self._document.add_listener(self._readouts.on_change)
 
     @classmethod
     def start(
@@ -224,18 +137,9 @@ class ImageSession:
         step, so the session is dirty (the recovered work is not saved yet) and Ctrl+Z goes back to the
         saved state; :attr:`working_source` is then AUTOSAVE.
         """
-        if correction is not None:
-            working, source = correction, WorkingSource.CORRECTION
-        elif prediction is not None:
-            working, source = prediction, WorkingSource.PREDICTION
-        elif ground_truth is not None:
-            working, source = ground_truth, WorkingSource.GROUND_TRUTH
-        else:
-            shape = np.shape(image)[:2]
-            # What the eraser writes (unlabelled, else background): never a real class like CamVid's Sky. A label
-            # set with neither starts at class 0, the only value it has.
-            fill = labels.erase_value if labels.erase_value is not None else 0
-            working, source = np.full(shape, fill, dtype=mask_dtype(labels)), WorkingSource.BLANK
+        working, source = starting_mask(
+            np.shape(image)[:2], labels, correction=correction, prediction=prediction, ground_truth=ground_truth
+        )
         session = cls(
             image,
             labels,
@@ -272,13 +176,11 @@ class ImageSession:
             or labels.ignore_index != old.ignore_index
             or mask_dtype(labels) != self._dtype
         ):
-            raise ValueError(f"relabel only renames, recolours or adds classes; got {_describe(labels)} "
-                             f"for a session labelled {_describe(old)}")
+            raise ValueError(f"relabel only renames, recolours or adds classes; got {describe_labels(labels)} "
+                             f"for a session labelled {describe_labels(old)}")
         self._labels = labels
         if labels.num_classes != old.num_classes:
-            mask = self._document.mask
-            self._vs_truth = None if self._truth is None else _Comparison(self._truth, mask, labels)
-            self._vs_prediction = None if self._prediction is None else _Comparison(self._prediction, mask, labels)
+            self._readouts.recount(labels)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -311,12 +213,12 @@ class ImageSession:
 
     @property
     def ground_truth(self) -> np.ndarray | None:
-        return self._truth
+        return self._readouts.truth
 
     @property
     def prediction(self) -> np.ndarray | None:
         """The model's original prediction (read-only); edits never change it."""
-        return self._prediction
+        return self._readouts.prediction
 
     @property
     def mask(self) -> np.ndarray:
@@ -325,28 +227,23 @@ class ImageSession:
 
     @property
     def error_map(self) -> np.ndarray | None:
-        """Working mask vs ground truth as :class:`ErrorKind` values (live, read-only); None without truth."""
-        return self._errors_view
+        """Working mask vs ground truth as :class:`~segstudio.core.error_map.ErrorKind` values (live, read-only);
+        None without truth."""
+        return self._readouts.error_map
 
     def prediction_error_map(self) -> np.ndarray | None:
         """Original prediction vs ground truth (read-only), computed on the first call and kept; None unless
         both exist."""
-        if self._truth is None or self._prediction is None:
-            return None
-        if self._prediction_errors is None:
-            errors = np.empty(self._shape, dtype=np.uint8)
-            self._fill_errors(errors, self._truth, self._prediction, Rect.full(self._shape))
-            self._prediction_errors = _read_only(errors)
-        return self._prediction_errors
+        return self._readouts.prediction_error_map()
 
     def scores_vs_truth(self) -> Scores | None:
         """Working mask (as the prediction side) against the ground truth, O(classes); None without truth."""
-        return None if self._vs_truth is None else self._vs_truth.scores()
+        return self._readouts.scores_vs_truth()
 
     def scores_vs_prediction(self) -> Scores | None:
         """Working mask against the model's original prediction (rows: the prediction), O(classes): how
         much the user changed. None without a prediction."""
-        return None if self._vs_prediction is None else self._vs_prediction.scores()
+        return self._readouts.scores_vs_prediction()
 
     def class_at(self, x: float, y: float) -> int | None:
         """The working mask's value at the pixel nearest ``(x, y)``; None outside the image."""
@@ -388,13 +285,10 @@ class ImageSession:
     def add_listener(self, listener: SessionListener) -> None:
         """Call ``listener(rect)`` after every change of the working mask, once the scores and the error map
         include it (inside a stroke: after every dab). Never called for edits that change nothing."""
-        self._listeners.append(listener)
+        self._readouts.add_listener(listener)
 
     def remove_listener(self, listener: SessionListener) -> None:
-        try:
-            self._listeners.remove(listener)
-        except ValueError:
-            raise ValueError("that listener was never added to this session") from None
+        self._readouts.remove_listener(listener)
 
     # -- editing ---------------------------------------------------------------------------------------
 
@@ -412,7 +306,7 @@ class ImageSession:
 
     def paint(self, start: Point, end: Point, *, radius: float, value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """A round brush of ``radius`` from ``start`` to ``end`` (one mouse-move segment) in class ``value``."""
-        self._check_value(value)
+        check_class_value(value, self._labels)
         return self._document.apply(brush_stamp(self._document.mask, start, end, radius, value, self._bound(scope)))
 
     def erase(self, start: Point, end: Point, *, radius: float, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
@@ -422,7 +316,7 @@ class ImageSession:
         value = self.erase_value
         if value is None:
             raise NoEraseValue()
-        self._check_value(value)
+        check_class_value(value, self._labels)
         return self._document.apply(eraser_stamp(self._document.mask, start, end, radius, self._bound(scope), value))
 
     def fill(
@@ -435,7 +329,7 @@ class ImageSession:
         scope: PaintScope = _DEFAULT_SCOPE,
     ) -> Rect:
         """Flood fill from ``seed`` (see :func:`~segstudio.core.editing.flood_fill_stamp`); one undo step."""
-        self._check_value(value)
+        check_class_value(value, self._labels)
         stamp = flood_fill_stamp(
             self._document.mask, seed, value, connectivity=connectivity, contiguous=contiguous, scope=self._bound(scope)
         )
@@ -443,7 +337,7 @@ class ImageSession:
 
     def fill_polygon(self, vertices: PolygonLike | Sequence[Point], value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """Fill the polygon's pixels (centres inside) with ``value``; one undo step."""
-        self._check_value(value)
+        check_class_value(value, self._labels)
         return self._document.apply(polygon_stamp(self._document.mask, vertices, value, self._bound(scope)))
 
     def undo(self) -> Rect | None:
@@ -453,62 +347,46 @@ class ImageSession:
     def redo(self) -> Rect | None:
         return self._document.redo()
 
-    def prepare_prediction(self, prediction: np.ndarray) -> Callable[[], PreparedPrediction]:
+    def prepare_prediction(self, prediction: np.ndarray) -> Callable[[], PreparedPrediction[ImageSession]]:
         """A new model prediction, in two parts: this call (GUI thread) only copies the working mask; the function it
         returns does the O(image) work (checking the mask, counting it against the working mask) and may run on a
-        worker; :meth:`set_prediction` then attaches the result in O(1).
+        worker; :meth:`set_prediction` then attaches the result in O(1). An untouched session starts again from the
+        new prediction; any other keeps its work and undo history (:mod:`segstudio.core.prediction_handover`)."""
+        image, labels, truth, background = self._image, self._labels, self._readouts.truth, self._background
 
-        An untouched session that started from the old prediction, the ground truth or a blank mask gets a fresh
-        start from the new prediction (the usual "correct the model" start; it has no work to keep). Any other
-        session keeps its working mask and its whole undo history; only the prediction and the "vs prediction"
-        figures change."""
-        height, width = self._shape
-        if np.shape(prediction) != (height, width):
-            raise ValueError(f"the prediction is {np.shape(prediction)} but the image is {(height, width)}")
-        revision, labels = self.revision, self._labels
-        if not self.dirty and self._working_source in (
-            WorkingSource.PREDICTION, WorkingSource.GROUND_TRUTH, WorkingSource.BLANK
-        ):
-            image, truth, background = self._image, self._truth, self._background
+        def restart() -> ImageSession:
+            return ImageSession.start(image, labels, ground_truth=truth, prediction=prediction, background=background)
 
-            def restart() -> PreparedPrediction:
-                fresh = ImageSession.start(image, labels, ground_truth=truth, prediction=prediction, background=background)
-                return PreparedPrediction(fresh.prediction, revision, None, fresh)  # type: ignore[arg-type]
+        fresh = restart if starts_again(self.dirty, self._working_source) else None
+        return prediction_job(prediction, revision=self.revision, working=self._document.mask, labels=labels,
+                              check=self._checked, start_again=fresh)
 
-            return restart
-        working = self._document.mask.copy()
-
-        def keep_work() -> PreparedPrediction:
-            checked = _read_only(self._checked(prediction, "the prediction"))
-            return PreparedPrediction(checked, revision, _Comparison(checked, working, labels), None)
-
-        return keep_work
-
-    def set_prediction(self, prepared: PreparedPrediction) -> ImageSession:
+    def set_prediction(self, prepared: PreparedPrediction[ImageSession]) -> ImageSession:
         """Attach a prediction made ready by :meth:`prepare_prediction`; returns the session to show: this one
         (working mask and undo history kept), or the fresh start of an untouched session.
-        :class:`StalePrediction` when the working mask changed since it was prepared."""
+        :class:`~segstudio.core.prediction_handover.StalePrediction` when the working mask changed since it was
+        prepared."""
         if prepared.revision != self.revision or self.in_stroke:
             raise StalePrediction("the working mask changed while the prediction was being prepared; prepare it again")
         if prepared.replacement is not None:
             return prepared.replacement
         assert prepared.comparison is not None
-        self._prediction = prepared.prediction
-        self._vs_prediction = prepared.comparison
-        self._prediction_errors = None
+        self._readouts.set_prediction(prepared.prediction, prepared.comparison)
         return self
 
     def accept_prediction(self) -> Rect:
         """Working mask := the model's original prediction, as one undo step."""
-        if self._prediction is None:
+        prediction = self._readouts.prediction
+        if prediction is None:
             raise ValueError("this image has no prediction to accept; predict it first")
-        return self._document.replace(self._prediction)
+        return self._document.replace(prediction)
 
     def reset_to_ground_truth(self) -> Rect:
         """Working mask := the ground truth, as one undo step."""
-        if self._truth is None:
+        truth = self._readouts.truth
+        if truth is None:
             raise ValueError("this image has no ground truth to reset to")
-        return self._document.replace(self._truth)
+        return self._document.replace(truth)
 
     # -- internals -------------------------------------------------------------------------------------
 
@@ -519,87 +397,13 @@ class ImageSession:
             return scope
         return PaintScope(scope.only_over, scope.keep_other_classes, background, unlabelled)
 
-    def _on_change(self, rect: Rect, before: np.ndarray, after: np.ndarray) -> None:
-        if self._vs_truth is not None:
-            self._vs_truth.update(rect, before, after)
-        if self._vs_prediction is not None:
-            self._vs_prediction.update(rect, before, after)
-        if self._errors is not None and self._truth is not None:
-            self._fill_errors(self._errors, self._truth, self._document.mask, rect)
-        for listener in list(self._listeners):
-            listener(rect)
-
-    def _fill_errors(self, out: np.ndarray, truth: np.ndarray, other: np.ndarray, rect: Rect) -> None:
-        """``out[rect]`` := error kinds of ``other`` against ``truth``, IGNORED where either holds the ignore id."""
-        if rect.is_empty:
-            return
-        ignore = self._labels.ignore_index
-        error_map(truth, other, background=self._background, ignore_index=ignore, out=out, rect=rect)
-        if ignore is not None:
-            region = out[rect.slices]
-            region[other[rect.slices] == ignore] = ErrorKind.IGNORED
-
-    def _check_value(self, value: int) -> None:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"a class value is an integer id, got {value!r}")
-        if not self._labels.is_valid_value(int(value)):
-            raise ValueError(f"class {value} is not in the label set ({_describe(self._labels)})")
-
     def _checked(self, mask: np.ndarray, role: str) -> np.ndarray:
-        """``mask`` as an array, checked: 2-D, the image's size, integers, each a class id or the ignore id."""
-        array = np.asarray(mask)
-        if array.ndim != 2:
-            raise ValueError(f"{role} must be a 2-D class mask, got an array of shape {array.shape}")
-        if array.shape != self._shape:
-            raise ValueError(
-                f"{role} is {array.shape[1]}x{array.shape[0]} but the image is {self._shape[1]}x{self._shape[0]}; "
-                "resize it to the image first"
-            )
-        if array.dtype == bool:
-            array = array.view(np.uint8)
-        if array.dtype.kind not in "ui":
-            raise ValueError(f"{role} must hold integer class ids, got dtype {array.dtype}")
-        if array.size:
-            low, high = int(array.min()), int(array.max())
-            if low < 0 or high > np.iinfo(np.uint16).max:
-                raise ValueError(f"{role} holds values {low}..{high}, outside the label set ({_describe(self._labels)})")
-            counts = np.bincount(array.ravel(), minlength=high + 1)
-            bad = [v for v in np.flatnonzero(counts).tolist() if not self._labels.is_valid_value(v)]
-            if bad:
-                listed = ", ".join(map(str, bad[:8])) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
-                raise ValueError(f"{role} holds values {listed}, outside the label set ({_describe(self._labels)})")
-        return array
+        """``mask`` as an array, checked against the image's size and the label set."""
+        return check_class_mask(mask, self._shape, self._labels, role)
 
     def _as_working(self, mask: np.ndarray, role: str) -> np.ndarray:
         """``mask`` checked and converted to the working mask's type."""
         return np.ascontiguousarray(self._checked(mask, role), dtype=self._dtype)
 
 
-def _describe(labels: LabelSet) -> str:
-    text = f"classes 0..{labels.num_classes - 1}"
-    if labels.ignore_index is not None:
-        text += f", ignore id {labels.ignore_index}"
-    return text
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    view = np.asarray(array).view()
-    view.flags.writeable = False
-    return view
-
-
-@dataclass(frozen=True, eq=False)
-class PreparedPrediction:
-    """A new prediction made ready on a worker (see :meth:`ImageSession.prepare_prediction`): the checked mask, the
-    working-mask revision it was counted against, and either that count (the work is kept) or a fresh session."""
-
-    prediction: np.ndarray
-    revision: int
-    comparison: _Comparison | None
-    replacement: ImageSession | None
-
-
-__all__ = [
-    "ImageSession", "NoEraseValue", "PreparedPrediction", "SessionListener", "StalePrediction", "WorkingSource",
-    "mask_dtype",
-]
+__all__ = ["ImageSession", "NoEraseValue", "SessionListener"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QWidget
 
-from segstudio.core.compositing import LayerKind, LayerStyle
+from segstudio.core.layers import LayerKind, LayerStyle
 
 MASK_KINDS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING)
 

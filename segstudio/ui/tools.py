@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from segstudio.core.editing import PaintScope
 from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.paint_scope import PaintScope
 from segstudio.core.session import ImageSession, NoEraseValue
 
 Point = tuple[float, float]

@@ -7,20 +7,14 @@ import math
 import cv2
 import numpy as np
 import pytest
-import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segstudio.core.editing import (
-    Connectivity,
-    PaintScope,
-    Stamp,
-    brush_stamp,
-    eraser_stamp,
-    flood_fill_stamp,
-    polygon_stamp,
-)
+from segstudio.core.editing import Connectivity, brush_stamp, eraser_stamp, flood_fill_stamp, polygon_stamp
 from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.paint_scope import PaintScope
+from segstudio.core.polygon_raster import polygon_rings, rasterize_even_odd
+from segstudio.core.stamp import Stamp
 
 
 def full(stamp: Stamp, shape: tuple[int, int]) -> np.ndarray:
@@ -169,25 +163,15 @@ def test_eraser_writes_the_value_it_is_given_and_honours_only_over():
 
 
 def test_keep_other_classes_frees_the_background_and_the_unlabelled_value_only():
-    # CamVid-like: class 0 (Sky) is a real class, 11 is unlabelled, there is no background class.
+    # CamVid-like: class 0 (Sky) is a real class, 11 is unlabelled, there is no background class. (The scope's own
+    # rule is in test_paint_scope.py; here every operation applies it.)
     mask = np.array([[0, 11, 3, 11, 0, 5]], dtype=np.uint8)
     camvid = PaintScope(keep_other_classes=True, background=None, unlabelled=11)
-    assert camvid.free_values == (11,)
-    np.testing.assert_array_equal(camvid.writable(mask, 8), [[False, True, False, True, False, False]])
-    assert not camvid.allows(0, 8) and camvid.allows(11, 8)
-    # VOC-like: background 0 and boundary 255 are both free.
-    voc = PaintScope(keep_other_classes=True, background=0, unlabelled=255)
-    np.testing.assert_array_equal(voc.writable(np.array([[0, 255, 3]], np.uint8), 7), [[True, True, False]])
-    # Neither: every pixel holds an annotated class, so nothing may be painted over.
-    neither = PaintScope(keep_other_classes=True, background=None)
-    assert neither.free_values == () and not neither.writable(mask, 8).any() and not neither.allows(11, 8)
     assert brush_stamp(mask, (0, 0), (5, 0), 2, 8, camvid).count == 2
     assert flood_fill_stamp(mask, (0, 0), 8, scope=camvid).is_empty
     assert flood_fill_stamp(mask, (1, 0), 8, contiguous=False, scope=camvid).count == 2
     square = [(-1, -1), (6, -1), (6, 1), (-1, 1)]
     np.testing.assert_array_equal(full(polygon_stamp(mask, square, 8, camvid), mask.shape), mask == 11)
-    with pytest.raises(ValueError, match="unlabelled"):
-        PaintScope(unlabelled=-1)
 
 
 @pytest.mark.parametrize(
@@ -220,21 +204,6 @@ def test_brush_on_uint16_writes_large_class_values():
     mask = np.zeros((10, 10), dtype=np.uint16)
     stamp = brush_stamp(mask, (5, 5), (5, 5), 2, 40000)
     assert stamp.value == 40000 and stamp.count == 13
-
-
-def test_trimmed_shrinks_to_set_pixels():
-    pixels = np.zeros((6, 8), dtype=bool)
-    pixels[2:4, 3:5] = True
-    stamp = Stamp(Rect(10, 20, 16, 28), pixels, 1).trimmed()
-    assert stamp.rect == Rect(12, 23, 14, 25) and stamp.pixels.all()
-    assert Stamp(Rect(0, 0, 3, 3), np.zeros((3, 3), bool), 1).trimmed().is_empty
-
-
-def test_stamp_validates_its_shape():
-    with pytest.raises(ValueError, match="shape"):
-        Stamp(Rect(0, 0, 2, 3), np.zeros((3, 2), bool), 1)
-    with pytest.raises(ValueError, match="bool"):
-        Stamp(Rect(0, 0, 2, 3), np.zeros((2, 3), np.uint8), 1)
 
 
 # -- flood fill ----------------------------------------------------------------------------------------
@@ -320,70 +289,7 @@ def test_flood_fill_matches_connected_components(seed, connectivity, dtype):
     np.testing.assert_array_equal(full(stamp, mask.shape), labels == labels[y, x])
 
 
-# -- polygon -------------------------------------------------------------------------------------------
-
-
-def centres_inside(polygon: shapely.Geometry, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """shapely's verdict for every pixel centre, and where that verdict sits on the boundary (ambiguous)."""
-    ys, xs = np.indices(shape, dtype=np.float64)
-    inside = shapely.contains_xy(polygon, xs, ys)
-    on_boundary = shapely.intersects_xy(polygon.boundary, xs, ys)
-    return inside, on_boundary
-
-
-def star(rng: np.random.Generator, centre: tuple[float, float], r_min: float, r_max: float, n: int) -> np.ndarray:
-    angles = np.sort(rng.uniform(0, 2 * math.pi, n))
-    radii = rng.uniform(r_min, r_max, n)
-    return np.column_stack([centre[0] + radii * np.cos(angles), centre[1] + radii * np.sin(angles)])
-
-
-def test_large_polygon_area_is_close_to_shapely_area():
-    rng = np.random.default_rng(1)
-    vertices = star(rng, (300.3, 250.7), 150, 230, 60)
-    mask = np.zeros((520, 600), dtype=np.uint8)
-    stamp = polygon_stamp(mask, vertices, 1)
-    area = shapely.Polygon(vertices).area
-    assert abs(stamp.count - area) / area < 0.005
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32 - 1))
-def test_polygon_pixels_are_the_centres_shapely_says_are_inside(seed):
-    rng = np.random.default_rng(seed)
-    shape = (40, 50)
-    vertices = star(rng, tuple(rng.uniform(-10, 60, 2)), 2, 25, int(rng.integers(3, 12)))
-    polygon = shapely.Polygon(vertices)
-    mask = np.zeros(shape, dtype=np.uint8)
-    painted = full(polygon_stamp(mask, vertices, 1), shape)
-    inside, ambiguous = centres_inside(polygon, shape)
-    np.testing.assert_array_equal(painted[~ambiguous], inside[~ambiguous])
-
-
-def test_sub_pixel_vertices():
-    mask = np.zeros((10, 10), dtype=np.uint8)
-    assert polygon_stamp(mask, [(1.6, 1.6), (4.4, 1.6), (4.4, 4.4), (1.6, 4.4)], 1).count == 9
-    assert polygon_stamp(mask, [(2.1, 2.1), (3.9, 2.1), (3.9, 3.9), (2.1, 3.9)], 1).count == 1
-    assert polygon_stamp(mask, [(2.1, 2.1), (2.9, 2.1), (2.9, 2.9), (2.1, 2.9)], 1).is_empty
-    # A thin sliver between centres covers nothing; shifted onto a row of centres it covers the row.
-    assert polygon_stamp(mask, [(0, 3.2), (9, 3.2), (9, 3.8), (0, 3.8)], 1).is_empty
-    assert polygon_stamp(mask, [(0.5, 2.8), (9.5, 2.8), (9.5, 3.2), (0.5, 3.2)], 1).count == 9
-
-
-def test_polygon_with_a_hole_and_multipolygon():
-    shape = (60, 60)
-    mask = np.zeros(shape, dtype=np.uint8)
-    donut = shapely.Polygon([(5.3, 5.3), (50.2, 5.1), (50.7, 50.4), (5.5, 50.2)],
-                            holes=[[(20.2, 20.3), (35.6, 20.1), (35.3, 35.2), (20.4, 35.7)]])
-    painted = full(polygon_stamp(mask, donut, 1), shape)
-    inside, ambiguous = centres_inside(donut, shape)
-    np.testing.assert_array_equal(painted[~ambiguous], inside[~ambiguous])
-    assert not painted[25:31, 25:31].any()
-    assert abs(painted.sum() - donut.area) / donut.area < 0.03
-
-    pair = shapely.MultiPolygon([shapely.box(1.2, 1.2, 10.8, 10.8), donut])
-    painted = full(polygon_stamp(mask, pair, 1), shape)
-    inside, ambiguous = centres_inside(pair, shape)
-    np.testing.assert_array_equal(painted[~ambiguous], inside[~ambiguous])
+# -- polygon (the rasterization itself: test_polygon_raster.py) -------------------------------------------
 
 
 def test_polygon_scope_and_clipping():
@@ -396,35 +302,10 @@ def test_polygon_scope_and_clipping():
     assert polygon_stamp(mask, [(30, 30), (40, 30), (35, 40)], 1).is_empty
 
 
-def test_self_intersecting_polygon_fills_by_even_odd():
-    mask = np.zeros((12, 12), dtype=np.uint8)
-    bow_tie = polygon_stamp(mask, [(0.5, 0.5), (10.5, 10.5), (10.5, 0.5), (0.5, 10.5)], 1)
-    assert bow_tie.count > 0
-    painted = full(bow_tie, mask.shape)
-    assert painted[5, 2] and painted[5, 9] and not painted[1, 5] and not painted[9, 5]
-
-
-@pytest.mark.parametrize(
-    "polygon",
-    [
-        [(0, 0), (5, 5)],
-        [(0, 0), (2, 2), (5, 5)],
-        [(1, 1), (1, 1), (1, 1), (1, 1)],
-        [(0, 0), (3, 0), (math.nan, 4)],
-        np.zeros((4, 3)),
-        shapely.Polygon(),
-        shapely.Polygon([(0, 0), (1, 1), (2, 2)]),
-        shapely.LineString([(0, 0), (5, 5)]),
-        "not a polygon",
-    ],
-)
-def test_degenerate_polygons_are_rejected(polygon):
-    with pytest.raises(ValueError):
-        polygon_stamp(np.zeros((8, 8), np.uint8), polygon, 1)
-
-
-def test_polygon_with_an_almost_horizontal_edge() -> None:
-    """A subnormal rise once gave an infinite slope, NaN crossings and a crash in the scanline fill."""
-    mask = np.zeros((8, 8), np.uint8)
-    stamp = polygon_stamp(mask, [(0.0, 1.0), (0.0, 0.0), (6.0, 3.09e-308)], 1)
-    assert stamp.pixels.dtype == bool  # no crash; the sliver covers no pixel centre or only a few
+def test_polygon_stamp_is_the_raster_of_its_box():
+    mask = np.zeros((30, 40), dtype=np.uint8)
+    vertices = [(3.2, 4.7), (35.5, 2.1), (28.9, 26.3), (17.0, 12.5), (6.4, 27.8)]
+    stamp = polygon_stamp(mask, vertices, 2)
+    assert stamp.rect == Rect(3, 4, 28, 36)  # the pixel centres within the vertices' box: rows 3..27, columns 4..35
+    whole = rasterize_even_odd(polygon_rings(vertices), Rect.full(mask.shape))
+    np.testing.assert_array_equal(full(stamp, mask.shape), whole)

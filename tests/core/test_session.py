@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segstudio.core.editing import PaintScope
 from segstudio.core.error_map import ErrorKind, error_map
 from segstudio.core.geometry import EMPTY_RECT, Rect
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import Scores, confusion_matrix
-from segstudio.core.session import ImageSession, NoEraseValue, WorkingSource, mask_dtype
+from segstudio.core.paint_scope import PaintScope
+from segstudio.core.session import ImageSession, NoEraseValue
+from segstudio.core.working_source import WorkingSource
 from tests.core.test_editing import capsule
 
 HEIGHT, WIDTH = 36, 48
@@ -210,17 +211,6 @@ def test_start_chooses_the_working_mask_and_says_which() -> None:
     assert ImageSession.start(image, labels).error_map is None
 
 
-def test_a_blank_start_is_unlabelled_never_a_real_class() -> None:
-    """CamVid has no background: a blank mask of class 0 would be an image full of Sky."""
-    image = np.zeros((4, 5, 3), np.uint8)
-    camvid = ImageSession.start(image, LabelSet.camvid())
-    assert camvid.working_source is WorkingSource.BLANK
-    assert np.all(camvid.mask == 11)
-    voc = ImageSession.start(image, LabelSet.voc())
-    assert np.all(voc.mask == 255)
-    assert np.all(ImageSession.start(image, LabelSet.with_count(3)).mask == 0)
-
-
 def test_recovered_autosave_is_one_unsaved_step_on_top_of_the_correction() -> None:
     labels = LabelSet.with_count(3)
     correction = np.zeros((4, 5), np.uint8)
@@ -271,7 +261,6 @@ def test_bad_arguments_are_refused_with_a_reason() -> None:
         session.reset_to_ground_truth()
     assert session.paint((1, 1), (1, 1), radius=1, value=1) != EMPTY_RECT
     assert session.paint((1, 1), (1, 1), radius=1, value=255) != EMPTY_RECT  # the ignore id may be painted
-    assert mask_dtype(LabelSet.with_count(300)) == np.uint16
 
 
 def test_prediction_error_map_is_the_models_own() -> None:
@@ -491,52 +480,3 @@ def test_keep_other_classes_frees_only_the_ignore_id_and_the_background() -> Non
     camvid.paint((0, 0), (3, 0), radius=1, value=8, scope=PaintScope(keep_other_classes=True, background=0))
     assert camvid.mask.tolist() == [[0, 8, 3, 0]]
     assert camvid.paint_scope(keep_other_classes=True).background is None
-
-
-def test_a_new_prediction_keeps_the_work_and_the_undo_history() -> None:
-    image, truth, prediction = random_masks(3, NEAR_IGNORE)
-    session = ImageSession.start(image, NEAR_IGNORE, ground_truth=truth, prediction=prediction)
-    session.begin_stroke()
-    session.paint((2.0, 2.0), (9.0, 6.0), radius=2, value=1)
-    session.end_stroke()
-    painted = session.mask.copy()
-    newer = np.roll(prediction, 3, axis=1)
-    prepared = session.prepare_prediction(newer)()  # the O(image) part: on a worker in the app
-    assert session.set_prediction(prepared) is session
-    np.testing.assert_array_equal(session.mask, painted)  # the work stays
-    np.testing.assert_array_equal(session.prediction, newer)
-    assert session.dirty and session.can_undo
-    labels = NEAR_IGNORE
-    expected = confusion_matrix(newer, np.where(session.mask == labels.ignore_index, newer, session.mask),
-                                labels.num_classes, labels.ignore_index)
-    live = session.scores_vs_prediction()
-    assert [c.overlap for c in live.classes] == [c.overlap for c in Scores.from_confusion(expected, labels.names).classes]
-    np.testing.assert_array_equal(session.prediction_error_map(), error_map(truth, newer, ignore_index=5))
-    session.undo()  # the history survived: the stroke is undone against the new prediction's figures
-    np.testing.assert_array_equal(session.mask, prediction)
-    after_undo = confusion_matrix(newer, np.where(session.mask == 5, newer, session.mask), labels.num_classes, 5)
-    assert [c.union for c in session.scores_vs_prediction().classes] == \
-        [c.union for c in Scores.from_confusion(after_undo, labels.names).classes]
-
-
-def test_an_untouched_session_starts_again_from_the_new_prediction() -> None:
-    image, truth, prediction = random_masks(4, NEAR_IGNORE)
-    session = ImageSession.start(image, NEAR_IGNORE, ground_truth=truth, prediction=prediction)
-    newer = np.roll(prediction, 2, axis=0)
-    fresh = session.set_prediction(session.prepare_prediction(newer)())
-    assert fresh is not session and fresh.working_source is WorkingSource.PREDICTION and not fresh.dirty
-    np.testing.assert_array_equal(fresh.mask, newer)
-
-
-def test_a_prediction_prepared_before_a_stroke_is_stale() -> None:
-    from segstudio.core.session import StalePrediction
-
-    image, truth, prediction = random_masks(5, NEAR_IGNORE)
-    session = ImageSession.start(image, NEAR_IGNORE, ground_truth=truth, prediction=prediction)
-    session.paint((1.0, 1.0), (1.0, 1.0), radius=1, value=2)
-    build = session.prepare_prediction(np.roll(prediction, 1, axis=0))
-    session.paint((6.0, 6.0), (6.0, 6.0), radius=1, value=1)  # painted while it was prepared
-    with pytest.raises(StalePrediction):
-        session.set_prediction(build())
-    with pytest.raises(ValueError, match="the prediction is"):
-        session.prepare_prediction(np.zeros((2, 2), np.uint8))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
 
-from segstudio.core.compositing import LayerKind
+from segstudio.core.layers import LayerKind
 from segstudio.core.labels import LabelSet
 from segstudio.io.mask_files import read_class_mask
 from segstudio.ui.file_list import DICE_COLUMN, IOU_COLUMN

@@ -1,0 +1,75 @@
+"""The canvas's layer styles and the layer panel kept in step: the user's changes, the shortcuts that toggle a
+layer, the main view (prediction and error map shown once an image has both ground truth and a prediction), and
+the opacities remembered between runs.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QSettings
+
+from segstudio.core.layers import LayerKind, LayerStyle
+from segstudio.core.session import ImageSession
+from segstudio.ui.canvas import Canvas
+from segstudio.ui.layer_panel import LayerPanel
+
+MAIN_VIEW = (LayerKind.PREDICTION, LayerKind.ERROR_MAP)
+
+
+def _opacity_key(kind: LayerKind) -> str:
+    return f"opacity/{kind.name}"
+
+
+class LayerController(QObject):
+    """Layer styles of one window: the canvas draws them, the panel shows and changes them."""
+
+    def __init__(self, canvas: Canvas, panel: LayerPanel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._canvas = canvas
+        self._panel = panel
+        self._touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
+        panel.style_changed.connect(self._on_user_change)
+
+    def style(self, kind: LayerKind) -> LayerStyle:
+        return self._canvas.layer_style(kind)
+
+    def set_style(self, kind: LayerKind, style: LayerStyle) -> None:
+        """Draw and show ``style`` (not a user change: the main view rule still applies to this layer)."""
+        self._canvas.set_layer_style(kind, style)
+        self._panel.set_style(kind, style)
+
+    def toggle(self, kind: LayerKind) -> None:
+        """Flip a layer's visibility as the user (a shortcut): the panel's checkbox, then the canvas."""
+        self._panel.toggle(kind)
+
+    def _on_user_change(self, kind: LayerKind, style: LayerStyle) -> None:
+        self._touched.add(kind)
+        self._canvas.set_layer_style(kind, style)
+
+    def show_main_view(self, session: ImageSession) -> None:
+        """With both ground truth and a prediction, show the prediction and the error map (the product's main
+        view), unless the user changed those layers' visibility this run."""
+        if session.ground_truth is None or session.prediction is None:
+            return
+        for kind in MAIN_VIEW:
+            style = self.style(kind)
+            if kind not in self._touched and not style.visible:
+                self.set_style(kind, LayerStyle(True, style.opacity, style.outline_only))
+
+    def restore(self, settings: QSettings) -> None:
+        """The opacities of the last run (visibility is not remembered: each run starts from the defaults)."""
+        for kind in LayerKind:
+            opacity = settings.value(_opacity_key(kind))
+            if opacity is None:
+                continue
+            style = self.style(kind)
+            try:
+                self.set_style(kind, LayerStyle(style.visible, min(1.0, max(0.0, float(opacity))), style.outline_only))
+            except (TypeError, ValueError):
+                continue
+
+    def save(self, settings: QSettings) -> None:
+        for kind in LayerKind:
+            settings.setValue(_opacity_key(kind), self.style(kind).opacity)
+
+
+__all__ = ["LayerController"]

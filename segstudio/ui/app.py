@@ -83,7 +83,7 @@ def install_crash_reporter(window: MainWindow) -> None:
 
 def wait_until_loaded(window: MainWindow, timeout_ms: int = SCREENSHOT_TIMEOUT_MS) -> bool:
     """Run the event loop until the window shows an image (or loading failed / timed out); True if shown."""
-    if window.canvas.session is not None and window._loading_key is None:  # noqa: SLF001
+    if window.canvas.session is not None and window.loading_key is None:
         return True
     return _wait_for(window.sample_loaded, [window.load_failed], timeout_ms)
 
@@ -133,8 +133,8 @@ def run_app(
     window.show()  # first: the window answers while the demo is written and the folder is read
     app.processEvents()
     if folder is None:
-        last = window.settings.value("last_folder")
-        folder = Path(last) if screenshot is None and last and Path(str(last)).is_dir() else demo_folder()
+        last = window.remembered.last_folder
+        folder = last if screenshot is None and last is not None else demo_folder()
     is_demo = _is_demo(Path(folder))
     if is_demo:
         folder = demo_folder()  # regenerated when this version makes other scenes
@@ -154,12 +154,13 @@ def run_app(
             return 1
         return app.exec()
     demo_done: list[bool] = []
+    demo = None
     if model is not None:
         window.load_model(Path(model), predict=True)
     elif is_demo:
         demo = window.start_demo(Path(folder))
-        demo.shown.connect(lambda: demo_done.append(True))  # type: ignore[attr-defined]
-        demo.failed.connect(lambda _message: demo_done.append(False))  # type: ignore[attr-defined]
+        demo.shown.connect(lambda: demo_done.append(True))
+        demo.failed.connect(lambda _message: demo_done.append(False))
     window.show()
     if screenshot is not None:
         status = 0
@@ -171,8 +172,8 @@ def run_app(
             reason = errors[-1] if errors else "it timed out"
             print(f"segstudio: the prediction failed ({reason}); the screenshot shows the window without it",
                   file=sys.stderr)
-        if is_demo and model is None and not demo_done:
-            shown = _wait_for(window.demo.shown, [window.demo.failed], DEMO_SCREENSHOT_TIMEOUT_MS)
+        if demo is not None and not demo_done:
+            shown = _wait_for(demo.shown, [demo.failed], DEMO_SCREENSHOT_TIMEOUT_MS)
             if not shown:
                 status = 1
                 print("segstudio: the demo model did not get ready; the screenshot shows the synthetic predictions",

@@ -1,61 +1,96 @@
-"""Applying the class panel's edits and showing instance masks, for the main window.
+"""The class panel's edits applied to the open folder, and the shown image's instances in the panel.
 
-Kept out of ``main_window.py`` so the window only connects signals (see ``MainWindow._wire_class_editing``):
+A :class:`ClassEditingController` owns what follows a new :class:`LabelSet` from the panel (a class added, renamed
+or recoloured: ids never shift): the dataset's project file is rewritten (``write_project_file`` with
+``dataclasses.replace(spec, labels=...)``), the folder's dataset gets the new spec (``dataset_changed``: the window
+hands it on, so the next image loads with it), the shown session is relabelled (:meth:`ImageSession.relabel`) and
+the canvas redraws with the new palette. A read-only window refuses the edit and the panel shows the old classes.
 
-- :func:`apply_labels`: a new :class:`LabelSet` (a class added, renamed or recoloured: ids never shift) is
-  written to the dataset's project file (``write_project_file`` with ``dataclasses.replace(spec, labels=...)``),
-  becomes the window's dataset spec (so the next sample loads with it), relabels the open session
-  (:meth:`ImageSession.relabel`) and redraws the canvas with the new palette.
-- :func:`show_instances`: the shown image's instances (read with the image on the load worker, see
-  ``SaveController.instances_of``) in the class panel's list, nothing read again on the GUI thread.
+It also fills the panel's instance list when an image loads (the instances were read with the image on the load
+worker, see ``SaveController.instances_of``: nothing is read again on the GUI thread) and highlights the instance
+chosen there on the canvas.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QObject, Signal
 
-from segstudio.core.compositing import Palettes
 from segstudio.core.labels import LabelSet
+from segstudio.core.palettes import Palettes
 from segstudio.io.datasets import Dataset
 from segstudio.io.project_file import write_project_file
+from segstudio.ui.canvas import Canvas
+from segstudio.ui.class_panel import ClassPanel
+from segstudio.ui.saving import SaveController
+
+REFUSED_MS = 10000
 
 
-def apply_labels(window: Any, labels: LabelSet) -> None:
-    """Make ``labels`` the label set of ``window``'s dataset (project file rewritten), session and canvas."""
-    dataset: Dataset | None = window.dataset
-    if dataset is not None and dataset.spec.labels != labels and window.saving.read_only_reason is not None:
-        window.statusBar().showMessage("cannot change the classes: read-only, this folder is open in another window", 10000)
-        window.class_panel.set_labels(dataset.spec.labels)
-        return
-    if dataset is not None and dataset.spec.labels != labels:
-        spec = replace(dataset.spec, labels=labels)
-        write_project_file(dataset.project_file, dataset.root, spec)
-        window.dataset = replace(dataset, spec=spec)
-        window.saving.relabelled(window.dataset)
-        window.scores.open_dataset(window.dataset)  # counts of another class count start again
-    session = window.canvas.session
-    if session is not None and session.labels != labels:
-        session.relabel(labels)
-        window.canvas.set_palettes(Palettes.for_labels(labels, background=session.background))
-        window.metrics_panel.set_session(session)
+class ClassEditingController(QObject):
+    """Class edits and instances of one window (see the module notes).
+
+    ``dataset_changed(Dataset)``: the open folder with its new label set (its project file is written);
+    ``session_relabelled(ImageSession)``: the shown session now uses the new label set; ``status(message, ms)``:
+    why an edit was refused; ``highlight_changed(mask)``: the canvas highlights this bool mask (None: nothing).
+    """
+
+    dataset_changed = Signal(object)
+    session_relabelled = Signal(object)
+    status = Signal(str, int)
+    highlight_changed = Signal(object)
+
+    def __init__(self, panel: ClassPanel, canvas: Canvas, saving: SaveController, parent: QObject | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self._panel = panel
+        self._canvas = canvas
+        self._saving = saving
+        self._dataset: Dataset | None = None
+        panel.labels_changed.connect(self.apply_labels)
+        panel.instance_selected.connect(self.highlight_instance)
+
+    def open_dataset(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+
+    def apply_labels(self, labels: LabelSet) -> None:
+        """Make ``labels`` the label set of the open folder (project file rewritten), the session and the canvas."""
+        dataset = self._dataset
+        if dataset is not None and dataset.spec.labels != labels:
+            if self._saving.read_only_reason is not None:
+                self.status.emit("cannot change the classes: read-only, this folder is open in another window",
+                                 REFUSED_MS)
+                self._panel.set_labels(dataset.spec.labels)
+                return
+            spec = replace(dataset.spec, labels=labels)
+            write_project_file(dataset.project_file, dataset.root, spec)
+            self._dataset = replace(dataset, spec=spec)
+            self.dataset_changed.emit(self._dataset)
+        session = self._canvas.session
+        if session is not None and session.labels != labels:
+            session.relabel(labels)
+            self._canvas.set_palettes(Palettes.for_labels(labels, background=session.background))
+            self.session_relabelled.emit(session)
+
+    def show_instances(self, key: str) -> None:
+        """After image ``key`` loaded: fill (or hide) the panel's instance list."""
+        instances = self._saving.instances_of(key)  # read with the image on the worker, carried through saves
+        session = self._canvas.session
+        if instances is not None and (session is None or instances.shape != session.shape):
+            instances = None
+        self._panel.set_instances(instances)
+
+    def highlight_instance(self, instance_id: int) -> None:
+        """Highlight instance ``instance_id`` of the panel's list on the canvas (0: none)."""
+        instances = self._panel.instance_mask
+        if instance_id == 0 or instances is None or self._canvas.session is None:
+            highlight = None
+        else:
+            highlight = np.asarray(instances.ids) == instance_id
+        self._canvas.set_highlight(highlight)
+        self.highlight_changed.emit(highlight)
 
 
-def show_instances(window: Any, key: str) -> None:
-    """After sample ``key`` loaded: fill (or hide) the class panel's instance list."""
-    instances = window.saving.instances_of(key)  # read with the image on the worker, carried through saves
-    session = window.canvas.session
-    if instances is not None and (session is None or instances.shape != session.shape):
-        instances = None
-    window.class_panel.set_instances(instances)
-
-
-def highlight_instance(window: Any, instance_id: int) -> None:
-    """Highlight instance ``instance_id`` on the canvas (0: none)."""
-    instances = window.class_panel.instance_mask
-    if instance_id == 0 or instances is None or window.canvas.session is None:
-        window.canvas.set_highlight(None)
-        return
-    window.canvas.set_highlight(np.asarray(instances.ids) == instance_id)
+__all__ = ["ClassEditingController"]

@@ -3,7 +3,7 @@
 The demo folder (:func:`segstudio.io.demo_dataset.ensure_demo_dataset`) holds images and ground truth made by
 our own code, plus synthetic imperfect predictions under ``predictions/``. Those synthetic masks are only a
 fallback: they are what the window shows while the demo model trains (and what ``segstudio demo`` scores).
-:class:`DemoModel` makes the real thing:
+:class:`DemoController` makes the real thing:
 
 1. If ``demo-model.safetensors`` is in the demo folder and its stamp (``demo-model.stamp``: the demo version
    and the training settings) matches, it is loaded at once (on the "model" worker channel) and every demo image
@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from segstudio.io.demo_dataset import DEMO_VERSION
+from segstudio.app.loaded_model import ModelHandle
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback
-from segstudio.ui.workers import WorkerFailure
-
-if TYPE_CHECKING:
-    from segstudio.ui.main_window import MainWindow
+from segstudio.io.demo_dataset import DEMO_VERSION
+from segstudio.ui.model_panel import ModelPanel
+from segstudio.ui.workers import WorkerFailure, WorkerPool
 
 DEMO_MODEL_FILE = "demo-model.safetensors"
 DEMO_STAMP_FILE = "demo-model.stamp"
@@ -93,7 +93,7 @@ def train_demo_model(
     import torch
 
     from segstudio.core.atomic import write_bytes_atomic
-    from segstudio.models.training import train
+    from segstudio.app.training import train
 
     folder = Path(folder)
     (folder / DEMO_STAMP_FILE).unlink(missing_ok=True)
@@ -123,61 +123,92 @@ def describe(progress: Progress, epochs: int) -> str:
     return f"training the demo model: {progress.stage}..."
 
 
-class DemoModel(QObject):
-    """Gets the demo model into the window: cached, or trained on the worker first. ``ready(path)`` once the
-    model is loaded (its predictions follow through the window's "predict all"), ``failed(message)``."""
+class _Stage(Enum):
+    """What the demo still waits for before its predictions count as shown."""
+
+    WRITTEN = "written"  # "predict all" wrote the model's masks
+    APPLIED = "applied"  # the shown image has the model's prediction
+    SCORED = "scored"  # the dataset's scores are counted again
+
+
+class DemoController(QObject):
+    """Gets the demo model in: cached, or trained on the worker first (see the module notes).
+
+    Out: ``load_requested(path)``: load this checkpoint and predict every image with it; ``ready(path)`` once it
+    is loaded; ``shown()`` once its predictions are written, on screen and scored (screenshots wait for it);
+    ``failed(message)`` (the demo keeps its synthetic predictions); ``status(message, ms)``: the training line and
+    the outcome, for the status bar (0 ms: until the next message).
+    In (the window connects them): :meth:`predictions_written`, :meth:`prediction_applied`, :meth:`dataset_scored`.
+    """
 
     ready = Signal(object)
-    shown = Signal()  # the model's predictions are written, on screen and scored (screenshots wait for it)
+    shown = Signal()
     failed = Signal(str)
-    status = Signal(str)  # the training line, for the status bar and tests
+    status = Signal(str, int)
+    load_requested = Signal(object)
 
-    def __init__(self, window: MainWindow, folder: Path, settings: DemoTrainingSettings | None = None) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, pool: WorkerPool, panel: ModelPanel, folder: Path, settings: DemoTrainingSettings | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = pool
+        self._panel = panel
         self.folder = Path(folder)
         self.settings = settings or DemoTrainingSettings()
         self.trained_now = False
         self._retrained = False
         self._last_iou: float | None = None
         self._active = True
-        signals = window.pool.signals(TRAIN_CHANNEL)
+        self._waiting: set[_Stage] = set()
+        signals = pool.signals(TRAIN_CHANNEL)
         signals.progress.connect(self._on_progress)
         signals.finished.connect(self._on_trained)
         signals.failed.connect(self._on_failed)
         signals.cancelled.connect(lambda: self._give_up("demo model training cancelled"))
-        self._waiting: set[str] = set()
-        window.predictions_written.connect(self._on_written)
-        window.prediction_applied.connect(lambda _key: self._tick("applied"))
-        window.dataset_scored.connect(lambda _result: self._tick("scored"))
-        window.model_panel.model_loaded.connect(self._on_loaded)
-        window.model_panel.model_failed.connect(self._on_load_failed)
+        panel.model_loaded.connect(self._on_loaded)
+        panel.model_failed.connect(self._on_load_failed)
 
     def start(self) -> None:
         cached = cached_checkpoint(self.folder, self.settings)
         if cached is not None:
-            self.status.emit(f"loading the demo model {cached.name}")
-            self.window.load_model(cached, predict="all")
+            self.status.emit(f"loading the demo model {cached.name}", 0)
+            self.load_requested.emit(cached)
         else:
             self._train()
 
     def cancel(self) -> None:
-        self.window.pool.cancel(TRAIN_CHANNEL)
+        self._pool.cancel(TRAIN_CHANNEL)
 
     @property
     def training(self) -> bool:
-        return self.window.model_panel.running == "train"
+        return self._panel.running == "train"
+
+    # -- what the window reports ----------------------------------------------------------------------------------
+
+    def predictions_written(self, image_shown: bool) -> None:
+        """"Predict all" finished; ``image_shown``: an image is on screen (its new prediction is then awaited)."""
+        if self._waiting == {_Stage.WRITTEN}:
+            self._waiting = {_Stage.APPLIED, _Stage.SCORED} if image_shown else {_Stage.SCORED}
+
+    def prediction_applied(self) -> None:
+        self._tick(_Stage.APPLIED)
+
+    def dataset_scored(self) -> None:
+        self._tick(_Stage.SCORED)
+
+    def _tick(self, stage: _Stage) -> None:
+        if stage in self._waiting and _Stage.WRITTEN not in self._waiting:
+            self._waiting.discard(stage)
+            if not self._waiting:
+                self.shown.emit()
+
+    # -- training and loading ---------------------------------------------------------------------------------------
 
     def _train(self) -> None:
         folder, settings = self.folder, self.settings
-        self.window.model_panel.start("training the demo model (about half a minute)...", "train")
-        self._show("training the demo model: starting...")
-        self.window.pool.submit(TRAIN_CHANNEL, lambda progress, cancel: train_demo_model(
+        self._panel.start("training the demo model (about half a minute)...", "train")
+        self.status.emit("training the demo model: starting...", 0)
+        self._pool.submit(TRAIN_CHANNEL, lambda progress, cancel: train_demo_model(
             folder, settings, progress=progress, cancel=cancel))
-
-    def _show(self, text: str) -> None:
-        self.window.statusBar().showMessage(text)
-        self.status.emit(text)
 
     def _on_progress(self, progress: Progress) -> None:
         if progress.stage == "validate" and "mean_iou" in progress.metrics:
@@ -185,43 +216,33 @@ class DemoModel(QObject):
         text = describe(progress, self.settings.epochs)
         if progress.stage == "train" and self._last_iou is not None:
             text += f" (val IoU so far {self._last_iou:.2f})"
-        panel = self.window.model_panel
+        panel = self._panel
         panel.show_progress(replace(progress, message=""))
         panel.progress.setFormat(text.removeprefix("training the demo model: "))
         panel.message.setText(text)
-        self._show(text)
+        self.status.emit(text, 0)
 
     def _on_trained(self, trained: DemoTrained) -> None:
         self.trained_now = True
         iou = "" if trained.mean_iou is None else f", val IoU {trained.mean_iou:.2f}"
-        self.window.model_panel.finish(f"demo model trained in {trained.seconds:.0f} s{iou}")
-        self._show(f"demo model trained in {trained.seconds:.0f} s{iou}; predicting the demo images...")
-        self.window.load_model(trained.checkpoint, predict="all")
+        self._panel.finish(f"demo model trained in {trained.seconds:.0f} s{iou}")
+        self.status.emit(f"demo model trained in {trained.seconds:.0f} s{iou}; predicting the demo images...", 0)
+        self.load_requested.emit(trained.checkpoint)
 
     def _on_failed(self, failure: WorkerFailure) -> None:
         self._give_up(f"could not train the demo model: {failure.message}")
 
     def _give_up(self, message: str) -> None:
         self._active = False
-        self.window.model_panel.finish(message)
-        self.window.statusBar().showMessage(message + " (the demo keeps its synthetic predictions)", 15000)
+        self._panel.finish(message)
+        self.status.emit(message + " (the demo keeps its synthetic predictions)", 15000)
         self.failed.emit(message)
 
-    def _on_loaded(self, handle: Any) -> None:
+    def _on_loaded(self, handle: ModelHandle) -> None:
         if self._active and Path(handle.path).parent == self.folder:
             self._active = False
-            self._waiting = {"written"}
+            self._waiting = {_Stage.WRITTEN}
             self.ready.emit(handle.path)
-
-    def _on_written(self, _result: Any) -> None:
-        if self._waiting == {"written"}:
-            self._waiting = {"applied", "scored"} if self.window.current_key is not None else {"scored"}
-
-    def _tick(self, what: str) -> None:
-        if what in self._waiting and "written" not in self._waiting:
-            self._waiting.discard(what)
-            if not self._waiting:
-                self.shown.emit()
 
     def _on_load_failed(self, message: str) -> None:
         if not self._active:
@@ -232,3 +253,7 @@ class DemoModel(QObject):
         self._retrained = True  # a corrupt cached file: train it again, once
         (self.folder / DEMO_STAMP_FILE).unlink(missing_ok=True)
         self._train()
+
+
+__all__ = ["DemoController", "DemoTrained", "DemoTrainingSettings", "cached_checkpoint", "describe",
+           "train_demo_model"]

@@ -10,9 +10,15 @@ import pytest
 
 from segstudio.core.labels import LabelSet
 from segstudio.core.session import ImageSession
+from segstudio.io.datasets import open_dataset
+from segstudio.io.demo_dataset import write_demo_dataset
 from segstudio.io.mask_files import read_instance_mask
 from segstudio.io.project_file import read_project_file
+from segstudio.ui.canvas import Canvas
+from segstudio.ui.class_editing import ClassEditingController
 from segstudio.ui.class_panel import ClassPanel
+from segstudio.ui.saving import SaveController
+from segstudio.ui.workers import WorkerPool
 
 
 def open_and_wait(qtbot, window, folder: Path, image: str | None = None) -> None:
@@ -82,6 +88,48 @@ def test_window_applies_class_edits_to_session_palette_and_project_file(qtbot, w
     assert (session.mask == new_id).sum() > 0
 
 
+def controller_on(qtbot, folder: Path, pool, *, holder: SaveController | None = None):  # noqa: ANN001, ANN201
+    """A ClassEditingController on ``folder`` with its own panel, canvas and save controller (read-only when
+    ``holder`` already holds the folder)."""
+    dataset = open_dataset(folder)
+    panel, canvas = ClassPanel(), Canvas()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(canvas)
+    saving = SaveController(pool, interactive=False)
+    saving.open_dataset(dataset)
+    controller = ClassEditingController(panel, canvas, saving)
+    controller.open_dataset(dataset)
+    panel.set_labels(dataset.spec.labels)
+    return controller, panel, saving, dataset
+
+
+def test_controller_writes_the_project_file_and_hands_on_the_dataset(qtbot, tmp_path: Path) -> None:
+    pool = WorkerPool()
+    controller, panel, saving, dataset = controller_on(qtbot, write_demo_dataset(tmp_path / "demo", count=1), pool)
+    with qtbot.waitSignal(controller.dataset_changed) as changed, qtbot.assertNotEmitted(controller.session_relabelled):
+        panel.add_class("sky", (10, 20, 250))  # no image on screen: only the folder changes
+    labels = changed.args[0].spec.labels
+    assert labels.names[-1] == "sky" and labels.num_classes == dataset.spec.labels.num_classes + 1
+    assert read_project_file(dataset.project_file).labels == labels
+    saving.release_lock()
+    pool.shutdown(5000)
+
+
+def test_a_read_only_window_refuses_class_edits(qtbot, tmp_path: Path) -> None:
+    pool = WorkerPool()
+    folder = write_demo_dataset(tmp_path / "demo", count=1)
+    holder = SaveController(pool, interactive=False)
+    holder.open_dataset(open_dataset(folder))
+    controller, panel, _saving, dataset = controller_on(qtbot, folder, pool)
+    with qtbot.waitSignal(controller.status) as refused, qtbot.assertNotEmitted(controller.dataset_changed):
+        panel.add_class("sky")
+    assert "read-only" in refused.args[0]
+    assert panel.labels == dataset.spec.labels  # the panel shows the classes as they are
+    assert read_project_file(dataset.project_file).labels == dataset.spec.labels
+    holder.release_lock()
+    pool.shutdown(5000)
+
+
 PENN_FUDAN_SINGLE = "FudanPed00003"  # one pedestrian
 PENN_FUDAN_MULTI = "FudanPed00004"  # two pedestrians
 
@@ -110,12 +158,14 @@ def test_instance_list_and_highlight_on_a_penn_fudan_mask(qtbot, window, pennfud
     assert rows == [(1, 1, int((np.asarray(truth.ids) == 1).sum()))]
     assert panel.instances.isVisibleTo(panel) and panel.instances.count() == 1
     before = canvas.composited_pixels
-    panel.select_instance(1)
-    assert canvas._highlight is not None and canvas._highlight.sum() == rows[0][2]
+    with qtbot.waitSignal(window.class_editing.highlight_changed) as highlighted:
+        panel.select_instance(1)
+    assert highlighted.args[0] is not None and highlighted.args[0].sum() == rows[0][2]
     canvas.grab()
-    assert canvas.composited_pixels > before
-    panel.select_instance(0)
-    assert canvas._highlight is None
+    assert canvas.composited_pixels > before  # drawn again, with the highlight
+    with qtbot.waitSignal(window.class_editing.highlight_changed) as highlighted:
+        panel.select_instance(0)
+    assert highlighted.args[0] is None
 
     # The panel on its own, with the two-pedestrian mask read as instances.
     instances = read_instance_mask(pennfudan_folder / "PedMasks" / f"{PENN_FUDAN_MULTI}_mask.png")

@@ -4,20 +4,27 @@ turning, shows the model's prediction and IoU/Dice, and a second start reuses th
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QTimer
 
 from segstudio.io.demo_dataset import write_demo_dataset
 from segstudio.core.progress import Progress
 from segstudio.ui.demo_model import (
     DEMO_MODEL_FILE,
+    DEMO_STAMP_FILE,
+    DemoController,
     DemoTrainingSettings,
     cached_checkpoint,
     describe,
 )
 from segstudio.ui.main_window import MainWindow
+from segstudio.ui.model_panel import ModelPanel
+from segstudio.ui.workers import WorkerPool
 
 TINY = DemoTrainingSettings(epochs=2, samples_per_epoch=8, crop_size=64, batch_size=4, max_seconds=20)
 
@@ -37,7 +44,7 @@ def test_demo_trains_on_worker_then_predicts_and_caches(qtbot, tmp_path: Path, o
     window, demo = start_demo(qtbot, folder)
     assert demo.training and window.model_panel.running == "train"
     lines: list[str] = []
-    demo.status.connect(lines.append)
+    demo.status.connect(lambda line, _ms: lines.append(line))
     ticks: list[float] = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
@@ -79,3 +86,63 @@ def test_corrupt_or_outdated_cache_is_not_used(tmp_path: Path) -> None:
 def test_progress_line() -> None:
     line = describe(Progress("validate", 3, 10, "", {"mean_iou": 0.625}), 10)
     assert line == "training the demo model: epoch 3/10, val IoU 0.62" or line.endswith("val IoU 0.63")
+
+
+# -- the DemoController on its own: a model panel and a worker pool, no window -----------------------------------
+
+
+@pytest.fixture
+def pool(qtbot) -> Iterator[WorkerPool]:  # noqa: ANN001
+    workers = WorkerPool()
+    yield workers
+    workers.shutdown(5000)
+
+
+def cached_demo(folder: Path) -> Path:
+    """A cached demo model as far as the stamp goes (its bytes are never read here)."""
+    (folder / DEMO_MODEL_FILE).write_bytes(b"x")
+    (folder / DEMO_STAMP_FILE).write_text(TINY.stamp(), encoding="utf-8")
+    return folder / DEMO_MODEL_FILE
+
+
+def test_a_cached_model_is_asked_for_and_shown_once_written_applied_and_scored(qtbot, pool, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = write_demo_dataset(tmp_path / "demo", count=2)
+    checkpoint = cached_demo(folder)
+    panel = ModelPanel(pool)
+    qtbot.addWidget(panel)
+    demo = DemoController(pool, panel, folder, TINY)
+    with qtbot.waitSignal(demo.load_requested) as asked, qtbot.waitSignal(demo.status) as told:
+        demo.start()
+    assert asked.args == [checkpoint] and told.args[0] == f"loading the demo model {DEMO_MODEL_FILE}"
+    assert not demo.training
+    with qtbot.waitSignal(demo.ready) as ready:
+        panel.model_loaded.emit(SimpleNamespace(path=checkpoint))
+    assert ready.args == [checkpoint]
+    with qtbot.assertNotEmitted(demo.shown):
+        demo.dataset_scored()  # scores of the synthetic predictions: not the model's yet
+        demo.predictions_written(image_shown=True)
+        demo.dataset_scored()
+    with qtbot.waitSignal(demo.shown):
+        demo.prediction_applied()
+
+
+def test_a_cached_model_that_fails_to_load_is_trained_again_once(qtbot, pool, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    folder = write_demo_dataset(tmp_path / "demo", count=2)
+    cached_demo(folder)
+
+    def no_training(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("no room to train")
+
+    monkeypatch.setattr("segstudio.ui.demo_model.train_demo_model", no_training)
+    panel = ModelPanel(pool)
+    qtbot.addWidget(panel)
+    demo = DemoController(pool, panel, folder, TINY)
+    lines: list[str] = []
+    demo.status.connect(lambda line, _ms: lines.append(line))
+    demo.start()
+    with qtbot.waitSignal(demo.failed, timeout=20000) as failed:
+        panel.model_failed.emit("the cached file is damaged")  # trained again: here, training fails too
+    assert failed.args[0].startswith("could not train the demo model") and "no room to train" in failed.args[0]
+    assert not (folder / DEMO_STAMP_FILE).exists()  # the damaged cache is not offered again
+    assert "training the demo model: starting..." in lines
+    assert lines[-1].endswith("(the demo keeps its synthetic predictions)")

@@ -8,12 +8,15 @@ import numpy as np
 
 from segstudio.io.mask_files import read_instance_mask
 from segstudio.ui.main_window import MainWindow
-from tests.ui.test_class_editing import PENN_FUDAN_MULTI, pennfudan_folder  # noqa: F401 (fixture)
+from tests.ui.test_class_editing import PENN_FUDAN_MULTI
+from tests.ui.test_class_editing import pennfudan_folder as shared_pennfudan_folder
 from tests.ui.test_main_window import open_and_wait
+
+pennfudan_folder = shared_pennfudan_folder  # the fixture, under its name here
 
 
 def test_window_saves_instances_and_asks_before_dropping_one(
-    qtbot, window: MainWindow, pennfudan_folder: Path  # noqa: ANN001, F811
+    qtbot, window: MainWindow, pennfudan_folder: Path  # noqa: ANN001
 ) -> None:
     open_and_wait(qtbot, window, pennfudan_folder, image=PENN_FUDAN_MULTI)
     truth = read_instance_mask(pennfudan_folder / "PedMasks" / f"{PENN_FUDAN_MULTI}_mask.png")

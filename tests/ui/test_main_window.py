@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 
 from segstudio.core.metrics import Scores, confusion_matrix
 from segstudio.io.mask_files import read_class_mask
+from segstudio.ui.actions import Command
 from segstudio.ui.main_window import MainWindow
 from segstudio.ui.metrics_panel import fmt_count, fmt_ratio
 
@@ -115,7 +116,7 @@ def test_next_previous_and_keys(qtbot, window: MainWindow, camvid_folder: Path) 
     assert window.canvas.tools.size > size
     QTest.keyClick(window, Qt.Key.Key_E)
     assert window.canvas.tools.tool.name == "ERASER"
-    names = " ".join(name for name, _keys in window.shortcuts())
+    names = " ".join(name for name, _keys in window.commands.shortcuts())
     for needed in ("Undo", "Redo", "Next image", "Toggle prediction", "Peek at ground truth"):
         assert needed in names
 
@@ -150,16 +151,17 @@ def test_autosave_and_crash_recovery(qtbot, window: MainWindow, camvid_folder: P
     second = MainWindow(interactive=False)
     qtbot.addWidget(second)
     open_and_wait(qtbot, second, camvid_folder)
-    pending = second.saving.pending_recoveries()
+    pending = second.recovery.pending()
     assert [entry.sample_key for entry in pending] == [key]
-    with qtbot.waitSignal(second.sample_loaded, timeout=20000):
+    with qtbot.waitSignal(second.recovery.recovered) as recovered, qtbot.waitSignal(second.sample_loaded, timeout=20000):
         second.recover(pending[0])
+    assert recovered.args == [key]
     session = second.canvas.session
     assert second.current_key == key
     assert np.array_equal(session.mask, painted)
     assert session.dirty and session.working_source.name == "AUTOSAVE"
     second.saving.save(wait=True)
-    assert second.saving.pending_recoveries() == []
+    assert second.recovery.pending() == []
     assert not list(second.saving.store.folder.glob("*.json"))  # the recovered autosave went with the save
     second.pool.shutdown(5000)
 
@@ -186,7 +188,8 @@ def test_zoom_pan_and_pick(qtbot, window: MainWindow, camvid_folder: Path) -> No
     moved = canvas.image_to_widget(0, 0)
     assert (moved.x() - start.x(), moved.y() - start.y()) == pytest.approx((40, 20), abs=1)
     # Pick the class under the cursor.
-    window.set_tool(window.canvas.tools.tool.PICK)
+    QTest.keyClick(window, Qt.Key.Key_I)  # the pick tool
+    assert window.canvas.tools.tool.name == "PICK"
     session = canvas.session
     expected = session.class_at(120, 200)
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(window, 120, 200))
@@ -302,3 +305,46 @@ def test_the_metrics_panel_follows_the_session_without_the_window(qtbot, window:
     session.undo()
     qtbot.wait(20)  # the panel refreshes at the next event-loop turn
     assert_panel_matches(window, expected_scores(window))
+
+
+def test_loading_key_title_and_status_follow_the_folder(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    from segstudio.io.demo_dataset import write_demo_dataset
+
+    folder = write_demo_dataset(tmp_path / "demo", count=2)
+    assert window.loading_key is None
+    with qtbot.waitSignal(window.dataset_opened, timeout=20000):
+        window.open_folder(folder)
+    first = window.dataset.samples[0].key
+    assert window.loading_key == first  # read on the worker now
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        pass
+    assert window.loading_key is None and window.current_key == first
+    assert window.windowTitle() == f"segstudio - {folder}"
+    assert window.status_line.class_name.text().startswith("class: ")
+    QTest.keyClick(window, Qt.Key.Key_E)
+    assert window.status_line.tool.text().lower().startswith("eraser")  # says what it writes
+    assert [a.isChecked() for a in window.commands.all() if a.text() == "Eraser"] == [True]
+
+
+def test_a_second_window_on_the_folder_is_read_only_everywhere(qtbot, window: MainWindow, tmp_path: Path) -> None:  # noqa: ANN001
+    from segstudio.io.demo_dataset import write_demo_dataset
+
+    folder = write_demo_dataset(tmp_path / "demo", count=2)
+    open_and_wait(qtbot, window, folder)
+    second = MainWindow(interactive=False)
+    qtbot.addWidget(second)
+    open_and_wait(qtbot, second, folder)
+    assert second.windowTitle().endswith("[read-only]")
+    assert second.status_line.state.text().startswith("read-only")
+    assert second.predictions.read_only  # predictions are shown there, never written
+    session = second.canvas.session
+    session.paint((10, 10), (20, 20), radius=3, value=1)  # edits made on the session directly still count
+    before = session.mask.copy()
+    with qtbot.waitSignal(second.saving.status) as refused:
+        second.commands.action(Command.UNDO).trigger()
+    assert "cannot change the mask" in refused.args[0]
+    assert np.array_equal(session.mask, before)
+    with qtbot.waitSignal(second.class_editing.status):
+        second.class_panel.add_class("sky")
+    assert second.dataset.spec.labels == window.dataset.spec.labels
+    second.pool.shutdown(5000)

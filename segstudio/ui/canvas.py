@@ -28,8 +28,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QWidget
 
-from segstudio.core.compositing import LayerKind, LayerStyle, Palettes, out_shape
+from segstudio.core.compositing import out_shape
 from segstudio.core.geometry import Rect
+from segstudio.core.layers import LayerKind, LayerStyle
+from segstudio.core.palettes import Palettes
 from segstudio.core.session import ImageSession
 from segstudio.ui.canvas_compositing import DEFAULT_STYLES, composite_tile
 from segstudio.ui.canvas_tiles import MAX_TILE_BYTES, TILE, Tile, TileCache, TileKey, tile_image_rect

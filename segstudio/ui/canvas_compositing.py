@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from segstudio.core.compositing import ImageSampling, LayerKind, LayerStyle, Palettes, composite
+from segstudio.core.compositing import ImageSampling, composite
 from segstudio.core.geometry import Rect
+from segstudio.core.layers import LayerKind, LayerStyle
+from segstudio.core.palettes import Palettes
 from segstudio.core.session import ImageSession
 from segstudio.ui.canvas_tiles import Tile
 

@@ -13,8 +13,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from segstudio.core.metrics import DatasetEvaluator, DatasetScores, Scores, confusion_matrix
-from segstudio.core.labels import LabelSet
+from segstudio.core.mask_comparison import compare_masks
+from segstudio.core.metrics import DatasetEvaluator, DatasetScores, Scores
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.io.mask_files import read_class_mask
@@ -63,8 +63,7 @@ def score_image(
         prediction = read_class_mask(prediction, labels)
     if prediction is None:
         return ImageScore(sample.key, None, None, None)
-    truth, prediction = _scorable(np.asarray(truth), np.asarray(prediction), labels)
-    confusion = confusion_matrix(truth, prediction, labels.num_classes, labels.ignore_index)
+    confusion = compare_masks(truth, prediction, labels)
     scores = Scores.from_confusion(confusion, labels.names)
     return ImageScore(sample.key, confusion, scores.mean_iou, scores.mean_dice)
 
@@ -102,15 +101,3 @@ def score_dataset(
         figures = {k: v for k, v in (("mean_iou", score.mean_iou), ("mean_dice", score.mean_dice)) if v is not None}
         report(progress, Progress("dataset metrics", index + 1, total, sample.key, figures))
     return dataset_scores(dataset, known=per_image)
-
-
-def _scorable(truth: np.ndarray, prediction: np.ndarray, labels: LabelSet) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels a prediction marks with the ignore id ("unlabelled") are not scored, as in the session's rule
-    (either side's ignore id leaves a pixel out): the metrics module would refuse them otherwise."""
-    ignore = labels.ignore_index
-    if ignore is None:
-        return truth, prediction
-    holes = prediction == ignore
-    if not holes.any():
-        return truth, prediction
-    return np.where(holes, ignore, truth).astype(truth.dtype, copy=False), prediction

@@ -1,5 +1,6 @@
 """Comparing the working mask with a fixed reference while it is edited, under the session's ignore rule: a running
-confusion matrix (:class:`MaskComparison`) and the error kinds of a rectangle (:func:`fill_error_kinds`).
+confusion matrix (:class:`MaskComparison`), the same count for a whole image at once (:func:`compare_masks`) and
+the error kinds of a rectangle (:func:`fill_error_kinds`). The rule exists here only.
 
 The ignore rule: a pixel that *either* side of a comparison marks with the label set's ignore id ("unlabelled")
 is not scored, and the error map shows it as IGNORED. This extends the metrics module's rule (ignore id in the
@@ -17,7 +18,7 @@ import numpy as np
 from segstudio.core.error_map import ErrorKind, error_map
 from segstudio.core.geometry import Rect
 from segstudio.core.labels import LabelSet
-from segstudio.core.metrics import Scores
+from segstudio.core.metrics import Scores, confusion_matrix
 from segstudio.core.tracker import IncrementalConfusion
 
 
@@ -70,3 +71,16 @@ def fill_error_kinds(
     if ignore is not None:
         region = out[rect.slices]
         region[other[rect.slices] == ignore] = ErrorKind.IGNORED
+
+
+def compare_masks(truth: np.ndarray, other: np.ndarray, labels: LabelSet) -> np.ndarray:
+    """The ``n x n`` confusion matrix of ``other`` against ``truth`` under the ignore rule, for a whole image at once
+    (what :class:`MaskComparison` keeps running while a mask is edited): scoring a model's mask for the file list
+    and the dataset uses this, so the window's list and its live figures agree pixel for pixel."""
+    ignore = labels.ignore_index
+    truth, other = np.asarray(truth), np.asarray(other)
+    if ignore is not None:
+        holes = other == ignore
+        if holes.any():  # the metrics module refuses an ignore id in the compared mask: leave those pixels out
+            truth = np.where(holes, ignore, truth).astype(truth.dtype, copy=False)
+    return confusion_matrix(truth, other, labels.num_classes, ignore)

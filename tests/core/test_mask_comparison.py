@@ -8,7 +8,7 @@ import pytest
 
 from segstudio.core.geometry import Rect
 from segstudio.core.labels import LabelSet
-from segstudio.core.mask_comparison import MaskComparison, fill_error_kinds
+from segstudio.core.mask_comparison import MaskComparison, compare_masks, fill_error_kinds
 from tests.core.test_session import FAR_IGNORE, NEAR_IGNORE, expected_error_map, expected_scores, random_masks
 
 
@@ -41,3 +41,16 @@ def test_error_kinds_are_written_inside_the_rectangle_only(labels: LabelSet) -> 
     np.testing.assert_array_equal(out[rect.slices], expected_error_map(truth, working, labels)[rect.slices])
     out[rect.slices] = 99
     assert (out == 99).all()
+
+
+@pytest.mark.parametrize("labels", [NEAR_IGNORE, FAR_IGNORE], ids=["ignore=n", "ignore=255"])
+def test_the_whole_image_count_is_the_running_count(labels: LabelSet) -> None:
+    """The file list's per-image score (compare_masks) and the live figures (MaskComparison) use one rule."""
+    _, truth, prediction = random_masks(8, labels)
+    truth = unlabelled_here_and_there(truth, labels, 3)
+    prediction = unlabelled_here_and_there(prediction, labels, 4)
+    whole = compare_masks(truth, prediction, labels)
+    np.testing.assert_array_equal(whole, MaskComparison(truth, prediction, labels).scores().confusion)
+    np.testing.assert_array_equal(whole, expected_scores(truth, prediction, labels).confusion)
+    scored = (truth != labels.ignore_index) & (prediction != labels.ignore_index)
+    assert whole.sum() == scored.sum() > 0

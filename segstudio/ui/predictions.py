@@ -15,17 +15,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from segstudio.core.session import ImageSession, PreparedPrediction, StalePrediction
+from segstudio.core.prediction_handover import PreparedPrediction, StalePrediction
+from segstudio.core.session import ImageSession
 from segstudio.io.datasets import Dataset
-from segstudio.ui.model_jobs import (
-    ModelHandle,
-    PredictedFolder,
-    PredictedImage,
-    predict_all,
-    predict_image,
-    prediction_path,
-    read_prediction,
-)
+from segstudio.app.loaded_model import ModelHandle, PredictedImage, predict_image
+from segstudio.app.project_predictions import PredictedFolder, predict_all, prediction_path, read_prediction
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.workers import WorkerPool
 

@@ -1,8 +1,9 @@
 """The main window: composes the canvas, the panels and the controllers, and wires their signals.
 
 It holds no pixels and computes nothing. What it owns is what is open: the folder (listed and paired on the
-"scan" worker) and the image on screen (read on the "load" worker; :mod:`segstudio.ui.sample_loader` builds its
-:class:`ImageSession`, which owns the masks and the scores); every part is told when either changes. The parts:
+"scan" worker, :func:`segstudio.app.project.open_project`) and the image on screen (read on the "load" worker,
+:mod:`~segstudio.ui.image_loading`; its :class:`ImageSession` owns the masks and the scores); every part is told
+when either changes. The parts:
 saving, autosave and the folder lock (:mod:`~segstudio.ui.saving`), offering a crashed session's work back
 (:mod:`~segstudio.ui.recovery`), the model's predictions, scores and when they are counted
 (:mod:`~segstudio.ui.predictions`, :mod:`~segstudio.ui.dataset_scores`, :mod:`~segstudio.ui.model_results`), class
@@ -18,15 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow
 
-from segstudio.app.project_predictions import app_predictions
+from segstudio.app.project import Project, open_project
+from segstudio.app.sample_loader import LoadedSample
 from segstudio.core.layers import LayerKind
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave import Recoverable
-from segstudio.io.datasets import Dataset, open_dataset
-from segstudio.ui.actions import Command, Menu, WindowActions
+from segstudio.io.datasets import Dataset
+from segstudio.ui.actions import Command, WindowActions
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_editing import ClassEditingController
 from segstudio.ui.class_panel import ClassPanel
@@ -34,6 +36,7 @@ from segstudio.ui.dataset_scores import DatasetScoresController
 from segstudio.ui.demo_model import DemoController, DemoTrainingSettings
 from segstudio.ui.editing import EditingCommands
 from segstudio.ui.file_list import FileList
+from segstudio.ui.image_loading import ImageLoading
 from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.layers import LayerController
 from segstudio.ui.metrics_panel import MetricsPanel
@@ -41,7 +44,6 @@ from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.model_results import ModelResults
 from segstudio.ui.predictions import PredictionController
 from segstudio.ui.recovery import RecoveryController
-from segstudio.ui.sample_loader import LoadedSample, load_sample
 from segstudio.ui.saving import SaveController
 from segstudio.ui.status import StatusLine
 from segstudio.ui.tools import Tool
@@ -75,7 +77,6 @@ class MainWindow(QMainWindow):
         self.pool = WorkerPool(self)
         self.dataset: Dataset | None = None
         self.current_key: str | None = None
-        self._loading_key: str | None = None
         self.demo: DemoController | None = None  # when the demo project is open
 
         self.canvas = Canvas(self)
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(where, dock)
 
+        self.loading = ImageLoading(self.pool, self)
         self.saving = SaveController(self.pool, interactive=interactive, dialog_parent=self)
         self.recovery = RecoveryController(self.saving, interactive=interactive, dialog_parent=self)
         self.predictions = PredictionController(self.pool, self.model_panel, self)
@@ -163,9 +165,8 @@ class MainWindow(QMainWindow):
         self.class_editing.session_relabelled.connect(self.metrics_panel.set_session)
         self.class_editing.status.connect(show)
         self.recovery.recovered.connect(self._open_recovered)
-        load = self.pool.signals("load")
-        load.finished.connect(self._on_loaded)
-        load.failed.connect(self._on_load_failed)
+        self.loading.loaded.connect(self._on_loaded)
+        self.loading.failed.connect(self._on_load_failed)
         self.saving.status.connect(show)
         self.saving.corrected.connect(self.file_list.model.set_corrected)
         self.saving.state_changed.connect(self.status_line.refresh)
@@ -192,21 +193,18 @@ class MainWindow(QMainWindow):
         self.saving.leave()
         self.status_line.show(f"reading {folder}...")
 
-        def scan(_progress, _cancel):
-            dataset = open_dataset(folder)
-            return dataset, app_predictions(dataset)  # masks the app predicted in earlier runs
-
-        handle = self.pool.submit("scan", scan)
-        handle.signals.finished.connect(lambda found: self._show_dataset(found[0], image, found[1]))
+        handle = self.pool.submit("scan", lambda _progress, _cancel: open_project(folder))
+        handle.signals.finished.connect(lambda project: self._show_project(project, image))
         handle.signals.failed.connect(self._on_scan_failed)
 
     def _on_scan_failed(self, failure: WorkerFailure) -> None:
         self.status_line.report(f"could not open the folder: {failure.message}")
         self.load_failed.emit(failure.message)
 
-    def _show_dataset(self, dataset: Dataset, image: str | None, predicted: dict[str, Path] | None = None) -> None:
-        """Show ``dataset``; ``predicted`` (key -> mask under segstudio-predictions/, see ``app_predictions``) are
-        the app's predictions from earlier runs: used as the model's predictions, as if just made."""
+    def _show_project(self, project: Project, image: str | None) -> None:
+        """Show the project's dataset; the app's predictions from earlier runs are used as the model's, as if just
+        made."""
+        dataset = project.dataset
         self._adopt(dataset)
         self.saving.open_dataset(dataset)
         self.current_key = None
@@ -222,7 +220,7 @@ class MainWindow(QMainWindow):
         except KeyError as missing:
             self.status_line.show(str(missing.args[0]), 15000)
             first = self.file_list.neighbour(0) if dataset.samples else None
-        self.results.open_dataset(dataset, predicted, image_coming=first is not None)
+        self.results.open_dataset(dataset, project.app_predictions, image_coming=first is not None)
         self.dataset_opened.emit(dataset)
         if first is not None:
             self.load(first)
@@ -252,26 +250,23 @@ class MainWindow(QMainWindow):
     @property
     def loading_key(self) -> str | None:
         """The image being read on the "load" worker (None when none); ``sample_loaded`` or ``load_failed`` follows."""
-        return self._loading_key
+        return self.loading.key
 
     def load(self, key: str) -> None:
         """Show sample ``key``: its masks are read on the "load" worker; ``sample_loaded`` follows."""
         if self.dataset is None or key == self.current_key and self.canvas.session is not None:
             return
         self.saving.leave()
-        sample, dataset = self.dataset.sample(key), self.dataset
-        recovered = self.saving.unsaved_work(sample.key)
-        self._loading_key = sample.key
+        sample = self.dataset.sample(key)
         self.file_list.select_key(sample.key)
         self.status_line.show(f"loading {sample.name}...")
         self.predictions.leaving_for(sample.key)  # a prediction of the image the user left is dropped
-        predicted = self.predictions.files.get(sample.key)
-        self.pool.submit("load", lambda progress, cancel: load_sample(
-            dataset, sample, recovered=recovered, prediction_path=predicted, progress=progress, cancel=cancel))
+        self.loading.start(
+            self.dataset, sample, recovered=self.saving.unsaved_work(sample.key), prediction=self.predictions.files.get(sample.key)
+        )
 
     def _on_loaded(self, loaded: LoadedSample) -> None:
         self.saving.loaded(loaded)
-        self._loading_key = None
         self.show_session(loaded.key, loaded.session)
         if loaded.notes:
             self.status_line.show("; ".join(loaded.notes), 15000)
@@ -289,19 +284,15 @@ class MainWindow(QMainWindow):
         self.sample_loaded.emit(key)
         self.results.image_shown()
 
-    def _on_load_failed(self, failure: WorkerFailure) -> None:
-        self._loading_key = None
-        self.status_line.show(f"could not open the image: {failure.message}", 15000)
-        self.load_failed.emit(failure.message)
+    def _on_load_failed(self, message: str) -> None:
+        self.status_line.show(f"could not open the image: {message}", 15000)
+        self.load_failed.emit(message)
         self.results.image_failed()
 
     def step_image(self, delta: int) -> None:
         key = self.file_list.neighbour(delta)
         if key is not None:
             self.load(key)
-
-    def undo(self) -> None:
-        self.editing.undo()
 
     # -- recovery ----------------------------------------------------------------------------------------------
 
@@ -360,12 +351,3 @@ class MainWindow(QMainWindow):
         self.pool.shutdown(5000)
         self.saving.closed()
         super().closeEvent(event)
-
-    # tests/ui/test_save_worker.py still looks its action up through these two (until it uses ``commands``).
-    @property
-    def _actions(self) -> list[QAction]:
-        return self.commands.all()
-
-    @property
-    def _menus(self) -> dict[str, QMenu]:
-        return {menu.value: self.commands.menu(menu) for menu in Menu}

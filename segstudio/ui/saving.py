@@ -26,7 +26,7 @@ from segstudio.io.datasets import Dataset, Sample
 from segstudio.core.errors import FileProblem
 from segstudio.io.file_state import UNCHECKED, Expected, FileState, SaveConflict
 from segstudio.io.project_lock import ProjectLock, ProjectLocked
-from segstudio.ui.sample_loader import LoadedSample
+from segstudio.app.sample_loader import LoadedSample
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
 

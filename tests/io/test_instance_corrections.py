@@ -11,7 +11,7 @@ import pytest
 from segstudio.io.corrections import InstanceLoss, read_correction, save_correction
 from segstudio.io.datasets import Dataset, open_dataset
 from segstudio.io.mask_files import read_instance_mask, write_class_mask
-from segstudio.ui.sample_loader import load_sample
+from segstudio.app.sample_loader import load_sample
 
 NAMES = ("FudanPed00003", "FudanPed00006")  # one person; two people (ids 1 and 2)
 

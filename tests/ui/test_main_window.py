@@ -243,28 +243,25 @@ def test_a_folder_that_cannot_be_opened_is_a_message_not_a_crash(qtbot, tmp_path
     assert "could not open the folder" in window.statusBar().currentMessage()
 
 
-def test_the_folder_is_read_on_the_scan_worker(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_folder_is_read_on_the_scan_worker(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     import threading
 
     from segstudio.io.demo_dataset import write_demo_dataset
     from segstudio.ui import main_window as main_window_module
 
     threads: list[str] = []
-    real_open = main_window_module.open_dataset
+    real_open = main_window_module.open_project
 
     def recording_open(folder):  # noqa: ANN001, ANN202
         threads.append(threading.current_thread().name)
         return real_open(folder)
 
-    main_window_module.open_dataset = recording_open
-    try:
-        window = MainWindow(interactive=False)
-        qtbot.addWidget(window)
-        folder = write_demo_dataset(tmp_path / "demo", count=2)
-        with qtbot.waitSignal(window.sample_loaded, timeout=20000):
-            window.open_folder(folder)
-    finally:
-        main_window_module.open_dataset = real_open
+    monkeypatch.setattr(main_window_module, "open_project", recording_open)
+    window = MainWindow(interactive=False)
+    qtbot.addWidget(window)
+    folder = write_demo_dataset(tmp_path / "demo", count=2)
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.open_folder(folder)
     assert threads and threads[0] != threading.main_thread().name
 
 

@@ -16,7 +16,7 @@ from segstudio.ui.metrics_panel import MetricsPanel
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.model_results import ModelResults
 from segstudio.ui.predictions import PredictionController
-from segstudio.ui.sample_loader import load_sample
+from segstudio.app.sample_loader import load_sample
 from segstudio.ui.workers import WorkerPool
 
 

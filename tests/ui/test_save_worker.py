@@ -12,6 +12,7 @@ from PySide6.QtTest import QTest
 
 from segstudio.io.demo_dataset import write_demo_dataset
 from segstudio.io.mask_files import read_class_mask
+from segstudio.ui.actions import Command, Menu
 from segstudio.ui.main_window import MainWindow
 from segstudio.app.loaded_model import PredictedImage
 
@@ -91,7 +92,7 @@ def test_a_new_prediction_is_counted_on_a_worker_and_keeps_the_undo_history(qtbo
     assert threads == [False]  # the O(image) count ran on a worker
     assert window.canvas.session is session  # the same session: its undo history is intact
     assert np.array_equal(session.prediction, classes) and np.array_equal(session.mask, painted)
-    window.undo()
+    window.commands.action(Command.UNDO).trigger()
     assert not np.array_equal(session.mask, painted)
 
 
@@ -101,9 +102,10 @@ def test_save_as_ground_truth_action_writes_the_truth_file(qtbot, opened: MainWi
     sample = dataset.sample(key)
     truth = dataset.ground_truth(sample)
     original = truth.read_bytes()
-    action = next(a for a in window._actions if a.text() == "Save as ground truth...")
+    action = window.commands.action(Command.SAVE_AS_GROUND_TRUTH)
+    assert action.text() == "Save as ground truth..."
     assert not action.shortcuts()  # never by an accidental key press
-    assert action in window._menus["Edit"].actions()
+    assert action in window.commands.menu(Menu.EDIT).actions()
     session = window.canvas.session
     session.accept_prediction()  # the working mask differs from the truth now
     working = session.mask.copy()

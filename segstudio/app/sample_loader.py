@@ -1,4 +1,5 @@
-"""Reading one image and its masks into an :class:`ImageSession`: the "load" job the window runs on a worker.
+"""Reading one image and its masks into an :class:`ImageSession`: the "load" job the window runs on a worker
+(an app-layer use case: open one image of a project for correction).
 
 Qt-free (it runs on a worker thread); the window hands the finished session to the canvas and panels.
 """

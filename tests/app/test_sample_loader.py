@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from segstudio.io.datasets import open_dataset
-from segstudio.ui.sample_loader import load_sample
+from segstudio.app.sample_loader import load_sample
 
 
 def test_instance_ground_truth_opens_as_classes(shared_data: Path) -> None:

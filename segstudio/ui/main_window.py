@@ -22,6 +22,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow
 
+from segstudio.app.demo_model import DemoTrainingSettings
 from segstudio.app.project import Project, open_project
 from segstudio.app.sample_loader import LoadedSample
 from segstudio.core.layers import LayerKind
@@ -33,7 +34,7 @@ from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_editing import ClassEditingController
 from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.dataset_scores import DatasetScoresController
-from segstudio.ui.demo_model import DemoController, DemoTrainingSettings
+from segstudio.ui.demo_model import DemoController
 from segstudio.ui.editing import EditingCommands
 from segstudio.ui.file_list import FileList
 from segstudio.ui.image_loading import ImageLoading

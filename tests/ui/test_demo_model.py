@@ -14,14 +14,8 @@ from PySide6.QtCore import QTimer
 
 from segstudio.io.demo_dataset import write_demo_dataset
 from segstudio.core.progress import Progress
-from segstudio.ui.demo_model import (
-    DEMO_MODEL_FILE,
-    DEMO_STAMP_FILE,
-    DemoController,
-    DemoTrainingSettings,
-    cached_checkpoint,
-    describe,
-)
+from segstudio.app.demo_model import DEMO_MODEL_FILE, DEMO_STAMP_FILE, DemoTrainingSettings, cached_checkpoint
+from segstudio.ui.demo_model import DemoController, describe
 from segstudio.ui.main_window import MainWindow
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.workers import WorkerPool

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from segstudio.cli.evaluate import evaluate_folders, print_scores
+from segstudio.cli.evaluate import print_reading, print_scores, progress_bars
 from segstudio.cli.exits import EXIT_OK
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ def print_dataset(project: Project, problems: Sequence[object], out: TextIO, *, 
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from segstudio.app.folder_evaluation import evaluate_folders
     from segstudio.app.project import open_project
     from segstudio.io.demo_dataset import DEMO_LABELS, ensure_demo_dataset
     from segstudio.io.project_file import user_data_dir
@@ -67,7 +68,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     project = open_project(folder)
     print_dataset(project, project.dataset.problems, sys.stdout)
     print(file=sys.stdout)
-    print_scores(evaluate_folders(folder / "masks", folder / "predictions", DEMO_LABELS), sys.stdout)
+    with progress_bars() as progress:
+        result = evaluate_folders(folder / "masks", folder / "predictions", DEMO_LABELS, progress=progress)
+    print_reading(result.plan, folder / "predictions", sys.stderr)
+    print_scores(result.scores, sys.stdout)
     print(
         "\nOpen it in the desktop app with: segstudio (no arguments) or segstudio open DIR. "
         "Batch work: segstudio scan DIR, segstudio evaluate --gt DIR --pred DIR",

@@ -36,8 +36,8 @@ Nothing here downloads: torchvision models are always built with ``weights=None`
 from __future__ import annotations
 
 from segstudio.models.classic_encoder import ClassicEncoder
-from segstudio.models.encoder_contract import ENCODERS, Encoder, EncoderName, pad_input
-from segstudio.models.torchvision_encoders import MobileNetEncoder, ResNetEncoder, VGGEncoder, adapt_input_channels
+from segstudio.models.encoder_contract import ENCODERS, Encoder, EncoderName
+from segstudio.models.torchvision_encoders import MobileNetEncoder, ResNetEncoder, VGGEncoder
 
 
 def build_encoder(
@@ -84,5 +84,4 @@ def build_encoder(
     return ClassicEncoder(in_channels=in_channels, base_channels=base_channels)
 
 
-# The architectures import the contract, VGGEncoder and adapt_input_channels from here.
-__all__ = ["Encoder", "EncoderName", "VGGEncoder", "adapt_input_channels", "build_encoder", "pad_input"]
+__all__ = ["build_encoder"]

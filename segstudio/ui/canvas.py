@@ -222,6 +222,11 @@ class Canvas(QWidget):
         return len(self._tiles)
 
     @property
+    def tiles(self) -> TileCache:
+        """The tiles held now, by ``(step, row, column)``: for checking what is shown and what memory holds."""
+        return self._tiles
+
+    @property
     def tile_bytes(self) -> int:
         """Bytes of RGBA held by the tile cache now."""
         return self._tiles.nbytes

@@ -27,7 +27,7 @@ from segstudio.app.project import Project, open_project
 from segstudio.app.sample_loader import LoadedSample
 from segstudio.core.layers import LayerKind
 from segstudio.core.session import ImageSession
-from segstudio.io.autosave import Recoverable
+from segstudio.io.autosave_files import Recoverable
 from segstudio.io.datasets import Dataset
 from segstudio.ui.actions import Command, WindowActions
 from segstudio.ui.canvas import Canvas

@@ -14,7 +14,7 @@ from enum import Enum
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from segstudio.io.autosave import Recoverable
+from segstudio.io.autosave_files import Recoverable
 from segstudio.ui.saving import SaveController
 
 SHOWN_ENTRIES = 10  # the question lists at most this many autosaves

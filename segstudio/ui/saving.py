@@ -20,7 +20,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from segstudio.core.instance_carry import InstanceCarry
 from segstudio.core.instances import InstanceMask
 from segstudio.core.session import ImageSession
-from segstudio.io.autosave import AutosaveStore, Recoverable
+from segstudio.io.autosave import AutosaveStore
+from segstudio.io.autosave_files import Recoverable
 from segstudio.io.corrections import InstanceLoss, SavedWork, plan_instances, save_as_ground_truth, save_correction
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.core.errors import FileProblem

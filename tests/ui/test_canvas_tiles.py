@@ -45,7 +45,7 @@ def test_a_past_the_limit_image_opens_and_displays(canvas: Canvas) -> None:
     x, y = round(shown.x()), round(shown.y())
     assert not np.array_equal(pixels[y, x, :3], [40, 40, 40])  # image, not the empty background
     # No buffer is larger than a tile, and only a handful exist (the fitted view is one strip of tiles).
-    assert all(max(tile.buffer.shape) <= TILE for tile in canvas._tiles.values())
+    assert all(max(tile.buffer.shape) <= TILE for tile in canvas.tiles.values())
     assert canvas.tile_count <= 4
 
 
@@ -75,9 +75,9 @@ def test_paint_at_step_1_near_the_far_end_of_a_wide_image(canvas: Canvas, qtbot)
     assert np.array_equal(after[away.y(), away.x()], before[away.y(), away.x()])
     # The tile behind it is at step 1 and lies past Qt's limit in image coordinates.
     key = (1, target_y // TILE, target_x // TILE)
-    assert key in canvas._tiles and canvas._tiles[key].origin[1] > MAX_QIMAGE_SIDE
+    assert key in canvas.tiles and canvas.tiles[key].origin[1] > MAX_QIMAGE_SIDE
     colour = session.labels.colours[2]
-    tile = canvas._tiles[key]
+    tile = canvas.tiles[key]
     oy, ox = tile.origin
     shown = tile.buffer.array[target_y - oy, target_x - ox, :3].astype(int)
     image_grey = int(session.image[target_y, target_x])
@@ -94,7 +94,7 @@ def test_paint_when_zoomed_out_updates_the_downsampled_tile(canvas: Canvas) -> N
     assert not rect.is_empty and session.mask[300, 32_000] == 1
     canvas.grab()
     key = (step, 0, (32_000 // step) // TILE)
-    tile = canvas._tiles[key]
+    tile = canvas.tiles[key]
     oy, ox = tile.origin
     shown = tile.buffer.array[(300 - oy) // step, (32_000 - ox) // step, :3].astype(int)
     grey = int(session.image[(300 // step) * step, (32_000 // step) * step])

@@ -41,7 +41,8 @@ from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.segmentation.fcn import FCN as TorchvisionFCN
 from torchvision.models.segmentation.fcn import FCNHead
 
-from segstudio.models.encoders import EncoderName, VGGEncoder, adapt_input_channels, pad_input
+from segstudio.models.encoder_contract import EncoderName, pad_input
+from segstudio.models.torchvision_encoders import VGGEncoder, adapt_input_channels
 from segstudio.models.architecture import Architecture, Task
 
 FCN_STRIDES: tuple[int, ...] = (32, 16, 8)

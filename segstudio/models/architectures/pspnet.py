@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from segstudio.models.encoders import Encoder, EncoderName, build_encoder
+from segstudio.models.encoder_contract import Encoder, EncoderName
+from segstudio.models.encoders import build_encoder
 from segstudio.models.architecture import Architecture, Task
 
 PSPNET_ENCODERS: tuple[str, ...] = (EncoderName.RESNET50.value, EncoderName.MOBILENET_V2.value)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from segstudio.models.encoders import EncoderName, VGGEncoder, pad_input
+from segstudio.models.encoder_contract import EncoderName, pad_input
+from segstudio.models.torchvision_encoders import VGGEncoder
 from segstudio.models.architecture import Architecture, Task
 
 # Decoder convs per stage, deepest first: (in, out) channels.

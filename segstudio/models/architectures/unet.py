@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from segstudio.models.encoders import EncoderName, Encoder, build_encoder, pad_input
+from segstudio.models.encoder_contract import Encoder, EncoderName, pad_input
+from segstudio.models.encoders import build_encoder
 from segstudio.models.architecture import Architecture, Task, Upsampling
 
 UNET_ENCODERS: tuple[str, ...] = (

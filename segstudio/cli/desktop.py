@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+
+def _check_window_platform() -> None:
+    """Before Qt loads: say which system libraries the window lacks (Qt itself would name the wrong one and
+    abort), or warn and go on when Qt may start another way."""
+    from segstudio.cli.qt_libraries import check_window_platform
+
+    warning = check_window_platform()
+    if warning is not None:
+        print(warning, file=sys.stderr)
 
 
 def _run_self_test(_args: argparse.Namespace) -> int:
@@ -15,11 +26,12 @@ def _run_self_test(_args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from segstudio.ui.app import run_app  # Qt loads here, never for --help or the batch commands
-
     screenshot = getattr(args, "screenshot", None)
     if screenshot is not None and screenshot.suffix.lower() != ".png":
         raise ValueError(f"--screenshot writes a PNG; give a file name ending in .png, not {screenshot.name}")
+    _check_window_platform()
+    from segstudio.ui.app import run_app  # Qt loads here, never for --help or the batch commands
+
     return run_app(None, screenshot=screenshot)
 
 
@@ -32,6 +44,7 @@ def _run_open(args: argparse.Namespace) -> int:
         raise FileProblem(args.model, "is not a file" if args.model.exists() else "does not exist")
     if args.screenshot is not None and args.screenshot.suffix.lower() != ".png":
         raise ValueError(f"--screenshot writes a PNG; give a file name ending in .png, not {args.screenshot.name}")
+    _check_window_platform()
     from segstudio.ui.app import run_app
 
     return run_app(args.folder, image=args.image, screenshot=args.screenshot, model=args.model)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segstudio.app.prediction_masks import read_prediction, truth_size_problem, truth_value_map
 from segstudio.core.instances import InstanceMask
 from segstudio.core.session import ImageSession
 from segstudio.io.dataset_spec import MaskKind
@@ -74,20 +75,26 @@ def load_sample(
             truth_instances = read_instance_mask(truth_path)
             truth = instance_classes(truth_path, truth_instances, labels, size)
         else:
-            truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None, expected_size=size)
+            truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None)
+            if truth.shape != (size[1], size[0]):
+                raise truth_size_problem(truth_path, (truth.shape[1], truth.shape[0]), size)
     report(2)
-    # A prediction that cannot be used (another size, probabilities instead of classes...) must not keep the
-    # image and its ground truth from opening: it is left out and the window says why.
+    # A prediction of another size is shown resized to the image, a probability map thresholded, each with a
+    # note; one that cannot be used at all must not keep the image and its ground truth from opening: it is
+    # left out and the window says why.
     notes: list[str] = []
     prediction = None
     candidates = [(prediction_path, None)] if prediction_path is not None and prediction_path.is_file() else []
     candidates += [(path, dataset.source(name).value_map) for name, path in dataset.predictions(sample).items()]
     for path, value_map in candidates:
         try:
-            prediction = read_class_mask(path, labels, value_map=value_map, expected_size=size)
-            break
+            read = read_prediction(path, labels, size, value_map=value_map, truth_map=truth_value_map(dataset, sample))
         except FileProblem as problem:
             notes.append(f"prediction not shown: {problem}")
+            continue
+        prediction = read.classes
+        notes.extend(f"{note}: {path.name}" for note in read.notes)
+        break
     report(3)
     saved = read_correction(dataset, sample, labels, expected_size=size)
     correction = None if saved is None else saved.classes

@@ -1,7 +1,10 @@
 """Scoring a model's masks against the ground truth in a project: one image, or every image of the dataset.
 
 The ignore rule is the session's (:mod:`segstudio.core.mask_comparison`): a pixel that either side marks with the
-label set's ignore id is not scored.
+label set's ignore id is not scored. Predictions are read as the window shows them
+(:func:`~segstudio.app.prediction_masks.read_prediction`: another size resized to the image, nearest neighbour; a
+probability map thresholded), and a score computed on such a prediction says so (:attr:`ImageScore.notes`,
+:attr:`DatasetScoresResult.notes`). Ground truth of another size is never resized: that image is not scored.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from types import MappingProxyType
 
 import numpy as np
 
+from segstudio.app.prediction_masks import read_prediction, truth_size_problem, truth_value_map
 from segstudio.core.mask_comparison import compare_masks
 from segstudio.core.metrics import DatasetEvaluator, DatasetScores, Scores
+from segstudio.core.value_map import ValueMap
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.io.datasets import Dataset, Sample
+from segstudio.io.images import image_size
 from segstudio.io.mask_files import read_class_mask
 
 
@@ -28,6 +34,8 @@ class ImageScore:
     confusion: np.ndarray | None
     mean_iou: float | None
     mean_dice: float | None
+    notes: tuple[str, ...] = ()  # what was done to the prediction before scoring ("prediction resized from ...")
+    resized: bool = False  # scored on a prediction resized to its image
 
 
 @dataclass(frozen=True)
@@ -41,31 +49,60 @@ class DatasetScoresResult:
     def __post_init__(self) -> None:
         object.__setattr__(self, "per_image", MappingProxyType(dict(self.per_image)))
 
+    @property
+    def resized_keys(self) -> tuple[str, ...]:
+        """The images whose score was computed on a prediction resized to the image."""
+        return tuple(key for key, score in self.per_image.items() if score.confusion is not None and score.resized)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the dataset's figures rest on besides the files as stored (empty when nothing was changed)."""
+        scored = sum(1 for score in self.per_image.values() if score.confusion is not None)
+        resized = len(self.resized_keys)
+        if not resized:
+            return ()
+        return (f"{resized} of {scored} scored images were scored on a prediction resized to the image (nearest neighbour)",)
+
 
 def score_image(
     dataset: Dataset, sample: Sample, prediction: Path | np.ndarray | None,
     truth: np.ndarray | None = None,
 ) -> ImageScore:
     """Model vs truth for one image: ``prediction`` is an array, a mask file, or None (the dataset's first
-    prediction source). ``truth``: the ground truth if already read."""
+    prediction source). ``truth``: the ground truth if already read. A prediction file of another size is scored
+    resized to the image, and the score's notes say so."""
     labels = dataset.spec.labels
+    notes: tuple[str, ...] = ()
+    resized = False
     if truth is None:
         truth_path = dataset.ground_truth(sample)
         if truth_path is None:
             return ImageScore(sample.key, None, None, None)
         source = dataset.ground_truth_source(sample)
         truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None)
-    if prediction is None:
-        for name, path in dataset.predictions(sample).items():
-            prediction = read_class_mask(path, labels, value_map=dataset.source(name).value_map)
-            break
-    elif isinstance(prediction, Path):
-        prediction = read_class_mask(prediction, labels)
-    if prediction is None:
-        return ImageScore(sample.key, None, None, None)
+        size = image_size(sample.image)
+        if truth.shape != (size[1], size[0]):
+            raise truth_size_problem(truth_path, (truth.shape[1], truth.shape[0]), size)
+    if not isinstance(prediction, np.ndarray):
+        path, value_map = _prediction_file(dataset, sample, prediction)
+        if path is None:
+            return ImageScore(sample.key, None, None, None)
+        size = (int(truth.shape[1]), int(truth.shape[0]))
+        read = read_prediction(path, labels, size, value_map=value_map, truth_map=truth_value_map(dataset, sample))
+        prediction, notes, resized = read.classes, read.notes, read.resized_from is not None
     confusion = compare_masks(truth, prediction, labels)
     scores = Scores.from_confusion(confusion, labels.names)
-    return ImageScore(sample.key, confusion, scores.mean_iou, scores.mean_dice)
+    return ImageScore(sample.key, confusion, scores.mean_iou, scores.mean_dice, notes, resized)
+
+
+def _prediction_file(dataset: Dataset, sample: Sample, path: Path | None) -> tuple[Path | None, ValueMap | None]:
+    """The prediction file to score and its value map: ``path`` (written by segstudio: class ids), else the
+    dataset's first prediction source."""
+    if path is not None:
+        return path, None
+    for name, found in dataset.predictions(sample).items():
+        return found, dataset.source(name).value_map
+    return None, None
 
 
 def dataset_scores(dataset: Dataset, known: Mapping[str, ImageScore]) -> DatasetScoresResult:

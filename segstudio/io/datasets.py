@@ -278,7 +278,7 @@ def check_files(
     cancel: CancelToken | None = None,
 ) -> tuple[Problem, ...]:
     """Read every image's and mask's header (not its pixels): unreadable files and masks whose size differs
-    from their image's. Predictions of another size are reported too; they need resizing before comparison.
+    from their image's. Predictions of another size are reported too, saying the window resizes them.
     ``progress`` hears ``Progress("check files", done, total, name)``; ``cancel`` stops between images."""
     problems: list[Problem] = []
     total = len(dataset.samples)
@@ -298,7 +298,14 @@ def check_files(
                 continue
             if size is not None and mask_size != size:
                 role = dataset.source(source_name).role
-                note = " (a prediction of another size must be resized to its image before it is compared)" if role is MaskRole.PREDICTION else ""
+                # A prediction is shown and scored resized (nearest neighbour, with a note); the ground truth is
+                # what scores are measured against, so it is never resized.
+                if role is MaskRole.PREDICTION:
+                    note = f"; the window shows it resized to {size[0]}x{size[1]} (nearest neighbour) and says so"
+                elif role is MaskRole.GROUND_TRUTH:
+                    note = "; ground truth is never resized: the image does not open until the file is fixed"
+                else:
+                    note = ""
                 problems.append(
                     Problem(
                         mask_path,

@@ -3,46 +3,33 @@ kept across images, recovery of a crashed session's work, and the folder lock th
 
 A :class:`SaveController` is told which dataset is open (:meth:`open_dataset`) and which image is on screen
 (:meth:`show`); the window's actions call :meth:`save`, :meth:`save_as_ground_truth` and :meth:`autosave_now`.
-It reports through typed signals; the window decides how to show them. Qt only for signals, the worker pool and
-the questions it must ask (a save over a file somebody else wrote, a save that drops instances).
+It knows which images hold unsaved work (``unsaved_changed``, :meth:`unsaved_keys`) and can save or discard all
+of it when the window closes (:meth:`save_all`, :meth:`discard_unsaved`). It reports through typed signals; the
+window decides how to show them. Qt only for signals, the worker pool and the questions it must ask (a save over
+a file somebody else wrote, a save that drops instances). The save itself: :mod:`segstudio.app.correction_saving`.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from segstudio.core.instance_carry import InstanceCarry
 from segstudio.core.instances import InstanceMask
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave import AutosaveStore
 from segstudio.io.autosave_files import Recoverable
-from segstudio.io.corrections import InstanceLoss, SavedWork, plan_instances, save_as_ground_truth, save_correction
+from segstudio.io.corrections import SavedWork
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.core.errors import FileProblem
-from segstudio.io.file_state import UNCHECKED, Expected, FileState, SaveConflict
+from segstudio.io.file_state import UNCHECKED, Expected, FileState
 from segstudio.io.project_lock import ProjectLock, ProjectLocked
 from segstudio.app.sample_loader import LoadedSample
+from segstudio.app.saving import SaveOutcome, SaveRequest, save_work
 from segstudio.ui.workers import WorkerFailure, WorkerPool
-
-
-@dataclass(frozen=True)
-class SaveOutcome:
-    """What the "save" worker did: wrote ``path`` (now in ``state``), or found a ``conflict`` and wrote nothing."""
-
-    key: str
-    revision: int
-    ground_truth: bool
-    path: Path | None = None
-    state: FileState | None = None
-    conflict: SaveConflict | None = None
-    carry: InstanceCarry | None = None  # instance samples: the instances written (or, with ``lost``, not written)
-    lost: bool = False  # nothing written: the save would drop instances and the user has not agreed yet
 
 
 class SaveController(QObject):
@@ -50,7 +37,8 @@ class SaveController(QObject):
 
     ``saved(key, path)`` after a save; ``save_failed(message)`` when nothing was written (the work stays, dirty
     and autosaved); ``corrected(key)`` when an image got a correction file; ``status(message, milliseconds)`` for
-    the status bar; ``read_only_changed(reason)`` when a folder opens ("" when this window may write).
+    the status bar; ``read_only_changed(reason)`` when a folder opens ("" when this window may write);
+    ``unsaved_changed(key, unsaved)`` when an image starts or stops holding unsaved work.
     """
 
     saved = Signal(str, object)
@@ -59,6 +47,7 @@ class SaveController(QObject):
     status = Signal(str, int)
     read_only_changed = Signal(str)
     state_changed = Signal()  # the shown session was marked saved
+    unsaved_changed = Signal(str, bool)
 
     def __init__(self, pool: WorkerPool, *, interactive: bool, dialog_parent: QWidget | None = None) -> None:
         super().__init__(dialog_parent)
@@ -74,7 +63,10 @@ class SaveController(QObject):
         self._session: ImageSession | None = None
         self._work_id = ""  # names the editing session on screen, for autosaves (AutosaveStore.discard_saved)
         self._autosaved_revision: int | None = None
-        self._unsaved: dict[str, np.ndarray] = {}  # work left on other images this run, not saved yet
+        self._unsaved: dict[str, LeftWork] = {}  # work left on other images this run, not saved yet
+        self._shown_unsaved = False  # what unsaved_changed last said of the shown image
+        self._resumed: tuple[str, ResumedWork | None] = ("", None)  # the image read last, how its unsaved work came back
+        self._discarded = False  # the user chose to drop the unsaved work: nothing more is autosaved
         # What each file a save may replace looked like when its image was read: a save refuses to replace a file
         # that somebody else wrote since (segstudio.io.file_state).
         self._disk_states: dict[Path, FileState | None] = {}
@@ -98,7 +90,8 @@ class SaveController(QObject):
         self._unsaved.clear()
         self._disk_states.clear()
         self._instances.clear()
-        self._key, self._session = None, None
+        self._attach(None, None)
+        self._discarded = False
         self.read_only_reason = None
         try:
             self.lock = ProjectLock.acquire(dataset.project_file.parent)
@@ -130,7 +123,9 @@ class SaveController(QObject):
 
     def loaded(self, loaded: LoadedSample) -> None:
         """An image was read: note its files' states and instances (before :meth:`show`)."""
-        resumed = self._unsaved.pop(loaded.key, None) is not None
+        left = self._unsaved.pop(loaded.key, None)
+        self._resumed = (loaded.key, None if left is None else left.how)
+        resumed = left is not None
         for path, state in loaded.file_states.items():
             if resumed:
                 # Unsaved work from earlier in this run goes on top: it was made against the files as they were
@@ -143,7 +138,7 @@ class SaveController(QObject):
 
     def show(self, key: str, session: ImageSession) -> None:
         """``session`` of image ``key`` is now the one the user edits."""
-        self._key, self._session = key, session
+        self._attach(key, session)
         self._work_id = uuid.uuid4().hex
         if self.dataset is not None:
             sample = self.dataset.sample(key)
@@ -152,11 +147,34 @@ class SaveController(QObject):
                     self._disk_states[path] = FileState.of(path)
         self._autosaved_revision = None if session.dirty else session.revision
 
+    def _attach(self, key: str | None, session: ImageSession | None) -> None:
+        """Follow ``session`` (its edits change whether image ``key`` holds unsaved work)."""
+        if self._session is not None:
+            self._session.remove_listener(self._on_edited)
+        self._key, self._session = key, session
+        if session is not None:
+            session.add_listener(self._on_edited)
+        self._shown_unsaved = key is not None and key in self._unsaved
+        self._note_shown_state()
+
+    def _on_edited(self, _rect: object) -> None:
+        self._note_shown_state()
+
+    def _note_shown_state(self) -> None:
+        """Say when the shown image starts or stops holding unsaved work (an edit, an undo to the saved state, a
+        save)."""
+        session, key = self._session, self._key
+        unsaved = session is not None and key is not None and session.dirty
+        if key is not None and unsaved != self._shown_unsaved:
+            self._shown_unsaved = unsaved
+            self.unsaved_changed.emit(key, unsaved)
+
     def leave(self) -> None:
         """The user leaves the shown image: keep its unsaved work (in memory for this run, and in an autosave)."""
         session, key = self._session, self._key
         if session is not None and key is not None and session.dirty:
-            self._unsaved[key] = session.mask.copy()
+            work = SavedWork(self._work_id, session.revision)
+            self._unsaved[key] = LeftWork(session.mask.copy(), work, ResumedWork.KEPT)
             self.autosave_now()
 
     def instances_of(self, key: str) -> InstanceMask | None:
@@ -166,7 +184,22 @@ class SaveController(QObject):
 
     def unsaved_work(self, key: str) -> np.ndarray | None:
         """Work left unsaved on image ``key`` earlier in this run (to put on top when it loads again)."""
-        return self._unsaved.get(key)
+        left = self._unsaved.get(key)
+        return None if left is None else left.mask
+
+    def unsaved_keys(self) -> list[str]:
+        """Every image holding unsaved work: the shown one when it has changes, and those left this run."""
+        shown = [self._key] if self._key is not None and self._session is not None and self._session.dirty else []
+        return shown + [key for key in self._unsaved if key != self._key]
+
+    def has_unsaved(self, key: str | None) -> bool:
+        return key is not None and key in self.unsaved_keys()
+
+    def describe_start(self, key: str, session: ImageSession) -> str:
+        """Where the working mask of the shown image ``key`` comes from, in words: unsaved work kept since the user
+        left the image is not called an autosave recovery."""
+        read, how = self._resumed
+        return describe_start(session, how if key == read else None)
 
     # -- saving -------------------------------------------------------------------------------------------------
 
@@ -247,30 +280,14 @@ class SaveController(QObject):
         mask, revision, labels = session.mask.copy(), session.revision, session.labels
         target = dataset.ground_truth(sample) if ground_truth else self._correction_path(sample)
         expected: Expected = UNCHECKED if overwrite or target is None else self._disk_states.get(target, UNCHECKED)
-        work = SavedWork(self._work_id, revision)
-        reference = self._instances.get(key)
-
-        def job(_progress, _cancel) -> SaveOutcome:
-            carry = None
-            try:
-                if ground_truth:
-                    path = save_as_ground_truth(dataset, sample, mask, labels, expected=expected)
-                    if store is not None:
-                        store.discard_saved(key, session=work.session, revision=work.revision)
-                else:
-                    carry = plan_instances(dataset, sample, mask, labels, reference=reference)
-                    path = save_correction(dataset, sample, mask, labels, autosave=store, work=work, expected=expected,
-                                           carry=carry, allow_instance_loss=allow_instance_loss)
-            except SaveConflict as conflict:
-                return SaveOutcome(key, revision, ground_truth, conflict=conflict)
-            except InstanceLoss as loss:
-                return SaveOutcome(key, revision, ground_truth, carry=loss.carry, lost=True)
-            return SaveOutcome(key, revision, ground_truth, path, FileState.of(path), carry=carry)
-
+        request = SaveRequest(
+            dataset, sample, mask, labels, SavedWork(self._work_id, revision), expected, ground_truth,
+            self._instances.get(key), store, allow_instance_loss,
+        )  # fmt: skip
         self._pending = (key, revision)
         self.last_saved_path = None
         self.status.emit(f"saving {key}" + (" as ground truth..." if ground_truth else "..."), 0)
-        self._pool.submit("save", job, cancel_previous=False)
+        self._pool.submit("save", lambda _progress, _cancel: save_work(request), cancel_previous=False)
         if wait:
             self.wait_for_save()
             return self.last_saved_path
@@ -401,4 +418,4 @@ class SaveController(QObject):
         self.release_lock()
 
 
-__all__ = ["SaveController", "SaveOutcome"]
+__all__ = ["SaveController"]

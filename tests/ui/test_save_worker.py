@@ -54,7 +54,7 @@ def test_save_failure_keeps_work_dirty(qtbot, opened: MainWindow, monkeypatch) -
     def broken(*_args, **_kwargs):
         raise ValueError("disk full")
 
-    monkeypatch.setattr("segstudio.ui.saving.save_correction", broken)
+    monkeypatch.setattr("segstudio.app.saving.save_correction", broken)
     with qtbot.waitSignal(window.saving.save_failed, timeout=10000) as blocker:
         window.saving.save()
     assert "disk full" in blocker.args[0]

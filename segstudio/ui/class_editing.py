@@ -5,6 +5,10 @@ or recoloured: ids never shift): the dataset's project file is rewritten (``writ
 ``dataclasses.replace(spec, labels=...)``), the folder's dataset gets the new spec (``dataset_changed``: the window
 hands it on, so the next image loads with it), the shown session is relabelled (:meth:`ImageSession.relabel`) and
 the canvas redraws with the new palette. A read-only window refuses the edit and the panel shows the old classes.
+An added class arrives first with the value it is stored as (``ClassPanel.class_added``): where the ground truth is
+stored through a value map, the project file records that value for it (:func:`segstudio.app.class_edits.
+spec_with_class`), so "Save as ground truth" can write the class and the file reads back as it; the panel is told
+how the next class will be stored whenever the folder changes.
 
 It also fills the panel's instance list when an image loads (the instances were read with the image on the load
 worker, see ``SaveController.instances_of``: nothing is read again on the GUI thread) and highlights the instance
@@ -18,6 +22,7 @@ from dataclasses import replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from segstudio.app.class_edits import new_class_storage, spec_with_class
 from segstudio.core.labels import LabelSet
 from segstudio.core.palettes import Palettes
 from segstudio.io.datasets import Dataset
@@ -49,11 +54,41 @@ class ClassEditingController(QObject):
         self._canvas = canvas
         self._saving = saving
         self._dataset: Dataset | None = None
+        panel.class_added.connect(self.add_class)
         panel.labels_changed.connect(self.apply_labels)
         panel.instance_selected.connect(self.highlight_instance)
 
     def open_dataset(self, dataset: Dataset) -> None:
         self._dataset = dataset
+        self._panel.set_new_class_storage(new_class_storage(dataset.spec))
+
+    def add_class(self, labels: LabelSet, stored_value: int | None) -> None:
+        """A class added in the panel: recorded in the project file, with its stored value where the ground truth
+        is stored through a value map. Refused (the panel shows the old classes, ``status`` says why) in a
+        read-only window or when the value cannot store it; ``labels_changed`` then follows for the session."""
+        dataset = self._dataset
+        if dataset is None or dataset.spec.labels == labels:
+            return
+        if self._saving.read_only_reason is not None:
+            self._refuse("cannot add a class: read-only, this folder is open in another window", dataset)
+            return
+        try:
+            spec = spec_with_class(dataset.spec, labels, stored_value)
+            write_project_file(dataset.project_file, dataset.root, spec)
+        except (OSError, ValueError) as error:
+            self._refuse(f"cannot add the class: {error}", dataset)
+            return
+        self._dataset = replace(dataset, spec=spec)
+        self.dataset_changed.emit(self._dataset)
+        storage = new_class_storage(dataset.spec)
+        if storage.needs_value and stored_value is not None:
+            added = labels.classes[-1]
+            self.status.emit(f"added class {added.id} {added.name!r}, {storage.stored_as(stored_value)} (recorded in "
+                             f"{dataset.project_file.name})", 8000)
+
+    def _refuse(self, message: str, dataset: Dataset) -> None:
+        self.status.emit(message, REFUSED_MS)
+        self._panel.set_labels(dataset.spec.labels)
 
     def apply_labels(self, labels: LabelSet) -> None:
         """Make ``labels`` the label set of the open folder (project file rewritten), the session and the canvas."""

@@ -3,7 +3,10 @@ adding, renaming (double-click or F2) and recolouring classes; and, for instance
 
 Editing never mutates a :class:`LabelSet` (they are immutable): each edit builds a new one (``with_class``,
 ``renamed``, ``recoloured``: ids never shift) and emits ``labels_changed(LabelSet)``; the window applies it
-(session, canvas palettes, project file) and calls :meth:`set_labels` back.
+(session, canvas palettes, project file) and calls :meth:`set_labels` back. An added class is announced first
+with the value it will be stored as (``class_added``): on a data set whose ground truth is stored through a value
+map (ISBI), Add asks for that value (:class:`~segstudio.ui.add_class_dialog.AddClassDialog`), from the rule the
+window hands in with :meth:`set_new_class_storage`.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from segstudio.app.class_edits import NewClassStorage
 from segstudio.core.instances import InstanceMask
-from segstudio.core.labels import LabelSet
+from segstudio.core.labels import Colour, LabelSet
+from segstudio.ui.add_class_dialog import AddClassDialog
 
 
 def swatch(colour: tuple[int, int, int], size: int = 14) -> QIcon:
@@ -47,11 +53,14 @@ class _ClassList(QListWidget):
 
 class ClassPanel(QWidget):
     """Signals: ``class_selected(int)`` when the user picks a class here (:meth:`select` sets it from elsewhere);
-    ``labels_changed(LabelSet)`` after an add, rename or recolour; ``instance_selected(int)`` with an instance
-    id (0: none) when the user picks an instance in the instance list."""
+    ``labels_changed(LabelSet)`` after an add, rename or recolour; ``class_added(LabelSet, stored value or
+    None)`` just before an add's ``labels_changed`` (a slot that refuses the add calls :meth:`set_labels` with the
+    old classes, and ``labels_changed`` is not emitted); ``instance_selected(int)`` with an instance id (0: none)
+    when the user picks an instance in the instance list."""
 
     class_selected = Signal(int)
     labels_changed = Signal(object)
+    class_added = Signal(object, object)
     instance_selected = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -84,6 +93,7 @@ class ClassPanel(QWidget):
         layout.addWidget(self.instances_label)
         layout.addWidget(self.instances, 1)
         self._labels: LabelSet | None = None
+        self._storage: NewClassStorage | None = None
         self._instances: InstanceMask | None = None
         self.set_instances(None)
 
@@ -125,12 +135,41 @@ class ClassPanel(QWidget):
 
     # -- editing (no dialogs: used by the dialogs, the tests and scripts) --------------------------------
 
-    def add_class(self, name: str | None = None, colour: tuple[int, int, int] | None = None) -> LabelSet:
-        """Add a class at the end (default name "class N", default colour next in the sequence); emit and
-        return the new label set."""
+    def set_new_class_storage(self, storage: NewClassStorage | None) -> None:
+        """How the next class added will be stored (from the open data set; None: class ids, nothing to ask)."""
+        self._storage = storage
+        asks = storage is not None and storage.needs_value
+        self.add_button.setToolTip(
+            "add a class at the end, in the next default colour"
+            + ("; the ground truth stores values through a value map, so you pick the value it is stored as" if asks else "")
+        )
+
+    def new_class_storage(self) -> NewClassStorage | None:
+        """The storage rule for the next class of the shown label set, when its ground truth needs a value."""
+        storage, labels = self._storage, self._labels
+        if storage is None or labels is None or not storage.needs_value:
+            return None
+        return storage if storage.labels == labels else None  # handed in for another label set: not this one's
+
+    def add_class(self, name: str | None = None, colour: Colour | None = None, stored_value: int | None = None
+                  ) -> LabelSet:
+        """Add a class at the end (default name "class N", default colour next in the sequence) and return the
+        label set shown afterwards. Where the ground truth is stored through a value map, ``stored_value`` is the
+        value the class is written as (default: the proposed free value); a taken or unfitting value is a
+        ``ValueError`` that says why, and nothing changes."""
         labels = self._require_labels()
         name = (name or "").strip() or f"class {labels.num_classes}"
-        return self._emit(labels.with_class(name, colour))
+        added = labels.with_class(name, colour)
+        storage = self.new_class_storage()
+        if storage is not None:
+            stored_value = storage.check(storage.proposed if stored_value is None else stored_value)
+        else:
+            stored_value = None
+        self.set_labels(added)
+        self.class_added.emit(added, stored_value)
+        if self._labels == added:  # not refused by a slot of class_added
+            self.labels_changed.emit(added)
+        return self._require_labels()
 
     def rename_class(self, class_id: int, name: str) -> LabelSet:
         labels = self._require_labels()
@@ -157,10 +196,22 @@ class ClassPanel(QWidget):
     def ask_add(self) -> None:
         if self._labels is None:
             return
-        name = self._ask_name("Add class", f"class {self._labels.num_classes}")
-        if name is not None:
-            self.add_class(name)
-            self.select(self._require_labels().num_classes - 1)
+        storage = self.new_class_storage()
+        if storage is None:
+            name = self._ask_name("Add class", f"class {self._labels.num_classes}")
+            answer = None if name is None else (name, None)
+        else:
+            answer = self._ask_new_class(self._labels, storage)
+        if answer is None:
+            return
+        before = self._labels
+        try:
+            added = self.add_class(answer[0], stored_value=answer[1])
+        except ValueError as error:
+            self._refused(f"Cannot add the class: {error}")
+            return
+        if added != before:
+            self.select(added.num_classes - 1)
 
     def ask_rename(self, class_id: int) -> None:
         if self._labels is None or not 0 <= class_id < self._labels.num_classes:
@@ -183,6 +234,13 @@ class ClassPanel(QWidget):
     def _ask_colour(self, current: tuple[int, int, int]) -> tuple[int, int, int] | None:
         colour = QColorDialog.getColor(QColor(*current), self, "Class colour")
         return (colour.red(), colour.green(), colour.blue()) if colour.isValid() else None
+
+    def _ask_new_class(self, labels: LabelSet, storage: NewClassStorage) -> tuple[str, int] | None:
+        dialog = AddClassDialog(labels, storage, self)
+        return dialog.answer() if dialog.exec() == AddClassDialog.DialogCode.Accepted else None
+
+    def _refused(self, message: str) -> None:
+        QMessageBox.warning(self, "Add class", message)
 
     # -- instances -------------------------------------------------------------------------------------
 

@@ -125,3 +125,33 @@ def test_class_id_data_sets_ask_only_a_name(qtbot, window, camvid_folder: Path) 
     before = window.dataset.spec.mask_sources
     window.class_panel.add_class("lamp post")
     assert window.dataset.spec.labels.names[-1] == "lamp post" and window.dataset.spec.mask_sources == before
+
+
+def test_a_class_that_cannot_be_added_is_explained_not_crashed(qtbot) -> None:
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    from segstudio.core.labels import LabelSet
+
+    panel = ClassPanel()
+    qtbot.addWidget(panel)
+    labels = LabelSet.camvid()  # ids 0..10, ignore id 11: the next class would be the ignore id
+    panel.set_labels(labels)
+    told: list[str] = []
+
+    def answer_dialogs() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, QInputDialog):
+            dialog.setTextValue("lamp post")
+            dialog.accept()
+            QTimer.singleShot(0, answer_dialogs)
+        elif isinstance(dialog, QMessageBox):
+            told.append(dialog.text())
+            dialog.accept()
+        else:
+            QTimer.singleShot(10, answer_dialogs)
+
+    QTimer.singleShot(0, answer_dialogs)
+    with qtbot.assertNotEmitted(panel.labels_changed):
+        panel.add_button.click()
+    assert told and "Cannot add the class" in told[0] and "ignore id" in told[0]
+    assert panel.labels == labels

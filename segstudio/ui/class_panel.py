@@ -208,7 +208,8 @@ class ClassPanel(QWidget):
         try:
             added = self.add_class(answer[0], stored_value=answer[1])
         except ValueError as error:
-            self._refused(f"Cannot add the class: {error}")
+            message = str(error)
+            self._refused(message[:1].upper() + message[1:])
             return
         if added != before:
             self.select(added.num_classes - 1)

@@ -51,12 +51,18 @@ def load_model(
     path: Path, device: str = "cpu", *, tile_size: int | None = DEFAULT_TILE_SIZE,
     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> ModelHandle:
-    """Load a segstudio checkpoint or a torchvision weights file onto ``device`` (the "model" job)."""
-    from segstudio.models.checkpoints import load_weights_file
+    """Load a segstudio checkpoint or a torchvision weights file onto ``device`` (the "model" job).
+
+    A file that cannot be loaded is refused with :class:`ModelFileRefused`: words for a user, the technical detail
+    kept on it (and as its cause)."""
+    from segstudio.models.checkpoints import CheckpointProblem, load_weights_file
     from segstudio.models.predictor import Predictor
 
     report(progress, Progress("load model", 0, 2, Path(path).name))
-    loaded = load_weights_file(path, device=device)
+    try:
+        loaded = load_weights_file(path, device=device)
+    except CheckpointProblem as problem:  # the technical text travels on as the cause, for the log
+        raise ModelFileRefused(Path(path), refusal_words(Path(path), problem.kind), str(problem)) from problem
     if cancel is not None:
         cancel.raise_if_cancelled()
     meta = loaded.meta
@@ -71,6 +77,48 @@ def load_model(
         path=Path(path), name=safe_name(Path(path).stem), device=str(device), architecture=architecture,
         task=str(meta.task), labels=meta.labels, notes=tuple(loaded.notes), predictor=predictor,
     )
+
+
+class ModelFileRefused(ValueError):
+    """A model file the window cannot load, said for a user (``str()``); ``detail`` is the technical reason."""
+
+    def __init__(self, path: Path, words: str, detail: str) -> None:
+        super().__init__(f"{path.name}: {words}")
+        self.path = path
+        self.words = words
+        self.detail = detail
+
+
+def refusal_words(path: Path, kind: str) -> str:
+    """Why ``path`` cannot be loaded as a model (``kind``: its CheckpointProblem's), for a user: what it is and
+    what to load instead."""
+    from segstudio.models.checkpoints import ProblemKind as Kind
+    from segstudio.models.checkpoints import model_beside
+
+    if kind == Kind.RESUME_STATE:
+        model = model_beside(path)
+        where = "beside it" if model.is_file() else "that its run wrote (it is not beside it)"
+        return f"this is a training resume state, not a model: load {model.name} {where}"
+    reasons = {
+        Kind.MISSING: "the file does not exist or cannot be read",
+        Kind.EMPTY: "the file is empty",
+        Kind.TRUNCATED: "the file is truncated or damaged",
+        Kind.NOT_WEIGHTS: "it holds no model weights",
+        Kind.UNSAFE: "loading it could run code, so it was refused unread",
+        Kind.NOT_A_CHECKPOINT: "it has no segstudio description",
+        Kind.BAD_METADATA: "its segstudio description is damaged",
+        Kind.NEWER_FORMAT: "a newer segstudio wrote it; update segstudio to load it",
+        Kind.UNKNOWN_ARCHITECTURE: "it is for an architecture this segstudio does not have",
+        Kind.WRONG_ARCHITECTURE: "its weights do not fit the model it describes",
+        Kind.INCOMPATIBLE: "its weights do not fit the model it describes",
+        Kind.CLASS_MISMATCH: "its class count does not fit",
+        Kind.ENCODER_ONLY: "it holds an encoder's ImageNet weights, not a segmentation model (they can start a "
+        "training: segstudio train --init)",
+        Kind.UNRECOGNISED: "its weights are of a network segstudio does not recognise; load a segstudio checkpoint "
+        "(.safetensors) or torchvision's Mask R-CNN or FCN-ResNet50 weights",
+        Kind.NON_FINITE: "its weights hold NaN or infinite values (did its training diverge?)",
+    }
+    return f"not a model checkpoint segstudio can read: {reasons.get(Kind(kind), str(kind))}"
 
 
 def label_mismatch(model_labels: LabelSet, dataset_labels: LabelSet) -> str | None:

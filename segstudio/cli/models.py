@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,9 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
         "train",
         help="train or fine-tune a segmentation model on a dataset folder",
         description="Train (or fine-tune, with --init) a model on a dataset folder as `segstudio scan` reads it. "
-        "The best checkpoint by validation mean IoU is kept in --out; <out>.resume.pt lets --resume continue.",
+        "The best checkpoint by validation mean IoU is kept in --out. <out>.resume.pt, written after every epoch, "
+        "lets --resume continue a run that was interrupted, failed or ran out of --max-minutes; a run that "
+        "completes all its epochs removes it (--keep-resume keeps it, to add epochs later).",
     )
     train.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
     train.add_argument("--arch", required=True, metavar="NAME", help="architecture (see `segstudio models`)")
@@ -41,6 +44,8 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed gives the same model")
     train.add_argument("--device", metavar="DEVICE", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     train.add_argument("--resume", action="store_true", help="continue the run that writes --out from its resume state")
+    train.add_argument("--keep-resume", action="store_true",
+                       help="keep <out>.resume.pt after a run that completes all its epochs (to continue it with more --epochs)")
     train.add_argument("--out", type=Path, required=True, metavar="FILE", help="checkpoint to write (.safetensors)")
     train.set_defaults(command=_run_train, command_name="train")
 
@@ -81,7 +86,7 @@ def _run_models(args: argparse.Namespace) -> int:
 
 def _run_train(args: argparse.Namespace) -> int:
     from segstudio.app.training import train
-    from segstudio.models.training import TrainingConfig
+    from segstudio.models.training import StopReason, TrainingConfig
 
     if args.out.suffix != ".safetensors":
         raise ValueError(f"--out {args.out}: checkpoints are written as .safetensors files")
@@ -99,10 +104,16 @@ def _run_train(args: argparse.Namespace) -> int:
         initial_weights=None if args.init is None else str(args.init),
         device=args.device,
         max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0,
+        keep_resume_state=args.keep_resume,
     )
     bar = _ProgressBar()
+    started = time.time()
     try:
         result = train(args.data, config, args.out, progress=bar, resume=args.resume)
+    except BaseException as error:  # Ctrl+C included: say what is left to continue from, then let it end the run
+        bar.close()
+        _say_resume_state_kept(args, started, error)
+        raise
     finally:
         bar.close()
     for note in result.notes:
@@ -115,9 +126,43 @@ def _run_train(args: argparse.Namespace) -> int:
     best = result.best_metrics
     print(
         f"stopped: {result.stop_reason.value} after {result.seconds:.0f} s; best epoch {result.best_epoch}: "
-        f"mean IoU {_fmt(best.get('mean_iou'))}, mean Dice {_fmt(best.get('mean_dice'))} -> {result.checkpoint}"
+        f"mean IoU {_fmt(best.get('mean_iou'))}, mean Dice {_fmt(best.get('mean_dice'))}"
     )
+    if result.best_epoch is not None:
+        print(f"checkpoint: {result.checkpoint} ({_megabytes(result.checkpoint)})")
+    else:
+        print(f"no checkpoint written: no epoch finished before the run stopped (wanted at {result.checkpoint})")
+    if result.resume_state_kept:
+        print(f"resume state: {result.resume_state} ({_megabytes(result.resume_state)})")
+        print("  to continue this run: the same command with --resume (raise --epochs or --max-minutes to train longer)")
+    elif result.stop_reason is StopReason.COMPLETED:
+        print("resume state removed: the run completed all its epochs (--keep-resume keeps it)")
     return 0
+
+
+def _say_resume_state_kept(args: argparse.Namespace, started: float, error: BaseException) -> None:
+    """On stderr, where the resume state of a run that ended early is, when this run wrote it or was resuming
+    from it (a stale file from an older run, or a resume refused for its settings, is not offered)."""
+    from segstudio.models.training import resume_state_path
+
+    path = resume_state_path(args.out)
+    try:
+        written_now = path.stat().st_mtime >= started - 1.0
+    except OSError:
+        return
+    if written_now or (args.resume and not isinstance(error, ValueError)):
+        print(
+            f"the resume state of the last finished epoch is kept: {path} ({_megabytes(path)}); "
+            "to continue: the same command with --resume",
+            file=sys.stderr,
+        )
+
+
+def _megabytes(path: Path) -> str:
+    try:
+        return f"{path.stat().st_size / 1e6:.1f} MB"
+    except OSError:
+        return "size unknown"
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:

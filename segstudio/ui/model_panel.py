@@ -1,5 +1,10 @@
 """The model panel: load a checkpoint (on the "model" worker channel), pick the device, predict this image or
-all images (the window runs those on the "predict" channel), with a progress bar and Cancel.
+all images (the window runs those on the "predict" channel), with a progress bar and Cancel while a job runs.
+
+The file dialog offers only files a model can be loaded from (segstudio's ``.safetensors`` checkpoints, PyTorch
+weight files), never a training run's ``*.resume.pt``; a file refused anyway is said in a user's words, the
+technical reason going to the log. Texts wrap in a label instead of being clipped in the progress bar, and the
+bar and Cancel show only while something runs.
 
 Signals: ``model_loaded(ModelHandle)``, ``model_failed(str)`` (a readable message), ``predict_image_requested()``,
 ``predict_all_requested()``, ``cancel_requested()``.
@@ -7,12 +12,14 @@ Signals: ``model_loaded(ModelHandle)``, ``model_failed(str)`` (a readable messag
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QFileSystemModel,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -27,7 +34,33 @@ from segstudio.core.progress import Progress
 from segstudio.app.loaded_model import ModelHandle, available_devices, label_mismatch, label_name_warning, load_model
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
-MODEL_FILE_FILTER = "Model weights (*.safetensors *.pth *.pt *.bin);;All files (*)"
+# segstudio checkpoints, torchvision's and smp's PyTorch weight files; what a training run leaves beside its
+# checkpoint (``<name>.resume.pt``) matches "*.pt" too and is hidden by :class:`LoadableModelFiles`.
+MODEL_FILE_FILTER = "Model weights (*.safetensors *.pth *.pt *.bin)"
+NOT_A_MODEL_SUFFIXES = (".resume.pt",)
+ERROR_STYLE = "color: #c0392b"
+_log = logging.getLogger(__name__)
+
+
+class LoadableModelFiles(QSortFilterProxyModel):
+    """The file dialog's listing without the files no model loads from (a training run's resume state)."""
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        files = self.sourceModel()
+        if not isinstance(files, QFileSystemModel):
+            return True
+        index = files.index(source_row, 0, source_parent)
+        return files.isDir(index) or not files.fileName(index).lower().endswith(NOT_A_MODEL_SUFFIXES)
+
+
+def model_file_dialog(parent: QWidget | None, start: str = "") -> QFileDialog:
+    """The "Load a model" dialog: Qt's own (a platform dialog would not take the listing filter), one file."""
+    dialog = QFileDialog(parent, "Load a model", start, MODEL_FILE_FILTER)
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+    dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
+    dialog.setProxyModel(LoadableModelFiles(dialog))
+    return dialog
 
 
 class ModelPanel(QWidget):
@@ -58,15 +91,17 @@ class ModelPanel(QWidget):
         self.predict_image_button.clicked.connect(self.predict_image_requested)
         self.predict_all_button = QPushButton("Predict all images", self)
         self.predict_all_button.clicked.connect(self.predict_all_requested)
+        # What runs is said in the wrapping label below; the bar's own text would be clipped in a narrow dock.
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("")
+        self.progress.setTextVisible(False)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self.cancel)
         self.message = QLabel("", self)
         self.message.setWordWrap(True)
+        self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self._activity = ""  # what start() said is running, kept above each progress line
 
         top = QHBoxLayout()
         top.addWidget(self.load_button)
@@ -75,7 +110,9 @@ class ModelPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.predict_image_button)
         buttons.addWidget(self.predict_all_button)
-        running = QHBoxLayout()
+        self.running_row = QWidget(self)  # the bar and Cancel: shown only while a job runs
+        running = QHBoxLayout(self.running_row)
+        running.setContentsMargins(0, 0, 0, 0)
         running.addWidget(self.progress, 1)
         running.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
@@ -83,7 +120,7 @@ class ModelPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.info)
         layout.addLayout(buttons)
-        layout.addLayout(running)
+        layout.addWidget(self.running_row)
         layout.addWidget(self.message)
         layout.addStretch(1)
 
@@ -111,9 +148,9 @@ class ModelPanel(QWidget):
 
     def choose_file(self) -> None:
         start = str(self.model.path.parent) if self.model is not None else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Load a model", start, MODEL_FILE_FILTER)
-        if path:
-            self.load(Path(path))
+        dialog = model_file_dialog(self, start)
+        if dialog.exec() and dialog.selectedFiles():
+            self.load(Path(dialog.selectedFiles()[0]))
 
     def load(self, path: Path) -> None:
         """Load ``path`` on the "model" worker channel; ``model_loaded`` or ``model_failed`` follows."""
@@ -133,9 +170,11 @@ class ModelPanel(QWidget):
         self.model_loaded.emit(handle)
 
     def _on_failed(self, failure: WorkerFailure) -> None:
-        self.finish("")
+        _log.warning("could not load a model: %s\n%s", failure.message, failure.details)
         message = f"could not load the model: {failure.message}"
-        self.message.setText(message)
+        kept = f" (still using {self.model.path.name})" if self.model is not None else ""
+        self.finish(message + kept)
+        self.message.setStyleSheet(ERROR_STYLE)
         self.model_failed.emit(message)
 
     def set_dataset_labels(self, labels: LabelSet | None) -> None:
@@ -173,10 +212,11 @@ class ModelPanel(QWidget):
     # -- running -------------------------------------------------------------------------------------------------
 
     def start(self, text: str, what: str = "predict") -> None:
-        """Show a job running (progress bar busy, Cancel enabled, buttons disabled)."""
+        """Show a job running (progress bar busy, Cancel enabled, buttons disabled); an earlier error goes."""
         self._running = what
+        self._activity = text
         self.progress.setRange(0, 0)  # busy until the first report
-        self.progress.setFormat(text)
+        self.message.setStyleSheet("")
         self.message.setText(text)
         self._update_buttons()
 
@@ -185,14 +225,16 @@ class ModelPanel(QWidget):
             return
         self.progress.setRange(0, 1000)
         self.progress.setValue(round(progress.fraction * 1000))
-        label = f"{progress.stage} {progress.done}/{progress.total}"
-        self.progress.setFormat(label + (f" {progress.message}" if progress.message else ""))
+        line = f"{progress.stage} {progress.done} of {progress.total}" + (f": {progress.message}" if progress.message else "")
+        self.message.setText(f"{self._activity}\n{line}" if self._activity else line)
 
     def finish(self, message: str) -> None:
+        """The job ended: the bar and Cancel go, ``message`` says how it ended."""
         self._running = None
+        self._activity = ""
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
-        self.progress.setFormat("")
+        self.message.setStyleSheet("")
         self.message.setText(message)
         self._update_buttons()
 
@@ -216,6 +258,7 @@ class ModelPanel(QWidget):
         self.predict_image_button.setEnabled(can_predict)
         self.predict_all_button.setEnabled(can_predict)
         self.cancel_button.setEnabled(not idle)
+        self.running_row.setVisible(not idle)
         tip = self.mismatch() or ("" if self.model is not None else "load a model first")
         self.predict_image_button.setToolTip(tip)
         self.predict_all_button.setToolTip(tip)

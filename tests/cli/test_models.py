@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from segstudio.cli import main
+from segstudio.core.progress import Progress
 from segstudio.cli.models import parse_options
 from segstudio.io.demo_dataset import DEMO_LABELS, write_demo_dataset
 from segstudio.io.mask_files import read_class_mask
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY_TRAIN = ("train", "--arch", "unet", "--option", "base_channels=4", "--size", "64", "--batch-size", "2")
 
 
 def test_models_lists_every_seed_architecture(capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,6 +48,62 @@ def test_train_then_predict_then_evaluate(tmp_path: Path, capsys: pytest.Capture
     capsys.readouterr()
     assert main(["evaluate", "--gt", str(data / "masks"), "--pred", str(out), "--classes", str(data / "labels.toml")]) == 0
     assert "mean IoU" in capsys.readouterr().out
+
+
+def test_train_leaves_only_the_checkpoint_and_says_where_it_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_demo_dataset(tmp_path / "demo", count=3)
+    checkpoint = tmp_path / "runs" / "model.safetensors"
+    checkpoint.parent.mkdir()
+    assert main([*TINY_TRAIN, "--data", str(data), "--epochs", "2", "--out", str(checkpoint)]) == 0
+    printed = capsys.readouterr().out
+    assert [p.name for p in checkpoint.parent.iterdir()] == ["model.safetensors"]  # no model.resume.pt
+    assert f"checkpoint: {checkpoint} (" in printed and " MB)" in printed
+    assert "resume state removed: the run completed all its epochs" in printed
+
+
+def test_an_interrupted_train_keeps_its_resume_state_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from segstudio.cli import models
+
+    data = write_demo_dataset(tmp_path / "demo", count=3)
+    checkpoint = tmp_path / "model.safetensors"
+    resume_state = tmp_path / "model.resume.pt"
+    command = [*TINY_TRAIN, "--data", str(data), "--epochs", "2", "--out", str(checkpoint)]
+    shown = models._ProgressBar.__call__
+
+    def ctrl_c_after_the_first_epoch(bar: object, progress: Progress) -> None:
+        shown(bar, progress)  # type: ignore[arg-type]
+        if progress.stage == "validate":
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(models._ProgressBar, "__call__", ctrl_c_after_the_first_epoch)
+        assert main(command) == 130
+    err = capsys.readouterr().err
+    assert resume_state.is_file() and checkpoint.is_file()
+    assert f"the resume state of the last finished epoch is kept: {resume_state}" in err and "--resume" in err
+
+    assert main([*command, "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch   1:" in printed and "epoch   2:" in printed  # the first epoch's record came back with the state
+    assert not resume_state.exists() and "resume state removed" in printed
+
+
+def test_a_time_budget_keeps_the_resume_state_and_says_how_to_continue(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from segstudio.models.training import runner
+
+    data = write_demo_dataset(tmp_path / "demo", count=3)
+    checkpoint = tmp_path / "model.safetensors"
+    # Each time the epoch loop looks at its clock, 50 s more have passed: a 2-minute budget ends in epoch 2.
+    looks = iter(range(1, 10**6))
+    real = time.monotonic
+    monkeypatch.setattr(runner, "time", SimpleNamespace(monotonic=lambda: real() + 50.0 * next(looks)))
+    assert main([*TINY_TRAIN, "--data", str(data), "--epochs", "5", "--max-minutes", "2", "--out", str(checkpoint)]) == 0
+    printed = capsys.readouterr().out
+    assert "stopped: time budget" in printed and "best epoch 1" in printed
+    assert f"resume state: {tmp_path / 'model.resume.pt'} (" in printed and "the same command with --resume" in printed
+    assert (tmp_path / "model.resume.pt").is_file()
 
 
 def test_predict_refuses_a_broken_model_file_and_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ from segstudio.core.metrics import Scores
 from segstudio.core.value_map import ValueMap
 from segstudio.io.images import read_image
 from segstudio.io.mask_files import read_class_mask
-from segstudio.models.checkpoints import load_checkpoint, read_checkpoint_meta
+from segstudio.models.checkpoints import CheckpointProblem, ProblemKind, load_checkpoint, load_weights_file, read_checkpoint_meta
 from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.predictor import Predictor
 from segstudio.core.progress import CancelToken, Cancelled, Progress
@@ -35,6 +35,7 @@ from segstudio.models.training import (
     TrainingSample,
 )
 from segstudio.models.training import train as train_on_samples
+from segstudio.models.training.resume import finish_resume_state
 from segstudio.models.training.samples import IGNORE, Augmentation, augment_crop, targets_from_class_mask
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -162,9 +163,6 @@ def test_two_runs_with_one_seed_are_identical(tmp_path: Path) -> None:
     second = train(data, _small_config(), tmp_path / "b.safetensors")
     assert [r.train_loss for r in first.history] == [r.train_loss for r in second.history]
     assert _same_weights(_weights(tmp_path / "a.safetensors"), _weights(tmp_path / "b.safetensors"))
-    a_state = torch.load(resume_state_path(tmp_path / "a.safetensors"), weights_only=True)
-    b_state = torch.load(resume_state_path(tmp_path / "b.safetensors"), weights_only=True)
-    assert _same_weights(a_state["model"], b_state["model"])
     other = train(data, _small_config(seed=4), tmp_path / "c.safetensors")
     assert [r.train_loss for r in other.history] != [r.train_loss for r in first.history]
 
@@ -199,11 +197,16 @@ def test_the_result_describes_the_run(tmp_path: Path) -> None:
     assert meta.normalisation == result.normalisation and meta.labels == result.labels
     assert meta.training["epoch"] == result.best_epoch
     assert resume_state_path(result.checkpoint) == result.resume_state == tmp_path / "best.resume.pt"
+    # It completed all its epochs: nothing is left to resume, so the resume state (3x the model) is gone.
+    assert not result.resume_state_kept and not result.resume_state.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.safetensors", "data"]
 
 
 def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
+    """A cancelled run keeps its resume state, and resuming from it gives the run that was never stopped."""
     data = _synthetic_dataset(tmp_path / "data")
-    straight = train(data, _small_config(), tmp_path / "straight.safetensors")
+    straight = train(data, _small_config(keep_resume_state=True), tmp_path / "straight.safetensors")
+    assert straight.resume_state_kept and straight.resume_state.is_file()
 
     token = CancelToken()
 
@@ -216,13 +219,37 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
         train(data, _small_config(), out, progress=stop_after_first_epoch, cancel=token)
     saved = torch.load(resume_state_path(out), weights_only=True)
     assert saved["step"] == 2 and len(saved["history"]) == 1
-    resumed = train(data, _small_config(), out, resume=True)
+    resumed = train(data, _small_config(keep_resume_state=True), out, resume=True)  # keeping may change on resume
     assert [r.to_mapping() | {"seconds": 0} for r in resumed.history] == [
         r.to_mapping() | {"seconds": 0} for r in straight.history
     ]
     final = torch.load(resume_state_path(out), weights_only=True)["model"]
     straight_final = torch.load(resume_state_path(tmp_path / "straight.safetensors"), weights_only=True)["model"]
     assert _same_weights(final, straight_final)
+    assert _same_weights(_weights(out), _weights(tmp_path / "straight.safetensors"))
+
+
+def test_a_resumed_run_that_completes_removes_its_resume_state(tmp_path: Path) -> None:
+    data = _synthetic_dataset(tmp_path / "data")
+    token = CancelToken()
+    out = tmp_path / "stopped.safetensors"
+    with pytest.raises(Cancelled):
+        train(data, _small_config(), out, progress=lambda p: token.cancel() if p.stage == "validate" else None, cancel=token)
+    assert resume_state_path(out).is_file()  # cancelled: kept to continue from
+    resumed = train(data, _small_config(), out, resume=True)
+    assert resumed.stop_reason is StopReason.COMPLETED and [r.epoch for r in resumed.history] == [1, 2]
+    assert not resumed.resume_state_kept and not resume_state_path(out).exists()
+    with pytest.raises(ValueError, match="completed all its epochs removes it"):
+        train(data, _small_config(epochs=3), out, resume=True)
+
+
+def test_only_a_run_stopped_early_keeps_the_resume_state(tmp_path: Path) -> None:
+    path = tmp_path / "run.resume.pt"
+    path.write_bytes(b"state")
+    assert finish_resume_state(path, completed=False, keep=False, written=True) and path.is_file()  # time budget
+    assert finish_resume_state(path, completed=True, keep=True, written=True) and path.is_file()  # asked to keep
+    assert not finish_resume_state(path, completed=False, keep=False, written=False) and path.is_file()  # not ours
+    assert not finish_resume_state(path, completed=True, keep=False, written=True) and not path.exists()
 
 
 def test_resume_refuses_other_settings_and_a_missing_state(tmp_path: Path) -> None:
@@ -230,11 +257,28 @@ def test_resume_refuses_other_settings_and_a_missing_state(tmp_path: Path) -> No
     out = tmp_path / "run.safetensors"
     with pytest.raises(ValueError, match="no resume state"):
         train(data, _small_config(), out, resume=True)
-    train(data, _small_config(epochs=1), out)
+    train(data, _small_config(epochs=1, keep_resume_state=True), out)
     with pytest.raises(ValueError, match="crop_size"):
         train(data, _small_config(epochs=2, crop_size=24), out, resume=True)
     longer = train(data, _small_config(epochs=2), out, resume=True)  # more epochs: allowed
     assert [r.epoch for r in longer.history] == [1, 2] and any("schedule" in n for n in longer.notes)
+
+
+def test_a_resume_state_is_refused_as_a_model_pointing_to_its_checkpoint(tmp_path: Path) -> None:
+    """The resume state holds the model's weights among much else; it is never taken for a model (nor for weights
+    to start from), and the refusal names the checkpoint its run wrote."""
+    data = _synthetic_dataset(tmp_path / "data")
+    result = train(data, _small_config(epochs=1, keep_resume_state=True), tmp_path / "run.safetensors")
+    assert result.resume_state.is_file()
+    with pytest.raises(CheckpointProblem) as refused:
+        load_weights_file(result.resume_state)
+    assert refused.value.kind is ProblemKind.RESUME_STATE
+    assert str(refused.value) == f"{result.resume_state}: is a training resume state, not a model: load run.safetensors beside it"
+    with pytest.raises(CheckpointProblem, match="training resume state"):
+        train(data, _small_config(epochs=1, initial_weights=str(result.resume_state)), tmp_path / "next.safetensors")
+    result.checkpoint.rename(tmp_path / "elsewhere.safetensors")
+    with pytest.raises(CheckpointProblem, match=r"run\.safetensors, which is not beside it"):
+        load_weights_file(result.resume_state)
 
 
 def test_cancel_stops_training_between_batches(tmp_path: Path) -> None:
@@ -256,6 +300,7 @@ def test_a_time_budget_stops_gracefully(tmp_path: Path) -> None:
     data = _synthetic_dataset(tmp_path / "data")
     result = train(data, _small_config(epochs=50, max_seconds=1e-9), tmp_path / "t.safetensors")
     assert result.stop_reason is StopReason.TIME_BUDGET and result.history == () and result.best_epoch is None
+    assert not result.resume_state_kept  # no epoch finished: nothing was written to resume from
 
 
 def test_a_seeded_random_split_when_the_dataset_has_no_validation_split(tmp_path: Path) -> None:

@@ -9,19 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFileSystemModel
 
 from segstudio.core.layers import LayerKind
 from segstudio.core.labels import LabelSet
 from segstudio.io.mask_files import read_class_mask
 from segstudio.ui.file_list import DICE_COLUMN, IOU_COLUMN
 from segstudio.ui.main_window import MainWindow
+from segstudio.ui.model_panel import model_file_dialog
 from segstudio.ui.metrics_panel import fmt_ratio
 
 torch = pytest.importorskip("torch")
 
+from segstudio.app.training import train  # noqa: E402
 from segstudio.io.demo_dataset import DEMO_LABELS, write_demo_dataset  # noqa: E402
 from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint  # noqa: E402
 from segstudio.models.registry import ModelConfig, build_model  # noqa: E402
+from segstudio.models.training import TrainingConfig  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -125,11 +129,15 @@ def test_cancel_and_leaving_the_image_drop_the_prediction(qtbot, window: MainWin
     load_model(qtbot, window, checkpoint)
     applied: list[str] = []
     window.prediction_applied.connect(applied.append)
+    panel = window.model_panel
+    assert not panel.progress.isVisibleTo(panel) and not panel.cancel_button.isVisibleTo(panel)  # idle: no bar
     window.predict_current()
-    assert window.model_panel.cancel_button.isEnabled()
-    window.model_panel.cancel_button.click()
-    assert window.model_panel.running is None and "cancelled" in window.model_panel.message.text()
-    assert window.model_panel.predict_image_button.isEnabled()
+    assert panel.cancel_button.isEnabled() and panel.progress.isVisibleTo(panel)
+    panel.cancel_button.click()
+    assert panel.running is None and "cancelled" in panel.message.text()
+    assert panel.predict_image_button.isEnabled()
+    # No empty progress bar (nor a dead Cancel) is left on screen after Cancel.
+    assert not panel.progress.isVisibleTo(panel) and not panel.cancel_button.isVisibleTo(panel)
 
     window.predict_current()
     with qtbot.waitSignal(window.sample_loaded, timeout=20000):
@@ -154,6 +162,42 @@ def test_corrupt_model_file_is_a_readable_error(qtbot, window: MainWindow, demo_
     # The app keeps running: the next image still loads.
     with qtbot.waitSignal(window.sample_loaded, timeout=20000):
         window.step_image(1)
+
+
+def test_the_file_dialog_offers_model_files_only(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    for name in ("run.safetensors", "run.resume.pt", "fcn_resnet50_coco.pth", "weights.pt", "notes.txt", "image.png"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "runs").mkdir()
+    dialog = model_file_dialog(None, str(tmp_path))
+    qtbot.addWidget(dialog)
+    listing = dialog.proxyModel()
+    files = listing.sourceModel()
+    assert isinstance(files, QFileSystemModel)
+
+    def shown() -> set[str]:
+        folder = listing.mapFromSource(files.index(str(tmp_path)))
+        return {listing.index(row, 0, folder).data() for row in range(listing.rowCount(folder))}
+
+    qtbot.waitUntil(lambda: "run.safetensors" in shown(), timeout=10000)
+    qtbot.wait(100)  # the listing fills in batches: let it finish
+    assert shown() == {"run.safetensors", "fcn_resnet50_coco.pth", "weights.pt", "runs"}  # no run.resume.pt
+
+
+def test_a_resume_state_is_refused_in_words_and_the_error_clears(qtbot, window: MainWindow,  # noqa: ANN001
+                                                                  demo_folder: Path, tmp_path: Path) -> None:
+    config = TrainingConfig(architecture="unet", encoder="classic", options={"base_channels": 4}, epochs=1,
+                            batch_size=2, crop_size=32, samples_per_epoch=2, keep_resume_state=True)
+    checkpoint = train(demo_folder, config, tmp_path / "mine.safetensors").checkpoint
+    open_folder(qtbot, window, demo_folder)
+    panel = window.model_panel
+    with qtbot.waitSignal(window.worker_error, timeout=60000) as blocker:
+        window.load_model(tmp_path / "mine.resume.pt")
+    expected = "this is a training resume state, not a model: load mine.safetensors beside it"
+    assert expected in blocker.args[0] and "encoder.stages" not in blocker.args[0]
+    assert expected in panel.message.text() and panel.model is None
+    load_model(qtbot, window, checkpoint)
+    assert panel.message.text() == "loaded mine.safetensors"  # the old error is gone
+    assert "mine.safetensors" in panel.info.text()
 
 
 def test_label_set_mismatch_is_a_clear_message(qtbot, window: MainWindow, demo_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001

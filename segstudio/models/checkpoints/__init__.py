@@ -34,7 +34,9 @@ backbone/decoder weights load and the class-sized layers (the predictors) start 
 weights_only=True)`` (tensors and plain containers only; a pickle that asks for any other Python object is
 refused before it runs), safetensors files with safetensors. Every failure is a :class:`CheckpointProblem`
 (a :class:`FileProblem`, so a ``ValueError``) naming the file, with a :class:`ProblemKind` saying which
-problem it is; nothing partially loaded is ever returned. Weights with NaN or infinite values (a diverged
+problem it is; nothing partially loaded is ever returned. segstudio's own training resume state (``*.resume.pt``,
+marked :data:`RESUME_FORMAT`) holds a model's weights too, but it is refused as what it is, pointing to the
+checkpoint beside it (``ProblemKind.RESUME_STATE``). Weights with NaN or infinite values (a diverged
 training) are refused too (``ProblemKind.NON_FINITE``): such a model predicts all background as if it worked.
 
 The package, by what each part owns: :mod:`.format` (our checkpoint format), :mod:`.files` (sniffing and
@@ -46,6 +48,7 @@ to a model), :mod:`.adapters` (one loader per family of foreign file, and :func:
 from __future__ import annotations
 
 from segstudio.models.checkpoints.adapters import load_weights_file
+from segstudio.models.checkpoints.files import RESUME_FORMAT, RESUME_SUFFIX, model_beside
 from segstudio.models.checkpoints.files import _Format, _sniff  # private: tests and bench/ use the sniffer alone
 from segstudio.models.checkpoints.format import (
     FORMAT_NAME,
@@ -66,6 +69,8 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "METADATA_KEY",
+    "RESUME_FORMAT",
+    "RESUME_SUFFIX",
     "SUFFIX",
     "CheckpointMeta",
     "CheckpointProblem",
@@ -77,6 +82,7 @@ __all__ = [
     "identify_state_dict",
     "load_checkpoint",
     "load_weights_file",
+    "model_beside",
     "read_checkpoint_meta",
     "save_checkpoint",
 ]

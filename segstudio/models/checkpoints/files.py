@@ -23,6 +23,10 @@ from torch import Tensor
 
 from segstudio.models.checkpoints.problems import CheckpointProblem, ProblemKind
 
+# segstudio's training resume state (``<out>.resume.pt``, :mod:`segstudio.models.training.resume`): a PyTorch
+# file holding a model's weights among much else, recognised by this marker so that it is never taken for a model.
+RESUME_FORMAT = "segstudio-resume"
+RESUME_SUFFIX = ".resume.pt"
 _SAFETENSORS_HEADER_LIMIT = 100_000_000  # safetensors' own limit on its JSON header
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module", "net")  # training scripts' dicts
 
@@ -148,6 +152,8 @@ def _read_torch(path: Path) -> dict[str, Tensor]:
 
 
 def _state_dict_from(path: Path, loaded: object) -> dict[str, Tensor]:
+    if isinstance(loaded, Mapping) and loaded.get("format") == RESUME_FORMAT:
+        raise CheckpointProblem(path, ProblemKind.RESUME_STATE, f"is a training resume state, not a model: {_model_beside(path)}")
     if isinstance(loaded, Mapping) and not _all_tensors(loaded):
         for key in _WRAPPER_KEYS:  # {"model": state_dict, "optimizer": ..., "epoch": ...}
             inner = loaded.get(key)
@@ -164,6 +170,20 @@ def _state_dict_from(path: Path, loaded: object) -> dict[str, Tensor]:
         state = {k[len("module.") :]: v for k, v in state.items()}
     _check_finite(path, state)
     return state
+
+
+def model_beside(resume_state: Path) -> Path:
+    """The checkpoint a run wrote beside its resume state: ``best.resume.pt`` -> ``best.safetensors``."""
+    name = resume_state.name
+    stem = name[: -len(RESUME_SUFFIX)] if name.endswith(RESUME_SUFFIX) else resume_state.stem
+    return resume_state.with_name(stem + ".safetensors")
+
+
+def _model_beside(path: Path) -> str:
+    model = model_beside(path)
+    if model.is_file():
+        return f"load {model.name} beside it"
+    return f"load the checkpoint its run wrote ({model.name}, which is not beside it)"
 
 
 def _check_finite(path: Path, state: Mapping[str, Tensor], *, action: str = "it was not loaded") -> None:

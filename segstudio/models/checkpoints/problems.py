@@ -24,6 +24,7 @@ class ProblemKind(StrEnum):
     UNRECOGNISED = "unrecognised network"
     INCOMPATIBLE = "incompatible weights"  # names/shapes do not fit the model
     NON_FINITE = "non-finite weights"  # NaN or infinite values: the model would predict nothing meaningful
+    RESUME_STATE = "training resume state"  # segstudio's own <out>.resume.pt: its model is the checkpoint beside it
 
 
 class CheckpointProblem(FileProblem):

@@ -18,7 +18,9 @@ identical weights. The best model is written with :func:`segstudio.models.checkp
 segstudio checkpoint with labels, normalisation, the training settings, history and metrics). Resume:
 ``<out>.resume.pt`` (``best.safetensors`` -> ``best.resume.pt``) holds model, optimiser and
 AMP scaler state, the step, the history, the best score and the torch RNG state, as plain tensors and dicts
-(loaded with ``weights_only=True``); ``train(..., resume=True)`` continues exactly where it was saved.
+(loaded with ``weights_only=True``); ``train(..., resume=True)`` continues exactly where it was saved. It is
+kept only while it is needed: a run that completes all its epochs removes it (``keep_resume_state`` keeps it),
+a run stopped by its time budget, a cancel or a failure keeps it (``TrainingResult.resume_state_kept``).
 
 Progress: ``Progress("train", batch, batches per epoch, "epoch e of E", {"loss", "lr", "epoch"})`` after every
 batch and ``Progress("validate", epoch, epochs, ..., {"mean_iou", "mean_dice", "pixel_accuracy", "loss"})``

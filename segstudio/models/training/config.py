@@ -50,6 +50,8 @@ class TrainingConfig:
     fine-tune from; layers sized for another class count start afresh, and the file's input normalisation is
     kept (pretrained features expect it) unless ``normalisation`` is given.
     ``validation_tile_size``: validate large images in tiles. ``max_seconds``: a time budget for this call.
+    ``keep_resume_state``: keep ``<out>.resume.pt`` after a run that completed all its epochs (to continue it
+    later with more epochs); by default only a run stopped early (time budget, cancel, failure) keeps it.
     """
 
     architecture: str = "unet"
@@ -81,6 +83,7 @@ class TrainingConfig:
     amp: bool | None = None
     max_seconds: float | None = None
     deterministic: bool = True
+    keep_resume_state: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "crop_size"):
@@ -200,6 +203,9 @@ class TrainingResult:
     train_keys: tuple[str, ...]
     val_keys: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    # Whether ``resume_state`` is on disk for this run: a run stopped early keeps it, a completed one removes it
+    # (unless ``keep_resume_state``).
+    resume_state_kept: bool = False
 
 
 def _check_positive_int(name: str, value: object) -> None:

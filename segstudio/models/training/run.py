@@ -10,8 +10,8 @@ import torch
 from segstudio.core.progress import CancelToken, ProgressCallback
 from segstudio.models.predictor import default_device
 from segstudio.models.registry import build_model, get_architecture
-from segstudio.models.training.config import TrainingConfig, TrainingResult
-from segstudio.models.training.resume import read_resume_state, resume_state_path
+from segstudio.models.training.config import StopReason, TrainingConfig, TrainingResult
+from segstudio.models.training.resume import finish_resume_state, read_resume_state, resume_state_path
 from segstudio.models.training.runner import Runner, deterministic
 from segstudio.models.training.setup import TrainingData, copy_matching_weights, prepare
 
@@ -28,7 +28,9 @@ def train(
     """Train ``config.architecture`` on ``data``; the best model (by validation mean IoU) -> ``out``.
 
     ``resume=True`` continues from ``<out>.resume.pt`` (``ValueError`` when it is missing or was written for
-    other settings; ``epochs``, ``max_seconds``, ``num_workers``, ``device``, ``amp`` may change).
+    other settings; ``epochs``, ``max_seconds``, ``num_workers``, ``device``, ``amp`` may change). The resume state,
+    written after every epoch, is removed when the run completes all its epochs (``config.keep_resume_state``
+    keeps it) and stays when it stops early: a time budget (``result.resume_state_kept``), a cancel or a failure.
     """
     started = time.monotonic()
     if not isinstance(config, TrainingConfig):
@@ -57,6 +59,10 @@ def train(
             runner.restore(saved)
         stop = runner.run(progress, cancel, started)
     state = runner.state
+    kept = finish_resume_state(
+        resume_path, completed=stop is StopReason.COMPLETED, keep=config.keep_resume_state,
+        written=saved is not None or runner.resume_state_written,
+    )
     return TrainingResult(
         checkpoint=out,
         resume_state=resume_path,
@@ -71,4 +77,5 @@ def train(
         train_keys=tuple(s.key for s in setup.train),
         val_keys=tuple(s.key for s in setup.val),
         notes=tuple(setup.notes),
+        resume_state_kept=kept,
     )

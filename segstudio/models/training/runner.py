@@ -58,6 +58,7 @@ class Runner:
         self.resume_path = resume_path
         self.instance = setup.task is Task.INSTANCE
         self.state = _RunState()
+        self.resume_state_written = False  # by this run (an older run's file at the same place is not ours)
         self.samples_per_epoch = config.samples_per_epoch or len(setup.train)
         self.steps_per_epoch = math.ceil(self.samples_per_epoch / config.batch_size)
         self.base_lr = config.learning_rate or (5e-3 if self.instance else 1e-3)
@@ -127,6 +128,7 @@ class Runner:
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
         write_resume_state(data, self.resume_path)
+        self.resume_state_written = True
 
     # -- the loop ---------------------------------------------------------------------------------------------
 

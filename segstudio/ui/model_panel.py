@@ -13,6 +13,7 @@ Signals: ``model_loaded(ModelHandle)``, ``model_failed(str)`` (a readable messag
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Signal
@@ -39,6 +40,7 @@ from segstudio.ui.workers import WorkerFailure, WorkerPool
 MODEL_FILE_FILTER = "Model weights (*.safetensors *.pth *.pt *.bin)"
 NOT_A_MODEL_SUFFIXES = (".resume.pt",)
 ERROR_STYLE = "color: #c0392b"
+NOTE_STYLE = "color: #9a6700"
 _log = logging.getLogger(__name__)
 
 
@@ -87,6 +89,13 @@ class ModelPanel(QWidget):
         self.info = QLabel("no model loaded", self)
         self.info.setWordWrap(True)
         self.info.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        # How the prediction on screen was read when it is not the file as stored (resized, thresholded): it stays
+        # while the image does, since every "vs prediction" figure is computed on it.
+        self.prediction_note = QLabel("", self)
+        self.prediction_note.setWordWrap(True)
+        self.prediction_note.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.prediction_note.setStyleSheet(NOTE_STYLE)
+        self.prediction_note.hide()
         self.predict_image_button = QPushButton("Predict this image", self)
         self.predict_image_button.clicked.connect(self.predict_image_requested)
         self.predict_all_button = QPushButton("Predict all images", self)
@@ -119,6 +128,7 @@ class ModelPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.info)
+        layout.addWidget(self.prediction_note)
         layout.addLayout(buttons)
         layout.addWidget(self.running_row)
         layout.addWidget(self.message)
@@ -176,6 +186,12 @@ class ModelPanel(QWidget):
         self.finish(message + kept)
         self.message.setStyleSheet(ERROR_STYLE)
         self.model_failed.emit(message)
+
+    def show_prediction_notes(self, notes: Sequence[str]) -> None:
+        """Say how the prediction on screen was read from its file ("prediction resized from 256x256 to 512x512
+        (nearest neighbour): 3_predict.png"); no notes (the file as stored, or the model's own): nothing shown."""
+        self.prediction_note.setText("\n".join(note[:1].upper() + note[1:] for note in notes))
+        self.prediction_note.setVisible(bool(notes))
 
     def set_dataset_labels(self, labels: LabelSet | None) -> None:
         self._dataset_labels = labels

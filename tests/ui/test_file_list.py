@@ -7,10 +7,20 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from segstudio.io.datasets import open_dataset
-from segstudio.ui.file_list import DICE_COLUMN, IOU_COLUMN, FileList
+from segstudio.ui.file_list import FileList
+from segstudio.ui.sample_table import (
+    CORRECTED_COLUMN,
+    DICE_COLUMN,
+    EDITED_MARK,
+    IOU_COLUMN,
+    NAME_COLUMN,
+    SAVED_MARK,
+    SPLIT_COLUMN,
+)
 
 
 def small_dataset(root: Path, count: int = 12) -> Path:
@@ -48,14 +58,16 @@ def test_rows_flags_match_the_dataset(qtbot, tmp_path: Path) -> None:  # noqa: A
         assert model.data(model.index(row, 2)) == ("yes" if dataset.ground_truth(sample) is not None else "")
         assert dataset.has_prediction(sample) == bool(dataset.predictions(sample))
         assert dataset.ground_truth_source(sample) == dataset.spec.ground_truth_for(sample.key.rpartition("/")[0] or ".")
-        assert model.data(model.index(row, 4)) == ("yes" if dataset.correction_path(sample).is_file() else "")
+        saved = dataset.correction_path(sample).is_file()
+        assert model.data(model.index(row, CORRECTED_COLUMN)) == (SAVED_MARK if saved else "")
     # A save marks the row; a reopen reads the flag back from disk.
     other = dataset.samples[7]
     model.set_corrected(other.key)
-    assert model.data(model.index(model.row_of(other.key), 4)) == "yes"
+    assert model.data(model.index(model.row_of(other.key), CORRECTED_COLUMN)) == SAVED_MARK
     cv2.imwrite(str(dataset.correction_path(other)), np.zeros((16, 16), np.uint8))
     files.set_dataset(open_dataset(dataset.root))
-    assert {k for k in (corrected.key, other.key) if model.data(model.index(model.row_of(k), 4)) == "yes"} == {
+    marks = {k: model.data(model.index(model.row_of(k), CORRECTED_COLUMN)) for k in (corrected.key, other.key)}
+    assert {k for k, mark in marks.items() if mark == SAVED_MARK} == {
         corrected.key, other.key}
 
 
@@ -115,3 +127,108 @@ def test_filter_by_name(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
     assert shown_keys(files) == ["images/img_011", "images/img_010"]
     files.filter.setText("")
     assert len(shown_keys(files)) == len(dataset.samples)
+
+
+# -- issue 10 item 5: same names across splits, natural order -----------------------------------------------------
+
+
+def test_natural_key_orders_numbers_by_value_and_mixed_names_stably() -> None:
+    from segstudio.core.natural_order import natural_key
+
+    names = ["10", "2", "img10", "IMG9", "img9b", "img9", "a2", "a02", "b", "1a", "a1", "", "x-1.5", "x-1.10"]
+    expected = ["", "1a", "2", "10", "a1", "a02", "a2", "b", "IMG9", "img9", "img9b", "img10", "x-1.5", "x-1.10"]
+    assert sorted(names, key=natural_key) == expected
+    assert sorted(reversed(names), key=natural_key) == expected  # one order whatever the input order
+
+
+def test_isbi_lists_its_splits_and_sorts_names_naturally(qtbot, shared_data: Path) -> None:  # noqa: ANN001
+    from segstudio.app.project import open_project
+
+    source = shared_data / "isbi2012"
+    if not (source / "train" / "images").is_dir():
+        pytest.skip(f"ISBI 2012 not found under {source}")
+    files = FileList()
+    qtbot.addWidget(files)
+    files.set_dataset(open_project(source).dataset)
+    assert not files.view.isColumnHidden(SPLIT_COLUMN)  # train and test: the split is shown
+    model = files.model
+
+    def cell(key: str, column: int) -> str:
+        return model.data(model.index(model.row_of(key), column))
+
+    shown = [(cell(key, NAME_COLUMN), cell(key, SPLIT_COLUMN)) for key in shown_keys(files)]
+    assert shown[:6] == [("0", "test"), ("0", "train"), ("1", "test"), ("1", "train"), ("2", "test"), ("2", "train")]
+    names = [name for name, _split in shown]
+    assert names.index("10") > names.index("9")  # 2 before 10
+    # Sorted by split, each split's names stay in natural order.
+    files.view.sortByColumn(SPLIT_COLUMN, Qt.SortOrder.AscendingOrder)
+    shown = [(cell(key, SPLIT_COLUMN), cell(key, NAME_COLUMN)) for key in shown_keys(files)]
+    train = [name for split, name in shown if split == "train"]
+    assert [split for split, _ in shown] == sorted(split for split, _ in shown)
+    assert train == [str(n) for n in range(len(train))]
+
+
+def test_one_split_hides_the_split_column(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    files = FileList()
+    qtbot.addWidget(files)
+    files.set_dataset(open_dataset(small_dataset(tmp_path / "data", 3)))
+    assert files.view.isColumnHidden(SPLIT_COLUMN)
+
+
+def test_numbered_names_sort_naturally(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    for name in ("slice_2", "slice_10", "slice_1", "Slice_3"):
+        cv2.imwrite(str(root / "images" / f"{name}.png"), np.zeros((8, 8, 3), np.uint8))
+    files = FileList()
+    qtbot.addWidget(files)
+    files.set_dataset(open_dataset(root))
+    assert [key.rpartition("/")[2] for key in shown_keys(files)] == ["slice_1", "slice_2", "Slice_3", "slice_10"]
+    files.view.sortByColumn(NAME_COLUMN, Qt.SortOrder.DescendingOrder)
+    assert [key.rpartition("/")[2] for key in shown_keys(files)] == ["slice_10", "Slice_3", "slice_2", "slice_1"]
+
+
+# -- issue 10 items 2 and 8: what the scores are of, unsaved work -------------------------------------------------
+
+
+def test_edited_mark_wins_over_saved_and_sorts_first(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    dataset = open_dataset(small_dataset(tmp_path / "data", 4))
+    files = FileList()
+    qtbot.addWidget(files)
+    files.set_dataset(dataset)
+    model = files.model
+    keys = [s.key for s in dataset.samples]
+
+    def mark(key: str) -> str:
+        return model.data(model.index(model.row_of(key), CORRECTED_COLUMN))
+
+    model.set_corrected(keys[1])
+    model.set_unsaved(keys[2], True)
+    model.set_unsaved(keys[1], True)
+    assert [mark(k) for k in keys] == ["", EDITED_MARK, EDITED_MARK, ""]
+    assert "not saved" in model.data(model.index(model.row_of(keys[2]), CORRECTED_COLUMN), Qt.ItemDataRole.ToolTipRole)
+    model.set_unsaved(keys[1], False)  # saved
+    assert [mark(k) for k in keys] == ["", SAVED_MARK, EDITED_MARK, ""]
+    files.view.sortByColumn(CORRECTED_COLUMN, Qt.SortOrder.DescendingOrder)
+    assert shown_keys(files)[:2] == [keys[2], keys[1]]
+
+
+def test_the_scores_say_what_they_are_of(qtbot, tmp_path: Path) -> None:  # noqa: ANN001
+    dataset = open_dataset(small_dataset(tmp_path / "data", 2))
+    files = FileList()
+    qtbot.addWidget(files)
+    files.show()
+    files.set_dataset(dataset)
+    assert not files.score_source.isVisible()
+    key = dataset.samples[0].key
+    files.model.set_score(key, 0.5, 0.6)
+    files.model.set_score_source("model demo-model", {key: "model demo-model"})
+    assert files.score_source.isVisible() and files.score_source.text() == "IoU/Dice: model demo-model vs ground truth"
+    tip = files.model.headerData(IOU_COLUMN, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "model demo-model" in tip and "mean IoU" in tip
+    cell_tip = files.model.data(files.model.index(files.model.row_of(key), DICE_COLUMN), Qt.ItemDataRole.ToolTipRole)
+    assert cell_tip == "model demo-model against the ground truth"
+    files.model.set_scored_count(0)  # nothing could be scored: the list says why every score is n/a
+    assert files.score_source.text() == "IoU/Dice: n/a, no image has both ground truth and a prediction"
+    files.set_dataset(dataset)  # another folder: nothing said until it is scored
+    assert not files.score_source.isVisible()

@@ -1,0 +1,280 @@
+"""The rows of the file list: one per image of the open dataset, with its name, split, whether it has ground truth
+and a prediction, its correction state, and the mean IoU / Dice of its prediction against the ground truth.
+
+Names sort naturally (``2`` before ``10``, :func:`segstudio.core.natural_order.natural_key`); ties keep that order of
+the images' keys, so train and test images of the same name always come in the same order. The correction column
+says "edited" while an image holds unsaved work (this run's, or recovered from an autosave) and "saved" once it has
+a correction file. The scores say what they are of (:meth:`SampleTableModel.set_score_source`): the model that
+predicted the image, or the dataset's prediction folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QWidget
+
+from segstudio.core.natural_order import natural_key
+from segstudio.io.datasets import Dataset
+from segstudio.ui.thumbnails import Thumbnails
+
+HEADERS = ("name", "split", "GT", "prediction", "corrected", "IoU", "Dice")
+NAME_COLUMN, SPLIT_COLUMN, CORRECTED_COLUMN, IOU_COLUMN, DICE_COLUMN = 0, 1, 4, 5, 6
+EDITED_MARK = "● edited"
+SAVED_MARK = "saved"
+EDITED_TIP = "edited, not saved yet (Ctrl+S saves it; autosaved meanwhile)"
+SAVED_TIP = "a correction is saved for this image (in segstudio-corrections/)"
+HEADER_TIPS = {
+    "split": "the part of the dataset this image belongs to (train, val, test...)",
+    "GT": "the image has a ground-truth mask",
+    "prediction": "the image has a prediction (from a prediction folder or a model)",
+    "corrected": "saved: a correction is saved; ● edited: changes not saved yet",
+}
+_MISSING_SORT = 2.0  # n/a sorts after every score (scores are 0..1)
+_Index = QModelIndex | QPersistentModelIndex
+_Row = tuple[str, str, str, bool, bool, bool]  # key, name, split, ground truth, prediction, corrected
+
+
+class SampleTableModel(QAbstractTableModel):
+    """One row per sample of a dataset. ``corrected`` is read once when the dataset is set and updated by
+    :meth:`set_corrected` (after a save), never by polling the disk; :meth:`set_unsaved` marks unsaved work.
+
+    The model sorts itself (:meth:`sort`, in Python over a key per row): its rows are kept in the shown order, so
+    the proxy in front of it only filters, and a reset costs no per-row calls from Qt."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[_Row] = []
+        self._scores: dict[str, tuple[float | None, float | None]] = {}  # key -> model vs truth (IoU, Dice)
+        self._unsaved: set[str] = set()
+        self._score_source = ""  # what the scores are of, for the whole list
+        self._score_sources: dict[str, str] = {}  # key -> what its scores are of
+        self._scored_count: int | None = None
+        self.thumbnails: Thumbnails | None = None
+        self._row_index: dict[str, int] = {}
+        self._base_order: dict[str, int] = {}  # key -> position in the natural order of keys (ties keep it)
+        self._sort_column = 0
+        self._sort_order = Qt.SortOrder.AscendingOrder
+
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        self.beginResetModel()
+        self._rows = []
+        self._scores = {}
+        self._unsaved = set()
+        self._score_source, self._score_sources, self._scored_count = "", {}, None
+        if dataset is not None:
+            corrected = dataset.corrected_keys()
+            ground_truth, has_prediction = dataset.ground_truth, dataset.has_prediction
+            self._rows = [
+                (sample.key, sample.name, sample.split, ground_truth(sample) is not None, has_prediction(sample),
+                 sample.key in corrected)
+                for sample in dataset.samples
+            ]
+        ordered = sorted((entry[0] for entry in self._rows), key=natural_key)
+        self._base_order = {key: position for position, key in enumerate(ordered)}
+        self._rows = self._sorted(self._rows)
+        self._reindex()
+        self.endResetModel()
+
+    def splits(self) -> list[str]:
+        """The dataset's splits that have images, in natural order."""
+        return sorted({entry[2] for entry in self._rows}, key=natural_key)
+
+    def _reindex(self) -> None:
+        self._row_index = {entry[0]: row for row, entry in enumerate(self._rows)}
+
+    def _key_of(self, column: int) -> Callable[[_Row], Any]:
+        """The function giving a row's sort value in ``column``: n/a scores after every score."""
+        if column >= IOU_COLUMN:
+            scores, slot = self._scores, column - IOU_COLUMN
+
+            def score(entry: _Row) -> float:
+                value = scores.get(entry[0], (None, None))[slot]
+                return _MISSING_SORT if value is None else float(value)
+            return score
+        if column == CORRECTED_COLUMN:
+            unsaved = self._unsaved
+            return lambda entry: 2 if entry[0] in unsaved else int(entry[5])
+        if column in (NAME_COLUMN, SPLIT_COLUMN):
+            return lambda entry: natural_key(entry[column + 1])
+        return lambda entry: entry[column + 1]
+
+    def _sorted(self, rows: list[_Row]) -> list[_Row]:
+        column, order = self._sort_column, self._sort_order
+        if column < 0 or not rows:
+            return rows
+        position = self._base_order
+        rows = sorted(rows, key=lambda entry: position.get(entry[0], 0))  # ties stay in the keys' natural order
+        return sorted(rows, key=self._key_of(column), reverse=order == Qt.SortOrder.DescendingOrder)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the rows by ``column``, stable: equal rows keep the natural order of their keys."""
+        self._sort_column, self._sort_order = column, order
+        self._resort()
+
+    def sort_column(self) -> int:
+        return self._sort_column
+
+    def sort_order(self) -> Qt.SortOrder:
+        return self._sort_order
+
+    def _resort(self) -> None:
+        if self._sort_column < 0 or not self._rows:
+            return
+        rows = self._sorted(self._rows)
+        if rows == self._rows:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_keys = [entry[0] for entry in self._rows]
+        self._rows = rows
+        self._reindex()
+        persistent = self.persistentIndexList()
+        if persistent:
+            new_indexes = []
+            for index in persistent:
+                row = self._row_index.get(old_keys[index.row()], -1) if 0 <= index.row() < len(old_keys) else -1
+                new_indexes.append(self.index(row, index.column()) if row >= 0 else QModelIndex())
+            self.changePersistentIndexList(persistent, new_indexes)
+        self.layoutChanged.emit()
+
+    def key_at(self, row: int) -> str:
+        return self._rows[row][0]
+
+    def row_of(self, key: str) -> int:
+        return self._row_index.get(key, -1)
+
+    def _changed(self, row: int, column: int) -> None:
+        index = self.index(row, column)
+        self.dataChanged.emit(index, index)
+        if self._sort_column == column:
+            self._resort()
+
+    def set_corrected(self, key: str, corrected: bool = True) -> None:
+        row = self.row_of(key)
+        if row >= 0:
+            entry = self._rows[row]
+            self._rows[row] = (*entry[:5], corrected)
+            self._changed(row, CORRECTED_COLUMN)
+
+    def set_unsaved(self, key: str, unsaved: bool) -> None:
+        """Mark image ``key`` as holding unsaved work ("● edited") or not."""
+        row = self.row_of(key)
+        if row >= 0 and (key in self._unsaved) != unsaved:
+            (self._unsaved.add if unsaved else self._unsaved.discard)(key)
+            self._changed(row, CORRECTED_COLUMN)
+
+    def is_unsaved(self, key: str) -> bool:
+        return key in self._unsaved
+
+    def set_prediction(self, key: str, present: bool = True) -> None:
+        row = self.row_of(key)
+        if row >= 0:
+            entry = self._rows[row]
+            self._rows[row] = (*entry[:4], present, entry[5])
+            self._changed(row, 3)
+
+    def set_score(self, key: str, iou: float | None, dice: float | None) -> None:
+        """The model-vs-truth mean IoU and Dice of ``key`` (None: n/a)."""
+        self.set_scores({key: (iou, dice)})
+
+    def set_scores(self, scores: Mapping[str, tuple[float | None, float | None]]) -> None:
+        """Many scores at once (key -> (IoU, Dice)): one change signal over the rows touched, one re-sort."""
+        rows = [self._row_index.get(key, -1) for key in scores]
+        rows = [row for row in rows if row >= 0]
+        if not rows:
+            return
+        for key, value in scores.items():
+            if key in self._row_index:
+                self._scores[key] = value
+        self.dataChanged.emit(self.index(min(rows), IOU_COLUMN), self.index(max(rows), DICE_COLUMN))
+        if self._sort_column >= IOU_COLUMN:
+            self._resort()
+
+    def score(self, key: str) -> tuple[float | None, float | None]:
+        return self._scores.get(key, (None, None))
+
+    def set_score_source(self, overall: str, per_image: Mapping[str, str]) -> None:
+        """What the scores are of: ``overall`` for the column headers, ``per_image`` (key -> e.g. "model
+        demo-model") for each row's tooltip."""
+        self._score_source, self._score_sources = overall, dict(per_image)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, IOU_COLUMN, DICE_COLUMN)
+
+    @property
+    def score_source(self) -> str:
+        return self._score_source
+
+    def set_scored_count(self, count: int | None) -> None:
+        """How many images have scores (None: not counted yet); 0 makes the list say why every score is n/a."""
+        self._scored_count = count
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, IOU_COLUMN, DICE_COLUMN)
+
+    @property
+    def scored_count(self) -> int | None:
+        return self._scored_count
+
+    def clear_scores(self) -> None:
+        self._scores = {}
+        if self._rows:
+            self.dataChanged.emit(self.index(0, IOU_COLUMN), self.index(len(self._rows) - 1, DICE_COLUMN))
+            if self._sort_column >= IOU_COLUMN:
+                self._resort()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if section >= IOU_COLUMN:
+                what = "mean IoU" if section == IOU_COLUMN else "mean Dice"
+                source = self._score_source or "the prediction"
+                return f"{what} of {source} against the ground truth (n/a: the image lacks one of the two)"
+            return HEADER_TIPS.get(HEADERS[section])
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        entry = self._rows[index.row()]
+        column = index.column()
+        if column == 0 and role == Qt.ItemDataRole.DecorationRole:
+            return None if self.thumbnails is None else self.thumbnails.pixmap(entry[0])
+        if column >= IOU_COLUMN:
+            return self._score_data(entry[0], column, role)
+        if column == CORRECTED_COLUMN:
+            unsaved, saved = entry[0] in self._unsaved, entry[5]
+            if role == Qt.ItemDataRole.DisplayRole:
+                return EDITED_MARK if unsaved else SAVED_MARK if saved else ""
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return EDITED_TIP if unsaved else SAVED_TIP if saved else None
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column < 2:
+                return entry[column + 1]
+            return "yes" if entry[column + 1] else ""
+        return None
+
+    def _score_data(self, key: str, column: int, role: int):
+        value = self._scores.get(key, (None, None))[column - IOU_COLUMN]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "n/a" if value is None else f"{value:.3f}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and value is not None:
+            source = self._score_sources.get(key) or self._score_source or "the prediction"
+            return f"{source} against the ground truth"
+        return None
+
+
+__all__ = [
+    "CORRECTED_COLUMN", "DICE_COLUMN", "EDITED_MARK", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK",
+    "SPLIT_COLUMN", "SampleTableModel",
+]

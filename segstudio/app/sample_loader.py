@@ -2,12 +2,15 @@
 (an app-layer use case: open one image of a project for correction).
 
 Qt-free (it runs on a worker thread); the window hands the finished session to the canvas and panels.
+:func:`describe_start` says where the working mask came from: unsaved work put back on top is called what it is
+(changes kept since the user left the image this run, or work recovered from an autosave), never mixed up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import numpy as np
 from segstudio.app.prediction_masks import read_prediction, truth_size_problem, truth_value_map
 from segstudio.core.instances import InstanceMask
 from segstudio.core.session import ImageSession
+from segstudio.core.working_source import WorkingSource
 from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.core.errors import FileProblem
@@ -23,6 +27,23 @@ from segstudio.io.images import read_image
 from segstudio.io.corrections import instance_classes, read_correction
 from segstudio.io.mask_files import read_class_mask, read_instance_mask
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback
+
+
+class ResumedWork(Enum):
+    """Where unsaved work put back on top of an image (``recovered`` of :func:`load_sample`) was kept."""
+
+    KEPT = "your unsaved changes, kept since you left this image (not saved yet)"
+    RECOVERED = "unsaved work recovered from an autosave (not saved yet)"
+
+
+def describe_start(session: ImageSession, resumed: ResumedWork | None) -> str:
+    """Where ``session``'s working mask comes from, in words; ``resumed``: how its unsaved work was kept, when
+    some was put back on top."""
+    if resumed is not None and session.working_source is WorkingSource.AUTOSAVE:
+        return resumed.value
+    if session.working_source is WorkingSource.PREDICTION:
+        return "the prediction"  # a prediction folder's masks may be no model's (the demo's are made by code)
+    return session.working_source.value
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from segstudio.ui.recovery import RecoveryController
 from segstudio.ui.saving import SaveController
 from segstudio.ui.status import StatusLine
 from segstudio.ui.tools import Tool
+from segstudio.ui.unsaved import CloseGuard, window_title
 from segstudio.ui.window_settings import WindowSettings, app_settings
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
@@ -71,7 +72,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, *, interactive: bool = True, settings: QSettings | None = None) -> None:
         super().__init__()
-        self.setWindowTitle("segstudio")
+        self.setWindowTitle(window_title(None, None))
         self.interactive = interactive
         self.settings = settings if settings is not None else app_settings()
         self.remembered = WindowSettings(self.settings)
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.loading = ImageLoading(self.pool, self)
         self.saving = SaveController(self.pool, interactive=interactive, dialog_parent=self)
         self.recovery = RecoveryController(self.saving, interactive=interactive, dialog_parent=self)
+        self.close_guard = CloseGuard(self.saving, interactive=interactive, name_of=self._image_label, dialog_parent=self)
         self.predictions = PredictionController(self.pool, self.model_panel, self)
         self.scores = DatasetScoresController(self.pool, self)
         self.results = ModelResults(self.predictions, self.scores, self.metrics_panel, self.file_list.model, self)
@@ -170,6 +172,8 @@ class MainWindow(QMainWindow):
         self.loading.failed.connect(self._on_load_failed)
         self.saving.status.connect(show)
         self.saving.corrected.connect(self.file_list.model.set_corrected)
+        self.saving.unsaved.changed.connect(self.file_list.model.set_unsaved)
+        self.saving.unsaved.changed.connect(lambda _key, _unsaved: self._show_title())
         self.saving.state_changed.connect(self.status_line.refresh)
         self.saving.read_only_changed.connect(self._on_read_only_changed)
         self.predictions.session_ready.connect(self._on_prediction_ready)
@@ -242,8 +246,7 @@ class MainWindow(QMainWindow):
         self.scores.open_dataset(dataset)  # counts of another class count start again
 
     def _on_read_only_changed(self, reason: str) -> None:
-        root = self.dataset.root if self.dataset is not None else ""
-        self.setWindowTitle(f"segstudio - {root}" + (" [read-only]" if reason else ""))
+        self._show_title()
         self.canvas.tools.read_only = bool(reason)
         self.predictions.read_only = bool(reason)  # predictions are shown there, never written
         self.status_line.set_read_only(reason)
@@ -279,11 +282,29 @@ class MainWindow(QMainWindow):
         self.canvas.set_session(session)
         self.metrics_panel.set_session(session)
         self.file_list.select_key(key)
-        self.status_line.show(f"{key}: working mask from {session.working_source.value}", 5000)
+        self.status_line.show(f"{key}: working mask from {self.saving.unsaved.describe_start(key, session)}", 5000)
+        self._show_title()
         self.status_line.refresh()
         self.layers.show_main_view(session)
         self.sample_loaded.emit(key)
         self.results.image_shown()
+
+    def _image_label(self, key: str) -> str:
+        """How the title and questions name image ``key``: its name, with its split when there are several."""
+        try:
+            sample = self.dataset.sample(key) if self.dataset is not None else None
+        except KeyError:  # an image of the folder just left
+            sample = None
+        if sample is None or self.dataset is None:
+            return key
+        return f"{sample.name} ({sample.split})" if len(self.dataset.spec.splits) > 1 else sample.name
+
+    def _show_title(self) -> None:
+        """The image on screen, the folder, and "*" while the image has unsaved changes."""
+        root = self.dataset.root if self.dataset is not None else None
+        image = self._image_label(self.current_key) if self.current_key is not None else None
+        self.setWindowTitle(window_title(root, image, read_only=self.saving.read_only_reason is not None))
+        self.setWindowModified(self.saving.unsaved.has(self.current_key))
 
     def _on_load_failed(self, message: str) -> None:
         self.status_line.show(f"could not open the image: {message}", 15000)
@@ -346,6 +367,9 @@ class MainWindow(QMainWindow):
     # -- closing -----------------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.close_guard.may_close():  # asks about unsaved work when interactive
+            event.ignore()
+            return
         self.autosave_timer.stop()
         self.saving.close()  # a pending save finishes (and marks the work saved) before the last autosave
         self.remembered.save(self, self.canvas, self.layers)

@@ -3,10 +3,11 @@ kept across images, recovery of a crashed session's work, and the folder lock th
 
 A :class:`SaveController` is told which dataset is open (:meth:`open_dataset`) and which image is on screen
 (:meth:`show`); the window's actions call :meth:`save`, :meth:`save_as_ground_truth` and :meth:`autosave_now`.
-It knows which images hold unsaved work (``unsaved_changed``, :meth:`unsaved_keys`) and can save or discard all
-of it when the window closes (:meth:`save_all`, :meth:`discard_unsaved`). It reports through typed signals; the
-window decides how to show them. Qt only for signals, the worker pool and the questions it must ask (a save over
-a file somebody else wrote, a save that drops instances). The save itself: :mod:`segstudio.app.correction_saving`.
+Its :attr:`~SaveController.unsaved` (:mod:`segstudio.ui.unsaved_state`) knows which images hold unsaved work; the
+work left on other images can be saved (:meth:`save_left`) or dropped (:meth:`discard_unsaved`) when the window
+closes. It reports through typed signals; the window decides how to show them. Qt only for signals, the worker
+pool and the questions it must ask (a save over a file somebody else wrote, a save that drops instances). The save
+itself: :mod:`segstudio.app.saving`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from segstudio.io.file_state import UNCHECKED, Expected, FileState
 from segstudio.io.project_lock import ProjectLock, ProjectLocked
 from segstudio.app.sample_loader import LoadedSample
 from segstudio.app.saving import SaveOutcome, SaveRequest, save_work
+from segstudio.ui.unsaved_state import UnsavedState
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
 
@@ -38,7 +40,7 @@ class SaveController(QObject):
     ``saved(key, path)`` after a save; ``save_failed(message)`` when nothing was written (the work stays, dirty
     and autosaved); ``corrected(key)`` when an image got a correction file; ``status(message, milliseconds)`` for
     the status bar; ``read_only_changed(reason)`` when a folder opens ("" when this window may write);
-    ``unsaved_changed(key, unsaved)`` when an image starts or stops holding unsaved work.
+    ``unsaved.changed(key, unsaved)`` when an image starts or stops holding unsaved work.
     """
 
     saved = Signal(str, object)
@@ -47,7 +49,6 @@ class SaveController(QObject):
     status = Signal(str, int)
     read_only_changed = Signal(str)
     state_changed = Signal()  # the shown session was marked saved
-    unsaved_changed = Signal(str, bool)
 
     def __init__(self, pool: WorkerPool, *, interactive: bool, dialog_parent: QWidget | None = None) -> None:
         super().__init__(dialog_parent)
@@ -63,9 +64,7 @@ class SaveController(QObject):
         self._session: ImageSession | None = None
         self._work_id = ""  # names the editing session on screen, for autosaves (AutosaveStore.discard_saved)
         self._autosaved_revision: int | None = None
-        self._unsaved: dict[str, LeftWork] = {}  # work left on other images this run, not saved yet
-        self._shown_unsaved = False  # what unsaved_changed last said of the shown image
-        self._resumed: tuple[str, ResumedWork | None] = ("", None)  # the image read last, how its unsaved work came back
+        self.unsaved = UnsavedState(self)  # the shown image's unsaved changes, and the work left on others
         self._discarded = False  # the user chose to drop the unsaved work: nothing more is autosaved
         # What each file a save may replace looked like when its image was read: a save refuses to replace a file
         # that somebody else wrote since (segstudio.io.file_state).
@@ -87,10 +86,10 @@ class SaveController(QObject):
         self.release_lock()
         self.dataset = dataset
         self.store = AutosaveStore.for_dataset(dataset)
-        self._unsaved.clear()
         self._disk_states.clear()
         self._instances.clear()
-        self._attach(None, None)
+        self._key, self._session = None, None
+        self.unsaved.clear()
         self._discarded = False
         self.read_only_reason = None
         try:
@@ -123,9 +122,7 @@ class SaveController(QObject):
 
     def loaded(self, loaded: LoadedSample) -> None:
         """An image was read: note its files' states and instances (before :meth:`show`)."""
-        left = self._unsaved.pop(loaded.key, None)
-        self._resumed = (loaded.key, None if left is None else left.how)
-        resumed = left is not None
+        resumed = self.unsaved.resume(loaded.key) is not None
         for path, state in loaded.file_states.items():
             if resumed:
                 # Unsaved work from earlier in this run goes on top: it was made against the files as they were
@@ -138,7 +135,8 @@ class SaveController(QObject):
 
     def show(self, key: str, session: ImageSession) -> None:
         """``session`` of image ``key`` is now the one the user edits."""
-        self._attach(key, session)
+        self._key, self._session = key, session
+        self.unsaved.follow(key, session)
         self._work_id = uuid.uuid4().hex
         if self.dataset is not None:
             sample = self.dataset.sample(key)
@@ -147,34 +145,9 @@ class SaveController(QObject):
                     self._disk_states[path] = FileState.of(path)
         self._autosaved_revision = None if session.dirty else session.revision
 
-    def _attach(self, key: str | None, session: ImageSession | None) -> None:
-        """Follow ``session`` (its edits change whether image ``key`` holds unsaved work)."""
-        if self._session is not None:
-            self._session.remove_listener(self._on_edited)
-        self._key, self._session = key, session
-        if session is not None:
-            session.add_listener(self._on_edited)
-        self._shown_unsaved = key is not None and key in self._unsaved
-        self._note_shown_state()
-
-    def _on_edited(self, _rect: object) -> None:
-        self._note_shown_state()
-
-    def _note_shown_state(self) -> None:
-        """Say when the shown image starts or stops holding unsaved work (an edit, an undo to the saved state, a
-        save)."""
-        session, key = self._session, self._key
-        unsaved = session is not None and key is not None and session.dirty
-        if key is not None and unsaved != self._shown_unsaved:
-            self._shown_unsaved = unsaved
-            self.unsaved_changed.emit(key, unsaved)
-
     def leave(self) -> None:
         """The user leaves the shown image: keep its unsaved work (in memory for this run, and in an autosave)."""
-        session, key = self._session, self._key
-        if session is not None and key is not None and session.dirty:
-            work = SavedWork(self._work_id, session.revision)
-            self._unsaved[key] = LeftWork(session.mask.copy(), work, ResumedWork.KEPT)
+        if self._session is not None and self.unsaved.keep_shown(SavedWork(self._work_id, self._session.revision)):
             self.autosave_now()
 
     def instances_of(self, key: str) -> InstanceMask | None:
@@ -184,22 +157,13 @@ class SaveController(QObject):
 
     def unsaved_work(self, key: str) -> np.ndarray | None:
         """Work left unsaved on image ``key`` earlier in this run (to put on top when it loads again)."""
-        left = self._unsaved.get(key)
+        left = self.unsaved.left.get(key)
         return None if left is None else left.mask
 
-    def unsaved_keys(self) -> list[str]:
-        """Every image holding unsaved work: the shown one when it has changes, and those left this run."""
-        shown = [self._key] if self._key is not None and self._session is not None and self._session.dirty else []
-        return shown + [key for key in self._unsaved if key != self._key]
-
-    def has_unsaved(self, key: str | None) -> bool:
-        return key is not None and key in self.unsaved_keys()
-
-    def describe_start(self, key: str, session: ImageSession) -> str:
-        """Where the working mask of the shown image ``key`` comes from, in words: unsaved work kept since the user
-        left the image is not called an autosave recovery."""
-        read, how = self._resumed
-        return describe_start(session, how if key == read else None)
+    @property
+    def shown_key(self) -> str | None:
+        """The image being edited (None when none)."""
+        return self._key
 
     # -- saving -------------------------------------------------------------------------------------------------
 
@@ -271,17 +235,24 @@ class SaveController(QObject):
         except FileProblem:
             return None  # the save reports it
 
-    def _submit(self, *, ground_truth: bool, wait: bool, overwrite: bool, allow_instance_loss: bool = False
-                ) -> Path | None:
-        session, dataset, key, store = self._session, self.dataset, self._key, self.store
-        assert session is not None and dataset is not None and key is not None
+    def _submit(self, *, ground_truth: bool, wait: bool, overwrite: bool, allow_instance_loss: bool = False,
+                left: str | None = None) -> Path | None:
+        """Save the shown image's working mask, or (``left``) the work left on that image."""
+        session, dataset, store = self._session, self.dataset, self.store
+        key = self._key if left is None else left
+        assert dataset is not None and key is not None
         self._save_again = False
         sample = dataset.sample(key)
-        mask, revision, labels = session.mask.copy(), session.revision, session.labels
+        kept = None if left is None else self.unsaved.left.get(left)
+        if kept is not None:
+            mask, revision, labels, work_id = kept.mask, kept.work.revision, dataset.spec.labels, kept.work.session
+        else:
+            assert session is not None
+            mask, revision, labels, work_id = session.mask.copy(), session.revision, session.labels, self._work_id
         target = dataset.ground_truth(sample) if ground_truth else self._correction_path(sample)
         expected: Expected = UNCHECKED if overwrite or target is None else self._disk_states.get(target, UNCHECKED)
         request = SaveRequest(
-            dataset, sample, mask, labels, SavedWork(self._work_id, revision), expected, ground_truth,
+            dataset, sample, mask, labels, SavedWork(work_id, revision), expected, ground_truth,
             self._instances.get(key), store, allow_instance_loss,
         )  # fmt: skip
         self._pending = (key, revision)
@@ -313,6 +284,9 @@ class SaveController(QObject):
             session.mark_saved()
             self._autosaved_revision = outcome.revision
             self.state_changed.emit()
+            self.unsaved.note()
+        else:
+            self.unsaved.left_saved(key, outcome.revision)
         if not outcome.ground_truth:
             self.corrected.emit(key)
         detail = f" as instances: {outcome.carry.describe()}" if outcome.carry is not None else ""
@@ -373,7 +347,7 @@ class SaveController(QObject):
         session, store, key = self._session, self.store, self._key
         if session is None or store is None or key is None or not session.dirty or self.read_only_reason is not None:
             return False
-        if self._autosaved_revision == session.revision:
+        if self._autosaved_revision == session.revision or self._discarded:
             return False
         mask, revision, labels, work = session.mask.copy(), session.revision, session.labels, self._work_id
         image_path = self.dataset.sample(key).image if self.dataset is not None else None
@@ -397,12 +371,30 @@ class SaveController(QObject):
         assert self.store is not None
         mask = self.store.load(entry)
         self.store.adopt(entry)
-        self._unsaved[entry.sample_key] = mask
+        self.unsaved.recovered(entry.sample_key, mask)
         return entry.sample_key
 
     def discard_recovery(self, entry: Recoverable) -> None:
         if self.store is not None:
             self.store.discard_entry(entry)
+
+    def save_left(self, key: str, *, wait: bool = False) -> Path | None:
+        """Save the unsaved work left on image ``key`` (not the shown one) as its correction, as :meth:`save` does;
+        ``unsaved.changed(key, False)`` follows once written. ``wait``: block until written and return the path."""
+        if key == self._key or key not in self.unsaved.left or self.dataset is None or self.refuse_when_read_only("save"):
+            return None
+        self.wait_for_save()  # one write at a time
+        return self._submit(ground_truth=False, wait=wait, overwrite=False, left=key)
+
+    def discard_unsaved(self) -> list[str]:
+        """The user drops every unsaved change (closing without saving): the work left on other images and the
+        shown image's changes are forgotten with the autosaves that hold them, and nothing more is autosaved.
+        Saved corrections and another window's autosaves are untouched. Returns the keys whose work was dropped."""
+        self.wait_for_save()
+        self._discarded = True
+        dropped = self.unsaved.discard(self.store, self._work_id)
+        self._key, self._session = None, None  # the window closes on it: nothing of it is kept or saved
+        return dropped
 
     def close(self) -> None:
         """The window closes: a pending save finishes (and marks the work saved), the last autosave is written, and

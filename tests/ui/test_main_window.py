@@ -316,7 +316,7 @@ def test_loading_key_title_and_status_follow_the_folder(qtbot, window: MainWindo
     with qtbot.waitSignal(window.sample_loaded, timeout=20000):
         pass
     assert window.loading_key is None and window.current_key == first
-    assert window.windowTitle() == f"segstudio - {folder}"
+    assert window.windowTitle() == f"scene_000[*] - {folder} - segstudio"  # "*" shows while it has unsaved changes
     assert window.status_line.class_name.text().startswith("class: ")
     QTest.keyClick(window, Qt.Key.Key_E)
     assert window.status_line.tool.text().lower().startswith("eraser")  # says what it writes
@@ -331,7 +331,7 @@ def test_a_second_window_on_the_folder_is_read_only_everywhere(qtbot, window: Ma
     second = MainWindow(interactive=False)
     qtbot.addWidget(second)
     open_and_wait(qtbot, second, folder)
-    assert second.windowTitle().endswith("[read-only]")
+    assert f"{folder} [read-only] - segstudio" in second.windowTitle()
     assert second.status_line.state.text().startswith("read-only")
     assert second.predictions.read_only  # predictions are shown there, never written
     session = second.canvas.session

@@ -1,0 +1,79 @@
+"""Unsaved work on images that are not on screen, Qt-free: kept when the user leaves an image with changes (and in
+its autosave), or recovered from an earlier run's autosave; put back on top when the image loads again, saved with
+the others, or dropped with their autosaves when the user discards it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from segstudio.app.sample_loader import ResumedWork
+from segstudio.io.autosave import AutosaveStore
+from segstudio.io.corrections import SavedWork
+
+
+@dataclass(frozen=True, eq=False)
+class LeftWork:
+    """One image's unsaved work: ``mask`` as ``work`` (editing session, revision) left it, and how it was kept."""
+
+    mask: np.ndarray
+    work: SavedWork
+    how: ResumedWork
+
+
+RECOVERED_WORK = SavedWork("", 0)  # recovered work was made by no editing session of this run
+
+
+class LeftWorks:
+    """Image key -> :class:`LeftWork`, in the order the images were left."""
+
+    def __init__(self) -> None:
+        self._left: dict[str, LeftWork] = {}
+
+    def keep(self, key: str, mask: np.ndarray, work: SavedWork) -> None:
+        """The user left image ``key`` with changes (``mask``, a copy, as ``work`` holds them)."""
+        self._left[key] = LeftWork(mask, work, ResumedWork.KEPT)
+
+    def recovered(self, key: str, mask: np.ndarray) -> None:
+        """Work on ``key`` recovered from an autosave, not shown yet."""
+        self._left[key] = LeftWork(mask, RECOVERED_WORK, ResumedWork.RECOVERED)
+
+    def get(self, key: str) -> LeftWork | None:
+        return self._left.get(key)
+
+    def take(self, key: str) -> LeftWork | None:
+        """``key``'s work, no longer left: its image is loading with it on top."""
+        return self._left.pop(key, None)
+
+    def saved(self, key: str, revision: int) -> bool:
+        """A save of ``key``'s left work at ``revision`` was written: it is not unsaved any more. True if it was."""
+        left = self._left.get(key)
+        if left is None or left.work.revision != revision:
+            return False
+        del self._left[key]
+        return True
+
+    def keys(self) -> list[str]:
+        return list(self._left)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._left
+
+    def clear(self) -> None:
+        self._left.clear()
+
+    def discard_all(self, store: AutosaveStore | None) -> list[str]:
+        """Drop every left work and the autosaves that hold it (those this window wrote, and recovered ones it
+        adopted; another window's are never touched); returns the keys dropped."""
+        keys = list(self._left)
+        if store is not None:
+            for key, left in self._left.items():
+                # The autosave holds this work, or an earlier state of it: what a save of it would make redundant.
+                store.discard_saved(key, session=left.work.session, revision=left.work.revision)
+        self._left.clear()
+        return keys
+
+
+__all__ = ["LeftWork", "LeftWorks", "RECOVERED_WORK"]

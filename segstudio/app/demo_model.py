@@ -1,7 +1,11 @@
-"""The demo project's own model, Qt-free: what it is trained with, where it is cached, and training it.
+"""The demo project's own model, Qt-free: what it is trained with, where it is cached, training it, and scoring it.
 
 The window runs :func:`train_demo_model` on a worker (:mod:`segstudio.ui.demo_model`); the stamp beside the
 checkpoint (the demo version and the training settings) says whether a cached model still fits.
+``segstudio demo`` runs :func:`score_demo_model`: the same cached model (trained first when there is none), its
+predictions written where the window writes them, scored the way the window scores them, so the command line and
+the window show the same figures. The demo's ``predictions/`` folder is synthetic (made by code, not by a model):
+:data:`SYNTHETIC_WORDS` says so wherever its scores are shown.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from segstudio.io.demo_dataset import DEMO_VERSION
 
 DEMO_MODEL_FILE = "demo-model.safetensors"
 DEMO_STAMP_FILE = "demo-model.stamp"
+SYNTHETIC_PREDICTIONS = "the demo's synthetic predictions/ (made by code, not a model)"
+SYNTHETIC_WORDS = {"predictions": SYNTHETIC_PREDICTIONS}  # the demo project's mask source of those synthetic masks
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,9 @@ class DemoTrainingSettings:
     def stamp(self) -> str:
         settings = {k: v for k, v in self.__dict__.items() if k != "max_seconds"}
         return json.dumps({"demo_version": DEMO_VERSION, "settings": settings}, sort_keys=True)
+
+
+DEFAULT_SETTINGS = DemoTrainingSettings()  # the window's demo and ``segstudio demo`` train and look up the same model
 
 
 @dataclass(frozen=True)
@@ -88,3 +97,47 @@ def train_demo_model(
     write_bytes_atomic(folder / DEMO_STAMP_FILE, settings.stamp().encode("utf-8"))
     iou = result.best_metrics.get("mean_iou")
     return DemoTrained(result.checkpoint, result.best_epoch, None if iou is None else float(iou), result.seconds)
+
+
+@dataclass(frozen=True)
+class DemoModelScores:
+    """What :func:`score_demo_model` did: the model used (``trained``: trained now, else the cached one), where its
+    predictions went, and their scores against the ground truth; ``source`` names the model as the window does."""
+
+    checkpoint: Path
+    trained: DemoTrained | None
+    predicted: Any  # segstudio.app.project_predictions.PredictedFolder
+    result: Any  # segstudio.app.scoring.DatasetScoresResult
+    source: str
+
+
+def score_demo_model(
+    folder: Path, settings: DemoTrainingSettings | None = None, *, device: str | None = None,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+) -> DemoModelScores:
+    """The demo model's scores, as the window counts them: the cached model for ``settings`` (trained now when
+    there is none), every demo image predicted into ``segstudio-predictions/<model>/`` (where the window writes and
+    finds them) and scored against the ground truth with the window's scoring. ``device``: the window's default
+    (CUDA when torch sees a GPU, else the CPU) when not given."""
+    from segstudio.app.loaded_model import available_devices, load_model
+    from segstudio.app.project import open_project
+    from segstudio.app.project_predictions import predict_all
+    from segstudio.app.score_sources import score_sources
+    from segstudio.app.scoring import score_dataset
+
+    folder = Path(folder)
+    settings = settings or DEFAULT_SETTINGS
+    checkpoint = cached_checkpoint(folder, settings)
+    trained = None
+    if checkpoint is None:
+        trained = train_demo_model(folder, settings, progress=progress, cancel=cancel)
+        checkpoint = trained.checkpoint
+    model = load_model(checkpoint, device or available_devices()[0], progress=progress, cancel=cancel)
+    project = open_project(folder)
+    dataset = project.dataset
+    predicted = predict_all(model, dataset, progress=progress, cancel=cancel)
+    # What the window scores: masks found from earlier runs, overwritten by the ones written now.
+    overrides = {**project.app_predictions, **predicted.written}
+    result = score_dataset(dataset, overrides, progress=progress, cancel=cancel)
+    source = score_sources(dataset, overrides, SYNTHETIC_WORDS).overall
+    return DemoModelScores(checkpoint, trained, predicted, result, source)

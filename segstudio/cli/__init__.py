@@ -106,8 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     open_.add_argument("--screenshot", type=Path, metavar="FILE.png", help="render the window to this PNG and exit")
     open_.set_defaults(command=_run_open, command_name="open")
 
-    demo = commands.add_parser("demo", help="generate the built-in demo dataset and score its predictions")
+    demo = commands.add_parser("demo", help="generate the built-in demo dataset and score the demo model on it (the "
+                               "figures the desktop app shows; the model is trained on first use and cached)")
     demo.add_argument("--folder", type=Path, metavar="DIR", help="where to put it (default: the user data folder)")
+    demo.add_argument("--synthetic", action="store_true",
+                      help="score the demo's synthetic predictions/ (made by code, not a model) instead; no torch needed")
     demo.set_defaults(command=_run_demo, command_name="demo")
     return parser
 

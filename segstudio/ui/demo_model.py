@@ -2,8 +2,10 @@
 
 The demo folder (:func:`segstudio.io.demo_dataset.ensure_demo_dataset`) holds images and ground truth made by
 our own code, plus synthetic imperfect predictions under ``predictions/``. Those synthetic masks are only a
-fallback: they are what the window shows while the demo model trains (and what ``segstudio demo`` scores).
-:class:`DemoController` makes the real thing:
+fallback: they are what the window shows while the demo model trains, named as such wherever their scores show
+("the demo's synthetic predictions/ (made by code, not a model)"). :class:`DemoController` makes the real thing,
+the same model ``segstudio demo`` uses (:func:`segstudio.app.demo_model.score_demo_model`), so both show the same
+figures:
 
 1. If ``demo-model.safetensors`` is in the demo folder and its stamp (``demo-model.stamp``: the demo version
    and the training settings) matches, it is loaded at once (on the "model" worker channel) and every demo image
@@ -14,7 +16,7 @@ fallback: they are what the window shows while the demo model trains (and what `
 
 The window's model predictions (``segstudio-predictions/demo-model/``) win over the synthetic ones as soon as they
 are written, so the prediction layer, the error map, the file list's IoU/Dice and the metrics panel show the
-model's real output.
+model's real output; the status bar says when the scores switch (:mod:`segstudio.ui.model_results`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from segstudio.app.demo_model import DEMO_STAMP_FILE, DemoTrained, DemoTrainingSettings, cached_checkpoint, train_demo_model
+from segstudio.app.demo_model import (
+    DEFAULT_SETTINGS,
+    DEMO_STAMP_FILE,
+    DemoTrained,
+    DemoTrainingSettings,
+    cached_checkpoint,
+    train_demo_model,
+)
 from segstudio.app.loaded_model import ModelHandle
 from segstudio.core.progress import Progress
 from segstudio.ui.model_panel import ModelPanel
@@ -77,7 +86,7 @@ class DemoController(QObject):
         self._pool = pool
         self._panel = panel
         self.folder = Path(folder)
-        self.settings = settings or DemoTrainingSettings()
+        self.settings = settings or DEFAULT_SETTINGS
         self.trained_now = False
         self._retrained = False
         self._last_iou: float | None = None

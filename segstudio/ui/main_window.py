@@ -22,7 +22,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow
 
-from segstudio.app.demo_model import DemoTrainingSettings
+from segstudio.app.demo_model import SYNTHETIC_WORDS, DemoTrainingSettings
 from segstudio.app.project import Project, open_project
 from segstudio.app.sample_loader import LoadedSample
 from segstudio.core.layers import LayerKind
@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
         self.saving.corrected.connect(self.file_list.model.set_corrected)
         self.saving.unsaved.changed.connect(self.file_list.model.set_unsaved)
         self.saving.unsaved.changed.connect(lambda _key, _unsaved: self._show_title())
+        self.results.status.connect(show)
         self.saving.state_changed.connect(self.status_line.refresh)
         self.saving.read_only_changed.connect(self._on_read_only_changed)
         self.predictions.session_ready.connect(self._on_prediction_ready)
@@ -334,6 +335,7 @@ class MainWindow(QMainWindow):
         """The demo project: load its cached model, or train one on the worker first (see
         :mod:`segstudio.ui.demo_model`); its predictions then replace the synthetic ones."""
         demo = DemoController(self.pool, self.model_panel, Path(folder), settings, self)
+        self.results.name_prediction_folders(Path(folder), SYNTHETIC_WORDS)  # its predictions/ are not a model's
         demo.load_requested.connect(lambda path: self.load_model(path, predict="all"))
         demo.status.connect(self.status_line.show)
         self.predictions_written.connect(lambda _result: demo.predictions_written(self.current_key is not None))

@@ -4,7 +4,8 @@ prediction, and the image's mean IoU / Dice. Reads :meth:`ImageSession.scores_vs
 a refresh requested many times per event-loop turn runs once.
 
 The dataset line underneath is the model against the ground truth over every image that has both (the window's
-"dataset metrics" job): accumulated (confusion matrices summed, then scored) and mean of images."""
+"dataset metrics" job): accumulated (confusion matrices summed, then scored) and mean of images, naming what was
+scored (:func:`segstudio.app.score_sources.dataset_line`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segstudio.app.score_sources import dataset_line
 from segstudio.core.metrics import DatasetScores, Scores
 from segstudio.core.session import ImageSession
 
@@ -53,7 +55,7 @@ class MetricsPanel(QWidget):
         self.summary_truth = QLabel("vs ground truth: n/a", self)
         self.summary_prediction = QLabel("vs prediction: n/a", self)
         self.selected_line = QLabel("", self)
-        self.dataset_line = QLabel("dataset (model vs truth): n/a", self)
+        self.dataset_line = QLabel("dataset (prediction vs truth): n/a", self)
         self.dataset_line.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -80,19 +82,11 @@ class MetricsPanel(QWidget):
     def _on_session_changed(self, _rect: object) -> None:
         self.schedule_refresh()
 
-    def set_dataset_scores(self, scores: DatasetScores | None, images: int, total: int, *, running: bool = False) -> None:
-        """Show the dataset's model-vs-truth means over ``images`` scored images of ``total``."""
-        state = " (computing...)" if running else ""
-        if scores is None:
-            self.dataset_line.setText(f"dataset (model vs truth){state}: n/a (no image has both ground truth and a prediction)"
-                                      if not running else f"dataset (model vs truth){state}")
-            return
-        mean = scores.image_mean
-        self.dataset_line.setText(
-            f"dataset (model vs truth, {images} of {total} images){state}: accumulated mean IoU "
-            f"{fmt_ratio(scores.overall.mean_iou)}, mean Dice {fmt_ratio(scores.overall.mean_dice)}; "
-            f"mean of images IoU {fmt_ratio(mean.mean_iou)}, Dice {fmt_ratio(mean.mean_dice)}"
-        )
+    def set_dataset_scores(self, scores: DatasetScores | None, images: int, total: int, *, running: bool = False,
+                           source: str = "") -> None:
+        """Show the dataset's model-vs-truth means over ``images`` scored images of ``total``; ``source`` says what
+        was scored ("model demo-model", "predictions/ folder"), in the words ``segstudio demo`` prints too."""
+        self.dataset_line.setText(dataset_line(scores, images, total, source, running=running))
 
     def set_selected_class(self, class_id: int) -> None:
         self._selected = class_id

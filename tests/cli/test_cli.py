@@ -165,12 +165,15 @@ def test_scan_describes_a_real_dataset(shared_data: Path, capsys: pytest.Capture
 
 
 def test_demo_generates_and_scores_its_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--folder", str(tmp_path / "demo")]) == 0
+    assert main(["demo", "--folder", str(tmp_path / "demo"), "--synthetic"]) == 0
     printed = capsys.readouterr().out
     assert "12 images, 12 with ground truth, 12 with predictions" in printed
     for name in ("disc", "bar", "ring"):
         assert name in printed
     assert (tmp_path / "demo" / "segstudio.toml").is_file()
+    # The synthetic masks are named as what they are, not passed off as a model's.
+    assert "scored: the demo's synthetic predictions/ (made by code, not a model) against the ground truth" in printed
+    assert "dataset (the demo's synthetic predictions/ (made by code, not a model) vs truth, 12 of 12 images)" in printed
 
 
 # -- evaluate reads masks the way the app does ---------------------------------------------------------------

@@ -3,8 +3,8 @@
     python bench/bench_compositing.py            # 8192x8192 against 1024x1024
     python bench/bench_compositing.py --quick    # 4096x4096, fewer repeats: a smoke run
 
-All five layers are on (image, ground truth, prediction, working mask, error map; the working mask also once
-as outlines), the worst case the canvas meets. Timed:
+All five layers are on (image, ground truth, prediction, working mask, error map; the prediction as outlines, the
+error map hatched as the canvas draws it), the worst case the canvas meets. Timed:
   (a) one brush dab's 64x64 rectangle at step 1, on the big image and on a 1024x1024 one: the ratio should be
       ~1 (cost follows the rectangle, not the image);
   (b) a 1920x1080 image region (what a full-HD viewport shows at 100 %) at step 1, and the same region at
@@ -53,7 +53,7 @@ def scene(size: int, seed: int) -> tuple[np.ndarray, list[tuple[LayerKind, np.nd
         (LayerKind.GROUND_TRUTH, truth, LayerStyle(opacity=0.4)),
         (LayerKind.PREDICTION, prediction, LayerStyle(opacity=0.4, outline_only=True)),
         (LayerKind.WORKING, working, LayerStyle(opacity=0.6)),
-        (LayerKind.ERROR_MAP, errors, LayerStyle(opacity=0.5)),
+        (LayerKind.ERROR_MAP, errors, LayerStyle(opacity=0.5, hatched=True)),  # as the canvas draws it
     ]
     return image, layers
 

@@ -6,6 +6,7 @@ recomputes only its rectangle into the same buffer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 from types import MappingProxyType
 
@@ -46,26 +47,32 @@ ERROR_NAMES = MappingProxyType(
     }
 )
 
-# RGBA. The usual overlay language: green right, red/magenta extra, blue/cyan missed, orange confused.
-# Correct background and ignored pixels are transparent so the image shows through where nothing is wrong.
+# RGBA defaults: cyan missed, magenta extra, yellow confused (three hues far from each other and from most class
+# colours; :func:`~segstudio.core.palettes.error_colours_for` moves one that collides with a label set's colours).
+# Correct, correct background and ignored pixels are transparent: the map marks only what is wrong, so the class
+# colours below stay readable and a fixed spot simply loses its mark.
 ERROR_COLOURS: MappingProxyType[ErrorKind, Rgba] = MappingProxyType(
     {
         ErrorKind.TRUE_NEGATIVE: (0, 0, 0, 0),
-        ErrorKind.TRUE_POSITIVE: (46, 204, 64, 96),  # faint: the mistakes are what the eye should find
-        ErrorKind.FALSE_POSITIVE: (240, 40, 140, 255),
-        ErrorKind.FALSE_NEGATIVE: (30, 160, 255, 255),
-        ErrorKind.WRONG_CLASS: (255, 150, 0, 255),
+        ErrorKind.TRUE_POSITIVE: (0, 0, 0, 0),
+        ErrorKind.FALSE_POSITIVE: (255, 0, 220, 255),
+        ErrorKind.FALSE_NEGATIVE: (0, 229, 255, 255),
+        ErrorKind.WRONG_CLASS: (255, 230, 0, 255),
         ErrorKind.IGNORED: (0, 0, 0, 0),
     }
 )
 
+#: The kinds the error map marks (drawn in a colour); the others are transparent.
+MARKED_KINDS = (ErrorKind.FALSE_NEGATIVE, ErrorKind.FALSE_POSITIVE, ErrorKind.WRONG_CLASS)
 
-def error_palette(length: int = 256) -> np.ndarray:
-    """A ``(length, 4)`` uint8 RGBA lookup table: ``error_palette()[error_map(...)]`` is the overlay."""
+
+def error_palette(length: int = 256, colours: Mapping[ErrorKind, Rgba] = ERROR_COLOURS) -> np.ndarray:
+    """A ``(length, 4)`` uint8 RGBA lookup table: ``error_palette()[error_map(...)]`` is the overlay.
+    ``colours`` gives each kind's RGBA (kinds it leaves out are transparent)."""
     if length < len(ErrorKind):
         raise ValueError(f"an error palette needs at least {len(ErrorKind)} entries, got {length}")
     table = np.zeros((length, 4), dtype=np.uint8)
-    for kind, colour in ERROR_COLOURS.items():
+    for kind, colour in colours.items():
         table[kind] = colour
     return table
 

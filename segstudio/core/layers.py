@@ -2,7 +2,7 @@
 
 A layer is a ``(kind, mask, style)`` triple (:data:`Layer`) that :func:`~segstudio.core.compositing.composite` draws
 over the image in order; the kind picks the palette (class colours, or error colours for the error map) and the
-style says whether it is shown, how opaque it is, and whether only class boundaries are drawn.
+style says whether it is shown, how opaque it is, and whether only class boundaries are drawn or the regions hatched.
 """
 
 from __future__ import annotations
@@ -27,11 +27,14 @@ class LayerKind(Enum):
 @dataclass(frozen=True, slots=True)
 class LayerStyle:
     """How one layer is drawn: shown or not, its opacity (0..1), and for masks whether only class
-    boundaries are drawn (a pixel whose 4-neighbour holds another value)."""
+    boundaries are drawn (a pixel whose 4-neighbour holds another value) or the regions hatched: their
+    boundaries plus diagonal stripes, so whatever lies below shows between the stripes (the error map over the
+    working mask's class colours). ``outline_only`` wins over ``hatched``."""
 
     visible: bool = True
     opacity: float = 1.0
     outline_only: bool = False
+    hatched: bool = False
 
     def __post_init__(self) -> None:
         if not (isinstance(self.opacity, (int, float)) and math.isfinite(self.opacity) and 0.0 <= self.opacity <= 1.0):

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from segstudio.core.compositing import ImageSampling, composite, out_rect, out_shape
-from segstudio.core.error_map import ERROR_COLOURS, ErrorKind, error_map
+from segstudio.core.compositing import HATCH_PERIOD, HATCH_WIDTH, ImageSampling, composite, out_rect, out_shape
+from segstudio.core.error_map import ErrorKind, error_map
 from segstudio.core.geometry import EMPTY_RECT, Rect
 from segstudio.core.image_display import ImageDisplay
 from segstudio.core.labels import IGNORE_COLOUR, LabelSet
@@ -31,6 +31,7 @@ def scene(seed: int = 0, dtype: type = np.uint8):
         (LayerKind.PREDICTION, working[::-1].copy(), LayerStyle(opacity=0.8, outline_only=True)),
         (LayerKind.WORKING, working, LayerStyle(opacity=0.6)),
         (LayerKind.ERROR_MAP, errors, LayerStyle(opacity=0.5, outline_only=True)),
+        (LayerKind.ERROR_MAP, errors, LayerStyle(opacity=0.9, hatched=True)),
     ]
     return image, layers
 
@@ -108,7 +109,7 @@ def test_class_colours_background_transparent_and_ignore_in_its_colour() -> None
 
     errors = np.full((H, W), ErrorKind.FALSE_POSITIVE, dtype=np.uint8)
     out = render(image, [(LayerKind.ERROR_MAP, errors, LayerStyle())])
-    assert (out[..., :3] == ERROR_COLOURS[ErrorKind.FALSE_POSITIVE][:3]).all()
+    assert (out[..., :3] == PALETTES.errors[ErrorKind.FALSE_POSITIVE, :3]).all()
 
 
 def test_outline_mode_draws_only_pixels_with_a_different_4_neighbour() -> None:
@@ -139,6 +140,52 @@ def test_outline_mode_draws_only_pixels_with_a_different_4_neighbour() -> None:
     composite(part, Rect(11, 11, 19, 24), image=image, layers=[(LayerKind.WORKING, mask, LayerStyle(outline_only=True))],
               palettes=PALETTES)
     np.testing.assert_array_equal(part[11:19, 11:24, :3], image[11:19, 11:24])  # the inside of a region: no outline
+
+
+def test_hatching_draws_stripes_and_the_outline_so_what_is_below_shows_between() -> None:
+    """The error map over the working mask (issue 10): inside a marked region two thirds of the pixels keep the
+    working mask's class colour exactly; the stripes and the region's outline take the error colour."""
+    image, _ = scene(11)
+    working = np.zeros((H, W), dtype=np.uint8)
+    working[5:40, 5:55] = 2
+    errors = np.zeros((H, W), dtype=np.uint8)
+    errors[10:35, 10:50] = ErrorKind.WRONG_CLASS
+    below = render(image, [(LayerKind.WORKING, working, LayerStyle())])
+    out = render(image, [(LayerKind.WORKING, working, LayerStyle()),
+                         (LayerKind.ERROR_MAP, errors, LayerStyle(hatched=True))])
+    rows, cols = np.indices((H, W))
+    stripes = (rows + cols) % HATCH_PERIOD < HATCH_WIDTH
+    marked = errors == ErrorKind.WRONG_CLASS
+    outline = marked & ~np.pad(marked, 1)[:-2, 1:-1] | marked & ~np.pad(marked, 1)[2:, 1:-1]
+    outline |= marked & ~np.pad(marked, 1)[1:-1, :-2] | marked & ~np.pad(marked, 1)[1:-1, 2:]
+    drawn = marked & (stripes | outline)
+    assert (out[drawn, :3] == PALETTES.errors[ErrorKind.WRONG_CLASS, :3]).all()
+    np.testing.assert_array_equal(out[~drawn], below[~drawn])  # the class colour, untouched, between the stripes
+    inside = marked & ~outline
+    assert np.count_nonzero(inside & ~stripes) >= 0.6 * np.count_nonzero(inside)
+    # Outline only wins over hatching: no stripes inside.
+    lines = render(image, [(LayerKind.WORKING, working, LayerStyle()),
+                           (LayerKind.ERROR_MAP, errors, LayerStyle(outline_only=True, hatched=True))])
+    np.testing.assert_array_equal(lines[inside], below[inside])
+    assert (lines[outline, :3] == PALETTES.errors[ErrorKind.WRONG_CLASS, :3]).all()
+
+
+def test_outlines_with_a_palette_that_draws_every_value() -> None:
+    """Off the outline nothing is drawn, even when no value of the table is transparent to stand in for it."""
+    image, layers = scene(12)
+    rng = np.random.default_rng(12)
+    opaque = np.concatenate([rng.integers(0, 256, (256, 3)), np.full((256, 1), 255)], axis=1).astype(np.uint8)
+    every = Palettes(opaque, np.concatenate([opaque[:, :3], np.full((256, 1), 255, np.uint8)], axis=1))
+    usual = Palettes(np.where(np.arange(256)[:, None] == 200, 0, opaque).astype(np.uint8), every.errors)
+    assert every.clear_value(LayerKind.WORKING, 256) is None and usual.clear_value(LayerKind.WORKING, 256) == 200
+    mask = layers[2][1]  # never holds 200
+    for style in (LayerStyle(opacity=0.7, outline_only=True), LayerStyle(opacity=0.7, hatched=True)):
+        drawn = []
+        for palettes in (every, usual):
+            out = np.zeros((H, W, 4), np.uint8)
+            composite(out, Rect(0, 0, H, W), image=image, layers=[(LayerKind.WORKING, mask, style)], palettes=palettes)
+            drawn.append(out)
+        np.testing.assert_array_equal(drawn[0], drawn[1])
 
 
 @pytest.mark.parametrize("step", [2, 3, 8])

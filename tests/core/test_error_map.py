@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segstudio.core import error_map as error_map_module
-from segstudio.core.error_map import ERROR_COLOURS, ERROR_NAMES, ErrorKind, error_map, error_palette
+from segstudio.core.error_map import ERROR_COLOURS, ERROR_NAMES, MARKED_KINDS, ErrorKind, error_map, error_palette
 from segstudio.core.geometry import Rect
 
 K = ErrorKind
@@ -139,11 +139,11 @@ def test_bad_arguments(kwargs: dict, message: str) -> None:
 
 def test_colours_names_and_palette() -> None:
     assert set(ERROR_COLOURS) == set(ErrorKind) == set(ERROR_NAMES)
-    assert ERROR_COLOURS[K.TRUE_NEGATIVE][3] == 0 and ERROR_COLOURS[K.IGNORED][3] == 0
-    r, g, b, a = ERROR_COLOURS[K.TRUE_POSITIVE]
-    assert g > r and g > b
-    errors = (K.FALSE_POSITIVE, K.FALSE_NEGATIVE, K.WRONG_CLASS)
-    assert all(ERROR_COLOURS[kind][3] == 255 for kind in errors) and 0 < a < 255  # mistakes stand out
+    # Only mistakes are marked (issue 10): correct pixels leave the class colours below alone.
+    unmarked = (K.TRUE_NEGATIVE, K.TRUE_POSITIVE, K.IGNORED)
+    assert all(ERROR_COLOURS[kind][3] == 0 for kind in unmarked)
+    assert set(MARKED_KINDS) == set(ErrorKind) - set(unmarked)
+    assert all(ERROR_COLOURS[kind][3] == 255 for kind in MARKED_KINDS)  # mistakes stand out
     r, g, b, _ = ERROR_COLOURS[K.FALSE_POSITIVE]
     assert r > g
     r, g, b, _ = ERROR_COLOURS[K.FALSE_NEGATIVE]
@@ -151,7 +151,9 @@ def test_colours_names_and_palette() -> None:
     assert K.WRONG_CLASS.label == "wrong class"
     palette = error_palette()
     assert palette.shape == (256, 4) and palette.dtype == np.uint8
-    overlay = palette[error_map(np.array([[1]], np.uint8), np.array([[1]], np.uint8))]
-    assert tuple(overlay[0, 0]) == ERROR_COLOURS[K.TRUE_POSITIVE]
+    overlay = palette[error_map(np.array([[1]], np.uint8), np.array([[2]], np.uint8))]
+    assert tuple(overlay[0, 0]) == ERROR_COLOURS[K.WRONG_CLASS]
+    chosen = error_palette(colours={K.WRONG_CLASS: (1, 2, 3, 255)})
+    assert tuple(chosen[K.WRONG_CLASS]) == (1, 2, 3, 255) and not chosen[K.FALSE_POSITIVE].any()
     with pytest.raises(ValueError):
         error_palette(3)

@@ -4,7 +4,8 @@ editing tools.
 This module owns the widget: the view (``scale``, ``offset`` and the zoom's ``step``), painting the visible tiles
 and the tools' overlays, and turning mouse, wheel and keys into tool calls, pans and zooms. The tiles and their
 LRU cache (why memory is bounded by the cache, not the image) are :mod:`segstudio.ui.canvas_tiles`; what a tile
-shows (layers, styles, the highlight) is :mod:`segstudio.ui.canvas_compositing`.
+shows (layers, styles, the highlight, instances in their own shades) is :mod:`segstudio.ui.canvas_compositing`; the
+polygon and brush outline drawn over it are :mod:`segstudio.ui.canvas_overlays`.
 
 View: ``scale`` widget pixels per image pixel; image pixel ``(x, y)`` (centre on integers) covers widget
 ``[offset + x * scale, offset + (x + 1) * scale)``.
@@ -16,37 +17,21 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QKeyEvent,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
-    QPen,
-    QPolygonF,
-    QWheelEvent,
-)
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
-from segstudio.core.compositing import out_shape
 from segstudio.core.geometry import Rect
+from segstudio.core.instances import InstanceMask
 from segstudio.core.layers import LayerKind, LayerStyle
 from segstudio.core.palettes import Palettes
 from segstudio.core.session import ImageSession
-from segstudio.ui.canvas_compositing import DEFAULT_STYLES, composite_tile
-from segstudio.ui.canvas_tiles import MAX_TILE_BYTES, TILE, Tile, TileCache, TileKey, tile_image_rect
+from segstudio.ui.canvas_compositing import DEFAULT_STYLES, ShownColours, composite_tile
+from segstudio.ui.canvas_overlays import draw_overlays
+from segstudio.ui.canvas_tiles import (MAX_TILE_BYTES, TILE, Tile, TileCache, TileKey, step_for, tile_image_rect,
+                                       tiles_in_view)
 from segstudio.ui.tools import Tool, ToolController, ToolResult
 
 MIN_SCALE, MAX_SCALE = 1.0 / 256.0, 64.0
-
-
-def step_for(scale: float, shape: tuple[int, int] | None = None) -> int:
-    """Image pixels per output pixel at ``scale``: the largest power of two <= 1/scale (1 when zoomed in).
-    Tiles keep every QImage small, so the image's size no longer raises the step."""
-    step = 1
-    while step * 2 <= 1.0 / scale:
-        step *= 2
-    return step
 
 
 class Canvas(QWidget):
@@ -55,7 +40,8 @@ class Canvas(QWidget):
     Signals: ``cursor_moved(x, y, class_or_minus_1)`` in image pixels (-1 outside the image);
     ``class_picked(int)``; ``edited(Rect)`` after every change a gesture made; ``view_changed()``;
     ``brush_size_changed(int)``; ``tool_refused(str)``: a gesture did nothing for a reason the user must see
-    (e.g. the eraser has no value to write in this label set), for the status bar.
+    (e.g. the eraser has no value to write in this label set), for the status bar; ``palettes_changed()``: the
+    colours masks are drawn in changed (a new session or label set), e.g. for the error map's legend.
     """
 
     cursor_moved = Signal(int, int, int)
@@ -64,6 +50,7 @@ class Canvas(QWidget):
     view_changed = Signal()
     brush_size_changed = Signal(int)
     tool_refused = Signal(str)
+    palettes_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,7 +60,7 @@ class Canvas(QWidget):
         self.setMinimumSize(200, 150)
         self.tools = ToolController()
         self._session: ImageSession | None = None
-        self._palettes: Palettes | None = None
+        self._colours = ShownColours()
         self._styles: dict[LayerKind, LayerStyle] = dict(DEFAULT_STYLES)
         self._peek_truth = False
         self._scale = 1.0
@@ -102,11 +89,12 @@ class Canvas(QWidget):
                 pass
         self._session = session
         self.tools.set_session(session)
-        self._palettes = None if session is None else Palettes.for_labels(session.labels, background=session.background)
+        self._colours.start(session)
         if session is not None:
             session.add_listener(self._on_session_change)
         self._highlight = None
         self._tiles.clear()
+        self.palettes_changed.emit()
         if self._fitted or session is None:
             self.fit()
         else:
@@ -114,12 +102,27 @@ class Canvas(QWidget):
 
     def set_palettes(self, palettes: Palettes) -> None:
         """Draw class masks with ``palettes`` from now on (e.g. after a class was added or recoloured)."""
-        self._palettes = palettes
+        self._colours.set_classes(palettes, self._session)
         self.invalidate()
+        self.palettes_changed.emit()
+
+    def set_instances(self, instances: InstanceMask | None) -> None:
+        """Draw ``instances`` (of the shown session's ground truth) apart, each object in its own shade of its class
+        colour in the ground truth and the working mask; None: classes only."""
+        self._colours.set_instances(instances, self._session)
+        self.invalidate()
+
+    def instance_at(self, x: int, y: int) -> int:
+        """The id of the ground truth's instance at image pixel ``(x, y)`` (0: none, or no instances shown)."""
+        return self._colours.instance_at(x, y)
+
+    def instance_colour(self, instance_id: int) -> tuple[int, int, int] | None:
+        """The shade instance ``instance_id`` is drawn in (None: not shown apart)."""
+        return self._colours.instance_colour(instance_id)
 
     @property
     def palettes(self) -> Palettes | None:
-        return self._palettes
+        return self._colours.palettes
 
     def set_highlight(self, mask: np.ndarray | None) -> None:
         """Outline-free highlight: ``mask`` (bool, the image's shape) drawn on top in a bright colour, or None."""
@@ -131,6 +134,8 @@ class Canvas(QWidget):
     def _on_session_change(self, rect: Rect) -> None:
         if rect.is_empty:
             return
+        if self._colours.instances is not None and self._session is not None:
+            self._colours.instances.update(self._session, rect)
         self._tiles.queue_edit(rect, self._image_shape())
         self.update(self._widget_rect_of(rect))
 
@@ -237,24 +242,17 @@ class Canvas(QWidget):
         if self._session is None:
             return []
         clip = self.rect() if clip is None else clip
-        rows, cols, _ = out_shape(self._session.shape, self._step)
-        s = self._scale * self._step
-        left = max(0, math.floor((clip.left() - self._offset.x()) / s))
-        top = max(0, math.floor((clip.top() - self._offset.y()) / s))
-        right = min(cols, math.ceil((clip.right() + 1 - self._offset.x()) / s))
-        bottom = min(rows, math.ceil((clip.bottom() + 1 - self._offset.y()) / s))
-        if right <= left or bottom <= top:
-            return []
-        return [(self._step, ty, tx) for ty in range(top // TILE, -(-bottom // TILE))
-                for tx in range(left // TILE, -(-right // TILE))]
+        return tiles_in_view((clip.left(), clip.top(), clip.right() + 1, clip.bottom() + 1), self._session.shape,
+                             self._step, self._scale, (self._offset.x(), self._offset.y()))
 
     # -- compositing -----------------------------------------------------------------------------------
 
     def _composite(self, tile: Tile, step: int, rect: Rect) -> None:
         """Composite image rectangle ``rect`` into ``tile`` (clipped to it)."""
-        assert self._session is not None and self._palettes is not None
-        done = composite_tile(tile, step, rect, session=self._session, palettes=self._palettes, styles=self._styles,
-                              peek_truth=self._peek_truth, highlight=self._highlight)
+        assert self._session is not None and self._colours.palettes is not None
+        done = composite_tile(tile, step, rect, session=self._session, palettes=self._colours.palettes,
+                              styles=self._styles, peek_truth=self._peek_truth, highlight=self._highlight,
+                              instances=self._colours.instances)
         self.composited_pixels += done.area
 
     def _bring_up_to_date(self, key: TileKey, tile: Tile) -> None:
@@ -271,7 +269,7 @@ class Canvas(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(event.rect(), QColor(40, 40, 40))
-        if self._session is not None and self._palettes is not None:
+        if self._session is not None and self._colours.palettes is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             s = self._scale * self._step
             keys = self.visible_tiles(event.rect())
@@ -288,21 +286,11 @@ class Canvas(QWidget):
         painter.end()
 
     def _draw_overlays(self, painter: QPainter) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        polygon = self.tools.polygon
-        if polygon:
-            points = [self.image_to_widget(x, y) for x, y in polygon]
-            if self._mouse is not None:
-                points.append(self._mouse)
-            painter.setPen(QPen(QColor(255, 255, 0), 1.5))
-            painter.drawPolyline(QPolygonF(points))
-        if self._mouse is not None and self.tools.tool.paints_strokes and not self._space_down:
-            radius = self.tools.radius * self._scale
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(QColor(0, 0, 0), 3))
-            painter.drawEllipse(self._mouse, radius, radius)
-            painter.setPen(QPen(QColor(255, 255, 255), 1))
-            painter.drawEllipse(self._mouse, radius, radius)
+        polygon = [self.image_to_widget(x, y) for x, y in self.tools.polygon]
+        if polygon and self._mouse is not None:
+            polygon.append(self._mouse)
+        brush = self.tools.tool.paints_strokes and not self._space_down
+        draw_overlays(painter, polygon, self._mouse if brush else None, self.tools.radius * self._scale)
 
     def _cursor_rect(self, point: QPointF | None) -> QRect:
         if point is None:

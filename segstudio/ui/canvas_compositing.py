@@ -1,5 +1,7 @@
 """What a canvas tile shows: the session's image and mask layers in the canvas's layer styles, composited into the
-tile (:func:`~segstudio.core.compositing.composite`), and a selected instance highlighted on top.
+tile (:func:`~segstudio.core.compositing.composite`), and a selected instance highlighted on top. For an image with
+instances, :class:`InstanceLayers` puts each object's shade in the ground truth and the working mask
+(:mod:`segstudio.core.instance_display`).
 
 Zoomed out far (``step > AREA_MAX_STEP``) the image is subsampled (nearest) rather than block-averaged, so a
 fitted view of a 40,000 x 20,000 slide does not read every pixel of it. While the user peeks at the ground truth,
@@ -12,6 +14,8 @@ import numpy as np
 
 from segstudio.core.compositing import ImageSampling, composite
 from segstudio.core.geometry import Rect
+from segstudio.core.instance_display import InstanceDisplay
+from segstudio.core.instances import InstanceMask
 from segstudio.core.layers import LayerKind, LayerStyle
 from segstudio.core.palettes import Palettes
 from segstudio.core.session import ImageSession
@@ -25,23 +29,98 @@ DEFAULT_STYLES: dict[LayerKind, LayerStyle] = {
     LayerKind.GROUND_TRUTH: LayerStyle(True, 0.9, outline_only=True),
     LayerKind.PREDICTION: LayerStyle(False, 0.5),
     LayerKind.WORKING: LayerStyle(True, 0.5),
-    LayerKind.ERROR_MAP: LayerStyle(False, 0.6),
+    LayerKind.ERROR_MAP: LayerStyle(False, 0.85, hatched=True),  # hatched: the class colours show between
 }
 MASK_LAYERS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING, LayerKind.ERROR_MAP)
 
 
+class InstanceLayers:
+    """The instances of the session on screen, drawn apart: the ground truth and the working mask as code arrays
+    (each object in its shade), kept current with the working mask's edits by :meth:`update`."""
+
+    def __init__(self, instances: InstanceMask, session: ImageSession) -> None:
+        if instances.shape != session.shape:
+            raise ValueError(f"instances of shape {instances.shape} do not fit an image of shape {session.shape}")
+        self.instances = instances
+        self.display = InstanceDisplay.build(instances, session.labels)
+        truth = session.ground_truth
+        self.truth = None if truth is None else self.display.truth_codes(truth)
+        self.working = np.empty(session.shape, dtype=self.display.code_dtype(session.mask.dtype))
+        self.update(session, Rect.full(session.shape))
+
+    def palettes(self, base: Palettes) -> Palettes:
+        """``base`` with each instance's shade at its code."""
+        return base.with_classes(self.display.colours)
+
+    def update(self, session: ImageSession, rect: Rect) -> None:
+        """The working mask changed inside ``rect``."""
+        self.display.working_codes(session.mask, rect, self.working)
+
+    def arrays(self) -> dict[LayerKind, np.ndarray]:
+        shown = {LayerKind.WORKING: self.working}
+        if self.truth is not None:
+            shown[LayerKind.GROUND_TRUTH] = self.truth
+        return shown
+
+
+class ShownColours:
+    """The colours the canvas draws its session in: ``classes``, the label set's palettes, and for an image with
+    instances ``instances`` (:class:`InstanceLayers`), both mixed into ``palettes``, what is drawn with."""
+
+    def __init__(self) -> None:
+        self.classes: Palettes | None = None
+        self.instances: InstanceLayers | None = None
+        self.palettes: Palettes | None = None
+
+    def start(self, session: ImageSession | None) -> None:
+        """A new session: its label set's colours, no instances."""
+        self.instances = None
+        self.set_classes(None if session is None else Palettes.for_labels(session.labels, background=session.background),
+                         session)
+
+    def set_classes(self, classes: Palettes | None, session: ImageSession | None) -> None:
+        """New class colours (a class added or recoloured); instance codes are rebuilt, they follow the label set."""
+        self.classes = classes
+        if self.instances is not None and session is not None:
+            self.instances = InstanceLayers(self.instances.instances, session)
+        self._mix()
+
+    def set_instances(self, instances: InstanceMask | None, session: ImageSession | None) -> None:
+        self.instances = None if instances is None or session is None else InstanceLayers(instances, session)
+        self._mix()
+
+    def instance_at(self, x: int, y: int) -> int:
+        """The instance id at image pixel ``(x, y)`` (0: none, outside, or no instances)."""
+        if self.instances is None:
+            return 0
+        height, width = self.instances.working.shape
+        return self.instances.display.instance_at(y, x) if 0 <= y < height and 0 <= x < width else 0
+
+    def instance_colour(self, instance_id: int) -> tuple[int, int, int] | None:
+        return None if self.instances is None else self.instances.display.colour_of(instance_id)
+
+    def _mix(self) -> None:
+        self.palettes = (self.classes if self.instances is None or self.classes is None
+                         else self.instances.palettes(self.classes))
+
+
 def shown_layers(
-    session: ImageSession, styles: dict[LayerKind, LayerStyle], peek_truth: bool
+    session: ImageSession, styles: dict[LayerKind, LayerStyle], peek_truth: bool,
+    instances: InstanceLayers | None = None,
 ) -> list[tuple[LayerKind, np.ndarray, LayerStyle]]:
-    """The mask layers to composite, bottom to top, each with its style."""
+    """The mask layers to composite, bottom to top, each with its style (with ``instances``: the ground truth and
+    the working mask drawn through their instance codes)."""
     arrays = {
         LayerKind.GROUND_TRUTH: session.ground_truth,
         LayerKind.PREDICTION: session.prediction,
         LayerKind.WORKING: session.mask,
         LayerKind.ERROR_MAP: session.error_map,
     }
-    if peek_truth and session.ground_truth is not None:
-        layers = [(LayerKind.GROUND_TRUTH, session.ground_truth, LayerStyle(True, 0.7))]
+    if instances is not None:
+        arrays.update(instances.arrays())
+    truth = arrays[LayerKind.GROUND_TRUTH]
+    if peek_truth and truth is not None:
+        layers = [(LayerKind.GROUND_TRUTH, truth, LayerStyle(True, 0.7))]
     else:
         layers = [(kind, arrays[kind], styles[kind]) for kind in MASK_LAYERS if arrays[kind] is not None]
     return layers
@@ -57,9 +136,11 @@ def composite_tile(
     styles: dict[LayerKind, LayerStyle],
     peek_truth: bool,
     highlight: np.ndarray | None,
+    instances: InstanceLayers | None = None,
 ) -> Rect:
     """Composite image rectangle ``rect`` into ``tile`` (clipped to it); return the output pixels it wrote."""
-    done = composite(tile.buffer.array, rect, image=session.image, layers=shown_layers(session, styles, peek_truth),
+    layers = shown_layers(session, styles, peek_truth, instances)
+    done = composite(tile.buffer.array, rect, image=session.image, layers=layers,
                      palettes=palettes, step=step, origin=tile.origin, image_style=styles[LayerKind.IMAGE],
                      sampling=ImageSampling.AREA if step <= AREA_MAX_STEP else ImageSampling.NEAREST)
     if highlight is not None and not done.is_empty:
@@ -74,4 +155,5 @@ def composite_tile(
     return done
 
 
-__all__ = ["AREA_MAX_STEP", "DEFAULT_STYLES", "HIGHLIGHT_RGB", "MASK_LAYERS", "composite_tile", "shown_layers"]
+__all__ = ["AREA_MAX_STEP", "DEFAULT_STYLES", "HIGHLIGHT_RGB", "MASK_LAYERS", "InstanceLayers", "ShownColours",
+           "composite_tile", "shown_layers"]

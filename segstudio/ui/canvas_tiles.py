@@ -18,6 +18,7 @@ Rendering (see ARCHITECTURE.md, pattern 5: "render lazily, downsample when zoome
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Collection, ValuesView
 
@@ -48,6 +49,33 @@ class Tile:
     @property
     def nbytes(self) -> int:
         return int(self.buffer.array.nbytes)
+
+
+def step_for(scale: float, shape: tuple[int, int] | None = None) -> int:
+    """Image pixels per output pixel at ``scale``: the largest power of two <= 1/scale (1 when zoomed in).
+    Tiles keep every QImage small, so the image's size no longer raises the step."""
+    step = 1
+    while step * 2 <= 1.0 / scale:
+        step *= 2
+    return step
+
+
+def tiles_in_view(
+    clip: tuple[float, float, float, float], image_shape: tuple[int, int], step: int, scale: float,
+    offset: tuple[float, float],
+) -> list[TileKey]:
+    """Keys of the tiles at ``step`` that land in widget rectangle ``clip`` = ``(left, top, right, bottom)``
+    (right and bottom exclusive) of a view at ``scale`` widget pixels per image pixel whose image origin sits at
+    widget point ``offset``."""
+    rows, cols, _ = out_shape(image_shape, step)
+    s = scale * step
+    left = max(0, math.floor((clip[0] - offset[0]) / s))
+    top = max(0, math.floor((clip[1] - offset[1]) / s))
+    right = min(cols, math.ceil((clip[2] - offset[0]) / s))
+    bottom = min(rows, math.ceil((clip[3] - offset[1]) / s))
+    if right <= left or bottom <= top:
+        return []
+    return [(step, ty, tx) for ty in range(top // TILE, -(-bottom // TILE)) for tx in range(left // TILE, -(-right // TILE))]
 
 
 def tile_image_rect(key: TileKey, image_shape: tuple[int, int]) -> Rect:

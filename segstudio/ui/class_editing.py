@@ -11,8 +11,8 @@ spec_with_class`), so "Save as ground truth" can write the class and the file re
 how the next class will be stored whenever the folder changes.
 
 It also fills the panel's instance list when an image loads (the instances were read with the image on the load
-worker, see ``SaveController.instances_of``: nothing is read again on the GUI thread) and highlights the instance
-chosen there on the canvas.
+worker, see ``SaveController.instances_of``: nothing is read again on the GUI thread), has the canvas draw each
+instance in its own shade (each list row's swatch in that shade) and highlights the instance chosen there.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from segstudio.app.class_edits import new_class_storage, spec_with_class
 from segstudio.core.labels import LabelSet
@@ -28,7 +28,7 @@ from segstudio.core.palettes import Palettes
 from segstudio.io.datasets import Dataset
 from segstudio.io.project_file import write_project_file
 from segstudio.ui.canvas import Canvas
-from segstudio.ui.class_panel import ClassPanel
+from segstudio.ui.class_panel import ClassPanel, swatch
 from segstudio.ui.saving import SaveController
 
 REFUSED_MS = 10000
@@ -108,6 +108,7 @@ class ClassEditingController(QObject):
             session.relabel(labels)
             self._canvas.set_palettes(Palettes.for_labels(labels, background=session.background))
             self.session_relabelled.emit(session)
+        self._colour_instance_rows()  # the panel refilled its instance list with the new names
 
     def show_instances(self, key: str) -> None:
         """After image ``key`` loaded: fill (or hide) the panel's instance list."""
@@ -116,6 +117,17 @@ class ClassEditingController(QObject):
         if instances is not None and (session is None or instances.shape != session.shape):
             instances = None
         self._panel.set_instances(instances)
+        self._canvas.set_instances(instances)
+        self._colour_instance_rows()
+
+    def _colour_instance_rows(self) -> None:
+        """Each instance row's swatch in the shade the canvas draws that instance in."""
+        rows = self._panel.instances
+        for row in range(rows.count()):
+            item = rows.item(row)
+            colour = self._canvas.instance_colour(int(item.data(Qt.ItemDataRole.UserRole)))
+            if colour is not None:
+                item.setIcon(swatch(colour))
 
     def highlight_instance(self, instance_id: int) -> None:
         """Highlight instance ``instance_id`` of the panel's list on the canvas (0: none)."""

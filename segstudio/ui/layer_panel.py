@@ -1,13 +1,25 @@
-"""Layer controls: per layer a visibility checkbox and an opacity slider; outlines-only for the masks."""
+"""Layer controls: per layer a visibility checkbox and an opacity slider; outlines-only for the masks and the
+error map; under the error map, its legend (:mod:`segstudio.ui.error_legend`), shown while the error map is."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QWidget
 
 from segstudio.core.layers import LayerKind, LayerStyle
+from segstudio.ui.error_legend import ErrorLegend
 
-MASK_KINDS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING)
+MASK_KINDS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING, LayerKind.ERROR_MAP)
+_OUTLINE_TIPS = {LayerKind.ERROR_MAP: "outline the mistakes only, without the stripes"}
+_LAYER_TIPS = {
+    LayerKind.GROUND_TRUTH: "the ground truth (G: hold to see it alone, filled)",
+    LayerKind.PREDICTION: "the model's prediction, as it came (V)",
+    LayerKind.WORKING: "the mask you are correcting",
+    LayerKind.ERROR_MAP: "where the working mask differs from the ground truth, hatched (X); legend below",
+}
 
 
 class LayerPanel(QWidget):
@@ -22,6 +34,7 @@ class LayerPanel(QWidget):
         self.visible: dict[LayerKind, QCheckBox] = {}
         self.opacity: dict[LayerKind, QSlider] = {}
         self.outline: dict[LayerKind, QCheckBox] = {}
+        self.legend = ErrorLegend(self)
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.addWidget(QLabel("layer"), 0, 0)
@@ -29,6 +42,7 @@ class LayerPanel(QWidget):
         grid.addWidget(QLabel("outline"), 0, 2)
         for row, kind in enumerate(LayerKind, start=1):
             box = QCheckBox(kind.value, self)
+            box.setToolTip(_LAYER_TIPS.get(kind, ""))
             slider = QSlider(Qt.Orientation.Horizontal, self)
             slider.setRange(0, 100)
             box.toggled.connect(lambda _on, k=kind: self._changed(k))
@@ -38,12 +52,18 @@ class LayerPanel(QWidget):
             grid.addWidget(slider, row, 1)
             if kind in MASK_KINDS:
                 outline = QCheckBox(self)
-                outline.setToolTip("draw class boundaries only")
+                outline.setToolTip(_OUTLINE_TIPS.get(kind, "draw class boundaries only"))
                 outline.toggled.connect(lambda _on, k=kind: self._changed(k))
                 self.outline[kind] = outline
                 grid.addWidget(outline, row, 2)
+            if kind is LayerKind.ERROR_MAP:
+                grid.addWidget(self.legend, row + 1, 0, 1, 3)
             self.set_style(kind, self._styles[kind])
-        grid.setRowStretch(len(LayerKind) + 1, 1)
+        grid.setRowStretch(len(LayerKind) + 2, 1)
+
+    def set_legend_colours(self, errors: np.ndarray, background: str | None) -> None:
+        """The error colours the canvas draws with now and the background class's name, for the legend."""
+        self.legend.set_colours(errors, background)
 
     def style(self, kind: LayerKind) -> LayerStyle:
         return self._styles[kind]
@@ -59,6 +79,7 @@ class LayerPanel(QWidget):
             self.outline[kind].setChecked(style.outline_only)
         for widget in widgets:
             widget.blockSignals(False)
+        self._follow(kind)
 
     def toggle(self, kind: LayerKind) -> None:
         """Flip a layer's visibility as if its checkbox was clicked."""
@@ -66,6 +87,14 @@ class LayerPanel(QWidget):
 
     def _changed(self, kind: LayerKind) -> None:
         outline = self.outline[kind].isChecked() if kind in self.outline else False
-        style = LayerStyle(self.visible[kind].isChecked(), self.opacity[kind].value() / 100.0, outline)
+        style = replace(self._styles[kind], visible=self.visible[kind].isChecked(),
+                        opacity=self.opacity[kind].value() / 100.0, outline_only=outline)
         self._styles[kind] = style
+        self._follow(kind)
         self.style_changed.emit(kind, style)
+
+    def _follow(self, kind: LayerKind) -> None:
+        if kind is LayerKind.ERROR_MAP:
+            style = self._styles[kind]
+            self.legend.set_style(style)
+            self.legend.setVisible(style.visible)

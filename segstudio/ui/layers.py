@@ -1,9 +1,11 @@
 """The canvas's layer styles and the layer panel kept in step: the user's changes, the shortcuts that toggle a
-layer, the main view (prediction and error map shown once an image has both ground truth and a prediction), and
-the opacities remembered between runs.
+layer, the main view (prediction and error map shown once an image has both ground truth and a prediction), the
+opacities remembered between runs, and the error map's legend in the colours the canvas draws with.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QSettings
 
@@ -28,6 +30,8 @@ class LayerController(QObject):
         self._panel = panel
         self._touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
         panel.style_changed.connect(self._on_user_change)
+        canvas.palettes_changed.connect(self._show_legend_colours)
+        self._show_legend_colours()
 
     def style(self, kind: LayerKind) -> LayerStyle:
         return self._canvas.layer_style(kind)
@@ -41,6 +45,18 @@ class LayerController(QObject):
         """Flip a layer's visibility as the user (a shortcut): the panel's checkbox, then the canvas."""
         self._panel.toggle(kind)
 
+    def _show_legend_colours(self) -> None:
+        palettes, session = self._canvas.palettes, self._canvas.session
+        if palettes is None or session is None:
+            return
+        background = None
+        if session.background is not None:
+            try:
+                background = session.labels.name_of(session.background)
+            except KeyError:
+                background = f"value {session.background}"
+        self._panel.set_legend_colours(palettes.errors, background)
+
     def _on_user_change(self, kind: LayerKind, style: LayerStyle) -> None:
         self._touched.add(kind)
         self._canvas.set_layer_style(kind, style)
@@ -53,7 +69,7 @@ class LayerController(QObject):
         for kind in MAIN_VIEW:
             style = self.style(kind)
             if kind not in self._touched and not style.visible:
-                self.set_style(kind, LayerStyle(True, style.opacity, style.outline_only))
+                self.set_style(kind, replace(style, visible=True))
 
     def restore(self, settings: QSettings) -> None:
         """The opacities of the last run (visibility is not remembered: each run starts from the defaults)."""
@@ -63,7 +79,7 @@ class LayerController(QObject):
                 continue
             style = self.style(kind)
             try:
-                self.set_style(kind, LayerStyle(style.visible, min(1.0, max(0.0, float(opacity))), style.outline_only))
+                self.set_style(kind, replace(style, opacity=min(1.0, max(0.0, float(opacity)))))
             except (TypeError, ValueError):
                 continue
 

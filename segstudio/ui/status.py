@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QStatusBar, QWidget
 
 from segstudio.core.labels import LabelSet
 from segstudio.ui.canvas import Canvas
+from segstudio.ui.pixel_readout import pixel_readout
 from segstudio.ui.tools import Tool
 
 REPORT_MS = 15000
@@ -74,16 +75,13 @@ class StatusLine(QObject):
         self.state.setText("read-only (open in another window)" if self._read_only else state)
 
     def show_cursor(self, x: int, y: int, value: int) -> None:
-        """The pixel under the cursor and its class (``value`` -1: outside the image)."""
+        """The pixel under the cursor: the truth's, prediction's and working mask's class there and the error map's
+        mark (:func:`~segstudio.ui.pixel_readout.pixel_readout`; ``value`` -1: outside the image)."""
         session = self._canvas.session
         if value < 0 or session is None:
             self.cursor.setText("")
             return
-        try:
-            name = session.labels.name_of(value)
-        except KeyError:
-            name = f"value {value}"
-        self.cursor.setText(f"x {x}, y {y}: {name}")
+        self.cursor.setText(pixel_readout(session, x, y, self._canvas.instance_at(x, y)))
 
     def _class_name(self, value: int) -> str:
         try:

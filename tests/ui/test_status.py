@@ -52,10 +52,19 @@ def test_fields_follow_tools_session_and_read_only(qtbot) -> None:  # noqa: ANN0
     assert line.state.text() == "modified"
     line.set_read_only("another window holds it")
     assert line.state.text().startswith("read-only")
-    line.show_cursor(7, 6, 2)
-    assert line.cursor.text() == "x 7, y 6: car"
+    line.show_cursor(7, 6, 1)  # the hover readout: truth, prediction and working class by name, and the mark
+    assert line.cursor.text() == "x 7, y 6: truth car, prediction car, working road - wrong class"
+    line.show_cursor(12, 7, 2)
+    assert line.cursor.text() == "x 12, y 7: truth car, prediction car, working car"
     line.show_cursor(-1, -1, -1)
     assert line.cursor.text() == ""
+    canvas.set_session(session(prediction=False))
+    line.show_cursor(1, 1, 0)
+    assert line.cursor.text() == "x 1, y 1: truth background, working background"
+    bare = ImageSession.start(np.zeros((20, 30, 3), np.uint8), LABELS)
+    canvas.set_session(bare)
+    line.show_cursor(1, 1, int(bare.mask[1, 1]))
+    assert line.cursor.text() == f"x 1, y 1: working {LABELS.name_of(int(bare.mask[1, 1]))}"
 
 
 def test_messages_and_reports(qtbot) -> None:  # noqa: ANN001

@@ -14,6 +14,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from segstudio.core.error_map import MARKED_KINDS, ErrorKind
+from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.core.layers import LayerKind, LayerStyle
 from segstudio.core.palettes import Palettes
@@ -127,6 +128,13 @@ def two_pedestrians(shared_data: Path, tmp_path: Path) -> Path:
     return root
 
 
+def deepest_point(canvas: Canvas, instances: InstanceMask, instance: int) -> QPoint:
+    """The widget point over the pixel deepest inside ``instance`` (away from its outline)."""
+    inside = cv2.distanceTransform((np.asarray(instances.ids) == instance).astype(np.uint8), cv2.DIST_L2, 3)
+    y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)
+    return canvas.image_to_widget(float(x), float(y)).toPoint()
+
+
 def test_penn_fudans_pedestrians_are_drawn_in_their_own_shades(qtbot, window, two_pedestrians: Path) -> None:  # noqa: ANN001
     """Issue 10: both people were one green until a list row was clicked."""
     with qtbot.waitSignal(window.sample_loaded, timeout=20000):
@@ -139,9 +147,7 @@ def test_penn_fudans_pedestrians_are_drawn_in_their_own_shades(qtbot, window, tw
     class_colour = tuple(int(v) for v in canvas.session.labels.colours[1])
     drawn = {}
     for instance in (1, 2):
-        inside = cv2.distanceTransform((np.asarray(instances.ids) == instance).astype(np.uint8), cv2.DIST_L2, 3)
-        y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)  # the pixel deepest inside the person
-        point = canvas.image_to_widget(float(x), float(y)).toPoint()
+        point = deepest_point(canvas, instances, instance)
         drawn[instance] = tuple(int(v) for v in shown[point.y(), point.x()])
         assert drawn[instance] == canvas.instance_colour(instance)
         QTest.mouseMove(canvas, point)
@@ -153,3 +159,12 @@ def test_penn_fudans_pedestrians_are_drawn_in_their_own_shades(qtbot, window, tw
         icon = item.icon().pixmap(14, 14).toImage()
         instance = int(item.data(Qt.ItemDataRole.UserRole))
         assert icon.pixelColor(QPoint(7, 7)).getRgb()[:3] == drawn[instance]
+
+    # A class added afterwards takes the next id, which the instance shades were drawn through: they move past it.
+    labels = canvas.session.labels
+    window.class_editing.apply_labels(labels.with_class("bike", (1, 2, 3)))
+    assert tuple(int(v) for v in canvas.palettes.classes[labels.num_classes, :3]) == (1, 2, 3)
+    shown = pixels(canvas.grab().toImage())
+    for instance, colour in drawn.items():
+        point = deepest_point(canvas, instances, instance)
+        assert tuple(int(v) for v in shown[point.y(), point.x()]) == colour == canvas.instance_colour(instance)

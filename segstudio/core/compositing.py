@@ -145,13 +145,17 @@ def composite(
         rows = slice(oy + top * step, oy + (bottom - 1) * step + 1, step)
         target = out[top:bottom, target_rect.left : target_rect.right]
         _draw_image(target, image, rows, cols, step, shape, image_style, display, sampling)
+        # The band as (h, 4 * w) single-channel bytes (OpenCV would take a one-pixel 4-channel array for a scalar),
+        # and the words each layer's lookups go to.
+        band_bytes = target.reshape(bottom - top, -1)
+        if not np.may_share_memory(band_bytes, target):  # pragma: no cover - out's bands are row-contiguous
+            raise AssertionError("the buffer band must reshape to a view")
+        words = scratch[:, : bottom - top]
         for values, style, keep, paint, clear in masks:
             off = None
             if style.outline_only or style.hatched:
-                shown, off = _off_edges(values, rows, cols, step, shape)
-                if not style.outline_only:
-                    between = _between_stripes(rows.start // step + cols.start // step, off.shape)
-                    _into(off, cv2.bitwise_and(off, between, dst=off))
+                phase = None if style.outline_only else rows.start // step + cols.start // step
+                shown, off = _off_marks(values, rows, cols, step, shape, phase)
                 # Point the pixels left alone at a value whose entry draws nothing: one pass on bytes.
                 if clear == 255 and shown.dtype == np.uint8:
                     shown, off = cv2.bitwise_or(shown, off), None
@@ -159,7 +163,7 @@ def composite(
                     shown, off = np.where(off, shown.dtype.type(clear), shown), None
             else:
                 shown = values[rows, cols]
-            _blend(target, keep, paint, shown, scratch, off)
+            _blend(band_bytes, keep, paint, shown, words, off)
     return target_rect
 
 
@@ -272,12 +276,13 @@ def _ragged_means(strip: np.ndarray, step: int, axis: int) -> np.ndarray:
     return np.rint(sums / counts).astype(strip.dtype)
 
 
-def _off_edges(
-    mask: np.ndarray, rows: slice, cols: slice, step: int, shape: tuple[int, int]
+def _off_marks(
+    mask: np.ndarray, rows: slice, cols: slice, step: int, shape: tuple[int, int], stripes: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The subsampled values, and 255 where a value equals all its 4-neighbours on the subsampled grid (0 on the
-    edges), looking one sample beyond the rectangle (not beyond the image) so edges at a rectangle's border come
-    out right.
+    """The subsampled values, and 255 where nothing is drawn: where a value equals all its 4-neighbours on the
+    subsampled grid (0 on the edges), and with ``stripes`` (the block's diagonal phase, see
+    :func:`_between_stripes`) also 0 on the hatching's stripes. Looks one sample beyond the rectangle (not beyond
+    the image) so edges at a rectangle's border come out right.
 
     A pixel differs from a 4-neighbour exactly when the largest and smallest value of it and its 4-neighbours
     differ: OpenCV's morphological gradient with a cross, the image's own border replicated (no neighbour there).
@@ -290,17 +295,20 @@ def _off_edges(
     wide = mask[rows.start - up * step : rows.stop + down * step : step, cols.start - back * step : cols.stop + ahead * step : step]
     inner = (slice(up, wide.shape[0] - down), slice(back, wide.shape[1] - ahead))
     spread = cv2.morphologyEx(wide, cv2.MORPH_GRADIENT, _CROSS, borderType=cv2.BORDER_REPLICATE)[inner]
+    between = None if stripes is None else _between_stripes(stripes, spread.shape)
     if spread.dtype != np.uint8:
-        return wide[inner], np.where(spread == 0, np.uint8(255), np.uint8(0))
-    # (cv2.compare would take a one-pixel array for a scalar; threshold does not)
-    return wide[inner], cv2.threshold(spread, 0, 255, cv2.THRESH_BINARY_INV)[1]
+        off = spread == 0
+        return wide[inner], np.where(off if between is None else off & (between != 0), np.uint8(255), np.uint8(0))
+    if between is None:  # (cv2.compare would take a one-pixel array for a scalar; threshold does not)
+        return wide[inner], cv2.threshold(spread, 0, 255, cv2.THRESH_BINARY_INV)[1]
+    return wide[inner], cv2.compare(spread, between, cv2.CMP_LT)  # no edge (0) and between the stripes (1)
 
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def _between_stripes(phase: int, shape: tuple[int, int]) -> np.ndarray:
-    """255 between the hatching's diagonal stripes, 0 on them, in a ``shape`` block whose top-left output pixel
+    """1 between the hatching's diagonal stripes, 0 on them, in a ``shape`` block whose top-left output pixel
     sits on diagonal ``phase`` (row + column, counted from the image's origin in output pixels, so the stripes run
     on across tiles and bands): stripes where ``(row + column) % HATCH_PERIOD < HATCH_WIDTH``. A view of a cached
     pattern."""
@@ -310,7 +318,7 @@ def _between_stripes(phase: int, shape: tuple[int, int]) -> np.ndarray:
     pattern = _STRIPE_PATTERNS.get(size)
     if pattern is None:
         diagonal = np.add.outer(np.arange(size[0]), np.arange(size[1] + HATCH_PERIOD)) % HATCH_PERIOD
-        pattern = np.where(diagonal < HATCH_WIDTH, 0, 255).astype(np.uint8)
+        pattern = np.where(diagonal < HATCH_WIDTH, 0, 1).astype(np.uint8)
         pattern.flags.writeable = False
         if len(_STRIPE_PATTERNS) > 16:
             _STRIPE_PATTERNS.clear()
@@ -322,39 +330,29 @@ _STRIPE_PATTERNS: dict[tuple[int, int], np.ndarray] = {}
 
 
 def _blend(
-    target: np.ndarray, keep: np.ndarray, paint: np.ndarray, values: np.ndarray, scratch: np.ndarray,
+    band: np.ndarray, keep: np.ndarray, paint: np.ndarray, values: np.ndarray, words: np.ndarray,
     off: np.ndarray | None = None,
 ) -> None:
-    """``target = round(target * keep[v] / 255) + paint[v]`` (saturating), except where ``off`` (uint8) is 255.
+    """``band = round(band * keep[v] / 255) + paint[v]`` (saturating), except where ``off`` (uint8) is 255.
 
-    The tables hold each RGBA entry packed in one uint32, so the lookup is one gather per pixel for 8- and
-    16-bit masks alike (8-bit masks through OpenCV's LUT, ten times numpy's ``take`` with uint8 indices); the
-    arithmetic is OpenCV's saturating SIMD multiply and add. ``scratch``: ``(3, >= h, w)`` int32 words to work in.
+    ``band``: the buffer's rows as ``(h, 4 * w)`` bytes; ``keep``/``paint``:
+    :meth:`~segstudio.core.palettes.Palettes.blend_tables`, each RGBA entry packed in one word, so the lookup is one gather per pixel for 8- and 16-bit masks alike (8-bit masks
+    through OpenCV's LUT, ten times numpy's ``take`` with uint8 indices); the arithmetic is OpenCV's saturating
+    SIMD multiply and add. ``words``: ``(3, h, w)`` int32 scratch.
     """
-    height, width = values.shape
-    kept, painted, words = scratch[0, :height, :width], scratch[1, :height, :width], scratch[2, :height, :width]
-    _gather(keep, values, kept)
-    _gather(paint, values, painted)
+    kept, painted, flags = words[0], words[1], words[2]
+    if values.dtype == np.uint8:
+        _into(kept, cv2.LUT(values, keep, dst=kept))
+        _into(painted, cv2.LUT(values, paint, dst=painted))
+    else:
+        keep.take(values, out=kept)
+        paint.take(values, out=painted)
     if off is not None:  # there draw nothing: keep all of what is below, paint nothing (a table with a transparent
         # entry never gets here: composite() points those pixels at that entry instead)
-        _into(kept, cv2.bitwise_or(kept, _into(words, cv2.LUT(off, _KEEP_ALL, dst=words)), dst=kept))
-        _into(painted, cv2.bitwise_and(painted, _into(words, cv2.LUT(off, _PAINT_ANY, dst=words)), dst=painted))
-    # As (h, 4 * w) single-channel bytes: OpenCV would take a one-pixel 4-channel array for a scalar.
-    rows = target.reshape(target.shape[0], -1)
-    if not np.may_share_memory(rows, target):  # pragma: no cover - composite() only passes row-contiguous views
-        raise AssertionError("the buffer band must reshape to a view")
-    kept_bytes = kept.view(np.uint8).reshape(rows.shape)
-    painted_bytes = painted.view(np.uint8).reshape(rows.shape)
-    _into(rows, cv2.multiply(rows, kept_bytes, dst=rows, scale=1.0 / 255.0))
-    _into(rows, cv2.add(rows, painted_bytes, dst=rows))
-
-
-def _gather(table: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
-    """``out = table[values]``: ``table``'s packed uint32 entries into ``out``'s int32 words."""
-    if values.dtype == np.uint8 and len(table) == 256:
-        _into(out, cv2.LUT(values, table.view(np.int32).reshape(1, 256), dst=out))
-    else:
-        table.view(np.int32).take(values, out=out)
+        _into(kept, cv2.bitwise_or(kept, _into(flags, cv2.LUT(off, _KEEP_ALL, dst=flags)), dst=kept))
+        _into(painted, cv2.bitwise_and(painted, _into(flags, cv2.LUT(off, _PAINT_ANY, dst=flags)), dst=painted))
+    _into(band, cv2.multiply(band, kept.view(np.uint8), dst=band, scale=1.0 / 255.0))
+    _into(band, cv2.add(band, painted.view(np.uint8), dst=band))
 
 
 # Per "off" byte (255: draw nothing there, 0: draw) as int32 LUT rows: ORed into "keep" (all bits where off:

@@ -109,22 +109,24 @@ class Palettes:
 
     def clear_value(self, kind: LayerKind, length: int) -> int | None:
         """A mask value below ``length`` that ``kind``'s table draws as nothing (alpha 0, or past the table's end),
-        or None when every value is drawn: compositing points the pixels a layer leaves alone at it."""
+        the highest such value (all bits set when it can be: compositing reaches it with one OR), or None when
+        every value is drawn: compositing points the pixels a layer leaves alone at it."""
         name = "errors" if kind is LayerKind.ERROR_MAP else "classes"
         key = (name, int(length))
         if key not in self._clear_values:
             table = getattr(self, name)[:length]
             transparent = np.flatnonzero(table[:, 3] == 0)
-            value = int(transparent[0]) if transparent.size else len(table) if len(table) < length else None
+            value = length - 1 if len(table) < length else int(transparent[-1]) if transparent.size else None
             self._clear_values[key] = value
         return self._clear_values[key]
 
     def blend_tables(self, kind: LayerKind, opacity: float, length: int) -> tuple[np.ndarray, np.ndarray]:
         """``(keep, paint)`` for "over" with each entry's alpha ``a`` times ``opacity``: ``keep = 255 - a``
         (255 in the alpha channel) and ``paint = round(colour * a / 255)`` (0 in the alpha channel), so
-        ``round(below * keep / 255) + paint`` blends and keeps the result opaque. Each is ``(length,)``
-        uint32, an entry's four bytes packed in memory order (view as uint8 to read them). Cached per
-        (table, opacity, length); entries past the palette's end are transparent."""
+        ``round(below * keep / 255) + paint`` blends and keeps the result opaque. Each holds an entry's four
+        bytes packed in one int32 word in memory order (view as uint8 to read them): ``(1, 256)`` for 256 entries
+        (the row OpenCV's LUT takes), else ``(length,)``. Cached per (table, opacity, length); entries past the
+        palette's end are transparent."""
         name = "errors" if kind is LayerKind.ERROR_MAP else "classes"
         key = (name, float(opacity), int(length))
         tables = self._blend_tables.get(key)
@@ -135,7 +137,8 @@ class Palettes:
             paint = np.zeros((length, 4), dtype=np.uint8)
             keep[: len(rgba), :3] = (255 - alpha)[:, None].astype(np.uint8)
             paint[: len(rgba), :3] = np.rint(rgba[:, :3] * alpha[:, None] / 255.0).astype(np.uint8)
-            tables = (keep.view(np.uint32).ravel(), paint.view(np.uint32).ravel())
+            shape = (1, 256) if length == 256 else (length,)
+            tables = (keep.view(np.int32).reshape(shape), paint.view(np.int32).reshape(shape))
             for table in tables:
                 table.flags.writeable = False
             if len(self._blend_tables) > 64:

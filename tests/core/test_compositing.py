@@ -178,6 +178,7 @@ def test_outlines_with_a_palette_that_draws_every_value() -> None:
     every = Palettes(opaque, np.concatenate([opaque[:, :3], np.full((256, 1), 255, np.uint8)], axis=1))
     usual = Palettes(np.where(np.arange(256)[:, None] == 200, 0, opaque).astype(np.uint8), every.errors)
     assert every.clear_value(LayerKind.WORKING, 256) is None and usual.clear_value(LayerKind.WORKING, 256) == 200
+    assert PALETTES.clear_value(LayerKind.ERROR_MAP, 256) == 255  # all bits set: reached with one OR
     mask = layers[2][1]  # never holds 200
     for style in (LayerStyle(opacity=0.7, outline_only=True), LayerStyle(opacity=0.7, hatched=True)):
         drawn = []

@@ -1,24 +1,39 @@
-"""The window's commands as Qt actions: their names and shortcuts (:class:`Command`), the menus, the Tools toolbar
-with its brush size slider, which tool shows as checked, the key held to peek at the ground truth, and the
-shortcut list the help dialog shows.
+"""The window's commands as Qt actions: their names, shortcuts, icons and tooltips (:class:`Command`), the menus
+(File with its Open recent list, View with the panels' toggles), the toolbar with its labelled brush size, which
+tool shows as checked, the key held to peek at the ground truth, and the shortcut list the help dialog shows.
 
 What a command does is not decided here: the window hands :class:`WindowActions` one slot per command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import html
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QSlider, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSizePolicy,
+    QSlider,
+    QToolBar,
+    QToolButton,
+    QWidget,
+)
 
+from segstudio.ui.resources import icon
 from segstudio.ui.tools import MIN_BRUSH_SIZE, Tool
 
 PEEK_KEY = Qt.Key.Key_G  # hold to see the ground truth (a key press, not an action: it acts until released)
 SLIDER_MAX_BRUSH = 200  # larger brushes come from ] only; the slider then stays at its end
+TOOLBAR_ICON_SIZE = 20
 
 
 class Menu(Enum):
@@ -32,18 +47,26 @@ class Menu(Enum):
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """How a command shows: its text, its shortcuts (the first is the main one), its menu (None: keys only)."""
+    """How a command shows: its text, its shortcuts (the first is the main one), its menu (None: keys only), its
+    icon (``resources/icons/<icon>.svg``), what it does (the tooltip's second line) and its menu section (a
+    separator goes between sections). ``toolbar_text``: what the toolbar writes beside the icon (empty: the icon
+    alone, for the commands everyone knows by their icon)."""
 
     text: str
     keys: tuple[str, ...]
     menu: Menu | None
-    on_toolbar: bool = False
     checkable: bool = False
     tool: Tool | None = None  # a tool command: checked while that tool is the current one
+    icon: str | None = None
+    tip: str = ""
+    section: str = ""
+    toolbar_text: str = ""
 
 
-def _tool(tool: Tool, key: str) -> ActionSpec:
-    return ActionSpec(tool.value.capitalize(), (key,), Menu.TOOLS, on_toolbar=True, checkable=True, tool=tool)
+def _tool(tool: Tool, key: str, tip: str) -> ActionSpec:
+    name = tool.value.replace(" ", "-").removesuffix("-class")
+    return ActionSpec(tool.value.capitalize(), (key,), Menu.TOOLS, checkable=True, tool=tool, icon=name, tip=tip,
+                      section="tools", toolbar_text=tool.value.capitalize())
 
 
 def _class(number: int) -> ActionSpec:
@@ -53,23 +76,31 @@ def _class(number: int) -> ActionSpec:
 class Command(Enum):
     """Every command of the window, in menu order."""
 
-    OPEN_FOLDER = ActionSpec("Open folder...", ("Ctrl+O",), Menu.FILE)
-    SAVE = ActionSpec("Save correction", ("Ctrl+S",), Menu.FILE)
-    PREVIOUS_IMAGE = ActionSpec("Previous image", ("A", "Left"), Menu.IMAGE)
-    NEXT_IMAGE = ActionSpec("Next image", ("D", "Right"), Menu.IMAGE)
-    UNDO = ActionSpec("Undo", ("Ctrl+Z",), Menu.EDIT)
-    REDO = ActionSpec("Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), Menu.EDIT)
-    ACCEPT_PREDICTION = ActionSpec("Accept prediction as working mask", ("Ctrl+Shift+A",), Menu.EDIT)
-    RESET_TO_GROUND_TRUTH = ActionSpec("Reset to ground truth", ("Ctrl+Shift+R",), Menu.EDIT)
-    SAVE_AS_GROUND_TRUTH = ActionSpec("Save as ground truth...", (), Menu.EDIT)  # no shortcut: never by accident
-    BRUSH = _tool(Tool.BRUSH, "B")
-    ERASER = _tool(Tool.ERASER, "E")
-    FILL = _tool(Tool.FILL, "F")
-    POLYGON = _tool(Tool.POLYGON, "P")
-    PICK = _tool(Tool.PICK, "I")
-    SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS)
-    LARGER_BRUSH = ActionSpec("Larger brush", ("]",), Menu.TOOLS)
-    KEEP_OTHER_CLASSES = ActionSpec("Keep other classes", ("K",), Menu.TOOLS, on_toolbar=True, checkable=True)
+    OPEN_FOLDER = ActionSpec("Open folder...", ("Ctrl+O",), Menu.FILE, icon="open", section="open",
+                             tip="open a dataset folder (images with their masks)")
+    LOAD_MODEL = ActionSpec("Load model...", ("Ctrl+L",), Menu.FILE, icon="load-model", section="open",
+                            tip="load a checkpoint to predict with (Model panel)")
+    SAVE = ActionSpec("Save correction", ("Ctrl+S",), Menu.FILE, icon="save", section="save",
+                      tip="save the working mask into segstudio-corrections/ (the ground truth is kept)")
+    QUIT = ActionSpec("Quit", ("Ctrl+Q",), Menu.FILE, icon="quit", section="quit")
+    PREVIOUS_IMAGE = ActionSpec("Previous image", ("A", "Left"), Menu.IMAGE, icon="previous")
+    NEXT_IMAGE = ActionSpec("Next image", ("D", "Right"), Menu.IMAGE, icon="next")
+    UNDO = ActionSpec("Undo", ("Ctrl+Z",), Menu.EDIT, icon="undo", section="history")
+    REDO = ActionSpec("Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), Menu.EDIT, icon="redo", section="history")
+    ACCEPT_PREDICTION = ActionSpec("Accept prediction as working mask", ("Ctrl+Shift+A",), Menu.EDIT,
+                                   icon="accept-prediction", section="mask")
+    RESET_TO_GROUND_TRUTH = ActionSpec("Reset to ground truth", ("Ctrl+Shift+R",), Menu.EDIT, icon="reset", section="mask")
+    SAVE_AS_GROUND_TRUTH = ActionSpec("Save as ground truth...", (), Menu.EDIT, section="truth")  # never by accident
+    BRUSH = _tool(Tool.BRUSH, "B", "paint the selected class")
+    ERASER = _tool(Tool.ERASER, "E", "paint 'unlabelled' (or the background when the data set has no such value)")
+    FILL = _tool(Tool.FILL, "F", "flood-fill the connected region under the cursor")
+    POLYGON = _tool(Tool.POLYGON, "P", "click the corners; double-click, right-click or Enter closes it")
+    PICK = _tool(Tool.PICK, "I", "click the mask to select the class under the cursor")
+    SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS, section="size")
+    LARGER_BRUSH = ActionSpec("Larger brush", ("]",), Menu.TOOLS, section="size")
+    KEEP_OTHER_CLASSES = ActionSpec("Keep other classes", ("K",), Menu.TOOLS, checkable=True, icon="keep-other-classes",
+                                    section="scope", toolbar_text="Keep other classes",
+                                    tip="paint only over unlabelled or background pixels; other classes stay")
     CLASS_1 = _class(1)
     CLASS_2 = _class(2)
     CLASS_3 = _class(3)
@@ -79,11 +110,18 @@ class Command(Enum):
     CLASS_7 = _class(7)
     CLASS_8 = _class(8)
     CLASS_9 = _class(9)
-    TOGGLE_PREDICTION = ActionSpec("Toggle prediction", ("V",), Menu.VIEW)
-    TOGGLE_ERROR_MAP = ActionSpec("Toggle error map", ("X",), Menu.VIEW)
-    FIT = ActionSpec("Fit to window", ("Ctrl+0",), Menu.VIEW)
-    ACTUAL_SIZE = ActionSpec("Actual size (1:1)", ("Ctrl+1",), Menu.VIEW)
-    HELP = ActionSpec("Keyboard shortcuts", ("F1",), Menu.HELP)
+    TOGGLE_PREDICTION = ActionSpec("Show prediction", ("V",), Menu.VIEW, checkable=True, icon="prediction",
+                                   section="layers", tip="the model's prediction layer", toolbar_text="Prediction")
+    TOGGLE_ERROR_MAP = ActionSpec("Show error map", ("X",), Menu.VIEW, checkable=True, icon="error-map",
+                                  section="layers", tip="where the working mask and the ground truth disagree",
+                                  toolbar_text="Error map")
+    FIT = ActionSpec("Fit to window", ("Ctrl+0",), Menu.VIEW, icon="fit", section="zoom")
+    ACTUAL_SIZE = ActionSpec("Actual size (1:1)", ("Ctrl+1",), Menu.VIEW, icon="actual-size", section="zoom")
+    RESET_LAYOUT = ActionSpec("Reset panel layout", (), Menu.VIEW, section="panels-end",
+                              tip="put every panel back where it starts")
+    HELP = ActionSpec("Keyboard shortcuts", ("F1",), Menu.HELP, icon="help")
+    ABOUT = ActionSpec("About segstudio", (), Menu.HELP, icon="about",
+                       tip="versions of segstudio, Python, Qt and PyTorch")
 
     @property
     def spec(self) -> ActionSpec:
@@ -99,6 +137,22 @@ class Command(Enum):
         return Command[f"CLASS_{number}"]
 
 
+class ToolbarSlot(Enum):
+    """Toolbar entries that are not commands."""
+
+    SEPARATOR = "separator"
+    BRUSH_SIZE = "brush size"
+
+
+_SEP = ToolbarSlot.SEPARATOR
+TOOLBAR: tuple[Command | ToolbarSlot, ...] = (
+    Command.OPEN_FOLDER, Command.SAVE, _SEP, Command.UNDO, Command.REDO, _SEP,
+    Command.BRUSH, Command.ERASER, Command.FILL, Command.POLYGON, Command.PICK, _SEP,
+    ToolbarSlot.BRUSH_SIZE, Command.KEEP_OTHER_CLASSES, _SEP,
+    Command.TOGGLE_PREDICTION, Command.TOGGLE_ERROR_MAP, _SEP, Command.FIT, Command.ACTUAL_SIZE,
+)  # fmt: skip
+RECENT_MENU_TITLE = "Open recent"
+
 # Keys that are not actions, for the help dialog.
 OTHER_KEYS = (
     ("Peek at ground truth (hold)", QKeySequence(PEEK_KEY).toString()),
@@ -108,15 +162,45 @@ OTHER_KEYS = (
 )
 
 
+def tooltip(spec: ActionSpec) -> str:
+    keys = f" ({spec.keys[0]})" if spec.keys else ""
+    return f"{spec.text.removesuffix('...')}{keys}" + (f"\n{spec.tip[0].upper()}{spec.tip[1:]}" if spec.tip else "")
+
+
+class BrushSizeControl(QWidget):
+    """"Size", a slider and the size in pixels: the toolbar's brush (and eraser) size."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setRange(MIN_BRUSH_SIZE, SLIDER_MAX_BRUSH)
+        self.slider.setFixedWidth(110)
+        self.value = QLabel(self)
+        self.value.setMinimumWidth(self.value.fontMetrics().horizontalAdvance("000 px") + 4)
+        self.setToolTip("Brush and eraser size in image pixels ([ smaller, ] larger)")
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 0)
+        layout.addWidget(QLabel("Size", self))
+        layout.addWidget(self.slider)
+        layout.addWidget(self.value)
+
+    def show_size(self, size: int) -> None:
+        self.value.setText(f"{size} px")
+
+
 class WindowActions(QObject):
     """The actions of one window, built from a slot per :class:`Command` (every command needs one).
 
     ``brush_size_chosen(int)`` when the user moves the toolbar's slider (:meth:`show_brush_size` moves it
-    without emitting); ``peek_changed(bool)`` when :data:`PEEK_KEY` goes down (True) or up (False) in the window.
+    without emitting); ``peek_changed(bool)`` when :data:`PEEK_KEY` goes down (True) or up (False) in the window;
+    ``recent_folder_chosen(Path)`` from File > Open recent, ``recent_cleared()`` when its list is cleared.
     """
 
     brush_size_chosen = Signal(int)
     peek_changed = Signal(bool)
+    recent_folder_chosen = Signal(object)
+    recent_cleared = Signal()
 
     def __init__(self, host: QMainWindow, slots: Mapping[Command, Callable[[], object]]) -> None:
         super().__init__(host)
@@ -125,16 +209,21 @@ class WindowActions(QObject):
             raise ValueError(f"no slot for the commands {', '.join(missing)}")
         self._host = host
         self._menus: dict[Menu, QMenu] = {}
-        self.toolbar = QToolBar("Tools", host)
+        self._sections: dict[Menu, str] = {}
+        self._actions = {command: self._add(command, slots[command]) for command in Command}
+        self.recent_menu = QMenu(RECENT_MENU_TITLE, host)
+        self.menu(Menu.FILE).insertMenu(self._actions[Command.LOAD_MODEL], self.recent_menu)
+        self.set_recent_folders([])
+        self._panels_end = self.menu(Menu.VIEW).insertSeparator(self._actions[Command.RESET_LAYOUT])
+        self.toolbar = QToolBar("Toolbar", host)
         self.toolbar.setObjectName("toolbar-tools")
+        self.toolbar.setIconSize(QSize(TOOLBAR_ICON_SIZE, TOOLBAR_ICON_SIZE))
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         host.addToolBar(self.toolbar)
-        self._actions = {command: self._add(command.spec, slots[command]) for command in Command}
-        self.brush_slider = QSlider(Qt.Orientation.Horizontal, host)
-        self.brush_slider.setRange(MIN_BRUSH_SIZE, SLIDER_MAX_BRUSH)
-        self.brush_slider.setFixedWidth(120)
-        self.brush_slider.setToolTip("brush size ([ and ])")
+        self.brush_size = BrushSizeControl(host)
+        self.brush_slider = self.brush_size.slider
         self.brush_slider.valueChanged.connect(self.brush_size_chosen)
-        self.toolbar.addWidget(self.brush_slider)
+        self._fill_toolbar()
         host.installEventFilter(self)  # the peek key: key events the focused widget left to the window
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
@@ -144,20 +233,42 @@ class WindowActions(QObject):
             return True
         return False
 
-    def _add(self, spec: ActionSpec, slot: Callable[[], object]) -> QAction:
+    def _add(self, command: Command, slot: Callable[[], object]) -> QAction:
+        spec = command.spec
         action = QAction(spec.text, self._host)
+        action.setObjectName(f"action-{command.name.lower()}")
         action.setShortcuts([QKeySequence(key) for key in spec.keys])
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.setCheckable(spec.checkable)
+        action.setToolTip(tooltip(spec))
+        if spec.icon is not None:
+            action.setIcon(icon(spec.icon))
+        if spec.toolbar_text:
+            action.setIconText(spec.toolbar_text)
         action.triggered.connect(lambda _checked=False: slot())
         self._host.addAction(action)
         if spec.menu is not None:
             if spec.menu not in self._menus:
-                self._menus[spec.menu] = self._host.menuBar().addMenu(spec.menu.value)
+                self._menus[spec.menu] = self._host.menuBar().addMenu(f"&{spec.menu.value}")
+                self._menus[spec.menu].setToolTipsVisible(True)
+            elif self._sections.get(spec.menu) != spec.section:
+                self._menus[spec.menu].addSeparator()
+            self._sections[spec.menu] = spec.section
             self._menus[spec.menu].addAction(action)
-        if spec.on_toolbar:
-            self.toolbar.addAction(action)
         return action
+
+    def _fill_toolbar(self) -> None:
+        for entry in TOOLBAR:
+            if entry is ToolbarSlot.SEPARATOR:
+                self.toolbar.addSeparator()
+            elif entry is ToolbarSlot.BRUSH_SIZE:
+                self.toolbar.addWidget(self.brush_size)
+            else:
+                action = self._actions[entry]
+                self.toolbar.addAction(action)
+                button = self.toolbar.widgetForAction(action)
+                if isinstance(button, QToolButton) and not entry.spec.toolbar_text:
+                    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
     def action(self, command: Command) -> QAction:
         return self._actions[command]
@@ -169,6 +280,12 @@ class WindowActions(QObject):
     def menu(self, menu: Menu) -> QMenu:
         return self._menus[menu]
 
+    def toolbar_commands(self) -> list[Command]:
+        """The commands on the toolbar, left to right."""
+        return [entry for entry in TOOLBAR if isinstance(entry, Command)]
+
+    # -- state shown by the actions ----------------------------------------------------------------------
+
     def show_tool(self, tool: Tool) -> None:
         """Check ``tool``'s action, uncheck the other tools'."""
         for command, action in self._actions.items():
@@ -178,11 +295,54 @@ class WindowActions(QObject):
     def show_keep_other_classes(self, keep: bool) -> None:
         self._actions[Command.KEEP_OTHER_CLASSES].setChecked(keep)
 
+    def show_layers(self, prediction: bool, error_map: bool) -> None:
+        """Check the layer toggles as the layers are shown."""
+        self._actions[Command.TOGGLE_PREDICTION].setChecked(prediction)
+        self._actions[Command.TOGGLE_ERROR_MAP].setChecked(error_map)
+
     def show_brush_size(self, size: int) -> None:
         """Move the slider to ``size`` (its end for larger brushes) without emitting ``brush_size_chosen``."""
         self.brush_slider.blockSignals(True)
         self.brush_slider.setValue(min(self.brush_slider.maximum(), size))
         self.brush_slider.blockSignals(False)
+        self.brush_size.show_size(size)
+
+    # -- File > Open recent, View > panels -----------------------------------------------------------------
+
+    def set_recent_folders(self, folders: Sequence[Path]) -> None:
+        """List ``folders`` (most recent first) under File > Open recent; one that is gone shows greyed out."""
+        menu = self.recent_menu
+        menu.clear()
+        self._recent_actions: list[QAction] = []
+        for number, folder in enumerate(folders, start=1):
+            present = folder.is_dir()
+            label = f"{folder.name or folder}  ({folder.parent})" + ("" if present else "  - not found")
+            prefix = f"&{number} " if number < 10 else "1&0 "
+            action = menu.addAction(prefix + label.replace("&", "&&"))
+            action.setToolTip(str(folder))
+            action.setEnabled(present)
+            action.triggered.connect(lambda _checked=False, f=folder: self.recent_folder_chosen.emit(f))
+            self._recent_actions.append(action)
+        if folders:
+            menu.addSeparator()
+            menu.addAction("Clear list").triggered.connect(lambda _checked=False: self.recent_cleared.emit())
+        menu.setEnabled(bool(folders))
+
+    def recent_folders_shown(self) -> list[tuple[str, bool]]:
+        """(text, enabled) of each folder entry under File > Open recent."""
+        return [(action.text(), action.isEnabled()) for action in self._recent_actions]
+
+    def choose_recent(self, index: int) -> None:
+        """Trigger the ``index``-th entry of File > Open recent, as a click would."""
+        self._recent_actions[index].trigger()
+
+    def add_panel_toggles(self, toggles: Iterable[QAction]) -> None:
+        """Put the panels' show/hide actions (a dock's toggleViewAction) in the View menu."""
+        view = self.menu(Menu.VIEW)
+        for toggle in toggles:
+            view.insertAction(self._panels_end, toggle)
+
+    # -- help ----------------------------------------------------------------------------------------------
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(action, keys) for every action and the keys that are not actions: what the help dialog lists."""
@@ -190,8 +350,9 @@ class WindowActions(QObject):
         return rows + list(OTHER_KEYS)
 
     def show_help(self, parent: QWidget | None = None) -> None:
-        rows = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>" for name, keys in self.shortcuts())
+        rows = "".join(f"<tr><td>{html.escape(name)}</td><td><b>{html.escape(keys)}</b></td></tr>"
+                       for name, keys in self.shortcuts() if keys)
         QMessageBox.information(parent, "Keyboard shortcuts", f"<table cellspacing=4>{rows}</table>")
 
 
-__all__ = ["PEEK_KEY", "ActionSpec", "Command", "Menu", "WindowActions"]
+__all__ = ["PEEK_KEY", "TOOLBAR", "ActionSpec", "BrushSizeControl", "Command", "Menu", "ToolbarSlot", "WindowActions"]

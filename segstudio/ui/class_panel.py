@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +38,15 @@ def swatch(colour: tuple[int, int, int], size: int = 14) -> QIcon:
     pixmap = QPixmap(size, size)
     pixmap.fill(QColor(*colour))
     return QIcon(pixmap)
+
+
+SHOWN_CLASS_ROWS = 12  # the class list never shrinks below this many rows (fewer when there are fewer classes)
+
+
+def _compact(button: QPushButton) -> None:
+    """As wide as its text needs, not the style's minimum: three buttons in a row fit the narrow Classes panel."""
+    button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 18)
 
 
 class _ClassList(QListWidget):
@@ -81,6 +91,7 @@ class ClassPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         for button in (self.add_button, self.rename_button, self.colour_button):
+            _compact(button)
             buttons.addWidget(button)
         self.instances_label = QLabel("Instances", self)
         self.instances = QListWidget(self)
@@ -117,6 +128,9 @@ class ClassPanel(QWidget):
             self.list.addItem(item)
         self.list.setCurrentRow(min(current, labels.num_classes - 1))
         self.list.blockSignals(False)
+        rows = min(self.list.count(), SHOWN_CLASS_ROWS)
+        row_height = max(self.list.sizeHintForRow(0), 1) if rows else 0
+        self.list.setMinimumHeight(rows * row_height + 2 * self.list.frameWidth())
         if self._instances is not None:
             self.set_instances(self._instances)  # class names may have changed
 

@@ -1,6 +1,7 @@
 """The canvas's layer styles and the layer panel kept in step: the user's changes, the shortcuts that toggle a
 layer, the main view (prediction and error map shown once an image has both ground truth and a prediction), the
-opacities remembered between runs, and the error map's legend in the colours the canvas draws with.
+opacities and the visibility the user chose remembered between runs, and the error map's legend in the colours the
+canvas draws with.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ def _opacity_key(kind: LayerKind) -> str:
     return f"opacity/{kind.name}"
 
 
+def _visible_key(kind: LayerKind) -> str:
+    return f"visible/{kind.name}"
+
+
 class LayerController(QObject):
     """Layer styles of one window: the canvas draws them, the panel shows and changes them."""
 
@@ -29,6 +34,7 @@ class LayerController(QObject):
         self._canvas = canvas
         self._panel = panel
         self._touched: set[LayerKind] = set()  # layers whose visibility the user changed this run
+        self._chosen: dict[LayerKind, bool] = {}  # visibility the user chose, this run or an earlier one
         panel.style_changed.connect(self._on_user_change)
         canvas.palettes_changed.connect(self._show_legend_colours)
         self._show_legend_colours()
@@ -58,6 +64,8 @@ class LayerController(QObject):
         self._panel.set_legend_colours(palettes.errors, background)
 
     def _on_user_change(self, kind: LayerKind, style: LayerStyle) -> None:
+        if style.visible != self.style(kind).visible:
+            self._chosen[kind] = style.visible
         self._touched.add(kind)
         self._canvas.set_layer_style(kind, style)
 
@@ -72,8 +80,14 @@ class LayerController(QObject):
                 self.set_style(kind, replace(style, visible=True))
 
     def restore(self, settings: QSettings) -> None:
-        """The opacities of the last run (visibility is not remembered: each run starts from the defaults)."""
+        """The opacities of the last run, and the visibility the user chose in a run before (which the main view
+        rule then leaves alone, as if chosen in this run)."""
         for kind in LayerKind:
+            visible = settings.value(_visible_key(kind))
+            if visible is not None:
+                self._chosen[kind] = str(visible).lower() in ("true", "1")
+                self._touched.add(kind)
+                self.set_style(kind, replace(self.style(kind), visible=self._chosen[kind]))
             opacity = settings.value(_opacity_key(kind))
             if opacity is None:
                 continue
@@ -86,6 +100,8 @@ class LayerController(QObject):
     def save(self, settings: QSettings) -> None:
         for kind in LayerKind:
             settings.setValue(_opacity_key(kind), self.style(kind).opacity)
+        for kind, visible in self._chosen.items():
+            settings.setValue(_visible_key(kind), visible)
 
 
 __all__ = ["LayerController"]

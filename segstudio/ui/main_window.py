@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow
+from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from segstudio.app.demo_model import SYNTHETIC_WORDS, DemoTrainingSettings
 from segstudio.app.project import Project, open_project
@@ -29,12 +29,14 @@ from segstudio.core.layers import LayerKind
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave_files import Recoverable
 from segstudio.io.datasets import Dataset
+from segstudio.ui.about import show_about
 from segstudio.ui.actions import Command, WindowActions
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_editing import ClassEditingController
 from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.dataset_scores import DatasetScoresController
 from segstudio.ui.demo_model import DemoController
+from segstudio.ui.docks import Panel, WindowDocks
 from segstudio.ui.editing import EditingCommands
 from segstudio.ui.file_list import FileList
 from segstudio.ui.image_loading import ImageLoading
@@ -45,6 +47,7 @@ from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.model_results import ModelResults
 from segstudio.ui.predictions import PredictionController
 from segstudio.ui.recovery import RecoveryController
+from segstudio.ui.resources import app_icon, style_sheet
 from segstudio.ui.saving import SaveController
 from segstudio.ui.status import StatusLine
 from segstudio.ui.tools import Tool
@@ -73,6 +76,8 @@ class MainWindow(QMainWindow):
     def __init__(self, *, interactive: bool = True, settings: QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle(window_title(None, None))
+        self.setWindowIcon(app_icon())
+        self.setStyleSheet(style_sheet())
         self.interactive = interactive
         self.settings = settings if settings is not None else app_settings()
         self.remembered = WindowSettings(self.settings)
@@ -89,16 +94,10 @@ class MainWindow(QMainWindow):
         self.layer_panel = LayerPanel({kind: self.canvas.layer_style(kind) for kind in LayerKind}, self)
         self.metrics_panel = MetricsPanel(self)
         self.model_panel = ModelPanel(self.pool, self)
-        area = Qt.DockWidgetArea
-        for title, widget, where in (
-            ("Images", self.file_list, area.LeftDockWidgetArea), ("Classes", self.class_panel, area.RightDockWidgetArea),
-            ("Layers", self.layer_panel, area.RightDockWidgetArea), ("Metrics", self.metrics_panel, area.BottomDockWidgetArea),
-            ("Model", self.model_panel, area.RightDockWidgetArea),
-        ):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(f"dock-{title.lower()}")  # saveState/restoreState find docks by name
-            dock.setWidget(widget)
-            self.addDockWidget(where, dock)
+        self.docks = WindowDocks(self, {
+            Panel.IMAGES: self.file_list, Panel.CLASSES: self.class_panel, Panel.LAYERS: self.layer_panel,
+            Panel.METRICS: self.metrics_panel, Panel.MODEL: self.model_panel,
+        })
 
         self.loading = ImageLoading(self.pool, self)
         self.saving = SaveController(self.pool, interactive=interactive, dialog_parent=self)
@@ -113,9 +112,13 @@ class MainWindow(QMainWindow):
         self.status_line = StatusLine(self.statusBar(), self.canvas, interactive=interactive, dialog_parent=self)
         self.commands = WindowActions(self, self._command_slots())
         self.commands.show_tool(self.canvas.tools.tool)
+        self.commands.add_panel_toggles(self.docks.toggle_actions())
         self._wire()
-        self.remembered.restore(self, self.canvas, self.layers)
+        if not self.remembered.restore(self, self.canvas, self.layers, self.file_list.view):
+            self.docks.size_default()  # for the size the window has now
+        self.commands.set_recent_folders(self.remembered.recent_folders)
         self.commands.show_brush_size(self.canvas.tools.size)  # also when the size did not change
+        self._show_layer_toggles()
         self.status_line.refresh()
 
         self.autosave_timer = QTimer(self)
@@ -129,7 +132,9 @@ class MainWindow(QMainWindow):
         editing, layers, canvas = self.editing, self.layers, self.canvas
         slots: dict[Command, Callable[[], object]] = {
             Command.OPEN_FOLDER: self.choose_folder,
+            Command.LOAD_MODEL: self.choose_model,
             Command.SAVE: self.saving.save,
+            Command.QUIT: self.close,
             Command.PREVIOUS_IMAGE: lambda: self.step_image(-1),
             Command.NEXT_IMAGE: lambda: self.step_image(1),
             Command.UNDO: editing.undo,
@@ -144,7 +149,9 @@ class MainWindow(QMainWindow):
             Command.TOGGLE_ERROR_MAP: lambda: layers.toggle(LayerKind.ERROR_MAP),
             Command.FIT: canvas.fit,
             Command.ACTUAL_SIZE: canvas.actual_size,
+            Command.RESET_LAYOUT: self.docks.arrange_default,
             Command.HELP: lambda: self.commands.show_help(self),
+            Command.ABOUT: lambda: show_about(self),
         }
         slots |= {Command.for_tool(tool): (lambda t=tool: editing.set_tool(t)) for tool in Tool}
         slots |= {Command.for_class(n): (lambda n=n: self.class_panel.select(n)) for n in range(1, 10)}
@@ -160,6 +167,10 @@ class MainWindow(QMainWindow):
         self.canvas.brush_size_changed.connect(lambda _size: self.status_line.refresh())
         self.commands.brush_size_chosen.connect(self.canvas.set_brush_size)
         self.commands.peek_changed.connect(self.canvas.set_peek_truth)
+        self.commands.recent_folder_chosen.connect(self.open_folder)
+        self.commands.recent_cleared.connect(self._clear_recent)
+        self.layer_panel.style_changed.connect(lambda _kind, _style: self._show_layer_toggles())
+        self.dataset_opened.connect(lambda _dataset: self.docks.fit_list_columns(self.file_list.view, "Dice"))
         self.editing.tool_changed.connect(self.commands.show_tool)
         self.editing.tools_changed.connect(self.status_line.refresh)
         self.editing.status.connect(show)
@@ -191,6 +202,19 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_folder(Path(folder))
 
+    def choose_model(self) -> None:
+        """File > Load model...: the Model panel comes forward and asks for the file."""
+        self.docks.bring_forward(Panel.MODEL)
+        self.model_panel.choose_file()
+
+    def _clear_recent(self) -> None:
+        self.remembered.clear_recent()
+        self.commands.set_recent_folders([])
+
+    def _show_layer_toggles(self) -> None:
+        self.commands.show_layers(self.layers.style(LayerKind.PREDICTION).visible,
+                                  self.layers.style(LayerKind.ERROR_MAP).visible)
+
     def open_folder(self, folder: Path, *, image: str | None = None) -> None:
         """Open a dataset folder: it is listed and paired on the "scan" worker (a network drive or a first-time
         layout detection must not freeze the window); then ``image`` or the first one loads, also on a worker.
@@ -220,7 +244,7 @@ class MainWindow(QMainWindow):
         self.class_panel.select(min(1, dataset.spec.labels.num_classes - 1))
         self.file_list.set_dataset(dataset)
         self.model_panel.set_dataset_labels(dataset.spec.labels)
-        self.remembered.remember_folder(dataset.root)
+        self.commands.set_recent_folders(self.remembered.remember_folder(dataset.root))
         try:
             first = dataset.sample(image).key if image else (self.file_list.neighbour(0) if dataset.samples else None)
         except KeyError as missing:
@@ -287,6 +311,7 @@ class MainWindow(QMainWindow):
         self._show_title()
         self.status_line.refresh()
         self.layers.show_main_view(session)
+        self._show_layer_toggles()
         self.sample_loaded.emit(key)
         self.results.image_shown()
 
@@ -374,7 +399,7 @@ class MainWindow(QMainWindow):
             return
         self.autosave_timer.stop()
         self.saving.close()  # a pending save finishes (and marks the work saved) before the last autosave
-        self.remembered.save(self, self.canvas, self.layers)
+        self.remembered.save(self, self.canvas, self.layers, self.file_list.view)
         self.pool.shutdown(5000)
         self.saving.closed()
         super().closeEvent(event)

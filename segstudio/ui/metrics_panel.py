@@ -9,10 +9,12 @@ scored (:func:`segstudio.app.score_sources.dataset_line`)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,6 +29,19 @@ COLUMNS = (
     "class", "overlap", "combined", "union", "IoU", "Dice",
     "overlap vs pred", "combined vs pred", "union vs pred", "IoU vs pred", "Dice vs pred",
 )  # fmt: skip
+COUNT_COLUMNS = frozenset(("overlap", "combined", "union", "overlap vs pred", "combined vs pred", "union vs pred"))
+# What the headers say (two lines keep the narrow panel's columns narrow) and explain.
+HEADER_TEXTS = {name: name.replace(" vs pred", "\nvs pred") if "vs pred" in name else
+                (f"{name}\nvs truth" if name != "class" else name) for name in COLUMNS}
+HEADER_TIPS = {
+    "overlap": "pixels of the class in both the working mask and the ground truth",
+    "combined": "pixels of the class in the working mask plus those in the ground truth",
+    "union": "pixels of the class in either (combined - overlap)",
+    "IoU": "overlap / union, working mask vs ground truth",
+    "Dice": "2 x overlap / combined, working mask vs ground truth",
+}
+HEADER_TIPS |= {f"{name} vs pred": tip.replace("ground truth", "the model's prediction") for name, tip in HEADER_TIPS.items()}
+SHOW_COUNTS_TEXT = "Show pixel counts (overlap, combined, union)"
 
 
 def fmt_ratio(value: float | None) -> str:
@@ -46,28 +61,95 @@ class MetricsPanel(QWidget):
         self._session: ImageSession | None = None
         self._selected: int | None = None
         self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for column, name in enumerate(COLUMNS):
+            header_item = QTableWidgetItem(HEADER_TEXTS[name])
+            header_item.setToolTip(HEADER_TIPS.get(name, "the class (select it in the Classes panel for its counts)"))
+            self.table.setHorizontalHeaderItem(column, header_item)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setDefaultSectionSize(20)
-        self.summary_truth = QLabel("vs ground truth: n/a", self)
-        self.summary_prediction = QLabel("vs prediction: n/a", self)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        # Fixed widths: measuring contents on every stroke's refresh would cost time and make columns jump.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header.setStretchLastSection(False)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.show_counts_action = QAction(SHOW_COUNTS_TEXT, self)
+        self.show_counts_action.setCheckable(True)
+        self.show_counts_action.toggled.connect(self.show_counts)
+        header.addAction(self.show_counts_action)
+        self._size_columns()
+        self.show_counts(False)
+        # "truth" and "pred", as in the table's headers: each line fits the narrow panel on one line.
+        self.summary_truth = QLabel("vs truth: n/a", self)
+        self.summary_truth.setToolTip("the image's working mask against its ground truth, mean over the classes present")
+        self.summary_prediction = QLabel("vs pred: n/a", self)
+        self.summary_prediction.setToolTip("the image's working mask against the model's prediction: how much it was changed")
         self.selected_line = QLabel("", self)
         self.dataset_line = QLabel("dataset (prediction vs truth): n/a", self)
-        self.dataset_line.setWordWrap(True)
+        for label in (self.summary_truth, self.summary_prediction, self.selected_line, self.dataset_line):
+            label.setWordWrap(True)  # the panel is narrow; a long line must not widen its column
+        self.selected_line.setToolTip("the selected class's figures; right-click the table's header for every class's counts")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary_truth)
         layout.addWidget(self.summary_prediction)
+        layout.addWidget(self.table, 1)
         layout.addWidget(self.selected_line)
         layout.addWidget(self.dataset_line)
-        layout.addWidget(self.table)
+        layout.addStretch(1)  # what the table's rows leave: below the lines, not inside an empty table
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.refresh)
+
+    def _size_columns(self) -> None:
+        """Each column as wide as the widest text it can hold ("0.0000", "1,234,567", its header)."""
+        metrics = self.table.fontMetrics()
+        header = self.table.horizontalHeader()
+        padding = 2 * self.table.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 2
+        for column, name in enumerate(COLUMNS[1:], start=1):
+            widest = "12,345,678" if name in COUNT_COLUMNS else "0.0000"
+            texts = [widest, *HEADER_TEXTS[name].split("\n")]
+            header.resizeSection(column, max(metrics.horizontalAdvance(text) for text in texts) + padding)
+        self._size_class_column()
+
+    def _size_class_column(self) -> None:
+        names = [self.table.item(row, 0).text() for row in range(self.table.rowCount()) if self.table.item(row, 0)]
+        metrics = self.table.fontMetrics()
+        widest = max([metrics.horizontalAdvance(name) for name in names] + [metrics.horizontalAdvance("Pedestrian")])
+        padding = 2 * self.table.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 8  # a cell's margins
+        self.table.horizontalHeader().resizeSection(0, min(widest + padding, 160))
+        self.updateGeometry()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        """Never narrower than the class names with their IoU and Dice columns (the pixel counts may scroll)."""
+        hint = super().minimumSizeHint()
+        header = self.table.horizontalHeader()
+        columns = sum(header.sectionSize(c) for c, name in enumerate(COLUMNS) if name not in COUNT_COLUMNS)
+        scrollbar = self.table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        margins = self.layout().contentsMargins() if self.layout() is not None else None
+        sides = 0 if margins is None else margins.left() + margins.right()
+        return QSize(max(hint.width(), columns + 2 * self.table.frameWidth() + scrollbar + sides), hint.height())
+
+    def _fit_rows(self) -> None:
+        """No taller than its rows (many classes: as tall as the panel allows, then it scrolls)."""
+        table = self.table
+        scrollbar = table.horizontalScrollBar().sizeHint().height() if self.show_counts_action.isChecked() else 0
+        rows = sum(table.rowHeight(row) for row in range(table.rowCount()))
+        table.setMaximumHeight(table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth() + scrollbar)
+
+    def show_counts(self, shown: bool) -> None:
+        """Show or hide the pixel-count columns (overlap, combined, union); IoU and Dice always show."""
+        for column, name in enumerate(COLUMNS):
+            self.table.setColumnHidden(column, name in COUNT_COLUMNS and not shown)
+        if self.show_counts_action.isChecked() != shown:
+            self.show_counts_action.setChecked(shown)
+        self._fit_rows()
+
+    def visible_columns(self) -> list[str]:
+        return [name for column, name in enumerate(COLUMNS) if not self.table.isColumnHidden(column)]
 
     def set_session(self, session: ImageSession | None) -> None:
         """Show ``session``'s figures and follow its edits (strokes, undo, redo, accept, reset) the way the canvas
@@ -102,8 +184,8 @@ class MetricsPanel(QWidget):
         session = self._session
         if session is None:
             self.table.setRowCount(0)
-            self.summary_truth.setText("vs ground truth: n/a")
-            self.summary_prediction.setText("vs prediction: n/a")
+            self.summary_truth.setText("vs truth: n/a")
+            self.summary_prediction.setText("vs pred: n/a")
             self.selected_line.setText("")
             return
         truth = session.scores_vs_truth()
@@ -111,10 +193,18 @@ class MetricsPanel(QWidget):
         names = session.labels.names
         if self.table.rowCount() != len(names):
             self.table.setRowCount(len(names))
-            for row, name in enumerate(names):
-                self.table.setItem(row, 0, QTableWidgetItem(name))
+            for row in range(len(names)):
+                self.table.setItem(row, 0, QTableWidgetItem(""))
                 for column in range(1, len(COLUMNS)):
-                    self.table.setItem(row, column, QTableWidgetItem(""))
+                    cell = QTableWidgetItem("")
+                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self.table.setItem(row, column, cell)
+        if [self.table.item(row, 0).text() for row in range(len(names))] != list(names):  # added or renamed
+            for row, name in enumerate(names):
+                self.table.item(row, 0).setText(name)
+                self.table.item(row, 0).setToolTip(name)
+            self._size_class_column()
+            self._fit_rows()
         for row in range(len(names)):
             cells = self.row_texts(row, truth, prediction)
             for column, text in enumerate(cells, start=1):
@@ -122,23 +212,21 @@ class MetricsPanel(QWidget):
                 if item.text() != text:
                     item.setText(text)
         self.summary_truth.setText(
-            "vs ground truth: " + ("no ground truth" if truth is None else
+            "vs truth: " + ("no ground truth" if truth is None else
                                    f"mean IoU {fmt_ratio(truth.mean_iou)}, mean Dice {fmt_ratio(truth.mean_dice)}")
         )
         self.summary_prediction.setText(
-            "vs prediction: " + ("no prediction" if prediction is None else
+            "vs pred: " + ("no prediction" if prediction is None else
                                  f"mean IoU {fmt_ratio(prediction.mean_iou)}, mean Dice {fmt_ratio(prediction.mean_dice)}")
         )
         if self._selected is not None and 0 <= self._selected < len(names) and (truth or prediction) is not None:
             parts = []
             for what, scores in (("vs ground truth", truth), ("vs prediction", prediction)):
                 if scores is not None:
-                    c = scores.classes[self._selected]
-                    parts.append(
-                        f"{what}: overlap {fmt_count(c.overlap)}, combined {fmt_count(c.combined)}, "
-                        f"union {fmt_count(c.union)}, IoU {fmt_ratio(c.iou)}, Dice {fmt_ratio(c.dice)}"
-                    )
-            self.selected_line.setText(f"{names[self._selected]} - " + "; ".join(parts))
+                    c = scores.classes[self._selected]  # IoU and Dice are in the table's row
+                    parts.append(f"{what}: overlap {fmt_count(c.overlap)}, combined {fmt_count(c.combined)}, "
+                                 f"union {fmt_count(c.union)}")
+            self.selected_line.setText(f"{names[self._selected]}, pixels " + "; ".join(parts))
         else:
             self.selected_line.setText("")
 

@@ -117,7 +117,7 @@ def test_next_previous_and_keys(qtbot, window: MainWindow, camvid_folder: Path) 
     QTest.keyClick(window, Qt.Key.Key_E)
     assert window.canvas.tools.tool.name == "ERASER"
     names = " ".join(name for name, _keys in window.commands.shortcuts())
-    for needed in ("Undo", "Redo", "Next image", "Toggle prediction", "Peek at ground truth"):
+    for needed in ("Undo", "Redo", "Next image", "Show prediction", "Peek at ground truth"):
         assert needed in names
 
 

@@ -297,6 +297,7 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, loaded: LoadedSample) -> None:
         self.saving.loaded(loaded)
         self.show_session(loaded.key, loaded.session)
+        self.model_panel.show_prediction_notes(loaded.notes)
         if loaded.notes:
             self.status_line.show("; ".join(loaded.notes), 15000)
 
@@ -384,6 +385,7 @@ class MainWindow(QMainWindow):
         if key != self.current_key:
             return
         self.show_session(key, session)
+        self.model_panel.show_prediction_notes(())  # the model's own prediction, at the image's size
         self.prediction_applied.emit(key)
         self.results.score_shown_image()
 

@@ -200,6 +200,23 @@ def test_a_resume_state_is_refused_in_words_and_the_error_clears(qtbot, window: 
     assert "mine.safetensors" in panel.info.text()
 
 
+def test_a_prediction_of_another_size_opens_resized_and_the_panel_says_so(qtbot, window: MainWindow,  # noqa: ANN001
+                                                                         shared_data: Path) -> None:
+    """ISBI's shipped 256 px predictions of its 512 px test slices: the image opens with the prediction at its
+    size, and the note stays with the image (every "vs prediction" figure is computed on the resized mask)."""
+    panel = window.model_panel
+    with qtbot.waitSignal(window.sample_loaded, timeout=30000):
+        window.open_folder(shared_data / "isbi2012", image="test/images/3")
+    session = window.canvas.session
+    assert session.prediction is not None and session.prediction.shape == (512, 512)
+    assert panel.prediction_note.isVisibleTo(panel)
+    assert "Prediction resized from 256x256 to 512x512 (nearest neighbour): 3_predict.png" in panel.prediction_note.text()
+    assert "resized from 256x256 to 512x512" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.sample_loaded, timeout=30000):
+        window.load("train/images/0")  # no prediction: nothing to say
+    assert not panel.prediction_note.isVisibleTo(panel)
+
+
 def test_label_set_mismatch_is_a_clear_message(qtbot, window: MainWindow, demo_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
     open_folder(qtbot, window, demo_folder)
     wrong = tiny_checkpoint(tmp_path / "six.safetensors", LabelSet.with_count(6))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import site
 import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -27,25 +28,24 @@ from PySide6.QtWidgets import QApplication
 
 DISTRIBUTION = "segstudio"
 _MARKER = Path("icons")  # a folder of that name says the resources are really there
-_ICON_SIZES = (16, 20, 24, 32, 48)  # Qt scales the nearest one for other sizes and device pixel ratios
+_ICON_SIZES = (16, 20, 32)  # menus, the toolbar, larger uses; Qt scales the nearest one for other sizes
 
 
 class ResourcesMissing(FileNotFoundError):
     """The resources folder is nowhere this install puts it (a broken install)."""
 
 
-def _candidates() -> list[Path]:
-    found: list[Path] = []
+def _candidates() -> Iterator[Path]:
+    """Where the folder may be, most likely first; lazily, as reading an installed file list takes a while."""
     bundle = getattr(sys, "_MEIPASS", None)
     if getattr(sys, "frozen", False) and bundle:
-        found.append(Path(bundle) / "resources")
+        yield Path(bundle) / "resources"
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file():  # a source checkout, not a site-packages that happens to hold one
-        found.append(checkout / "resources")
-    found.extend(_installed_data())
+        yield checkout / "resources"
+    yield from _installed_data()
     installed = Path("share") / DISTRIBUTION / "resources"
-    found.extend(base / installed for base in (Path(sys.prefix), Path(site.getuserbase()), checkout))
-    return found
+    yield from (base / installed for base in (Path(sys.prefix), Path(site.getuserbase()), checkout))
 
 
 def _installed_data() -> list[Path]:
@@ -65,10 +65,11 @@ def _installed_data() -> list[Path]:
 @cache
 def resources_dir() -> Path:
     """The resources folder of this install; :class:`ResourcesMissing` names where it was looked for."""
-    candidates = _candidates()
-    for candidate in candidates:
+    candidates = []
+    for candidate in _candidates():
         if (candidate / _MARKER).is_dir():
             return candidate
+        candidates.append(candidate)
     looked = ", ".join(str(path) for path in candidates) or "nowhere (no bundle, checkout or installed files)"
     raise ResourcesMissing(f"segstudio's resources folder was not found; looked in {looked}. Reinstall segstudio.")
 
@@ -94,14 +95,18 @@ def _icon(name: str, ink: str) -> QIcon:
     renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
     if not renderer.isValid():
         return QIcon()
+    app = QApplication.instance()
+    ratio = app.devicePixelRatio() if isinstance(app, QApplication) else 1.0  # sharp on a high-DPI screen
     icon = QIcon()
     for size in _ICON_SIZES:
-        pixmap = QPixmap(QSize(size, size))
+        pixels = round(size * ratio)
+        pixmap = QPixmap(QSize(pixels, pixels))
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        renderer.render(painter, QRectF(0, 0, size, size))
+        renderer.render(painter, QRectF(0, 0, pixels, pixels))
         painter.end()
+        pixmap.setDevicePixelRatio(ratio)
         icon.addPixmap(pixmap)  # the disabled look is generated from it by the style
     return icon
 

@@ -114,8 +114,10 @@ def test_an_installed_wheel_finds_its_resources(tmp_path: Path) -> None:
     assert any(n.endswith("data/share/segstudio/resources/style.qss") for n in names)
     for how in ("--prefix", "--target"):
         place = tmp_path / how.strip("-")
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", how, str(place),
-                        str(wheel)], check=True, capture_output=True)
+        # --ignore-installed: without it pip uninstalls this environment's segstudio (the checkout's editable
+        # install) before installing into the other place
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--ignore-installed", "--no-deps", "--no-index",
+                        how, str(place), str(wheel)], check=True, capture_output=True)
         packages = place if how == "--target" else next(place.glob("lib/python*/site-packages"))
         found = subprocess.run(
             [sys.executable, "-c", "import segstudio, segstudio.ui.resources as r; print(segstudio.__file__); "
@@ -128,3 +130,6 @@ def test_an_installed_wheel_finds_its_resources(tmp_path: Path) -> None:
         assert Path(module).is_relative_to(packages)  # the installed copy, not the checkout
         assert Path(folder).resolve() == (place / "share" / "segstudio" / "resources").resolve()
         assert int(count) == len(resources.icon_names())
+    still = subprocess.run([sys.executable, "-c", "import segstudio; print(segstudio.__file__)"], capture_output=True,
+                           text=True, cwd=tmp_path)
+    assert still.returncode == 0 and Path(still.stdout.strip()).is_relative_to(REPO)  # this environment untouched

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from segstudio.io.demo_dataset import ensure_demo_dataset
 from segstudio.io.project_file import user_data_dir
 from segstudio.ui.main_window import MainWindow
+from segstudio.ui.resources import app_icon
 
 SCREENSHOT_TIMEOUT_MS = 60000
 DEMO_SCREENSHOT_TIMEOUT_MS = 240000  # training the demo model on first start: about half a minute, more on a busy CPU
@@ -35,6 +36,8 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setApplicationName("segstudio")
         app.setOrganizationName("segstudio")
+        app.setDesktopFileName("segstudio")  # Wayland matches the window to the installed menu entry and its icon
+        app.setWindowIcon(app_icon())
     return app  # type: ignore[return-value]
 
 

@@ -118,6 +118,11 @@ class WindowDocks:
         dock.show()
         dock.raise_()
 
+    def in_front(self, panel: Panel) -> bool:
+        """Whether ``panel`` shows (docked and not behind another panel's tab, or floating)."""
+        dock = self._docks[panel]
+        return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
     def fit_list_columns(self, view: QAbstractItemView, last_header: str) -> None:
         """Widen the Images panel so ``view``'s columns up to the one headed ``last_header`` show whole (never
         narrower, never beyond :data:`MAX_LEFT_SHARE` of the window); a floating or hidden panel stays as it is."""

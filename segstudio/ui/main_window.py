@@ -369,6 +369,9 @@ class MainWindow(QMainWindow):
         self.dataset_scored.connect(lambda _result: demo.dataset_scored())
         self.demo = demo
         demo.start()
+        if demo.training:  # the first start: its progress is in the Model panel, then the scores are what to see
+            self.docks.bring_forward(Panel.MODEL)
+            demo.shown.connect(lambda: self.docks.bring_forward(Panel.METRICS) if self.docks.in_front(Panel.MODEL) else None)
         return demo
 
     def load_model(self, path: Path, *, predict: bool | str = False) -> None:

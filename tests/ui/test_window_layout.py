@@ -215,3 +215,21 @@ def test_the_layers_the_user_hid_stay_hidden_after_a_restart(qtbot, settings_fil
     assert second.layers.style(LayerKind.PREDICTION).visible  # never chosen: the main view still applies
     assert not second.commands.action(Command.TOGGLE_ERROR_MAP).isChecked()
     assert second.commands.action(Command.TOGGLE_PREDICTION).isChecked()
+
+
+def test_the_demo_shows_its_training_in_the_model_panel_then_its_scores(  # noqa: ANN001
+    qtbot, settings_file: Path, open_windows, tmp_path: Path, one_torch_thread,
+) -> None:
+    from segstudio.app.demo_model import DemoTrainingSettings
+    from segstudio.io.demo_dataset import ensure_demo_dataset
+
+    folder = ensure_demo_dataset(tmp_path / "demo")
+    window = make_window(qtbot, settings_file, open_windows, DEFAULT_SIZE)
+    open_and_wait(qtbot, window, folder)
+    assert window.docks.in_front(Panel.METRICS) and not window.docks.in_front(Panel.MODEL)
+    tiny = DemoTrainingSettings(epochs=2, samples_per_epoch=8, crop_size=64, batch_size=4, max_seconds=20)
+    demo = window.start_demo(folder, tiny)
+    assert demo.training and window.docks.in_front(Panel.MODEL)  # the first start's progress
+    with qtbot.waitSignal(demo.shown, timeout=120000):
+        pass
+    assert window.docks.in_front(Panel.METRICS)  # then the scores of the model just trained

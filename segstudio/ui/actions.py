@@ -148,7 +148,7 @@ _SEP = ToolbarSlot.SEPARATOR
 TOOLBAR: tuple[Command | ToolbarSlot, ...] = (
     Command.OPEN_FOLDER, Command.SAVE, _SEP, Command.UNDO, Command.REDO, _SEP,
     Command.BRUSH, Command.ERASER, Command.FILL, Command.POLYGON, Command.PICK, _SEP,
-    ToolbarSlot.BRUSH_SIZE, Command.KEEP_OTHER_CLASSES, _SEP,
+    ToolbarSlot.BRUSH_SIZE, _SEP, Command.KEEP_OTHER_CLASSES, _SEP,
     Command.TOGGLE_PREDICTION, Command.TOGGLE_ERROR_MAP, _SEP, Command.FIT, Command.ACTUAL_SIZE,
 )  # fmt: skip
 RECENT_MENU_TITLE = "Open recent"
@@ -220,6 +220,9 @@ class WindowActions(QObject):
         self.toolbar.setIconSize(QSize(TOOLBAR_ICON_SIZE, TOOLBAR_ICON_SIZE))
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         host.addToolBar(self.toolbar)
+        self._toolbar_toggle = self.toolbar.toggleViewAction()
+        self._toolbar_toggle.setText("Toolbar")
+        self.menu(Menu.VIEW).insertAction(self._panels_end, self._toolbar_toggle)
         self.brush_size = BrushSizeControl(host)
         self.brush_slider = self.brush_size.slider
         self.brush_slider.valueChanged.connect(self.brush_size_chosen)
@@ -337,10 +340,10 @@ class WindowActions(QObject):
         self._recent_actions[index].trigger()
 
     def add_panel_toggles(self, toggles: Iterable[QAction]) -> None:
-        """Put the panels' show/hide actions (a dock's toggleViewAction) in the View menu."""
+        """Put the panels' show/hide actions (a dock's toggleViewAction) in the View menu, above the toolbar's."""
         view = self.menu(Menu.VIEW)
         for toggle in toggles:
-            view.insertAction(self._panels_end, toggle)
+            view.insertAction(self._toolbar_toggle, toggle)
 
     # -- help ----------------------------------------------------------------------------------------------
 

@@ -87,7 +87,7 @@ def test_toolbar_tools_with_names_the_brush_size_labelled_and_apart_from_keep_ot
     labels = [label.text() for label in actions.brush_size.findChildren(QLabel)]
     assert "Size" in labels
     position = TOOLBAR.index(ToolbarSlot.BRUSH_SIZE)
-    assert TOOLBAR[position - 1] is ToolbarSlot.SEPARATOR
+    assert TOOLBAR[position - 1] is TOOLBAR[position + 1] is ToolbarSlot.SEPARATOR
     assert actions.brush_size.toolTip().startswith("Brush and eraser size")
 
     actions.show_tool(Tool.FILL)
@@ -129,7 +129,12 @@ def test_panel_toggles_go_into_the_view_menu(qtbot) -> None:  # noqa: ANN001
     toggles = [QAction(name, host) for name in ("Images panel", "Metrics panel")]
     actions.add_panel_toggles(toggles)
     view = [a.text() for a in actions.menu(Menu.VIEW).actions() if not a.isSeparator()]
-    assert view.index("Images panel") < view.index("Metrics panel") < view.index("Reset panel layout")
+    assert view.index("Images panel") < view.index("Metrics panel") < view.index("Toolbar") < view.index("Reset panel layout")
+    toolbar_toggle = next(a for a in actions.menu(Menu.VIEW).actions() if a.text() == "Toolbar")
+    actions.toolbar.hide()  # closed from its context menu, say
+    assert not toolbar_toggle.isChecked()
+    toolbar_toggle.trigger()  # and back from View
+    assert actions.toolbar.isVisible()
 
 
 def test_peek_key_and_the_help_list(qtbot) -> None:  # noqa: ANN001

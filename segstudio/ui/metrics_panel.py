@@ -98,7 +98,7 @@ class MetricsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.selected_line)
         layout.addWidget(self.dataset_line)
-        layout.addStretch(1)  # what the table's rows leave: below the lines, not inside an empty table
+        layout.addStretch(0)  # what the table's rows leave (it grows first): below the lines, not in an empty table
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-_RUNS = re.compile(r"([0-9]+)|([^0-9]+)")
+_DIGITS = re.compile(r"([0-9]+)")
 
 
 def natural_key(text: str) -> tuple[tuple[tuple[int, int | str], ...], str]:
@@ -13,9 +13,13 @@ def natural_key(text: str) -> tuple[tuple[tuple[int, int | str], ...], str]:
     sorts before text at the same place (``1a`` before ``a1``). Names equal under that rule (``a2`` / ``A02``)
     fall back to the plain text, so the order is total: sorting is the same whatever order the names came in."""
     runs: list[tuple[int, int | str]] = []
-    for digits, other in _RUNS.findall(text):
-        # (kind, value): the kinds differ before an int ever meets a str, so mixed names compare without error.
-        runs.append((0, int(digits)) if digits else (1, other.casefold()))
+    # split() alternates text and digit runs (text first, possibly empty); (kind, value) pairs make the kinds differ
+    # before an int ever meets a str, so mixed names compare without error.
+    for index, run in enumerate(_DIGITS.split(text)):
+        if index % 2:
+            runs.append((0, int(run)))
+        elif run:
+            runs.append((1, run.casefold()))
     return tuple(runs), text
 
 

@@ -1,11 +1,11 @@
 """The rows of the file list: one per image of the open dataset, with its name, split, whether it has ground truth
 and a prediction, its correction state, and the mean IoU / Dice of its prediction against the ground truth.
 
-Names sort naturally (``2`` before ``10``, :func:`segstudio.core.natural_order.natural_key`); ties keep that order of
-the images' keys, so train and test images of the same name always come in the same order. The correction column
-says "edited" while an image holds unsaved work (this run's, or recovered from an autosave) and "saved" once it has
-a correction file. The scores say what they are of (:meth:`SampleTableModel.set_score_source`): the model that
-predicted the image, or the dataset's prediction folder.
+Names sort naturally (``2`` before ``10``, :func:`segstudio.core.natural_order.natural_key`); ties keep that order
+(name, then split, then the dataset's order), so train and test images of the same name always come in the same
+order. The correction column says "edited" while an image holds unsaved work (this run's, or recovered from an
+autosave) and "saved" once it has a correction file. The scores say what they are of
+(:meth:`SampleTableModel.set_score_source`): the model that predicted the image, or the dataset's prediction folder.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class SampleTableModel(QAbstractTableModel):
         self.thumbnails: Thumbnails | None = None
         self._row_index: dict[str, int] = {}
         self._base_order: dict[str, int] = {}  # key -> position in the natural order of keys (ties keep it)
+        self._natural: dict[str, object] = {}  # name or split -> its natural sort key
         self._sort_column = 0
         self._sort_order = Qt.SortOrder.AscendingOrder
 
@@ -72,8 +73,12 @@ class SampleTableModel(QAbstractTableModel):
                  sample.key in corrected)
                 for sample in dataset.samples
             ]
-        ordered = sorted((entry[0] for entry in self._rows), key=natural_key)
-        self._base_order = {key: position for position, key in enumerate(ordered)}
+        # Each name's and split's natural key once, not at every re-sort (a score arriving re-sorts a list sorted
+        # by IoU). The order ties keep: by name, then split, then the dataset's order.
+        natural = self._natural = {text: natural_key(text) for entry in self._rows for text in entry[1:3]}
+        rows = self._rows
+        ordered = sorted(range(len(rows)), key=lambda at: (natural[rows[at][1]], natural[rows[at][2]], at))
+        self._base_order = {rows[at][0]: position for position, at in enumerate(ordered)}
         self._rows = self._sorted(self._rows)
         self._reindex()
         self.endResetModel()
@@ -98,7 +103,8 @@ class SampleTableModel(QAbstractTableModel):
             unsaved = self._unsaved
             return lambda entry: 2 if entry[0] in unsaved else int(entry[5])
         if column in (NAME_COLUMN, SPLIT_COLUMN):
-            return lambda entry: natural_key(entry[column + 1])
+            natural = self._natural
+            return lambda entry: natural[entry[column + 1]]
         return lambda entry: entry[column + 1]
 
     def _sorted(self, rows: list[_Row]) -> list[_Row]:
@@ -106,11 +112,11 @@ class SampleTableModel(QAbstractTableModel):
         if column < 0 or not rows:
             return rows
         position = self._base_order
-        rows = sorted(rows, key=lambda entry: position.get(entry[0], 0))  # ties stay in the keys' natural order
+        rows = sorted(rows, key=lambda entry: position.get(entry[0], 0))  # ties stay in the natural order
         return sorted(rows, key=self._key_of(column), reverse=order == Qt.SortOrder.DescendingOrder)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort the rows by ``column``, stable: equal rows keep the natural order of their keys."""
+        """Sort the rows by ``column``, stable: equal rows keep the natural order (name, split)."""
         self._sort_column, self._sort_order = column, order
         self._resort()
 

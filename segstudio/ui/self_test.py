@@ -77,6 +77,7 @@ def run_self_test(out: TextIO | None = None) -> int:
         work = Path(temporary)
         window = report.step("window on screen", lambda: _open_window(work))
         if window is not None:
+            report.step("icons and style sheet found", _check_resources)
             report.step("demo data set opened", lambda: _open_demo(window, work))
         torch_info = report.step("torch and torchvision", _import_torch)
         devices = torch_info["devices"] if torch_info else ["cpu"]
@@ -115,6 +116,21 @@ def _open_window(work: Path) -> tuple[str, Any]:
     window.show()
     app.processEvents()
     return f"Qt {qVersion()}, PySide6 {pyside_version}, platform {app.platformName()}", window
+
+
+def _check_resources() -> str:
+    """Every icon the window's commands name loads: a bundle or wheel built without ``resources/`` fails here."""
+    from segstudio.ui.actions import Command
+    from segstudio.ui.resources import icon, resources_dir
+
+    folder = resources_dir()
+    wanted = sorted({command.spec.icon for command in Command if command.spec.icon is not None})
+    missing = [name for name in wanted if icon(name).isNull()]
+    if missing:
+        raise RuntimeError(f"icons missing or unreadable in {folder / 'icons'}: {', '.join(missing)}")
+    if not (folder / "style.qss").is_file():
+        raise RuntimeError(f"no style sheet at {folder / 'style.qss'}")
+    return f"{len(wanted)} icons and style.qss in {folder}"
 
 
 def _open_demo(window: Any, work: Path) -> str:

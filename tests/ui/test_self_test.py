@@ -23,10 +23,10 @@ def test_the_self_test_passes_from_source_and_writes_nothing_of_the_users(isolat
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = result.stdout
-    for step in ("window on screen", "demo data set opened", "torch and torchvision", "UNet predicts on cpu",
+    for step in ("window on screen", "icons and style sheet found", "demo data set opened", "torch and torchvision", "UNet predicts on cpu",
                  "Mask R-CNN predicts on cpu", "stroke: live figures = recount", "save and read back bit-exact"):
         assert f"ok    {step}" in report, report
-    assert "self-test passed: 7 steps" in report
+    assert "self-test passed: 8 steps" in report
     assert "torch 2." in report and "from source" in report
     assert list(isolated_user_data.iterdir()) == []  # no settings, demo or project written for the user
 
@@ -43,4 +43,20 @@ def test_a_broken_step_fails_the_self_test_and_names_it(qtbot, monkeypatch: pyte
     report = out.getvalue()
     assert "FAIL  Mask R-CNN predicts on cpu" in report and "torchvision::nms does not exist" in report
     assert "ok    UNet predicts on cpu" in report  # the other steps still ran
-    assert "self-test FAILED: 1 of 7 steps (Mask R-CNN predicts on cpu)" in report
+    assert "self-test FAILED: 1 of 8 steps (Mask R-CNN predicts on cpu)" in report
+
+
+def test_a_missing_resources_folder_fails_the_self_test(qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: ANN001
+    """A bundle or wheel built without resources/ shows no icons: the self-test says so, naming where it looked."""
+    from segstudio.ui import resources
+
+    monkeypatch.setattr(resources, "_candidates", lambda: iter([tmp_path / "nowhere"]))
+    resources.forget()
+    try:
+        out = io.StringIO()
+        assert run_self_test(out) == 1
+    finally:
+        monkeypatch.undo()
+        resources.forget()
+    report = out.getvalue()
+    assert "FAIL  icons and style sheet found" in report and "resources folder was not found" in report

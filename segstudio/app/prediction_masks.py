@@ -10,7 +10,7 @@ Predictions come from other programs in other shapes, and a labeler should still
 
 Neither happens silently: each is a note in the result (:attr:`PredictionMask.notes`) that the window shows with
 the image and that scores computed on it carry. Ground truth is never resized: it is what every score is
-measured against, so one of another size is refused (:func:`truth_size_problem` says why and what to do).
+measured against, so one of another size is refused (:func:`read_truth_classes` says why and what to do).
 """
 
 from __future__ import annotations
@@ -95,13 +95,17 @@ def resize_nearest(values: np.ndarray, size: Size) -> np.ndarray:
     return np.ascontiguousarray(values[rows[:, None], columns[None, :]])
 
 
-def truth_size_problem(path: Path, stored: Size, size: Size) -> FileProblem:
-    """Why ground truth of another size is refused rather than resized, and what to do."""
-    return FileProblem(
-        path,
-        f"ground truth is {stored[0]}x{stored[1]} but its image is {size[0]}x{size[1]}; ground truth is never "
-        "resized (every score is measured against it): fix or replace the file",
-    )
+def read_truth_classes(path: Path, labels: LabelSet, value_map: ValueMap | None, size: Size) -> np.ndarray:
+    """A semantic ground-truth mask's class ids, which must be the image's ``size``: ground truth is what every
+    score is measured against, so one of another size is refused (naming the file and what to do), never resized."""
+    truth = read_class_mask(path, labels, value_map=value_map)
+    if truth.shape != (size[1], size[0]):
+        raise FileProblem(
+            path,
+            f"ground truth is {truth.shape[1]}x{truth.shape[0]} but its image is {size[0]}x{size[1]}; ground truth is "
+            "never resized (every score is measured against it): fix or replace the file",
+        )
+    return truth
 
 
 def _thresholded(path: Path, labels: LabelSet, truth_map: ValueMap | None, notes: list[str]) -> np.ndarray | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.app.prediction_masks import read_prediction, truth_size_problem, truth_value_map
+from segstudio.app.prediction_masks import read_prediction, read_truth_classes, truth_value_map
 from segstudio.core.instances import InstanceMask
 from segstudio.core.session import ImageSession
 from segstudio.core.working_source import WorkingSource
@@ -25,7 +25,7 @@ from segstudio.core.errors import FileProblem
 from segstudio.io.file_state import FileState
 from segstudio.io.images import read_image
 from segstudio.io.corrections import instance_classes, read_correction
-from segstudio.io.mask_files import read_class_mask, read_instance_mask
+from segstudio.io.mask_files import read_instance_mask
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback
 
 
@@ -96,9 +96,7 @@ def load_sample(
             truth_instances = read_instance_mask(truth_path)
             truth = instance_classes(truth_path, truth_instances, labels, size)
         else:
-            truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None)
-            if truth.shape != (size[1], size[0]):
-                raise truth_size_problem(truth_path, (truth.shape[1], truth.shape[0]), size)
+            truth = read_truth_classes(truth_path, labels, source.value_map if source else None, size)
     report(2)
     # A prediction of another size is shown resized to the image, a probability map thresholded, each with a
     # note; one that cannot be used at all must not keep the image and its ground truth from opening: it is

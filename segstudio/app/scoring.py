@@ -16,14 +16,13 @@ from types import MappingProxyType
 
 import numpy as np
 
-from segstudio.app.prediction_masks import read_prediction, truth_size_problem, truth_value_map
+from segstudio.app.prediction_masks import read_prediction, read_truth_classes, truth_value_map
 from segstudio.core.mask_comparison import compare_masks
 from segstudio.core.metrics import DatasetEvaluator, DatasetScores, Scores
 from segstudio.core.value_map import ValueMap
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.io.images import image_size
-from segstudio.io.mask_files import read_class_mask
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,7 @@ def score_image(
         if truth_path is None:
             return ImageScore(sample.key, None, None, None)
         source = dataset.ground_truth_source(sample)
-        truth = read_class_mask(truth_path, labels, value_map=source.value_map if source else None)
-        size = image_size(sample.image)
-        if truth.shape != (size[1], size[0]):
-            raise truth_size_problem(truth_path, (truth.shape[1], truth.shape[0]), size)
+        truth = read_truth_classes(truth_path, labels, source.value_map if source else None, image_size(sample.image))
     if not isinstance(prediction, np.ndarray):
         path, value_map = _prediction_file(dataset, sample, prediction)
         if path is None:

@@ -184,7 +184,7 @@ def main() -> int:
         band = speckled[rows : rows + 1024]
         flip = rng.random(band.shape, dtype=np.float32) < 0.2
         band[flip] = rng.integers(0, NUM_CLASSES, int(flip.sum()), dtype=np.uint8)
-    noisy = best_of(lambda: confusion_matrix(gt, speckled, NUM_CLASSES, IGNORE), 3)
+    noisy = best_of(lambda s=speckled: confusion_matrix(gt, s, NUM_CLASSES, IGNORE), 3)
     del speckled
     print()
     print("(a) full confusion matrix (best of runs)")

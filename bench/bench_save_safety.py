@@ -108,7 +108,7 @@ def main() -> int:
             saving = median_seconds(save, args.repeats) - median_seconds(autosave_only, args.repeats)
             print(f"{label + f' {width}x{height}':<44} {saving * 1e3:>8.1f}ms {plain * 1e3:>8.1f}ms {saving / plain:>7.2f}")
 
-        from segstudio.models.checkpoints import _sniff  # the sniffer alone, private on purpose
+        from segstudio.models.checkpoints.files import _sniff  # the sniffer alone, private on purpose
 
         checkpoint = work / "weights.safetensors"
         import safetensors.numpy

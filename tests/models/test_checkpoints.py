@@ -29,14 +29,13 @@ from segstudio.models.checkpoints import (
     LoadedModel,
     ProblemKind,
     WeightsFamily,
-    _Format,
-    _sniff,
     identify_state_dict,
     load_checkpoint,
     load_weights_file,
     read_checkpoint_meta,
     save_checkpoint,
 )
+from segstudio.models.checkpoints.files import _Format, _sniff  # private: the sniffer alone
 from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.registry import ModelConfig, Task, build_model
 

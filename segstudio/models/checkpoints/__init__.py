@@ -49,7 +49,6 @@ from __future__ import annotations
 
 from segstudio.models.checkpoints.adapters import load_weights_file
 from segstudio.models.checkpoints.files import RESUME_FORMAT, RESUME_SUFFIX, model_beside
-from segstudio.models.checkpoints.files import _Format, _sniff  # private: tests and bench/ use the sniffer alone
 from segstudio.models.checkpoints.format import (
     FORMAT_NAME,
     FORMAT_VERSION,

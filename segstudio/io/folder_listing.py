@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from segstudio.core.natural_order import natural_key
 from segstudio.io.images import IMAGE_SUFFIXES
 
 # Folders segstudio writes itself, and folders no dataset keeps images in.
@@ -18,7 +19,7 @@ SKIPPED_FOLDERS = frozenset({
 
 
 def image_files(folder: Path) -> dict[str, str]:
-    """``{file name: stem}`` of the image files directly in ``folder`` (by extension), sorted by name."""
+    """``{file name: stem}`` of the image files directly in ``folder`` (by extension), in natural order (``2`` before ``10``)."""
     found: dict[str, str] = {}
     try:
         entries = list(os.scandir(folder))
@@ -31,7 +32,7 @@ def image_files(folder: Path) -> dict[str, str]:
         stem, dot, suffix = name.rpartition(".")
         if dot and f".{suffix.lower()}" in IMAGE_SUFFIXES and entry.is_file():
             found[name] = stem
-    return dict(sorted(found.items()))
+    return {name: found[name] for name in sorted(found, key=natural_key)}
 
 
 def folders_with_images(root: Path, max_depth: int = 4) -> Iterator[tuple[Path, dict[str, str]]]:
@@ -47,7 +48,7 @@ def folders_with_images(root: Path, max_depth: int = 4) -> Iterator[tuple[Path, 
         try:
             children = sorted(
                 (e for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".") and e.name not in SKIPPED_FOLDERS),
-                key=lambda e: e.name,
+                key=lambda e: natural_key(e.name),
             )
         except OSError:
             continue

@@ -38,7 +38,9 @@ class Canvas(QWidget):
     """Shows one :class:`ImageSession` and forwards gestures to a :class:`ToolController`.
 
     Signals: ``cursor_moved(x, y, class_or_minus_1)`` in image pixels (-1 outside the image);
-    ``class_picked(int)``; ``edited(Rect)`` after every change a gesture made; ``view_changed()``;
+    ``class_picked(int)``; ``edited(Rect)`` after every change a gesture made; ``stroke_ended()`` when the mouse
+    is released or a gesture cancelled (a stroke that painted back what it painted changes nothing, so no edit says
+    it ended); ``view_changed()``;
     ``brush_size_changed(int)``; ``tool_refused(str)``: a gesture did nothing for a reason the user must see
     (e.g. the eraser has no value to write in this label set), for the status bar; ``palettes_changed()``: the
     colours masks are drawn in changed (a new session or label set), e.g. for the error map's legend.
@@ -47,6 +49,7 @@ class Canvas(QWidget):
     cursor_moved = Signal(int, int, int)
     class_picked = Signal(int)
     edited = Signal(object)
+    stroke_ended = Signal()
     view_changed = Signal()
     brush_size_changed = Signal(int)
     tool_refused = Signal(str)
@@ -373,6 +376,7 @@ class Canvas(QWidget):
             return
         if event.button() == Qt.MouseButton.LeftButton:
             self._apply(self.tools.release(self.widget_to_image(event.position())))
+            self.stroke_ended.emit()
 
     def leaveEvent(self, event) -> None:
         old, self._mouse = self._mouse, None

@@ -44,6 +44,7 @@ class EditingCommands(QObject):
     def set_tool(self, tool: Tool) -> None:
         tools = self._canvas.tools
         tools.cancel()  # a polygon or stroke of the previous tool is dropped, not finished by the new one
+        self._saving.unsaved.note()  # a stroke closed here may have changed nothing
         tools.tool = tool
         self._canvas.update()
         self.tool_changed.emit(tool)

@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         self.class_panel.class_selected.connect(self.editing.set_class)
         self.class_panel.class_selected.connect(self.metrics_panel.set_selected_class)
         self.canvas.class_picked.connect(self.class_panel.select)
+        self.canvas.stroke_ended.connect(self.saving.unsaved.note)
         self.canvas.brush_size_changed.connect(self.commands.show_brush_size)
         self.canvas.brush_size_changed.connect(lambda _size: self.status_line.refresh())
         self.commands.brush_size_chosen.connect(self.canvas.set_brush_size)

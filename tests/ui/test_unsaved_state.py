@@ -203,3 +203,34 @@ def test_a_non_interactive_window_closes_as_before_and_its_autosave_keeps_the_wo
     paint(qtbot, window, 60, 60)
     assert window.close()
     assert [entry.sample_key for entry in AutosaveStore.for_dataset(window.dataset).pending()] == [key]
+
+
+def test_a_stroke_that_paints_back_what_it_painted_leaves_no_star(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    """The class changed mid-stroke (a number key) and the stroke painted its pixels back: nothing changed, so the
+    title and the list must not claim unsaved work once the mouse is released."""
+    open_and_wait(qtbot, window, camvid_folder)
+    canvas = window.canvas
+    start = canvas.image_to_widget(60, 60).toPoint()
+    end = start + QPoint(30, 10)
+    window.class_panel.select(8)
+    canvas.tools.size = 40  # a wide stroke of class 8, so the narrow one below paints only over class 8
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(canvas, end)
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    canvas.tools.size = 6
+    window.saving.save(wait=True)
+    assert not window.isWindowModified()
+    before = window.canvas.session.mask.copy()
+    start = canvas.image_to_widget(60, 60).toPoint()  # the save's status line may have moved the view
+    end = start + QPoint(30, 10)
+    window.class_panel.select(3)
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(canvas, end)
+    assert window.isWindowModified()  # a stroke counts from its first dab
+    window.class_panel.select(8)
+    QTest.mouseMove(canvas, start)
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    qtbot.wait(10)
+    np.testing.assert_array_equal(window.canvas.session.mask, before)
+    assert not window.isWindowModified() and "*" not in shown_title(window)
+    assert mark(window, window.current_key) == SAVED_MARK

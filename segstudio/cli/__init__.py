@@ -14,7 +14,7 @@ from pathlib import Path
 from segstudio import __version__
 from segstudio.bundle import apply_bundle_settings
 from segstudio.cli.dataset import _run_demo, _run_scan
-from segstudio.cli.desktop import _run_app, _run_open, _run_self_test
+from segstudio.cli.desktop import _run_app, _run_open, _run_self_test, window_size
 from segstudio.cli.evaluate import _run_evaluate
 from segstudio.cli.exits import EXIT_CRASH, EXIT_OK, EXIT_USAGE
 
@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, metavar="FILE.png",
                         help="with no command: open the demo, wait for its model (trained on first start) and its "
                         "predictions, render the main window to this PNG and exit")
+    parser.add_argument("--window-size", type=window_size, metavar="WxH",
+                        help="the window's size in pixels, e.g. 1600x1000 (default: as it was left, or 1400x900 on a "
+                        "first start); with --screenshot, the size of the picture")
     parser.add_argument("--self-test", action="store_true",
                         help="check this install end to end (window offscreen, demo data, a UNet and a Mask R-CNN "
                         "predicting on every device, a stroke's live figures, a save read back), print a report and "
@@ -104,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     open_.add_argument("--image", metavar="NAME", help="the image to show first (file name stem or sample key)")
     open_.add_argument("--model", type=Path, metavar="FILE", help="a checkpoint (ours or torchvision weights) to predict the shown image with, on a worker")
     open_.add_argument("--screenshot", type=Path, metavar="FILE.png", help="render the window to this PNG and exit")
+    open_.add_argument("--window-size", type=window_size, metavar="WxH", help="the window's size in pixels, e.g. 1600x1000")
     open_.set_defaults(command=_run_open, command_name="open")
 
     demo = commands.add_parser("demo", help="generate the built-in demo dataset and score the demo model on it (the "

@@ -25,6 +25,25 @@ def _run_self_test(_args: argparse.Namespace) -> int:
     return run_self_test()
 
 
+MIN_WINDOW_SIZE = (640, 400)
+MAX_WINDOW_SIZE = 16384
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """``"1600x1000"`` -> ``(1600, 1000)``; argparse reports the ValueError's words as a usage error."""
+    width, sep, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height)) if sep else None
+    except ValueError:
+        size = None
+    if size is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; write width x height in pixels, e.g. 1600x1000")
+    if not (MIN_WINDOW_SIZE[0] <= size[0] <= MAX_WINDOW_SIZE and MIN_WINDOW_SIZE[1] <= size[1] <= MAX_WINDOW_SIZE):
+        raise argparse.ArgumentTypeError(
+            f"{text} is outside {MIN_WINDOW_SIZE[0]}x{MIN_WINDOW_SIZE[1]} .. {MAX_WINDOW_SIZE}x{MAX_WINDOW_SIZE}")
+    return size
+
+
 def _run_app(args: argparse.Namespace) -> int:
     screenshot = getattr(args, "screenshot", None)
     if screenshot is not None and screenshot.suffix.lower() != ".png":
@@ -32,7 +51,7 @@ def _run_app(args: argparse.Namespace) -> int:
     _check_window_platform()
     from segstudio.ui.app import run_app  # Qt loads here, never for --help or the batch commands
 
-    return run_app(None, screenshot=screenshot)
+    return run_app(None, screenshot=screenshot, window_size=getattr(args, "window_size", None))
 
 
 def _run_open(args: argparse.Namespace) -> int:
@@ -47,6 +66,7 @@ def _run_open(args: argparse.Namespace) -> int:
     _check_window_platform()
     from segstudio.ui.app import run_app
 
-    return run_app(args.folder, image=args.image, screenshot=args.screenshot, model=args.model)
+    return run_app(args.folder, image=args.image, screenshot=args.screenshot, model=args.model,
+                   window_size=args.window_size)
 
 

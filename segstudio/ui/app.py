@@ -123,12 +123,15 @@ def save_screenshot(window: MainWindow, path: Path) -> None:
 
 def run_app(
     folder: Path | None, *, image: str | None = None, screenshot: Path | None = None, model: Path | None = None,
+    window_size: tuple[int, int] | None = None,
 ) -> int:
     """Open the main window on ``folder`` (None: the last folder, else the demo dataset); ``model``: load that
     checkpoint and predict the shown image (on workers). With ``screenshot``: load (and predict), render the
-    window to that PNG, and exit (no dialogs). Returns the exit status (1 when the prediction failed)."""
+    window to that PNG, and exit (no dialogs). ``window_size``: (width, height) instead of the remembered size. Returns the exit status (1 when the prediction failed)."""
     app = application()
     window = MainWindow(interactive=screenshot is None)
+    if window_size is not None:
+        window.resize(*window_size)
     install_crash_reporter(window)
     probe = os.environ.get(STARTUP_PROBE_VARIABLE)
     if probe:

@@ -392,3 +392,17 @@ def test_an_unexpected_error_is_logged_where_the_user_can_find_it(
     assert str(log) in message
     text = log.read_text()
     assert "Traceback" in text and "ZeroDivisionError: a bug" in text and "segstudio 0." in text
+
+
+@pytest.mark.parametrize("text", ["1600", "1600x", "axb", "10x10", "1600x1000x3", "-1600x1000"])
+def test_a_window_size_that_is_not_one_is_a_usage_error(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["open", ".", "--window-size", text])
+    assert exit_.value.code == 2
+    assert "--window-size" in capsys.readouterr().err
+
+
+def test_window_size_reads_width_by_height() -> None:
+    from segstudio.cli.desktop import window_size
+
+    assert window_size("1600x1000") == (1600, 1000) and window_size("800X600") == (800, 600)

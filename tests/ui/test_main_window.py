@@ -212,9 +212,10 @@ def test_screenshot_command_writes_png(camvid_folder: Path) -> None:
 
     out = SCREENSHOTS / "open_camvid_0016E5_07959.png"
     out.unlink(missing_ok=True)
-    assert main(["open", str(camvid_folder), "--image", "0016E5_07959", "--screenshot", str(out)]) == 0
+    assert main(["open", str(camvid_folder), "--image", "0016E5_07959", "--screenshot", str(out),
+                 "--window-size", "1600x1000"]) == 0
     with Image.open(out) as image:
-        assert image.size[0] > 600 and image.size[1] > 400
+        assert image.size == (1600, 1000)
         pixels = np.asarray(image.convert("RGB"))
     colours = np.unique(pixels.reshape(-1, 3), axis=0)
     assert len(colours) > 2000  # a photograph under a mask, not a blank or black window

@@ -296,7 +296,29 @@ def _labels_and_value_maps(
     if convention.value_map is not None:
         value_map = convention.value_map
         updated = [_with_value_map(s, value_map) if s.role is MaskRole.GROUND_TRUTH and s.kind is MaskKind.SEMANTIC else s for s in updated]
+        updated = [_prediction_like_truth(root, s, value_map, convention.labels, notes) for s in updated]
     return convention.labels, updated
+
+
+def _prediction_like_truth(
+    root: Path, source: MaskSource, value_map: ValueMap, labels: LabelSet, notes: list[str]
+) -> MaskSource:
+    """A prediction folder stored like the ground truth (ISBI-style 0/255 next to 0/255 truth) reads with the
+    truth's value map; one whose values are class ids, or a probability map, stays as it is."""
+    if source.role is not MaskRole.PREDICTION or source.kind is not MaskKind.SEMANTIC or source.value_map is not None:
+        return source
+    stored = {value for value, _class in value_map.pairs}
+    seen: set[int] = set()
+    for _name, raw in _sample_masks(root, source, []):
+        values = MaskValues.of(source.folder, raw)
+        if values.is_colour or len(values.values) == 0:
+            return source  # colours, or a probability map: read as they are
+        seen.update(int(v) for v in values.values)
+    if not seen or not seen <= stored or all(labels.is_valid_value(v) for v in seen):
+        return source
+    notes.append(f"{source.folder}: predictions stored like the ground truth ({', '.join(map(str, sorted(seen)))}): "
+                 "read with its value map")
+    return _with_value_map(source, value_map)
 
 
 def _with_value_map(source: MaskSource, value_map: ValueMap) -> MaskSource:

@@ -144,3 +144,39 @@ def test_evenly_spaced_grey_levels_are_one_class_each(tmp_path: Path, levels: tu
     assert source is not None and source.value_map is not None
     classes = read_class_mask(dataset.ground_truth(dataset.samples[0]), labels, value_map=source.value_map)
     np.testing.assert_array_equal(classes, _stripes(len(levels)))
+
+
+def test_predictions_stored_like_isbi_truth_read_with_its_value_map(tmp_path: Path, shared_data: Path) -> None:
+    """ISBI stores its membrane (class 1) as 0 and the cell interior as 255; a program that wrote its predictions
+    the same way must be read the same way, not refused as "255 is not a class" (which left every score n/a)."""
+    from segstudio.app.prediction_masks import read_prediction
+
+    isbi = shared_data / "isbi2012" / "train"
+    for name in ("0.png", "1.png", "2.png"):
+        truth = np.asarray(Image.open(isbi / "masks" / name))
+        _save_png(tmp_path / "images" / name, np.asarray(Image.open(isbi / "images" / name)))
+        _save_png(tmp_path / "masks" / name, truth)
+        predicted = truth.copy()
+        predicted[:40] = 255 - predicted[:40]  # a model wrong in a band at the top
+        _save_png(tmp_path / "predictions" / name, predicted)
+    dataset = open_dataset(tmp_path, save_project=False)
+    source = next(s for s in dataset.spec.mask_sources if s.folder == "predictions")
+    assert source.value_map == ValueMap.from_pairs({0: 1, 255: 0})
+    assert any("predictions stored like the ground truth" in note for note in dataset.spec.notes)
+    sample = dataset.samples[0]
+    predicted = read_prediction(tmp_path / "predictions" / "0.png", dataset.spec.labels, (512, 512), value_map=source.value_map)
+    truth_classes = read_class_mask(tmp_path / "masks" / "0.png", dataset.spec.labels, value_map=source.value_map)
+    np.testing.assert_array_equal(predicted.classes[40:], truth_classes[40:])
+    np.testing.assert_array_equal(predicted.classes[:40], 1 - truth_classes[:40])
+    assert sample.image.name == "0.png"
+
+
+def test_predictions_holding_class_ids_beside_mapped_truth_stay_class_ids(tmp_path: Path) -> None:
+    for index in range(3):
+        truth = np.where(_stripes(2) == 1, 0, 255).astype(np.uint8)  # foreground stored black, like ISBI
+        _save_png(tmp_path / "images" / f"img{index}.png", np.full((36, 36, 3), 90, np.uint8))
+        _save_png(tmp_path / "masks" / f"img{index}.png", truth)
+        _save_png(tmp_path / "predictions" / f"img{index}.png", _stripes(2))  # 0/1: class ids already
+    dataset = open_dataset(tmp_path, save_project=False)
+    source = next(s for s in dataset.spec.mask_sources if s.folder == "predictions")
+    assert source.value_map is None

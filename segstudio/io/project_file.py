@@ -24,6 +24,7 @@ from segstudio.core.atomic import atomic_write
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
 from segstudio.core.errors import FileProblem
 from segstudio.core.value_map import ValueMap
+from segstudio.io.review_file import REVIEW_KEY, kept_review, write_lock
 
 PROJECT_FILE_NAME = "segstudio.toml"
 DEFAULT_CORRECTIONS_FOLDER = "segstudio-corrections"
@@ -179,7 +180,8 @@ def _source_from_mapping(data: Mapping[str, Any]) -> MaskSource:
 
 
 def write_project_file(path: Path, root: Path, spec: DatasetSpec) -> None:
-    """Write atomically; an existing file is replaced only once the new one is complete."""
+    """Write atomically; an existing file is replaced only once the new one is complete, and keeps its review
+    table (:mod:`segstudio.io.review_file`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     document: dict[str, Any] = {
@@ -193,9 +195,13 @@ def write_project_file(path: Path, root: Path, spec: DatasetSpec) -> None:
         "image_folders": [{"folder": f.folder, "split": f.split} for f in spec.image_folders],
         "mask_sources": [_source_to_mapping(s) for s in spec.mask_sources],
     }
-    with atomic_write(path, text=True) as stream:
-        stream.write(_HEADER)
-        stream.write(tomli_w.dumps(document))
+    with write_lock(path):
+        review = kept_review(path)  # statuses set by users survive a rewrite of how the folder is read
+        if review:
+            document[REVIEW_KEY] = review
+        with atomic_write(path, text=True) as stream:
+            stream.write(_HEADER)
+            stream.write(tomli_w.dumps(document))
 
 
 def _source_to_mapping(source: MaskSource) -> dict[str, Any]:

@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_model_commands(commands)
 
+    from segstudio.cli.convert import add_convert_command
+
+    add_convert_command(commands)
+
     open_ = commands.add_parser(
         "open",
         help="open a dataset folder in the desktop app",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import warnings
 
 import cv2
 import numpy as np
@@ -123,7 +124,9 @@ def coco_decode(segmentation: object, height: int, width: int) -> np.ndarray:
             raise ValueError("RLE counts must be a list of run lengths or a compressed string")
     else:
         raise ValueError("segmentation must be a list of polygons or an RLE with 'size' and 'counts'")
-    return coco_mask.decode(rle).astype(bool)
+    with warnings.catch_warnings():  # pycocotools 2.0.x under NumPy 2 warns about __array__'s copy keyword
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return coco_mask.decode(rle).astype(bool)
 
 
 # -- labelme (PIL, as labelme's shape_to_mask) ----------------------------------------------------------------

@@ -94,12 +94,12 @@ def read_names(path: Path) -> list[str]:
             continue
         inline = match.group(1)
         if inline:
+            if not (inline.startswith("[") and inline.endswith("]")):
+                raise FileProblem(path, f"line {number + 1}: expected a [...] list or indented names after 'names:'")
             try:
-                values = json.loads(inline) if inline.startswith("[") and '"' in inline else [
-                    _scalar(v) for v in inline.strip("[]").split(",") if v.strip()]
-            except json.JSONDecodeError as exc:
-                raise FileProblem(path, f"line {number + 1}: cannot read the names list ({exc.msg})") from exc
-            return [str(v) for v in values]
+                return [str(v) for v in json.loads(inline)]
+            except json.JSONDecodeError:  # YAML's flow list: unquoted or single-quoted names
+                return [_scalar(v) for v in inline[1:-1].split(",") if v.strip()]
         names: dict[int, str] = {}
         for offset, item in enumerate(lines[number + 1:]):
             if not item.strip() or item.lstrip().startswith("#"):

@@ -16,15 +16,13 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import platformdirs
-import tomli_w
 
 from segstudio import __version__
 from segstudio.core.labels import LabelSet
-from segstudio.core.atomic import atomic_write
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
 from segstudio.core.errors import FileProblem
 from segstudio.core.value_map import ValueMap
-from segstudio.io.review_file import REVIEW_KEY, kept_review, write_lock
+from segstudio.io.review_file import REVIEW_KEY, kept_review, write_document, write_lock
 
 PROJECT_FILE_NAME = "segstudio.toml"
 DEFAULT_CORRECTIONS_FOLDER = "segstudio-corrections"
@@ -199,9 +197,7 @@ def write_project_file(path: Path, root: Path, spec: DatasetSpec) -> None:
         review = kept_review(path)  # statuses set by users survive a rewrite of how the folder is read
         if review:
             document[REVIEW_KEY] = review
-        with atomic_write(path, text=True) as stream:
-            stream.write(_HEADER)
-            stream.write(tomli_w.dumps(document))
+        write_document(path, document, _HEADER)
 
 
 def _source_to_mapping(source: MaskSource) -> dict[str, Any]:

@@ -10,10 +10,13 @@ renamed class, a new label set) keeps the review table the same way (:func:`kept
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
+import re
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +29,7 @@ from segstudio.core.review import ReviewBook
 REVIEW_KEY = "review"
 WRITE_LOCK_NAME = ".segstudio-write.lock"
 WRITE_LOCK_TIMEOUT_S = 10.0
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def read_review(project_file: Path) -> ReviewBook:
@@ -44,7 +48,7 @@ def merge_review(project_file: Path, book: ReviewBook) -> ReviewBook:
         merged = on_disk.merged(book)
         if merged != on_disk:
             document[REVIEW_KEY] = merged.to_mapping()
-            _write_document(path, document, _header_of(path))
+            write_document(path, document, _header_of(path))
         return merged
 
 
@@ -145,10 +149,45 @@ def _header_of(path: Path) -> str:
     return "".join(lines)
 
 
-def _write_document(path: Path, document: dict[str, Any], header: str) -> None:
+def write_document(path: Path, document: Mapping[str, Any], header: str) -> None:
+    """Write a project file atomically: ``header`` (comment lines), the document by tomli_w, and its review table
+    last, one line per image (an inline table), so a file of thousands of reviews stays short and readable."""
+    rest = {key: value for key, value in document.items() if key != REVIEW_KEY}
+    review = document.get(REVIEW_KEY) or {}
     with atomic_write(path, text=True) as stream:
         stream.write(header)
-        stream.write(tomli_w.dumps(document))
+        stream.write(tomli_w.dumps(rest))
+        if review:
+            stream.write(f"\n[{REVIEW_KEY}]\n")
+            stream.writelines(f"{_toml_string(key)} = {_inline(value)}\n" for key, value in sorted(review.items()))
+
+
+def _inline(value: object) -> str:
+    """A TOML inline value for the plain data a review table holds (tables, lists, strings, numbers, booleans)."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_bare_or_quoted(k)} = {_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"a review table holds finite numbers only, got {value}")
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    raise TypeError(f"cannot write {type(value).__name__} into the review table")
+
+
+def _bare_or_quoted(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    # JSON's escapes are TOML's basic-string escapes; DEL is the one control character JSON leaves as it is.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 if os.name == "nt":  # pragma: no cover - not exercised on the Linux CI
@@ -175,4 +214,4 @@ else:
         fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
 
 
-__all__ = ["REVIEW_KEY", "WRITE_LOCK_NAME", "kept_review", "merge_review", "read_review", "set_aside", "write_lock"]
+__all__ = ["REVIEW_KEY", "WRITE_LOCK_NAME", "kept_review", "merge_review", "read_review", "set_aside", "write_document", "write_lock"]

@@ -39,6 +39,7 @@ TOOLBAR_ICON_SIZE = 20
 class Menu(Enum):
     FILE = "File"
     IMAGE = "Image"
+    REVIEW = "Review"
     EDIT = "Edit"
     TOOLS = "Tools"
     VIEW = "View"
@@ -85,6 +86,19 @@ class Command(Enum):
     QUIT = ActionSpec("Quit", ("Ctrl+Q",), Menu.FILE, icon="quit", section="quit")
     PREVIOUS_IMAGE = ActionSpec("Previous image", ("A", "Left"), Menu.IMAGE, icon="previous")
     NEXT_IMAGE = ActionSpec("Next image", ("D", "Right"), Menu.IMAGE, icon="next")
+    NEXT_TO_DO = ActionSpec("Next image to do", ("N",), Menu.REVIEW, icon="next-to-do", section="go",
+                            tip="the next image in the list that is to do or in progress", toolbar_text="Next to do")
+    ACCEPT_AND_NEXT = ActionSpec("Accept and go to next", ("Ctrl+Return", "Ctrl+Enter"), Menu.REVIEW, icon="accept",
+                                 section="decide", toolbar_text="Accept",
+                                 tip="mark the image accepted (saving its mask if needed), then the next image to do")
+    REJECT_AND_NEXT = ActionSpec("Reject and go to next", ("Ctrl+Backspace",), Menu.REVIEW, icon="reject",
+                                 section="decide", tip="mark the image rejected (left out of exports), then the next "
+                                 "image to do; add a comment to say why")
+    COMMENT = ActionSpec("Comment...", ("Ctrl+M",), Menu.REVIEW, icon="comment", section="decide",
+                         tip="a note on this image, shown in the list and kept in the project file")
+    MARK_TO_DO = ActionSpec("Mark as to do", (), Menu.REVIEW, section="mark")
+    MARK_IN_PROGRESS = ActionSpec("Mark as in progress", (), Menu.REVIEW, section="mark")
+    MARK_CORRECTED = ActionSpec("Mark as corrected", (), Menu.REVIEW, section="mark")
     UNDO = ActionSpec("Undo", ("Ctrl+Z",), Menu.EDIT, icon="undo", section="history")
     REDO = ActionSpec("Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), Menu.EDIT, icon="redo", section="history")
     ACCEPT_PREDICTION = ActionSpec("Accept prediction as working mask", ("Ctrl+Shift+A",), Menu.EDIT,
@@ -149,7 +163,8 @@ TOOLBAR: tuple[Command | ToolbarSlot, ...] = (
     Command.OPEN_FOLDER, Command.SAVE, _SEP, Command.UNDO, Command.REDO, _SEP,
     Command.BRUSH, Command.ERASER, Command.FILL, Command.POLYGON, Command.PICK, _SEP,
     ToolbarSlot.BRUSH_SIZE, _SEP, Command.KEEP_OTHER_CLASSES, _SEP,
-    Command.TOGGLE_PREDICTION, Command.TOGGLE_ERROR_MAP, _SEP, Command.FIT, Command.ACTUAL_SIZE,
+    Command.TOGGLE_PREDICTION, Command.TOGGLE_ERROR_MAP, _SEP, Command.FIT, Command.ACTUAL_SIZE, _SEP,
+    Command.NEXT_TO_DO, Command.ACCEPT_AND_NEXT, Command.REJECT_AND_NEXT,
 )  # fmt: skip
 RECENT_MENU_TITLE = "Open recent"
 

@@ -1,26 +1,40 @@
 """The dataset's images as a sortable, filterable table (the rows: :mod:`segstudio.ui.sample_table`): name, split
-(shown only when the dataset has more than one), has ground truth, has prediction, corrected ("● edited" while the
-image holds unsaved work), and the prediction's mean IoU / Dice against the ground truth ("model vs truth": not the
+(shown only when the dataset has more than one), has ground truth, has prediction, review status ("● edited" while
+the image holds unsaved work), the share of the model's mask fixed, and the prediction's mean IoU / Dice against the ground truth ("model vs truth": not the
 user's correction), filled in by the window's "dataset metrics" job as results arrive; "n/a" where an image lacks
 ground truth or a prediction. A line above the table says what the scores are of (a model, or the dataset's
 prediction folder). Names sort naturally (2 before 10); sorting by IoU ascending puts the worst images first (n/a
-last).
+last). The list filters by name and by status (:class:`StatusFilter`).
 
 With :meth:`FileList.enable_thumbnails` the name column shows a thumbnail, made on the "thumbnails" worker
 channel for the rows on screen only (see :mod:`segstudio.ui.thumbnails`)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QSize, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from enum import Enum
 
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segstudio.core.review import ReviewStatus
 from segstudio.io.datasets import Dataset
 from segstudio.ui.sample_table import (
-    CORRECTED_COLUMN,
     DICE_COLUMN,
+    FIXED_COLUMN,
     IOU_COLUMN,
     NAME_COLUMN,
     SPLIT_COLUMN,
+    STATUS_COLUMN,
     SampleTableModel,
 )
 from segstudio.ui.thumbnails import Thumbnails
@@ -28,9 +42,44 @@ from segstudio.ui.workers import WorkerPool
 
 NAME_WIDTHS = (60, 220)  # the name column fits the longest name within these bounds (pixels, thumbnail included)
 
+class StatusFilter(Enum):
+    """Which images the list shows, by review status. The value is the filter box's text."""
+
+    ALL = "all statuses"
+    OPEN = "to do or in progress"
+    EDITED = "● edited (unsaved)"
+    TO_DO = ReviewStatus.TO_DO.value
+    IN_PROGRESS = ReviewStatus.IN_PROGRESS.value
+    CORRECTED = ReviewStatus.CORRECTED.value
+    ACCEPTED = ReviewStatus.ACCEPTED.value
+    REJECTED = ReviewStatus.REJECTED.value
+
+    def admits(self, status: ReviewStatus, unsaved: bool) -> bool:
+        if self is StatusFilter.ALL:
+            return True
+        if self is StatusFilter.OPEN:
+            return status.is_open
+        if self is StatusFilter.EDITED:
+            return unsaved
+        return status.value == self.value
+
+
 class _FilterProxy(QSortFilterProxyModel):
-    """Filters by name only; sorting is the source model's own (:meth:`SampleTableModel.sort`), so a reset or a
-    header click never sorts through per-row Python calls from Qt."""
+    """Filters by name and status; sorting is the source model's own (:meth:`SampleTableModel.sort`), so a reset or
+    a header click never sorts through per-row Python calls from Qt."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.status_filter = StatusFilter.ALL
+        self.pinned: str | None = None  # the image on screen: it stays listed while its status changes
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        source = self.sourceModel()
+        if self.status_filter is not StatusFilter.ALL and isinstance(source, SampleTableModel):
+            key = source.key_at(source_row)
+            if key != self.pinned and not self.status_filter.admits(source.status(key), source.is_unsaved(key)):
+                return False
+        return super().filterAcceptsRow(source_row, source_parent)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         source = self.sourceModel()
@@ -56,6 +105,12 @@ class FileList(QWidget):
         self.filter = QLineEdit(self)
         self.filter.setPlaceholderText("filter by name")
         self.filter.setClearButtonEnabled(True)
+        self.status_filter = QComboBox(self)
+        self.status_filter.setToolTip("show only the images with this review status")
+        for choice in StatusFilter:
+            self.status_filter.addItem(choice.value, choice)
+        self.status_filter.currentIndexChanged.connect(
+            lambda _index: self.set_status_filter(self.status_filter.currentData()))
         self.filter.textChanged.connect(self.set_filter_text)
         self.score_source = QLabel(self)  # what the IoU/Dice columns are of; hidden while nothing is scored
         self.score_source.setWordWrap(True)
@@ -74,23 +129,58 @@ class FileList(QWidget):
         header = self.view.horizontalHeader()
         # Fixed widths: resizing to contents would measure thousands of rows on every change.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((160, 50, 35, 70, 70, 52, 52)):
+        for column, width in enumerate((160, 44, 35, 70, 84, 50, 50, 52)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
-        # Shown order: name, split, the scores, then the flags: what a narrow dock shows first matters most.
-        for visual, column in enumerate((NAME_COLUMN, SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, CORRECTED_COLUMN)):
+        # Shown order: name, split, the scores, the status, then the rest: what a narrow dock shows first matters most.
+        for visual, column in enumerate((NAME_COLUMN, SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, STATUS_COLUMN, FIXED_COLUMN)):
             header.moveSection(header.visualIndex(column), visual)
         header.setSectionHidden(SPLIT_COLUMN, True)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.filter)
+        filters = QHBoxLayout()
+        filters.setContentsMargins(0, 0, 0, 0)
+        filters.addWidget(self.filter, 3)
+        filters.addWidget(self.status_filter, 2)
+        layout.addLayout(filters)
         layout.addWidget(self.score_source)
         layout.addWidget(self.view)
 
     def set_filter_text(self, text: str) -> None:
         """Show the rows whose name contains ``text`` (any case); empty: every row."""
         self.proxy.setFilterFixedString(text)
+
+    def set_status_filter(self, choice: StatusFilter) -> None:
+        """Show only the images ``choice`` admits (the filter box follows); the image on screen stays listed."""
+        self.proxy.status_filter = choice
+        index = self.status_filter.findData(choice)
+        if index >= 0 and index != self.status_filter.currentIndex():
+            self.status_filter.blockSignals(True)
+            self.status_filter.setCurrentIndex(index)
+            self.status_filter.blockSignals(False)
+        self._invalidate()
+
+    def refilter(self) -> None:
+        """Statuses changed: a filtered list re-checks its rows."""
+        if self.proxy.status_filter is not StatusFilter.ALL:
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        # A row leaving the list must not make another image current: that would open it.
+        selection = self.view.selectionModel()
+        selection.blockSignals(True)
+        try:
+            if hasattr(self.proxy, "beginFilterChange"):  # Qt 6.10 deprecates invalidateFilter for these
+                self.proxy.beginFilterChange()
+                self.proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+            else:  # pragma: no cover - Qt before 6.10
+                self.proxy.invalidateRowsFilter()
+        finally:
+            selection.blockSignals(False)
+        if self.proxy.pinned is not None:
+            self.select_key(self.proxy.pinned)
+        self._schedule_thumbnails()
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         """List ``dataset``'s images; the split column shows only when it has more than one split."""
@@ -183,7 +273,11 @@ class FileList(QWidget):
         return None if not index.isValid() else self.model.key_at(self.proxy.mapToSource(index).row())
 
     def select_key(self, key: str) -> None:
-        """Make ``key`` the current row (without emitting ``sample_chosen``)."""
+        """Make ``key`` the current row (without emitting ``sample_chosen``); it stays listed whatever the filter."""
+        if self.proxy.pinned != key:
+            old, self.proxy.pinned = self.proxy.pinned, key
+            if self.proxy.status_filter is not StatusFilter.ALL and old is not None:
+                self.refilter()  # the image left may leave the list now
         row = self.model.row_of(key)
         if row < 0:
             return

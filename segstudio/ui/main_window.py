@@ -47,6 +47,8 @@ from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.model_results import ModelResults
 from segstudio.ui.predictions import PredictionController
 from segstudio.ui.recovery import RecoveryController
+from segstudio.ui.review import ReviewController
+from segstudio.ui.review_panel import ReviewPanel
 from segstudio.ui.resources import app_icon, style_sheet
 from segstudio.ui.saving import SaveController
 from segstudio.ui.status import StatusLine
@@ -94,9 +96,10 @@ class MainWindow(QMainWindow):
         self.layer_panel = LayerPanel({kind: self.canvas.layer_style(kind) for kind in LayerKind}, self)
         self.metrics_panel = MetricsPanel(self)
         self.model_panel = ModelPanel(self.pool, self)
+        self.review_panel = ReviewPanel(self)
         self.docks = WindowDocks(self, {
             Panel.IMAGES: self.file_list, Panel.CLASSES: self.class_panel, Panel.LAYERS: self.layer_panel,
-            Panel.METRICS: self.metrics_panel, Panel.MODEL: self.model_panel,
+            Panel.METRICS: self.metrics_panel, Panel.MODEL: self.model_panel, Panel.REVIEW: self.review_panel,
         })
 
         self.loading = ImageLoading(self.pool, self)
@@ -109,6 +112,8 @@ class MainWindow(QMainWindow):
         self.class_editing = ClassEditingController(self.class_panel, self.canvas, self.saving, self)
         self.editing = EditingCommands(self.canvas, self.saving, self)
         self.layers = LayerController(self.canvas, self.layer_panel, self)
+        self.review = ReviewController(self.pool, self.file_list, self.saving, self)
+        self.review.bind(self.review_panel)
         self.status_line = StatusLine(self.statusBar(), self.canvas, interactive=interactive, dialog_parent=self)
         self.commands = WindowActions(self, self._command_slots())
         self.commands.show_tool(self.canvas.tools.tool)
@@ -153,6 +158,7 @@ class MainWindow(QMainWindow):
             Command.HELP: lambda: self.commands.show_help(self),
             Command.ABOUT: lambda: show_about(self),
         }
+        slots |= self.review.command_slots(lambda: (self.current_key, self.canvas.session), self)
         slots |= {Command.for_tool(tool): (lambda t=tool: editing.set_tool(t)) for tool in Tool}
         slots |= {Command.for_class(n): (lambda n=n: self.class_panel.select(n)) for n in range(1, 10)}
         return slots
@@ -187,6 +193,9 @@ class MainWindow(QMainWindow):
         self.saving.unsaved.changed.connect(self.file_list.model.set_unsaved)
         self.saving.unsaved.changed.connect(lambda _key, _unsaved: self._show_title())
         self.results.status.connect(show)
+        self.review.status.connect(show)
+        self.review.go_to.connect(self.load)
+        self.sample_loaded.connect(self.review.shown)
         self.saving.state_changed.connect(self.status_line.refresh)
         self.saving.read_only_changed.connect(self._on_read_only_changed)
         self.predictions.session_ready.connect(self._on_prediction_ready)
@@ -244,6 +253,7 @@ class MainWindow(QMainWindow):
         self.class_panel.set_labels(dataset.spec.labels)
         self.class_panel.select(min(1, dataset.spec.labels.num_classes - 1))
         self.file_list.set_dataset(dataset)
+        self.review.open_dataset(dataset)
         self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.commands.set_recent_folders(self.remembered.remember_folder(dataset.root))
         try:
@@ -405,6 +415,7 @@ class MainWindow(QMainWindow):
             return
         self.autosave_timer.stop()
         self.saving.close()  # a pending save finishes (and marks the work saved) before the last autosave
+        self.review.flush()
         self.remembered.save(self, self.canvas, self.layers, self.file_list.view)
         self.pool.shutdown(5000)
         self.saving.closed()

@@ -1,10 +1,12 @@
 """The rows of the file list: one per image of the open dataset, with its name, split, whether it has ground truth
-and a prediction, its correction state, and the mean IoU / Dice of its prediction against the ground truth.
+and a prediction, its review status, the mean IoU / Dice of its prediction against the ground truth, and how much of
+the model's mask its labeler fixed.
 
 Names sort naturally (``2`` before ``10``, :func:`segstudio.core.natural_order.natural_key`); ties keep that order
 (name, then split, then the dataset's order), so train and test images of the same name always come in the same
-order. The correction column says "edited" while an image holds unsaved work (this run's, or recovered from an
-autosave) and "saved" once it has a correction file. The scores say what they are of
+order. The status column says "● edited" while an image holds unsaved work (this run's, or recovered from an
+autosave), else its review status (:class:`~segstudio.core.review.ReviewStatus`; an image with a saved correction
+and no status is "corrected"). The scores say what they are of
 (:meth:`SampleTableModel.set_score_source`): the model that predicted the image, or the dataset's prediction folder.
 """
 
@@ -14,24 +16,34 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from segstudio.core.natural_order import natural_key
+from segstudio.core.review import CorrectionEffort, ReviewStatus
 from segstudio.io.datasets import Dataset
 from segstudio.ui.thumbnails import Thumbnails
 
-HEADERS = ("name", "split", "GT", "prediction", "corrected", "IoU", "Dice")
-NAME_COLUMN, SPLIT_COLUMN, CORRECTED_COLUMN, IOU_COLUMN, DICE_COLUMN = 0, 1, 4, 5, 6
+HEADERS = ("name", "split", "GT", "prediction", "status", "IoU", "Dice", "fixed")
+NAME_COLUMN, SPLIT_COLUMN, STATUS_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN = 0, 1, 4, 5, 6, 7
 EDITED_MARK = "● edited"
-SAVED_MARK = "saved"
+SAVED_MARK = ReviewStatus.CORRECTED.value
 EDITED_TIP = "edited, not saved yet (Ctrl+S saves it; autosaved meanwhile)"
-SAVED_TIP = "a correction is saved for this image (in segstudio-corrections/)"
+STATUS_TIPS = {
+    ReviewStatus.TO_DO: "nobody has worked on this image yet",
+    ReviewStatus.IN_PROGRESS: "being corrected: edited, not yet saved as a correction",
+    ReviewStatus.CORRECTED: "a correction is saved (in segstudio-corrections/), not yet accepted",
+    ReviewStatus.ACCEPTED: "accepted: its mask is final and goes into exports",
+    ReviewStatus.REJECTED: "rejected: left out of exports and training (see the comment)",
+}
 HEADER_TIPS = {
     "split": "the part of the dataset this image belongs to (train, val, test...)",
     "GT": "the image has a ground-truth mask",
     "prediction": "the image has a prediction (from a prediction folder or a model)",
-    "corrected": "saved: a correction is saved; ● edited: changes not saved yet",
+    "status": "review status: to do, in progress, corrected, accepted, rejected; ● edited: changes not saved yet",
+    "fixed": "share of the image the labeler changed from the model's prediction, measured when it was accepted",
 }
+_TO_DO_COLOUR = QColor(140, 140, 140)
 _MISSING_SORT = 2.0  # n/a sorts after every score (scores are 0..1)
 _Index = QModelIndex | QPersistentModelIndex
 _Row = tuple[str, str, str, bool, bool, bool]  # key, name, split, ground truth, prediction, corrected
@@ -49,6 +61,9 @@ class SampleTableModel(QAbstractTableModel):
         self._rows: list[_Row] = []
         self._scores: dict[str, tuple[float | None, float | None]] = {}  # key -> model vs truth (IoU, Dice)
         self._unsaved: set[str] = set()
+        self._statuses: dict[str, ReviewStatus] = {}  # set by the review; else derived from "corrected"
+        self._comments: dict[str, str] = {}
+        self._efforts: dict[str, CorrectionEffort] = {}
         self._score_source = ""  # what the scores are of, for the whole list
         self._score_sources: dict[str, str] = {}  # key -> what its scores are of
         self._scored_count: int | None = None
@@ -64,6 +79,7 @@ class SampleTableModel(QAbstractTableModel):
         self._rows = []
         self._scores = {}
         self._unsaved = set()
+        self._statuses, self._comments, self._efforts = {}, {}, {}
         self._score_source, self._score_sources, self._scored_count = "", {}, None
         if dataset is not None:
             corrected = dataset.corrected_keys()
@@ -92,6 +108,9 @@ class SampleTableModel(QAbstractTableModel):
 
     def _key_of(self, column: int) -> Callable[[_Row], Any]:
         """The function giving a row's sort value in ``column``: n/a scores after every score."""
+        if column == FIXED_COLUMN:
+            efforts = self._efforts
+            return lambda entry: efforts[entry[0]].changed_fraction if entry[0] in efforts else _MISSING_SORT
         if column >= IOU_COLUMN:
             scores, slot = self._scores, column - IOU_COLUMN
 
@@ -99,9 +118,9 @@ class SampleTableModel(QAbstractTableModel):
                 value = scores.get(entry[0], (None, None))[slot]
                 return _MISSING_SORT if value is None else float(value)
             return score
-        if column == CORRECTED_COLUMN:
-            unsaved = self._unsaved
-            return lambda entry: 2 if entry[0] in unsaved else int(entry[5])
+        if column == STATUS_COLUMN:
+            unsaved, order = self._unsaved, {status: rank for rank, status in enumerate(ReviewStatus)}
+            return lambda entry: len(order) if entry[0] in unsaved else order[self.status(entry[0])]
         if column in (NAME_COLUMN, SPLIT_COLUMN):
             natural = self._natural
             return lambda entry: natural[entry[column + 1]]
@@ -162,17 +181,51 @@ class SampleTableModel(QAbstractTableModel):
         if row >= 0:
             entry = self._rows[row]
             self._rows[row] = (*entry[:5], corrected)
-            self._changed(row, CORRECTED_COLUMN)
+            self._changed(row, STATUS_COLUMN)
 
     def set_unsaved(self, key: str, unsaved: bool) -> None:
         """Mark image ``key`` as holding unsaved work ("● edited") or not."""
         row = self.row_of(key)
         if row >= 0 and (key in self._unsaved) != unsaved:
             (self._unsaved.add if unsaved else self._unsaved.discard)(key)
-            self._changed(row, CORRECTED_COLUMN)
+            self._changed(row, STATUS_COLUMN)
 
     def is_unsaved(self, key: str) -> bool:
         return key in self._unsaved
+
+    def status(self, key: str) -> ReviewStatus:
+        """The review status the row shows (without the unsaved mark)."""
+        status = self._statuses.get(key)
+        if status is not None:
+            return status
+        row = self._row_index.get(key, -1)
+        return ReviewStatus.CORRECTED if row >= 0 and self._rows[row][5] else ReviewStatus.TO_DO
+
+    def set_review(self, statuses: Mapping[str, ReviewStatus], comments: Mapping[str, str] | None = None,
+                   efforts: Mapping[str, CorrectionEffort | None] | None = None) -> None:
+        """Statuses (and comments, efforts) of some images: one change signal over the rows touched, one re-sort."""
+        rows = [self._row_index[key] for key in statuses if key in self._row_index]
+        for key, status in statuses.items():
+            self._statuses[key] = status
+        for key, comment in (comments or {}).items():
+            if comment:
+                self._comments[key] = comment
+            else:
+                self._comments.pop(key, None)
+        for key, effort in (efforts or {}).items():
+            if effort is None:
+                self._efforts.pop(key, None)
+            else:
+                self._efforts[key] = effort
+        if not rows:
+            return
+        self.dataChanged.emit(self.index(min(rows), STATUS_COLUMN), self.index(max(rows), FIXED_COLUMN))
+        if self._sort_column in (STATUS_COLUMN, FIXED_COLUMN):
+            self._resort()
+
+    def keys_in_order(self) -> list[str]:
+        """Every key in the order the rows are sorted (before any filter)."""
+        return [entry[0] for entry in self._rows]
 
     def set_prediction(self, key: str, present: bool = True) -> None:
         row = self.row_of(key)
@@ -195,7 +248,7 @@ class SampleTableModel(QAbstractTableModel):
             if key in self._row_index:
                 self._scores[key] = value
         self.dataChanged.emit(self.index(min(rows), IOU_COLUMN), self.index(max(rows), DICE_COLUMN))
-        if self._sort_column >= IOU_COLUMN:
+        if self._sort_column in (IOU_COLUMN, DICE_COLUMN):
             self._resort()
 
     def score(self, key: str) -> tuple[float | None, float | None]:
@@ -224,7 +277,7 @@ class SampleTableModel(QAbstractTableModel):
         self._scores = {}
         if self._rows:
             self.dataChanged.emit(self.index(0, IOU_COLUMN), self.index(len(self._rows) - 1, DICE_COLUMN))
-            if self._sort_column >= IOU_COLUMN:
+            if self._sort_column in (IOU_COLUMN, DICE_COLUMN):
                 self._resort()
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -239,7 +292,7 @@ class SampleTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
-            if section >= IOU_COLUMN:
+            if section in (IOU_COLUMN, DICE_COLUMN):
                 what = "mean IoU" if section == IOU_COLUMN else "mean Dice"
                 source = self._score_source or "the prediction"
                 return f"{what} of {source} against the ground truth (n/a: the image lacks one of the two)"
@@ -253,19 +306,42 @@ class SampleTableModel(QAbstractTableModel):
         column = index.column()
         if column == 0 and role == Qt.ItemDataRole.DecorationRole:
             return None if self.thumbnails is None else self.thumbnails.pixmap(entry[0])
+        if column == FIXED_COLUMN:
+            return self._fixed_data(entry[0], role)
         if column >= IOU_COLUMN:
             return self._score_data(entry[0], column, role)
-        if column == CORRECTED_COLUMN:
-            unsaved, saved = entry[0] in self._unsaved, entry[5]
-            if role == Qt.ItemDataRole.DisplayRole:
-                return EDITED_MARK if unsaved else SAVED_MARK if saved else ""
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return EDITED_TIP if unsaved else SAVED_TIP if saved else None
-            return None
+        if column == STATUS_COLUMN:
+            return self._status_data(entry[0], role)
         if role == Qt.ItemDataRole.DisplayRole:
             if column < 2:
                 return entry[column + 1]
             return "yes" if entry[column + 1] else ""
+        return None
+
+    def _status_data(self, key: str, role: int):
+        unsaved, status = key in self._unsaved, self.status(key)
+        comment = self._comments.get(key, "")
+        if role == Qt.ItemDataRole.DisplayRole:
+            return EDITED_MARK if unsaved else status.value + (" ✎" if comment else "")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = f"{EDITED_TIP}; status: {status.value}" if unsaved else STATUS_TIPS[status]
+            return f"{tip}\ncomment: {comment}" if comment else tip
+        if role == Qt.ItemDataRole.ForegroundRole and not unsaved and status is ReviewStatus.TO_DO:
+            return _TO_DO_COLOUR
+        return None
+
+    def _fixed_data(self, key: str, role: int):
+        effort = self._efforts.get(key)
+        if effort is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{100 * effort.changed_fraction:.1f} %"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            iou = "n/a" if effort.iou is None else f"{effort.iou:.3f}"
+            return (f"{effort.changed:,} of {effort.counted:,} px changed from the model's prediction; "
+                    f"prediction vs accepted mask: mean IoU {iou}")
         return None
 
     def _score_data(self, key: str, column: int, role: int):
@@ -281,6 +357,6 @@ class SampleTableModel(QAbstractTableModel):
 
 
 __all__ = [
-    "CORRECTED_COLUMN", "DICE_COLUMN", "EDITED_MARK", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK",
-    "SPLIT_COLUMN", "SampleTableModel",
+    "DICE_COLUMN", "EDITED_MARK", "FIXED_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK", "SPLIT_COLUMN",
+    "STATUS_COLUMN", "SampleTableModel",
 ]

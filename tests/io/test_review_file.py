@@ -31,8 +31,7 @@ def test_statuses_are_written_as_readable_toml_and_read_back(project: Path) -> N
     assert read_review(project) == book
     text = project.read_text()
     assert text.startswith("# segstudio project file")  # the header comment survives
-    assert '[review."train/0001TP_006690"]' in text and 'status = "accepted"' in text
-    assert 'comment = "bus edge redrawn"' in text
+    assert '\n[review]\n"train/0001TP_006690" = { status = "accepted", comment = "bus edge redrawn", ' in text
     assert read_project_file(project) is not None  # still a project file
 
 
@@ -89,3 +88,18 @@ def test_an_unreadable_project_file_is_kept_aside_before_detection_replaces_it(p
     kept = sorted(project.parent.glob(f"{PROJECT_FILE_NAME}.unreadable-*"))
     assert len(kept) == 1 and kept[0].read_text() == broken
     tomllib.loads(project.read_text())  # the new one is valid
+
+
+@pytest.mark.parametrize("comment", ['says "no"', "two\nlines", "tab\there", "del\x7fchar", "naïve 🚲", "back\\slash", "nul\x00"])
+def test_any_comment_survives_the_file(project: Path, comment: str) -> None:
+    book = ReviewBook().with_status("train/a b.png", ReviewStatus.REJECTED, at=1.25, by="ann ö", comment=comment)
+    merge_review(project, book)
+    assert read_review(project) == book
+
+
+def test_one_line_per_image(project: Path) -> None:
+    effort = CorrectionEffort(changed=4, counted=100, iou=0.5, added={2: 4}, removed={0: 4})
+    merge_review(project, ReviewBook().with_status("train/x", ReviewStatus.ACCEPTED, at=3.0, effort=effort))
+    line = next(line for line in project.read_text().splitlines() if line.startswith('"train/x"'))
+    assert line == ('"train/x" = { status = "accepted", changed_at = 3.0, effort = { changed = 4, counted = 100, '
+                    'iou = 0.5, added = [0, 0, 4], removed = [4, 0, 0] } }')

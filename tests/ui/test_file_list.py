@@ -11,16 +11,19 @@ import pytest
 from PySide6.QtCore import Qt
 
 from segstudio.io.datasets import open_dataset
+from segstudio.core.review import ReviewStatus
 from segstudio.ui.file_list import FileList
 from segstudio.ui.sample_table import (
-    CORRECTED_COLUMN,
     DICE_COLUMN,
     EDITED_MARK,
     IOU_COLUMN,
     NAME_COLUMN,
     SAVED_MARK,
     SPLIT_COLUMN,
+    STATUS_COLUMN,
 )
+
+TO_DO_MARK = ReviewStatus.TO_DO.value
 
 
 def small_dataset(root: Path, count: int = 12) -> Path:
@@ -59,14 +62,14 @@ def test_rows_flags_match_the_dataset(qtbot, tmp_path: Path) -> None:  # noqa: A
         assert dataset.has_prediction(sample) == bool(dataset.predictions(sample))
         assert dataset.ground_truth_source(sample) == dataset.spec.ground_truth_for(sample.key.rpartition("/")[0] or ".")
         saved = dataset.correction_path(sample).is_file()
-        assert model.data(model.index(row, CORRECTED_COLUMN)) == (SAVED_MARK if saved else "")
+        assert model.data(model.index(row, STATUS_COLUMN)) == (SAVED_MARK if saved else TO_DO_MARK)
     # A save marks the row; a reopen reads the flag back from disk.
     other = dataset.samples[7]
     model.set_corrected(other.key)
-    assert model.data(model.index(model.row_of(other.key), CORRECTED_COLUMN)) == SAVED_MARK
+    assert model.data(model.index(model.row_of(other.key), STATUS_COLUMN)) == SAVED_MARK
     cv2.imwrite(str(dataset.correction_path(other)), np.zeros((16, 16), np.uint8))
     files.set_dataset(open_dataset(dataset.root))
-    marks = {k: model.data(model.index(model.row_of(k), CORRECTED_COLUMN)) for k in (corrected.key, other.key)}
+    marks = {k: model.data(model.index(model.row_of(k), STATUS_COLUMN)) for k in (corrected.key, other.key)}
     assert {k for k, mark in marks.items() if mark == SAVED_MARK} == {
         corrected.key, other.key}
 
@@ -200,16 +203,16 @@ def test_edited_mark_wins_over_saved_and_sorts_first(qtbot, tmp_path: Path) -> N
     keys = [s.key for s in dataset.samples]
 
     def mark(key: str) -> str:
-        return model.data(model.index(model.row_of(key), CORRECTED_COLUMN))
+        return model.data(model.index(model.row_of(key), STATUS_COLUMN))
 
     model.set_corrected(keys[1])
     model.set_unsaved(keys[2], True)
     model.set_unsaved(keys[1], True)
-    assert [mark(k) for k in keys] == ["", EDITED_MARK, EDITED_MARK, ""]
-    assert "not saved" in model.data(model.index(model.row_of(keys[2]), CORRECTED_COLUMN), Qt.ItemDataRole.ToolTipRole)
+    assert [mark(k) for k in keys] == [TO_DO_MARK, EDITED_MARK, EDITED_MARK, TO_DO_MARK]
+    assert "not saved" in model.data(model.index(model.row_of(keys[2]), STATUS_COLUMN), Qt.ItemDataRole.ToolTipRole)
     model.set_unsaved(keys[1], False)  # saved
-    assert [mark(k) for k in keys] == ["", SAVED_MARK, EDITED_MARK, ""]
-    files.view.sortByColumn(CORRECTED_COLUMN, Qt.SortOrder.DescendingOrder)
+    assert [mark(k) for k in keys] == [TO_DO_MARK, SAVED_MARK, EDITED_MARK, TO_DO_MARK]
+    files.view.sortByColumn(STATUS_COLUMN, Qt.SortOrder.DescendingOrder)
     assert shown_keys(files)[:2] == [keys[2], keys[1]]
 
 

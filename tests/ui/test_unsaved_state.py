@@ -16,7 +16,7 @@ from segstudio.io.autosave import AutosaveStore
 from segstudio.io.mask_files import read_class_mask
 from segstudio.ui.actions import Command
 from segstudio.ui.main_window import MainWindow
-from segstudio.ui.sample_table import CORRECTED_COLUMN, EDITED_MARK, SAVED_MARK
+from segstudio.ui.sample_table import STATUS_COLUMN, EDITED_MARK, SAVED_MARK
 from segstudio.ui.unsaved import CloseChoice
 
 
@@ -41,7 +41,7 @@ def go_to(qtbot, window: MainWindow, key: str) -> None:  # noqa: ANN001
 
 def mark(window: MainWindow, key: str) -> str:
     model = window.file_list.model
-    return model.data(model.index(model.row_of(key), CORRECTED_COLUMN))
+    return model.data(model.index(model.row_of(key), STATUS_COLUMN))
 
 
 def shown_title(window: MainWindow) -> str:
@@ -68,7 +68,7 @@ def test_the_title_star_follows_edits_undo_and_saves(qtbot, window: MainWindow, 
 def test_every_image_with_unsaved_work_is_marked_edited_until_saved(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
     open_and_wait(qtbot, window, camvid_folder)
     first = window.current_key
-    assert mark(window, first) == ""
+    assert mark(window, first) == "to do"
     window.class_panel.select(8)
     paint(qtbot, window, 60, 60)
     assert mark(window, first) == EDITED_MARK
@@ -76,7 +76,7 @@ def test_every_image_with_unsaved_work_is_marked_edited_until_saved(qtbot, windo
         window.step_image(1)
     second = window.current_key
     assert second != first and mark(window, first) == EDITED_MARK  # left unsaved: still marked
-    assert mark(window, second) == "" and not window.isWindowModified()  # the title is the shown image's
+    assert mark(window, second) == "to do" and not window.isWindowModified()  # the title is the shown image's
     go_to(qtbot, window, first)
     window.saving.save(wait=True)
     assert mark(window, first) == SAVED_MARK

@@ -83,6 +83,9 @@ class Command(Enum):
                             tip="load a checkpoint to predict with (Model panel)")
     SAVE = ActionSpec("Save correction", ("Ctrl+S",), Menu.FILE, icon="save", section="save",
                       tip="save the working mask into segstudio-corrections/ (the ground truth is kept)")
+    EXPORT_ACCEPTED = ActionSpec("Export accepted masks...", ("Ctrl+E",), Menu.FILE, section="export",
+                                 tip="write the accepted masks as palette PNG, VOC, COCO, labelme or YOLO, checked "
+                                 "by reading them back")
     QUIT = ActionSpec("Quit", ("Ctrl+Q",), Menu.FILE, icon="quit", section="quit")
     PREVIOUS_IMAGE = ActionSpec("Previous image", ("A", "Left"), Menu.IMAGE, icon="previous")
     NEXT_IMAGE = ActionSpec("Next image", ("D", "Right"), Menu.IMAGE, icon="next")

@@ -38,6 +38,7 @@ from segstudio.ui.dataset_scores import DatasetScoresController
 from segstudio.ui.demo_model import DemoController
 from segstudio.ui.docks import Panel, WindowDocks
 from segstudio.ui.editing import EditingCommands
+from segstudio.ui.export import ExportController, accepted_keys
 from segstudio.ui.file_list import FileList
 from segstudio.ui.image_loading import ImageLoading
 from segstudio.ui.layer_panel import LayerPanel
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self.layers = LayerController(self.canvas, self.layer_panel, self)
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
+        self.exporter = ExportController(self.pool, interactive=interactive, dialog_parent=self)
         self.status_line = StatusLine(self.statusBar(), self.canvas, interactive=interactive, dialog_parent=self)
         self.commands = WindowActions(self, self._command_slots())
         self.commands.show_tool(self.canvas.tools.tool)
@@ -139,6 +141,7 @@ class MainWindow(QMainWindow):
             Command.OPEN_FOLDER: self.choose_folder,
             Command.LOAD_MODEL: self.choose_model,
             Command.SAVE: self.saving.save,
+            Command.EXPORT_ACCEPTED: self.export_accepted,
             Command.QUIT: self.close,
             Command.PREVIOUS_IMAGE: lambda: self.step_image(-1),
             Command.NEXT_IMAGE: lambda: self.step_image(1),
@@ -194,6 +197,7 @@ class MainWindow(QMainWindow):
         self.saving.unsaved.changed.connect(lambda _key, _unsaved: self._show_title())
         self.results.status.connect(show)
         self.review.status.connect(show)
+        self.exporter.status.connect(show)
         self.review.go_to.connect(self.load)
         self.sample_loaded.connect(self.review.shown)
         self.saving.state_changed.connect(self.status_line.refresh)
@@ -216,6 +220,10 @@ class MainWindow(QMainWindow):
         """File > Load model...: the Model panel comes forward and asks for the file."""
         self.docks.bring_forward(Panel.MODEL)
         self.model_panel.choose_file()
+
+    def export_accepted(self) -> None:
+        """File > Export accepted masks...: the accepted images, in the list's order."""
+        self.exporter.ask(self.dataset, accepted_keys(self.file_list.model.keys_in_order(), self.review.status_of))
 
     def _clear_recent(self) -> None:
         self.remembered.clear_recent()

@@ -182,3 +182,48 @@ def test_the_review_panel_sums_fixed_pixels_per_class(qtbot, window: MainWindow,
     assert table.rowCount() >= 1
     assert table.item(0, 0).text().startswith("8 ")  # class 8 (Car): the model's invented car is what cost the most
     assert "over 1 accepted image" in window.review_panel.effort_label.text()
+
+
+def export_and_wait(qtbot, window: MainWindow, fmt, folder: Path, **options):  # noqa: ANN001, ANN003, ANN201
+    keys = [key for key in window.file_list.model.keys_in_order() if window.review.status_of(key) is ReviewStatus.ACCEPTED]
+    with qtbot.waitSignal(window.exporter.finished, timeout=60000) as blocker:
+        window.exporter.export(window.dataset, keys, fmt, folder, **options)
+    return blocker.args[0]
+
+
+def test_exporting_accepted_masks_writes_what_is_saved_and_checks_it(qtbot, window: MainWindow, predicted_folder: Path,  # noqa: ANN001
+                                                                     tmp_path: Path) -> None:
+    from segstudio.io.exchange import ExchangeFormat, import_annotations
+    from segstudio.io.mask_files import read_class_mask
+
+    open_and_wait(qtbot, window, predicted_folder)
+    keys = window.file_list.model.keys_in_order()
+    window.class_panel.select(8)
+    paint(qtbot, window, 60, 60)
+    trigger_and_wait(qtbot, window, Command.ACCEPT_AND_NEXT)  # saved, then accepted
+    trigger_and_wait(qtbot, window, Command.REJECT_AND_NEXT)  # left out of the export
+    out = tmp_path / "export"
+    result = export_and_wait(qtbot, window, ExchangeFormat.PNG, out)
+    assert result.exact and result.names == {keys[0]: window.dataset.sample(keys[0]).name}
+    labels = window.dataset.spec.labels
+    saved = read_class_mask(window.dataset.correction_path(window.dataset.sample(keys[0])), labels)
+    back = import_annotations(ExchangeFormat.PNG, out, labels=labels)
+    assert [image.name for image in back.images] == [result.names[keys[0]]]
+    np.testing.assert_array_equal(back.images[0].classes, saved)
+    failures: list[str] = []
+    window.exporter.failed.connect(failures.append)
+    window.exporter.export(window.dataset, [keys[0]], ExchangeFormat.PNG, out)  # again, same folder
+    qtbot.waitUntil(lambda: bool(failures), timeout=20000)
+    assert "exists" in failures[0] and str(out) in failures[0]  # nothing replaced without asking
+
+
+def test_a_polygon_export_that_loses_pixels_says_so(qtbot, window: MainWindow, camvid_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    from segstudio.io.exchange import ExchangeFormat
+
+    open_and_wait(qtbot, window, camvid_folder)
+    trigger_and_wait(qtbot, window, Command.ACCEPT_AND_NEXT)  # a CamVid mask: thin poles, holes in trees
+    messages: list[str] = []
+    window.exporter.status.connect(lambda message, _ms: messages.append(message))
+    result = export_and_wait(qtbot, window, ExchangeFormat.YOLO, tmp_path / "yolo")
+    assert not result.exact and result.report.differing_pixels > 0
+    assert "NOT EXACT" in messages[-1] and "read back bit-exact" not in messages[-1]

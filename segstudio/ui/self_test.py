@@ -88,6 +88,7 @@ def run_self_test(out: TextIO | None = None) -> int:
         if window is not None and window.canvas.session is not None:
             report.step("stroke: live figures = recount", lambda: _paint_and_check(window))
             report.step("save and read back bit-exact", lambda: _save_and_reread(window))
+            report.step("accept and export COCO, checked", lambda: _accept_and_export(window, work))
             window.close()
 
     failed = [r for r in report.results if not r.ok]
@@ -246,6 +247,21 @@ def _save_and_reread(window: Any) -> str:
     if not np.array_equal(back, session.mask) or back.dtype != session.mask.dtype:
         raise RuntimeError(f"{path} does not read back as the mask that was saved")
     return f"{path.name}, {path.stat().st_size:,} bytes"
+
+
+def _accept_and_export(window: Any, work: Path) -> str:
+    """Accept the shown image and export it as COCO RLE (pycocotools, compiled: the bundle must carry it)."""
+    from segstudio.app.review_export import export_accepted
+    from segstudio.core.review import ReviewStatus
+    from segstudio.io.exchange import ExchangeFormat
+
+    key = window.current_key
+    if not window.review.decide(key, window.canvas.session, ReviewStatus.ACCEPTED):
+        raise RuntimeError(f"{key} could not be accepted: {window.statusBar().currentMessage()}")
+    result = export_accepted(window.dataset, [key], ExchangeFormat.COCO, work / "export")
+    if not result.exact:
+        raise RuntimeError("; ".join(result.report.describe()))
+    return f"{result.report.files_written} file(s), read back bit-exact"
 
 
 __all__ = ["StepResult", "run_self_test"]

@@ -15,7 +15,6 @@ from types import MappingProxyType
 
 import numpy as np
 
-from segstudio.core.confusion import confusion_matrix
 
 MAX_COMMENT_LENGTH = 2000
 
@@ -55,7 +54,8 @@ class CorrectionEffort:
     ``changed``: pixels whose accepted class differs from the predicted one. ``added[c]``: pixels the labeler
     made class ``c`` that the model had given another class (the model missed them); ``removed[c]``: pixels
     the model gave class ``c`` that are another class now (false alarms). Each changed pixel is in one
-    ``added`` and one ``removed`` entry. ``iou``: mean IoU of the prediction against the accepted mask over the
+    ``added`` and at most one ``removed`` entry (a prediction of no class, e.g. the ignore id, removes from none).
+    ``iou``: mean IoU of the prediction against the accepted mask over the
     classes in either (None when both are empty of classes, e.g. an ignore-only mask). Ignore pixels of the
     accepted mask are not counted.
     """
@@ -86,16 +86,25 @@ class CorrectionEffort:
         """Compare the model's ``prediction`` with the ``accepted`` mask (both class ids, one shape)."""
         if prediction.shape != accepted.shape:
             raise ValueError(f"prediction {prediction.shape} and accepted mask {accepted.shape} differ in shape")
-        size = max(num_classes, int(prediction.max(initial=0)) + 1)
-        confusion = confusion_matrix(accepted, prediction, size, ignore_index, names=("accepted mask", "prediction"))
-        return cls.from_confusion(confusion)
+        counted = accepted != ignore_index if ignore_index is not None else np.ones(accepted.shape, bool)
+        truth = accepted[counted].astype(np.int64)
+        if truth.size and (truth.min() < 0 or truth.max() >= num_classes):
+            raise ValueError(f"the accepted mask holds values outside the classes 0..{num_classes - 1}")
+        # A prediction value that is no class (the ignore id, a stray value) is "no class": one extra column.
+        predicted = prediction[counted].astype(np.int64)
+        predicted[(predicted < 0) | (predicted >= num_classes)] = num_classes
+        size = num_classes + 1
+        counts = np.bincount(truth * size + predicted, minlength=size * size).reshape(size, size)
+        return cls.from_confusion(counts, num_classes)
 
     @classmethod
-    def from_confusion(cls, confusion: np.ndarray) -> CorrectionEffort:
-        """From a confusion matrix with rows the accepted mask and columns the prediction."""
+    def from_confusion(cls, confusion: np.ndarray, num_classes: int | None = None) -> CorrectionEffort:
+        """From a confusion matrix with rows the accepted mask and columns the prediction; columns from
+        ``num_classes`` on are predictions of no class (they add to a class but remove from none)."""
         counts = np.asarray(confusion, dtype=np.int64)
-        overlap = np.diag(counts)
-        accepted, predicted = counts.sum(axis=1), counts.sum(axis=0)
+        n = counts.shape[0] if num_classes is None else num_classes
+        overlap = np.diag(counts)[:n]
+        accepted, predicted = counts.sum(axis=1)[:n], counts.sum(axis=0)[:n]
         union = accepted + predicted - overlap
         present = union > 0
         iou = float(np.mean(overlap[present] / union[present])) if present.any() else None
@@ -103,8 +112,8 @@ class CorrectionEffort:
             changed=int(counts.sum() - overlap.sum()),
             counted=int(counts.sum()),
             iou=iou,
-            added={c: int(accepted[c] - overlap[c]) for c in range(len(overlap))},
-            removed={c: int(predicted[c] - overlap[c]) for c in range(len(overlap))},
+            added={c: int(accepted[c] - overlap[c]) for c in range(n)},
+            removed={c: int(predicted[c] - overlap[c]) for c in range(n)},
         )
 
     def to_mapping(self) -> dict[str, object]:

@@ -34,7 +34,9 @@ from segstudio.ui.sample_table import (
     IOU_COLUMN,
     NAME_COLUMN,
     SPLIT_COLUMN,
+    EDITED_MARK,
     STATUS_COLUMN,
+    STATUS_MARKS,
     SampleTableModel,
 )
 from segstudio.ui.thumbnails import Thumbnails
@@ -47,12 +49,21 @@ class StatusFilter(Enum):
 
     ALL = "all statuses"
     OPEN = "to do or in progress"
-    EDITED = "● edited (unsaved)"
+    EDITED = "edited (unsaved)"
     TO_DO = ReviewStatus.TO_DO.value
     IN_PROGRESS = ReviewStatus.IN_PROGRESS.value
     CORRECTED = ReviewStatus.CORRECTED.value
     ACCEPTED = ReviewStatus.ACCEPTED.value
     REJECTED = ReviewStatus.REJECTED.value
+
+    @property
+    def label(self) -> str:
+        """The filter box's text: the status mark the list shows, then the words."""
+        if self is StatusFilter.EDITED:
+            return f"{EDITED_MARK} edited (unsaved)"
+        if self in (StatusFilter.ALL, StatusFilter.OPEN):
+            return self.value
+        return f"{STATUS_MARKS[ReviewStatus(self.value)]} {self.value}"
 
     def admits(self, status: ReviewStatus, unsaved: bool) -> bool:
         if self is StatusFilter.ALL:
@@ -108,7 +119,7 @@ class FileList(QWidget):
         self.status_filter = QComboBox(self)
         self.status_filter.setToolTip("show only the images with this review status")
         for choice in StatusFilter:
-            self.status_filter.addItem(choice.value, choice)
+            self.status_filter.addItem(choice.label, choice)
         self.status_filter.currentIndexChanged.connect(
             lambda _index: self.set_status_filter(self.status_filter.currentData()))
         self.filter.textChanged.connect(self.set_filter_text)
@@ -129,11 +140,11 @@ class FileList(QWidget):
         header = self.view.horizontalHeader()
         # Fixed widths: resizing to contents would measure thousands of rows on every change.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((160, 44, 35, 70, 84, 50, 50, 52)):
+        for column, width in enumerate((160, 44, 35, 70, 30, 50, 50, 52)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
-        # Shown order: name, split, the scores, the status, then the rest: what a narrow dock shows first matters most.
-        for visual, column in enumerate((NAME_COLUMN, SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, STATUS_COLUMN, FIXED_COLUMN)):
+        # Shown order: the status mark, name, split, the scores, then the rest: what a narrow dock shows first matters.
+        for visual, column in enumerate((STATUS_COLUMN, NAME_COLUMN, SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN)):
             header.moveSection(header.visualIndex(column), visual)
         header.setSectionHidden(SPLIT_COLUMN, True)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)

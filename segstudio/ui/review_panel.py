@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.review import ReviewCounts, ReviewStatus
 from segstudio.ui.file_list import StatusFilter
+from segstudio.ui.sample_table import STATUS_MARKS
 
-EFFORT_HEADERS = ("class", "fixed px", "missed", "false", "share")
+EFFORT_HEADERS = ("class", "fixed px", "missed", "false alarm", "share")
 EFFORT_TIPS = (
     "",
     "pixels changed into or out of this class, over the accepted images",
@@ -125,7 +126,7 @@ class ReviewPanel(QWidget):
         self.progress.setValue(0 if counts is None else counts.done)
         self.progress.setFormat(f"%v of {total} images reviewed" if total else "no folder open")
         for status, button in self.count_buttons.items():
-            button.setText(f"{status.value}: {0 if counts is None else counts[status]}")
+            button.setText(f"{STATUS_MARKS[status]} {status.value}: {0 if counts is None else counts[status]}")
 
     def show_image(self, name: str | None, status: ReviewStatus, comment: str, *, editable: bool = True) -> None:
         self.image_label.setText(f"this image: {name}" if name else "this image: none")

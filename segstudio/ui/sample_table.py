@@ -24,10 +24,23 @@ from segstudio.core.review import CorrectionEffort, ReviewStatus
 from segstudio.io.datasets import Dataset
 from segstudio.ui.thumbnails import Thumbnails
 
-HEADERS = ("name", "split", "GT", "prediction", "status", "IoU", "Dice", "fixed")
+HEADERS = ("name", "split", "GT", "prediction", "", "IoU", "Dice", "fixed")  # the status column: a mark, no title
 NAME_COLUMN, SPLIT_COLUMN, STATUS_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN = 0, 1, 4, 5, 6, 7
-EDITED_MARK = "● edited"
-SAVED_MARK = ReviewStatus.CORRECTED.value
+# One mark per status: a narrow column a labeler scans down (the words are in its tooltip, the filter box and the
+# Review panel, which doubles as its legend).
+STATUS_MARKS = {
+    ReviewStatus.TO_DO: "○", ReviewStatus.IN_PROGRESS: "◐", ReviewStatus.CORRECTED: "◆", ReviewStatus.ACCEPTED: "✓",
+    ReviewStatus.REJECTED: "✗",
+}  # fmt: skip
+STATUS_COLOURS = {
+    ReviewStatus.TO_DO: QColor(150, 150, 150), ReviewStatus.IN_PROGRESS: QColor(214, 137, 16),
+    ReviewStatus.CORRECTED: QColor(0, 110, 200), ReviewStatus.ACCEPTED: QColor(30, 150, 80),
+    ReviewStatus.REJECTED: QColor(210, 50, 50),
+}  # fmt: skip
+EDITED_MARK = "●"  # as editors mark a modified file
+EDITED_COLOUR = QColor(230, 100, 0)
+COMMENT_MARK = "✎"
+SAVED_MARK = STATUS_MARKS[ReviewStatus.CORRECTED]
 EDITED_TIP = "edited, not saved yet (Ctrl+S saves it; autosaved meanwhile)"
 STATUS_TIPS = {
     ReviewStatus.TO_DO: "nobody has worked on this image yet",
@@ -40,10 +53,11 @@ HEADER_TIPS = {
     "split": "the part of the dataset this image belongs to (train, val, test...)",
     "GT": "the image has a ground-truth mask",
     "prediction": "the image has a prediction (from a prediction folder or a model)",
-    "status": "review status: to do, in progress, corrected, accepted, rejected; ● edited: changes not saved yet",
+    "": "review status: ○ to do, ◐ in progress, ◆ corrected, ✓ accepted, ✗ rejected; ● edited, not saved yet; "
+        "✎ has a comment",
     "fixed": "share of the image the labeler changed from the model's prediction, measured when it was accepted",
 }
-_TO_DO_COLOUR = QColor(140, 140, 140)
+
 _MISSING_SORT = 2.0  # n/a sorts after every score (scores are 0..1)
 _Index = QModelIndex | QPersistentModelIndex
 _Row = tuple[str, str, str, bool, bool, bool]  # key, name, split, ground truth, prediction, corrected
@@ -322,12 +336,14 @@ class SampleTableModel(QAbstractTableModel):
         unsaved, status = key in self._unsaved, self.status(key)
         comment = self._comments.get(key, "")
         if role == Qt.ItemDataRole.DisplayRole:
-            return EDITED_MARK if unsaved else status.value + (" ✎" if comment else "")
+            return (EDITED_MARK if unsaved else STATUS_MARKS[status]) + (COMMENT_MARK if comment else "")
         if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"{EDITED_TIP}; status: {status.value}" if unsaved else STATUS_TIPS[status]
+            tip = f"{EDITED_TIP}; status: {status.value}" if unsaved else f"{status.value}: {STATUS_TIPS[status]}"
             return f"{tip}\ncomment: {comment}" if comment else tip
-        if role == Qt.ItemDataRole.ForegroundRole and not unsaved and status is ReviewStatus.TO_DO:
-            return _TO_DO_COLOUR
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return EDITED_COLOUR if unsaved else STATUS_COLOURS[status]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignCenter)
         return None
 
     def _fixed_data(self, key: str, role: int):
@@ -357,6 +373,6 @@ class SampleTableModel(QAbstractTableModel):
 
 
 __all__ = [
-    "DICE_COLUMN", "EDITED_MARK", "FIXED_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK", "SPLIT_COLUMN",
-    "STATUS_COLUMN", "SampleTableModel",
+    "COMMENT_MARK", "DICE_COLUMN", "EDITED_MARK", "FIXED_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK",
+    "SPLIT_COLUMN", "STATUS_COLUMN", "STATUS_MARKS", "SampleTableModel",
 ]

@@ -131,3 +131,13 @@ def test_merging_is_order_free_and_keeps_the_newest(a: ReviewBook, b: ReviewBook
         for book in (a, b):
             entry = book.entry(key)
             assert entry is None or not entry.newer_than(kept)
+
+
+def test_a_prediction_holding_the_ignore_id_counts_as_no_class() -> None:
+    """CamVid: ignore id 11 is right after the classes 0..10; a model that predicts 11 predicted no class there."""
+    accepted = np.array([[0, 1, 11], [3, 3, 2]], np.uint8)
+    prediction = np.array([[0, 11, 11], [3, 11, 2]], np.uint8)
+    effort = CorrectionEffort.measure(prediction, accepted, 11, 11)
+    assert (effort.counted, effort.changed) == (5, 2)
+    assert effort.added == {1: 1, 3: 1} and effort.removed == {}
+    assert effort.iou == pytest.approx((1 + 0 + 1 + 0.5) / 4)

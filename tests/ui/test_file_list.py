@@ -11,7 +11,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from segstudio.io.datasets import open_dataset
-from segstudio.core.review import ReviewStatus
 from segstudio.ui.file_list import FileList
 from segstudio.ui.sample_table import (
     DICE_COLUMN,
@@ -23,7 +22,7 @@ from segstudio.ui.sample_table import (
     STATUS_COLUMN,
 )
 
-TO_DO_MARK = ReviewStatus.TO_DO.value
+TO_DO_MARK = "○"
 
 
 def small_dataset(root: Path, count: int = 12) -> Path:

@@ -17,7 +17,7 @@ from segstudio.io.review_file import read_review
 from segstudio.ui.actions import Command
 from segstudio.ui.file_list import StatusFilter
 from segstudio.ui.main_window import MainWindow
-from segstudio.ui.sample_table import FIXED_COLUMN, STATUS_COLUMN
+from segstudio.ui.sample_table import FIXED_COLUMN, STATUS_COLUMN, STATUS_MARKS
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_statuses_follow_the_work_and_accept_moves_on(qtbot, window: MainWindow,
     assert effort == expected and effort.changed > 0  # the car the model invented, less the stroke's
     model = window.file_list.model
     assert model.data(model.index(model.row_of(first), FIXED_COLUMN)) == f"{100 * effort.changed_fraction:.1f} %"
-    assert model.data(model.index(model.row_of(first), STATUS_COLUMN)) == "accepted"
+    assert model.data(model.index(model.row_of(first), STATUS_COLUMN)) == STATUS_MARKS[ReviewStatus.ACCEPTED]
     trigger_and_wait(qtbot, window, Command.REJECT_AND_NEXT)
     assert status(window, keys[1]) is ReviewStatus.REJECTED and window.current_key == keys[2]
     window.review.flush()
@@ -126,7 +126,7 @@ def test_the_status_filter_lists_one_status_and_keeps_the_shown_image(qtbot, win
     window.review.set_status(keys[2], ReviewStatus.ACCEPTED)
     window.file_list.set_status_filter(StatusFilter.ACCEPTED)
     assert shown(window) == [keys[0], keys[2]]  # keys[0] is on screen: it stays listed
-    assert window.file_list.status_filter.currentText() == "accepted"
+    assert window.file_list.status_filter.currentText() == "✓ accepted"
     window.file_list.set_status_filter(StatusFilter.OPEN)
     assert shown(window) == [keys[0], keys[1]]
     window.review.set_status(keys[0], ReviewStatus.REJECTED)  # the shown image leaves "open" but stays listed

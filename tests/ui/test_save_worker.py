@@ -42,7 +42,7 @@ def test_ctrl_s_saves_on_the_worker(qtbot, opened: MainWindow) -> None:
     assert not session.dirty
     assert np.array_equal(read_class_mask(path, session.labels), session.mask)
     model = window.file_list.model
-    assert model.data(model.index(model.row_of(window.current_key), 4)) == "corrected"  # the status column
+    assert model.data(model.index(model.row_of(window.current_key), 4)) == "◆"  # the status column: corrected
 
 
 def test_save_failure_keeps_work_dirty(qtbot, opened: MainWindow, monkeypatch) -> None:

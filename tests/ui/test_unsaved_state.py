@@ -68,7 +68,7 @@ def test_the_title_star_follows_edits_undo_and_saves(qtbot, window: MainWindow, 
 def test_every_image_with_unsaved_work_is_marked_edited_until_saved(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
     open_and_wait(qtbot, window, camvid_folder)
     first = window.current_key
-    assert mark(window, first) == "to do"
+    assert mark(window, first) == "○"
     window.class_panel.select(8)
     paint(qtbot, window, 60, 60)
     assert mark(window, first) == EDITED_MARK
@@ -76,7 +76,7 @@ def test_every_image_with_unsaved_work_is_marked_edited_until_saved(qtbot, windo
         window.step_image(1)
     second = window.current_key
     assert second != first and mark(window, first) == EDITED_MARK  # left unsaved: still marked
-    assert mark(window, second) == "to do" and not window.isWindowModified()  # the title is the shown image's
+    assert mark(window, second) == "○" and not window.isWindowModified()  # the title is the shown image's
     go_to(qtbot, window, first)
     window.saving.save(wait=True)
     assert mark(window, first) == SAVED_MARK

@@ -1,0 +1,68 @@
+"""Screenshots of the review workflow at 1600x1000 (issue 11): CamVid with a made-up model, a few images accepted
+after a correction, one rejected with a comment, the Review panel in front; then the list filtered to what is left
+to do. PNGs go to ``bench/out/screenshots/`` (gitignored).
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python bench/screenshots_review.py
+
+Reads ``../shared/data`` and writes nothing into it: project file, statuses and corrections go to a temporary user
+data folder (CamVid's folder is read-only there).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from screenshots_layers import DATA, OUT, made_up_prediction, new_window, paint, settle, wait_for  # noqa: E402
+
+
+def main() -> int:
+    os.environ.setdefault("SEGSTUDIO_DATA_DIR", tempfile.mkdtemp(prefix="segstudio-shots-"))
+    from PySide6.QtWidgets import QApplication
+
+    from segstudio.app.loaded_model import PredictedImage
+    from segstudio.core.review import ReviewStatus
+    from segstudio.ui.actions import Command
+    from segstudio.ui.docks import Panel
+    from segstudio.ui.file_list import StatusFilter
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    window = new_window(app)
+    window.open_folder(DATA / "camvid")
+    wait_for(app, window.sample_loaded)
+    window.file_list.view.sortByColumn(5, window.file_list.view.horizontalHeader().sortIndicatorOrder())
+    for step in range(4):
+        session = window.canvas.session
+        prediction = made_up_prediction(session.ground_truth, session.labels.ignore_index)
+        window.predictions.apply(PredictedImage(window.current_key, prediction, "made-up model"))
+        wait_for(app, window.prediction_applied)
+        window.commands.action(Command.RESET_TO_GROUND_TRUTH).trigger()  # the labeler's fix stands in: the truth
+        if step == 2:
+            window.review.set_comment(window.current_key, "motion blur: cars unreadable, leave out")
+            window.commands.action(Command.REJECT_AND_NEXT).trigger()
+        else:
+            window.commands.action(Command.ACCEPT_AND_NEXT).trigger()
+        wait_for(app, window.sample_loaded)
+    paint(window, [(100.0, 250.0), (180.0, 270.0)], 3)  # work in progress on the next one
+    settle(app)
+    window.docks.bring_forward(Panel.REVIEW)
+    settle(app, 500)
+    window.grab().save(str(OUT / "review_statuses.png"))
+    window.file_list.set_status_filter(StatusFilter.OPEN)
+    settle(app)
+    window.grab().save(str(OUT / "review_filtered_open.png"))
+    window.file_list.set_status_filter(StatusFilter.ALL)
+    window.review.flush()
+    print(f"{OUT}/review_statuses.png, review_filtered_open.png;",
+          sum(window.review.status_of(k) is ReviewStatus.ACCEPTED for k in window.file_list.model.keys_in_order()), "accepted")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -67,7 +67,7 @@ class ActionSpec:
 def _tool(tool: Tool, key: str, tip: str) -> ActionSpec:
     name = tool.value.replace(" ", "-").removesuffix("-class")
     return ActionSpec(tool.value.capitalize(), (key,), Menu.TOOLS, checkable=True, tool=tool, icon=name, tip=tip,
-                      section="tools", toolbar_text=tool.value.capitalize())
+                      section="tools", toolbar_text=tool.value.split()[0].capitalize())
 
 
 def _class(number: int) -> ActionSpec:
@@ -90,7 +90,7 @@ class Command(Enum):
     PREVIOUS_IMAGE = ActionSpec("Previous image", ("A", "Left"), Menu.IMAGE, icon="previous")
     NEXT_IMAGE = ActionSpec("Next image", ("D", "Right"), Menu.IMAGE, icon="next")
     NEXT_TO_DO = ActionSpec("Next image to do", ("N",), Menu.REVIEW, icon="next-to-do", section="go",
-                            tip="the next image in the list that is to do or in progress", toolbar_text="Next to do")
+                            tip="the next image in the list that is to do or in progress")
     ACCEPT_AND_NEXT = ActionSpec("Accept and go to next", ("Ctrl+Return", "Ctrl+Enter"), Menu.REVIEW, icon="accept",
                                  section="decide", toolbar_text="Accept",
                                  tip="mark the image accepted (saving its mask if needed), then the next image to do")
@@ -116,7 +116,7 @@ class Command(Enum):
     SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS, section="size")
     LARGER_BRUSH = ActionSpec("Larger brush", ("]",), Menu.TOOLS, section="size")
     KEEP_OTHER_CLASSES = ActionSpec("Keep other classes", ("K",), Menu.TOOLS, checkable=True, icon="keep-other-classes",
-                                    section="scope", toolbar_text="Keep other classes",
+                                    section="scope", toolbar_text="Keep others",
                                     tip="paint only over unlabelled or background pixels; other classes stay")
     CLASS_1 = _class(1)
     CLASS_2 = _class(2)

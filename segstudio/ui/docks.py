@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QMainWindow, QStyle, QTabWidget, QWidget
 
 LEFT_WIDTH = 300  # the Images list's name and scores, the metrics table's IoU and Dice columns
-RIGHT_WIDTH = 220  # class names and the layer controls
+RIGHT_WIDTH = 210  # class names and the layer controls
 MAX_LEFT_SHARE = 0.34  # the Images list never takes more of the window's width when it grows for its columns
 METRICS_HEIGHT_SHARE = 0.52  # of the left column, under the Images list
 

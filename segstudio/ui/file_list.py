@@ -140,7 +140,7 @@ class FileList(QWidget):
         header = self.view.horizontalHeader()
         # Fixed widths: resizing to contents would measure thousands of rows on every change.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((160, 44, 35, 70, 30, 50, 50, 52)):
+        for column, width in enumerate((160, 44, 35, 70, 26, 46, 46, 52)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
         # Shown order: the status mark, name, split, the scores, then the rest: what a narrow dock shows first matters.
@@ -200,6 +200,7 @@ class FileList(QWidget):
         self.model.set_dataset(dataset)
         self.view.horizontalHeader().setSectionHidden(SPLIT_COLUMN, len(self.model.splits()) < 2)
         self._fit_name_column(dataset)
+        self._fit_split_column()
         self._schedule_thumbnails()
 
     def _fit_name_column(self, dataset: Dataset | None) -> None:
@@ -212,7 +213,12 @@ class FileList(QWidget):
         text = max(metrics.horizontalAdvance(name) for name in names)
         icon = self.view.iconSize().width() + 6 if self.model.thumbnails is not None else 0
         low, high = NAME_WIDTHS
-        self.view.horizontalHeader().resizeSection(NAME_COLUMN, min(high, max(low, text + icon + 16)))
+        self.view.horizontalHeader().resizeSection(NAME_COLUMN, min(high, max(low, text + icon + 10)))
+
+    def _fit_split_column(self) -> None:
+        metrics = self.view.fontMetrics()
+        texts = ["split", *self.model.splits()]
+        self.view.horizontalHeader().resizeSection(SPLIT_COLUMN, max(metrics.horizontalAdvance(t) for t in texts) + 14)
 
     def _show_score_source(self, *_args: object) -> None:
         source = self.model.score_source

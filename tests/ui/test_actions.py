@@ -78,7 +78,7 @@ def test_toolbar_tools_with_names_the_brush_size_labelled_and_apart_from_keep_ot
     _host, actions, _called = build(qtbot)
     texts = [action.iconText() for action in actions.toolbar.actions() if action.isVisible() and not action.isSeparator()
              and actions.toolbar.widgetForAction(action) is not actions.brush_size]
-    assert texts[4:9] == ["Brush", "Eraser", "Fill", "Polygon", "Pick class"]
+    assert texts[4:9] == ["Brush", "Eraser", "Fill", "Polygon", "Pick"]
     for command in (Command.BRUSH, Command.KEEP_OTHER_CLASSES, Command.TOGGLE_PREDICTION):
         button = actions.toolbar.widgetForAction(actions.action(command))
         assert isinstance(button, QToolButton)

@@ -87,6 +87,24 @@ def test_on_a_first_start_the_canvas_takes_most_of_the_window(qtbot, settings_fi
     for panel in Panel:
         assert window.docks.dock(panel).toggleViewAction().isChecked(), panel  # every panel is there, none closed
         assert window.dockWidgetArea(window.docks.dock(panel)) != Qt.DockWidgetArea.BottomDockWidgetArea, panel
+    toolbar = window.commands.toolbar
+    for action in toolbar.actions():  # nothing pushed into the toolbar's overflow menu: Accept must be one click away
+        if not action.isSeparator():
+            widget = toolbar.widgetForAction(action)
+            assert widget is not None and widget.isVisible(), action.text()
+            assert widget.geometry().right() <= toolbar.width(), action.text()
+
+
+def test_camvid_at_the_first_start_size_leaves_the_canvas_most_of_the_window(  # noqa: ANN001
+    qtbot, settings_file: Path, open_windows, shared_data: Path,
+) -> None:
+    """CamVid's split column, status marks and longer names widen the Images list the most of the four data sets."""
+    camvid = shared_data / "camvid"
+    if not (camvid / "val").is_dir():
+        pytest.skip(f"CamVid not found under {camvid}")
+    window = make_window(qtbot, settings_file, open_windows, DEFAULT_SIZE)
+    open_and_wait(qtbot, window, camvid)
+    assert canvas_share(window) >= MIN_CANVAS_SHARE, canvas_share(window)
 
 
 def test_camvid_at_1600_by_1000_shows_every_class_and_every_score_column(  # noqa: ANN001

@@ -35,6 +35,7 @@ from segstudio.ui.sample_table import (
     NAME_COLUMN,
     SPLIT_COLUMN,
     EDITED_MARK,
+    HEADERS,
     STATUS_COLUMN,
     STATUS_MARKS,
     SampleTableModel,
@@ -104,6 +105,7 @@ class FileList(QWidget):
     """``sample_chosen(key)`` when the user selects an image; :meth:`select_key` selects one from code."""
 
     sample_chosen = Signal(str)
+    columns_changed = Signal(str)  # a column appeared: the panel may widen up to the column of this header
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -147,6 +149,9 @@ class FileList(QWidget):
         for visual, column in enumerate((STATUS_COLUMN, NAME_COLUMN, SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN)):
             header.moveSection(header.visualIndex(column), visual)
         header.setSectionHidden(SPLIT_COLUMN, True)
+        header.setSectionHidden(FIXED_COLUMN, True)  # until an accepted image has a measured effort
+        self.model.dataChanged.connect(self._show_fixed_column)
+        self.model.modelReset.connect(self._show_fixed_column)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -214,6 +219,14 @@ class FileList(QWidget):
         icon = self.view.iconSize().width() + 6 if self.model.thumbnails is not None else 0
         low, high = NAME_WIDTHS
         self.view.horizontalHeader().resizeSection(NAME_COLUMN, min(high, max(low, text + icon + 10)))
+
+    def _show_fixed_column(self, *_args: object) -> None:
+        header = self.view.horizontalHeader()
+        wanted = self.model.has_efforts()
+        if header.isSectionHidden(FIXED_COLUMN) == wanted:
+            header.setSectionHidden(FIXED_COLUMN, not wanted)
+            if wanted:
+                self.columns_changed.emit(HEADERS[FIXED_COLUMN])
 
     def _fit_split_column(self) -> None:
         metrics = self.view.fontMetrics()

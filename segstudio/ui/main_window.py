@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         self.commands.recent_cleared.connect(self._clear_recent)
         self.layer_panel.style_changed.connect(lambda _kind, _style: self._show_layer_toggles())
         self.dataset_opened.connect(lambda _dataset: self.docks.fit_list_columns(self.file_list.view, "Dice"))
+        self.file_list.columns_changed.connect(lambda last: self.docks.fit_list_columns(self.file_list.view, last))
         self.editing.tool_changed.connect(self.commands.show_tool)
         self.editing.tools_changed.connect(self.status_line.refresh)
         self.editing.status.connect(show)

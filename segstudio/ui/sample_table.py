@@ -237,6 +237,10 @@ class SampleTableModel(QAbstractTableModel):
         if self._sort_column in (STATUS_COLUMN, FIXED_COLUMN):
             self._resort()
 
+    def has_efforts(self) -> bool:
+        """Whether any image shows a correction effort (the "fixed" column is worth showing)."""
+        return bool(self._efforts)
+
     def keys_in_order(self) -> list[str]:
         """Every key in the order the rows are sorted (before any filter)."""
         return [entry[0] for entry in self._rows]

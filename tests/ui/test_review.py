@@ -66,6 +66,8 @@ def test_statuses_follow_the_work_and_accept_moves_on(qtbot, window: MainWindow,
     keys = window.file_list.model.keys_in_order()
     first = window.current_key
     assert first == keys[0] and all(status(window, key) is ReviewStatus.TO_DO for key in keys)
+    header = window.file_list.view.horizontalHeader()
+    assert header.isSectionHidden(FIXED_COLUMN)  # nothing measured yet: no empty column
     window.class_panel.select(8)
     paint(qtbot, window, 60, 60)
     assert status(window, first) is ReviewStatus.IN_PROGRESS  # the first stroke
@@ -78,6 +80,7 @@ def test_statuses_follow_the_work_and_accept_moves_on(qtbot, window: MainWindow,
     effort = window.review.keeper.effort_of(first)
     assert effort == expected and effort.changed > 0  # the car the model invented, less the stroke's
     model = window.file_list.model
+    assert not header.isSectionHidden(FIXED_COLUMN)
     assert model.data(model.index(model.row_of(first), FIXED_COLUMN)) == f"{100 * effort.changed_fraction:.1f} %"
     assert model.data(model.index(model.row_of(first), STATUS_COLUMN)) == STATUS_MARKS[ReviewStatus.ACCEPTED]
     trigger_and_wait(qtbot, window, Command.REJECT_AND_NEXT)

@@ -13,29 +13,36 @@ from __future__ import annotations
 
 from enum import Enum
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSize, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from segstudio.app.scoring import DatasetScoresResult
 from segstudio.core.review import ReviewStatus
 from segstudio.io.datasets import Dataset
 from segstudio.ui.sample_table import (
+    CLASS_IOU_COLUMN,
     DICE_COLUMN,
+    EDITED_MARK,
+    ERRORS_COLUMN,
     FIXED_COLUMN,
+    GT_COLUMN,
+    HEADERS,
     IOU_COLUMN,
     NAME_COLUMN,
+    PREDICTION_COLUMN,
     SPLIT_COLUMN,
-    EDITED_MARK,
-    HEADERS,
     STATUS_COLUMN,
     STATUS_MARKS,
     SampleTableModel,
@@ -43,7 +50,8 @@ from segstudio.ui.sample_table import (
 from segstudio.ui.thumbnails import Thumbnails
 from segstudio.ui.workers import WorkerPool
 
-NAME_WIDTHS = (60, 220)  # the name column fits the longest name within these bounds (pixels, thumbnail included)
+NAME_WIDTHS = (60, 220)
+OPTIONAL_COLUMNS = (SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, ERRORS_COLUMN, FIXED_COLUMN, GT_COLUMN, PREDICTION_COLUMN)  # the name column fits the longest name within these bounds (pixels, thumbnail included)
 
 class StatusFilter(Enum):
     """Which images the list shows, by review status. The value is the filter box's text."""
@@ -83,6 +91,7 @@ class _FilterProxy(QSortFilterProxyModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.status_filter = StatusFilter.ALL
+        self.iou_below: float | None = None  # with the model's chosen class: list images whose IoU of it is below
         self.pinned: str | None = None  # the image on screen: it stays listed while its status changes
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
@@ -90,6 +99,11 @@ class _FilterProxy(QSortFilterProxyModel):
         if self.status_filter is not StatusFilter.ALL and isinstance(source, SampleTableModel):
             key = source.key_at(source_row)
             if key != self.pinned and not self.status_filter.admits(source.status(key), source.is_unsaved(key)):
+                return False
+        if self.iou_below is not None and isinstance(source, SampleTableModel) and source.chosen_class is not None:
+            key = source.key_at(source_row)
+            value = source.class_iou(key)
+            if key != self.pinned and (value is None or value >= self.iou_below):
                 return False
         return super().filterAcceptsRow(source_row, source_parent)
 
@@ -125,6 +139,22 @@ class FileList(QWidget):
         self.status_filter.currentIndexChanged.connect(
             lambda _index: self.set_status_filter(self.status_filter.currentData()))
         self.filter.textChanged.connect(self.set_filter_text)
+        self.class_filter = QComboBox(self)
+        self.class_filter.setToolTip("a class whose IoU (prediction vs ground truth) to show per image, worst first; "
+                                     "with 'IoU <', only the images where that class scores below it")
+        self.class_filter.addItem("IoU of class...", None)
+        self.class_filter.currentIndexChanged.connect(lambda _index: self._class_chosen())
+        self.iou_limit = QDoubleSpinBox(self)
+        self.iou_limit.setRange(0.0, 1.0)
+        self.iou_limit.setSingleStep(0.05)
+        self.iou_limit.setDecimals(2)
+        self.iou_limit.setPrefix("IoU < ")
+        self.iou_limit.setSpecialValueText("any IoU")  # 0, the minimum: no image is below it, so it means "no limit"
+        self.iou_limit.setValue(0.0)
+        self.iou_limit.setToolTip("list only the images where the chosen class's IoU is below this ('any IoU': every "
+                                  "image)")
+        self.iou_limit.setEnabled(False)
+        self.iou_limit.valueChanged.connect(lambda _value: self._class_chosen())
         self.score_source = QLabel(self)  # what the IoU/Dice columns are of; hidden while nothing is scored
         self.score_source.setWordWrap(True)
         self.score_source.hide()
@@ -150,6 +180,10 @@ class FileList(QWidget):
             header.moveSection(header.visualIndex(column), visual)
         header.setSectionHidden(SPLIT_COLUMN, True)
         header.setSectionHidden(FIXED_COLUMN, True)  # until an accepted image has a measured effort
+        header.setSectionHidden(ERRORS_COLUMN, True)  # on request (the header's menu)
+        header.setSectionHidden(CLASS_IOU_COLUMN, True)  # while a class is chosen
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._column_menu)
         self.model.dataChanged.connect(self._show_fixed_column)
         self.model.modelReset.connect(self._show_fixed_column)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
@@ -160,6 +194,11 @@ class FileList(QWidget):
         filters.addWidget(self.filter, 3)
         filters.addWidget(self.status_filter, 2)
         layout.addLayout(filters)
+        by_class = QHBoxLayout()
+        by_class.setContentsMargins(0, 0, 0, 0)
+        by_class.addWidget(self.class_filter, 3)
+        by_class.addWidget(self.iou_limit, 2)
+        layout.addLayout(by_class)
         layout.addWidget(self.score_source)
         layout.addWidget(self.view)
 
@@ -178,8 +217,8 @@ class FileList(QWidget):
         self._invalidate()
 
     def refilter(self) -> None:
-        """Statuses changed: a filtered list re-checks its rows."""
-        if self.proxy.status_filter is not StatusFilter.ALL:
+        """Statuses or scores changed: a filtered list re-checks its rows."""
+        if self.proxy.status_filter is not StatusFilter.ALL or self.proxy.iou_below is not None:
             self._invalidate()
 
     def _invalidate(self) -> None:
@@ -200,6 +239,16 @@ class FileList(QWidget):
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         """List ``dataset``'s images; the split column shows only when it has more than one split."""
+        self.class_filter.blockSignals(True)
+        self.class_filter.clear()
+        self.class_filter.addItem("IoU of class...", None)
+        if dataset is not None:
+            for label in dataset.spec.labels.classes:
+                self.class_filter.addItem(f"{label.id} {label.name}", label.id)
+        self.class_filter.blockSignals(False)
+        self.proxy.iou_below = None
+        self.view.horizontalHeader().setSectionHidden(CLASS_IOU_COLUMN, True)
+        self.iou_limit.setEnabled(False)
         if self.model.thumbnails is not None:
             self.model.thumbnails.set_paths({} if dataset is None else {s.key: s.image for s in dataset.samples})
         self.model.set_dataset(dataset)
@@ -219,6 +268,55 @@ class FileList(QWidget):
         icon = self.view.iconSize().width() + 6 if self.model.thumbnails is not None else 0
         low, high = NAME_WIDTHS
         self.view.horizontalHeader().resizeSection(NAME_COLUMN, min(high, max(low, text + icon + 10)))
+
+    def show_dataset_scores(self, result: DatasetScoresResult) -> None:
+        """Every image's per-class IoU and errors from the "dataset metrics" result (the class filter's numbers)."""
+        self.model.set_confusions({key: score.confusion for key, score in result.per_image.items()})
+        self.refilter()
+
+    def set_class_filter(self, class_id: int | None, below: float | None = None) -> None:
+        """Show class ``class_id``'s IoU per image (worst first) and, with ``below``, only the images under it."""
+        self.class_filter.blockSignals(True)
+        self.class_filter.setCurrentIndex(0 if class_id is None else max(0, self.class_filter.findData(class_id)))
+        self.class_filter.blockSignals(False)
+        self.iou_limit.blockSignals(True)
+        self.iou_limit.setValue(0.0 if below is None else below)
+        self.iou_limit.blockSignals(False)
+        self._class_chosen()
+
+    def _class_chosen(self) -> None:
+        class_id = self.class_filter.currentData()
+        limit = self.iou_limit.value()
+        self.model.choose_class(class_id)
+        self.proxy.iou_below = None if class_id is None or limit <= 0.0 else limit
+        self.iou_limit.setEnabled(class_id is not None)
+        header = self.view.horizontalHeader()
+        was_hidden = header.isSectionHidden(CLASS_IOU_COLUMN)
+        header.setSectionHidden(CLASS_IOU_COLUMN, class_id is None)
+        if class_id is not None:
+            header.moveSection(header.visualIndex(CLASS_IOU_COLUMN), header.visualIndex(IOU_COLUMN))
+            if was_hidden or self.model.sort_column() != CLASS_IOU_COLUMN:
+                self.view.sortByColumn(CLASS_IOU_COLUMN, Qt.SortOrder.AscendingOrder)  # the worst first
+            if was_hidden:
+                self.columns_changed.emit(self.model.headerData(CLASS_IOU_COLUMN, Qt.Orientation.Horizontal))
+        self._invalidate()
+
+    def _column_menu(self, position: QPoint) -> None:
+        """The header's menu: which columns show."""
+        header = self.view.horizontalHeader()
+        menu = QMenu(self)
+        for column in OPTIONAL_COLUMNS:
+            action = menu.addAction(HEADERS[column])
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(column))
+            action.toggled.connect(lambda shown, c=column: self.show_column(c, shown))
+        menu.exec(header.mapToGlobal(position))
+
+    def show_column(self, column: int, shown: bool = True) -> None:
+        header = self.view.horizontalHeader()
+        header.setSectionHidden(column, not shown)
+        if shown:
+            self.columns_changed.emit(HEADERS[column])
 
     def _show_fixed_column(self, *_args: object) -> None:
         header = self.view.horizontalHeader()

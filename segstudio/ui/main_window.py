@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         self.predictions.stroke_interrupted.connect(self.canvas.tools.cancel)
         self.results.predictions_written.connect(self.predictions_written)
         self.results.dataset_scored.connect(self.dataset_scored)
+        self.results.dataset_scored.connect(self.file_list.show_dataset_scores)
         self.results.error.connect(self._report_worker_error)
 
     # -- folder and images -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
@@ -24,8 +25,10 @@ from segstudio.core.review import CorrectionEffort, ReviewStatus
 from segstudio.io.datasets import Dataset
 from segstudio.ui.thumbnails import Thumbnails
 
-HEADERS = ("name", "split", "GT", "prediction", "", "IoU", "Dice", "fixed")  # the status column: a mark, no title
+HEADERS = ("name", "split", "GT", "prediction", "", "IoU", "Dice", "fixed", "errors", "class IoU")  # "": status mark
 NAME_COLUMN, SPLIT_COLUMN, STATUS_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN = 0, 1, 4, 5, 6, 7
+ERRORS_COLUMN, CLASS_IOU_COLUMN = 8, 9
+GT_COLUMN, PREDICTION_COLUMN = 2, 3
 # One mark per status: a narrow column a labeler scans down (the words are in its tooltip, the filter box and the
 # Review panel, which doubles as its legend).
 STATUS_MARKS = {
@@ -56,6 +59,7 @@ HEADER_TIPS = {
     "": "review status: ○ to do, ◐ in progress, ◆ corrected, ✓ accepted, ✗ rejected; ● edited, not saved yet; "
         "✎ has a comment",
     "fixed": "share of the image the labeler changed from the model's prediction, measured when it was accepted",
+    "errors": "share of the scored pixels where the prediction disagrees with the ground truth",
 }
 
 _MISSING_SORT = 2.0  # n/a sorts after every score (scores are 0..1)
@@ -78,6 +82,11 @@ class SampleTableModel(QAbstractTableModel):
         self._statuses: dict[str, ReviewStatus] = {}  # set by the review; else derived from "corrected"
         self._comments: dict[str, str] = {}
         self._efforts: dict[str, CorrectionEffort] = {}
+        # Per image, from its confusion matrix: IoU of every class (NaN: n/a) and the share of pixels in error.
+        self._class_iou: dict[str, np.ndarray] = {}
+        self._errors: dict[str, float] = {}
+        self._class_names: tuple[str, ...] = ()
+        self.chosen_class: int | None = None  # whose IoU the "class IoU" column shows
         self._score_source = ""  # what the scores are of, for the whole list
         self._score_sources: dict[str, str] = {}  # key -> what its scores are of
         self._scored_count: int | None = None
@@ -94,6 +103,9 @@ class SampleTableModel(QAbstractTableModel):
         self._scores = {}
         self._unsaved = set()
         self._statuses, self._comments, self._efforts = {}, {}, {}
+        self._class_iou, self._errors = {}, {}
+        self._class_names = () if dataset is None else dataset.spec.labels.names
+        self.chosen_class = None
         self._score_source, self._score_sources, self._scored_count = "", {}, None
         if dataset is not None:
             corrected = dataset.corrected_keys()
@@ -122,6 +134,11 @@ class SampleTableModel(QAbstractTableModel):
 
     def _key_of(self, column: int) -> Callable[[_Row], Any]:
         """The function giving a row's sort value in ``column``: n/a scores after every score."""
+        if column == ERRORS_COLUMN:
+            errors = self._errors
+            return lambda entry: errors.get(entry[0], _MISSING_SORT)
+        if column == CLASS_IOU_COLUMN:
+            return lambda entry: _MISSING_SORT if (value := self.class_iou(entry[0])) is None else value
         if column == FIXED_COLUMN:
             efforts = self._efforts
             return lambda entry: efforts[entry[0]].changed_fraction if entry[0] in efforts else _MISSING_SORT
@@ -237,6 +254,45 @@ class SampleTableModel(QAbstractTableModel):
         if self._sort_column in (STATUS_COLUMN, FIXED_COLUMN):
             self._resort()
 
+    def set_confusions(self, confusions: Mapping[str, np.ndarray | None]) -> None:
+        """Every image's confusion matrix (rows truth, columns prediction; None: not scored): its per-class IoU and
+        its share of pixels in error, for the class filter and the "errors" and "class IoU" columns."""
+        self._class_iou, self._errors = {}, {}
+        for key, confusion in confusions.items():
+            if confusion is None:
+                continue
+            counts = np.asarray(confusion, dtype=np.float64)
+            overlap = np.diag(counts)
+            union = counts.sum(axis=0) + counts.sum(axis=1) - overlap
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._class_iou[key] = np.where(union > 0, overlap / union, np.nan)
+            total = counts.sum()
+            self._errors[key] = float((total - overlap.sum()) / total) if total else 0.0
+        if self._rows:
+            self.dataChanged.emit(self.index(0, ERRORS_COLUMN), self.index(len(self._rows) - 1, CLASS_IOU_COLUMN))
+            if self._sort_column in (ERRORS_COLUMN, CLASS_IOU_COLUMN):
+                self._resort()
+
+    def class_iou(self, key: str, class_id: int | None = None) -> float | None:
+        """The IoU of ``class_id`` (default: the chosen class) on image ``key``; None when n/a or not scored."""
+        class_id = self.chosen_class if class_id is None else class_id
+        values = self._class_iou.get(key)
+        if class_id is None or values is None or not 0 <= class_id < len(values) or np.isnan(values[class_id]):
+            return None
+        return float(values[class_id])
+
+    def error_share(self, key: str) -> float | None:
+        return self._errors.get(key)
+
+    def choose_class(self, class_id: int | None) -> None:
+        """Show ``class_id``'s IoU in the "class IoU" column (None: no class)."""
+        self.chosen_class = class_id
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, CLASS_IOU_COLUMN, CLASS_IOU_COLUMN)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, CLASS_IOU_COLUMN), self.index(len(self._rows) - 1, CLASS_IOU_COLUMN))
+            if self._sort_column == CLASS_IOU_COLUMN:
+                self._resort()
+
     def has_efforts(self) -> bool:
         """Whether any image shows a correction effort (the "fixed" column is worth showing)."""
         return bool(self._efforts)
@@ -308,6 +364,8 @@ class SampleTableModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
+            if section == CLASS_IOU_COLUMN and self.chosen_class is not None:
+                return f"{self._class_name(self.chosen_class)} IoU"
             return HEADERS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
             if section in (IOU_COLUMN, DICE_COLUMN):
@@ -326,6 +384,8 @@ class SampleTableModel(QAbstractTableModel):
             return None if self.thumbnails is None else self.thumbnails.pixmap(entry[0])
         if column == FIXED_COLUMN:
             return self._fixed_data(entry[0], role)
+        if column in (ERRORS_COLUMN, CLASS_IOU_COLUMN):
+            return self._class_data(entry[0], column, role)
         if column >= IOU_COLUMN:
             return self._score_data(entry[0], column, role)
         if column == STATUS_COLUMN:
@@ -348,6 +408,26 @@ class SampleTableModel(QAbstractTableModel):
             return EDITED_COLOUR if unsaved else STATUS_COLOURS[status]
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
+        return None
+
+    def _class_name(self, class_id: int) -> str:
+        return self._class_names[class_id] if 0 <= class_id < len(self._class_names) else f"class {class_id}"
+
+    def _class_data(self, key: str, column: int, role: int):
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if column == ERRORS_COLUMN:
+            share = self._errors.get(key)
+            if role == Qt.ItemDataRole.DisplayRole:
+                return "n/a" if share is None else f"{100 * share:.1f} %"
+            return None
+        value = self.class_iou(key)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "n/a" if value is None else f"{value:.3f}"
+        if role == Qt.ItemDataRole.ToolTipRole and self.chosen_class is not None:
+            name = self._class_name(self.chosen_class)
+            return (f"{name}: in neither the prediction nor the ground truth" if value is None
+                    else f"IoU of {name}, prediction against the ground truth")
         return None
 
     def _fixed_data(self, key: str, role: int):
@@ -377,6 +457,6 @@ class SampleTableModel(QAbstractTableModel):
 
 
 __all__ = [
-    "COMMENT_MARK", "DICE_COLUMN", "EDITED_MARK", "FIXED_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK",
+    "CLASS_IOU_COLUMN", "COMMENT_MARK", "DICE_COLUMN", "ERRORS_COLUMN", "GT_COLUMN", "PREDICTION_COLUMN", "EDITED_MARK", "FIXED_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK",
     "SPLIT_COLUMN", "STATUS_COLUMN", "STATUS_MARKS", "SampleTableModel",
 ]

@@ -74,13 +74,22 @@ def app_predictions(dataset: Dataset) -> dict[str, Path]:
     ran last), and each image takes its mask from the highest-ranked folder that has one. Keys that are not in
     the dataset are ignored. The project file is not touched: these are found again on every open.
     """
+    chosen: dict[str, Path] = {}
+    for folder in model_prediction_folders(dataset):  # oldest first: newer folders overwrite older ones
+        chosen.update(folder.written)
+    return chosen
+
+
+def model_prediction_folders(dataset: Dataset) -> list[PredictedFolder]:
+    """Each model's folder under ``segstudio-predictions/`` with the masks it holds for this dataset's images,
+    ranked oldest first by its most recently written mask."""
     root = dataset.project_file.parent / PREDICTIONS_FOLDER
     try:
         folders = [entry for entry in os.scandir(root) if entry.is_dir()]
     except OSError:
-        return {}
+        return []
     keys = {sample.key for sample in dataset.samples}
-    ranked: list[tuple[float, dict[str, Path]]] = []
+    ranked: list[tuple[float, PredictedFolder]] = []
     for folder in folders:
         found: dict[str, Path] = {}
         newest = 0.0
@@ -103,11 +112,8 @@ def app_predictions(dataset: Dataset) -> dict[str, Path]:
                 except OSError:
                     continue
         if found:
-            ranked.append((newest, found))
-    chosen: dict[str, Path] = {}
-    for _newest, found in sorted(ranked, key=lambda item: item[0]):
-        chosen.update(found)  # newer folders overwrite older ones
-    return chosen
+            ranked.append((newest, PredictedFolder(folder.name, Path(folder.path), found)))
+    return [folder for _newest, folder in sorted(ranked, key=lambda item: item[0])]
 
 
 def read_prediction(dataset: Dataset, key: str, path: Path, model: str | None = None) -> PredictedImage:

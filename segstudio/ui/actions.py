@@ -132,6 +132,12 @@ class Command(Enum):
     TOGGLE_ERROR_MAP = ActionSpec("Show error map", ("X",), Menu.VIEW, checkable=True, icon="error-map",
                                   section="layers", tip="where the working mask and the ground truth disagree",
                                   toolbar_text="Error map")
+    COMPARE_PREDICTIONS = ActionSpec("Compare predictions with...", (), Menu.VIEW, section="compare",
+                                     tip="score the shown predictions against another model's or a prediction "
+                                     "folder's, image by image (the list's Δ IoU column)")
+    SHOW_DISAGREEMENT = ActionSpec("Show where predictions disagree", ("Z",), Menu.VIEW, checkable=True,
+                                   section="compare", tip="mark in cyan the pixels where the shown prediction and "
+                                   "the one compared with differ")
     FIT = ActionSpec("Fit to window", ("Ctrl+0",), Menu.VIEW, icon="fit", section="zoom")
     ACTUAL_SIZE = ActionSpec("Actual size (1:1)", ("Ctrl+1",), Menu.VIEW, icon="actual-size", section="zoom")
     RESET_LAYOUT = ActionSpec("Reset panel layout", (), Menu.VIEW, section="panels-end",

@@ -25,7 +25,7 @@ from segstudio.core.instances import InstanceMask
 from segstudio.core.layers import LayerKind, LayerStyle
 from segstudio.core.palettes import Palettes
 from segstudio.core.session import ImageSession
-from segstudio.ui.canvas_compositing import DEFAULT_STYLES, ShownColours, composite_tile
+from segstudio.ui.canvas_compositing import DEFAULT_STYLES, HIGHLIGHT_COLOUR, ShownColours, composite_tile
 from segstudio.ui.canvas_overlays import draw_overlays
 from segstudio.ui.canvas_tiles import (MAX_TILE_BYTES, TILE, Tile, TileCache, TileKey, step_for, tile_image_rect,
                                        tiles_in_view)
@@ -72,6 +72,7 @@ class Canvas(QWidget):
         self._step = 1
         self._tiles = TileCache()
         self._highlight: np.ndarray | None = None  # bool mask drawn on top (e.g. a selected instance)
+        self._highlight_colour = HIGHLIGHT_COLOUR
         self._space_down = False
         self._pan_from: QPointF | None = None
         self._mouse: QPointF | None = None
@@ -127,11 +128,13 @@ class Canvas(QWidget):
     def palettes(self) -> Palettes | None:
         return self._colours.palettes
 
-    def set_highlight(self, mask: np.ndarray | None) -> None:
-        """Outline-free highlight: ``mask`` (bool, the image's shape) drawn on top in a bright colour, or None."""
+    def set_highlight(self, mask: np.ndarray | None, colour: tuple[int, int, int] = HIGHLIGHT_COLOUR) -> None:
+        """Outline-free highlight: ``mask`` (bool, the image's shape) blended on top in ``colour`` (a selected
+        instance in yellow, where two predictions disagree in cyan), or None. One at a time: the last one set."""
         if mask is not None and (self._session is None or mask.shape != self._session.shape):
             raise ValueError("a highlight mask must have the session image's shape")
         self._highlight = None if mask is None else np.asarray(mask, dtype=bool)
+        self._highlight_colour = colour
         self.invalidate()
 
     def _on_session_change(self, rect: Rect) -> None:
@@ -255,7 +258,7 @@ class Canvas(QWidget):
         assert self._session is not None and self._colours.palettes is not None
         done = composite_tile(tile, step, rect, session=self._session, palettes=self._colours.palettes,
                               styles=self._styles, peek_truth=self._peek_truth, highlight=self._highlight,
-                              instances=self._colours.instances)
+                              highlight_colour=self._highlight_colour, instances=self._colours.instances)
         self.composited_pixels += done.area
 
     def _bring_up_to_date(self, key: TileKey, tile: Tile) -> None:

@@ -22,7 +22,9 @@ from segstudio.core.session import ImageSession
 from segstudio.ui.canvas_tiles import Tile
 
 AREA_MAX_STEP = 8  # block-average the image up to this step, subsample past it
-HIGHLIGHT_RGB = np.array([255, 255, 0], dtype=np.uint16)  # a selected instance, blended 60 % over the pixels
+HIGHLIGHT_COLOUR = (255, 255, 0)  # a selected instance, blended 60 % over the pixels
+HIGHLIGHT_RGB = np.array(HIGHLIGHT_COLOUR, dtype=np.uint16)
+DISAGREEMENT_COLOUR = (0, 230, 255)  # where two predictions differ: cyan, apart from the error map's colours
 
 DEFAULT_STYLES: dict[LayerKind, LayerStyle] = {
     LayerKind.IMAGE: LayerStyle(True, 1.0),
@@ -136,6 +138,7 @@ def composite_tile(
     styles: dict[LayerKind, LayerStyle],
     peek_truth: bool,
     highlight: np.ndarray | None,
+    highlight_colour: tuple[int, int, int] = HIGHLIGHT_COLOUR,
     instances: InstanceLayers | None = None,
 ) -> Rect:
     """Composite image rectangle ``rect`` into ``tile`` (clipped to it); return the output pixels it wrote."""
@@ -150,10 +153,11 @@ def composite_tile(
         if shown.any():
             target = tile.buffer.array[done.top : done.bottom, done.left : done.right]
             pixels = target[shown]
-            pixels[:, :3] = (pixels[:, :3].astype(np.uint16) * 2 // 5 + HIGHLIGHT_RGB * 3 // 5).astype(np.uint8)
+            rgb = np.array(highlight_colour, dtype=np.uint16)
+            pixels[:, :3] = (pixels[:, :3].astype(np.uint16) * 2 // 5 + rgb * 3 // 5).astype(np.uint8)
             target[shown] = pixels
     return done
 
 
-__all__ = ["AREA_MAX_STEP", "DEFAULT_STYLES", "HIGHLIGHT_RGB", "MASK_LAYERS", "InstanceLayers", "ShownColours",
+__all__ = ["AREA_MAX_STEP", "DEFAULT_STYLES", "DISAGREEMENT_COLOUR", "HIGHLIGHT_COLOUR", "HIGHLIGHT_RGB", "MASK_LAYERS", "InstanceLayers", "ShownColours",
            "composite_tile", "shown_layers"]

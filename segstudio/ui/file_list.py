@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segstudio.app.model_comparison import ComparisonResult
 from segstudio.app.scoring import DatasetScoresResult
 from segstudio.core.review import ReviewStatus
 from segstudio.io.datasets import Dataset
@@ -37,6 +38,7 @@ from segstudio.ui.sample_table import (
     EDITED_MARK,
     ERRORS_COLUMN,
     FIXED_COLUMN,
+    GAIN_COLUMN,
     GT_COLUMN,
     HEADERS,
     IOU_COLUMN,
@@ -182,6 +184,7 @@ class FileList(QWidget):
         header.setSectionHidden(FIXED_COLUMN, True)  # until an accepted image has a measured effort
         header.setSectionHidden(ERRORS_COLUMN, True)  # on request (the header's menu)
         header.setSectionHidden(CLASS_IOU_COLUMN, True)  # while a class is chosen
+        header.setSectionHidden(GAIN_COLUMN, True)  # while predictions are compared with another set
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._column_menu)
         self.model.dataChanged.connect(self._show_fixed_column)
@@ -273,6 +276,16 @@ class FileList(QWidget):
         """Every image's per-class IoU and errors from the "dataset metrics" result (the class filter's numbers)."""
         self.model.set_confusions({key: score.confusion for key, score in result.per_image.items()})
         self.refilter()
+
+    def show_comparison(self, result: ComparisonResult | None) -> None:
+        """The "Δ IoU" column for a comparison (sorted ascending: the shown model's worst losses first), or none."""
+        self.model.set_comparison(result)
+        header = self.view.horizontalHeader()
+        header.setSectionHidden(GAIN_COLUMN, result is None)
+        if result is not None:
+            header.moveSection(header.visualIndex(GAIN_COLUMN), header.visualIndex(IOU_COLUMN))
+            self.view.sortByColumn(GAIN_COLUMN, Qt.SortOrder.AscendingOrder)
+            self.columns_changed.emit(HEADERS[GAIN_COLUMN])
 
     def set_class_filter(self, class_id: int | None, below: float | None = None) -> None:
         """Show class ``class_id``'s IoU per image (worst first) and, with ``below``, only the images under it."""

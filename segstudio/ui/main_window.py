@@ -34,6 +34,8 @@ from segstudio.ui.actions import Command, WindowActions
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_editing import ClassEditingController
 from segstudio.ui.class_panel import ClassPanel
+from segstudio.ui.comparison import ComparisonController
+from segstudio.ui.comparison import command_slots as comparison_slots
 from segstudio.ui.dataset_scores import DatasetScoresController
 from segstudio.ui.demo_model import DemoController
 from segstudio.ui.docks import Panel, WindowDocks
@@ -116,6 +118,8 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
         self.exporter = ExportController(self.pool, interactive=interactive, dialog_parent=self)
+        self.comparison = ComparisonController(self.pool, self.file_list, self.canvas, interactive=interactive,
+                                               dialog_parent=self)
         self.status_line = StatusLine(self.statusBar(), self.canvas, interactive=interactive, dialog_parent=self)
         self.commands = WindowActions(self, self._command_slots())
         self.commands.show_tool(self.canvas.tools.tool)
@@ -162,6 +166,8 @@ class MainWindow(QMainWindow):
             Command.ABOUT: lambda: show_about(self),
         }
         slots |= self.review.command_slots(lambda: (self.current_key, self.canvas.session), self)
+        slots |= comparison_slots(self.comparison, lambda: self.dataset, lambda: self.predictions.files,
+                                  lambda: self.current_key)
         slots |= {Command.for_tool(tool): (lambda t=tool: editing.set_tool(t)) for tool in Tool}
         slots |= {Command.for_class(n): (lambda n=n: self.class_panel.select(n)) for n in range(1, 10)}
         return slots
@@ -199,6 +205,8 @@ class MainWindow(QMainWindow):
         self.results.status.connect(show)
         self.review.status.connect(show)
         self.exporter.status.connect(show)
+        self.comparison.status.connect(show)
+        self.sample_loaded.connect(lambda key: self.comparison.shown(self.dataset, key))
         self.review.go_to.connect(self.load)
         self.sample_loaded.connect(self.review.shown)
         self.saving.state_changed.connect(self.status_line.refresh)
@@ -264,6 +272,7 @@ class MainWindow(QMainWindow):
         self.class_panel.select(min(1, dataset.spec.labels.num_classes - 1))
         self.file_list.set_dataset(dataset)
         self.review.open_dataset(dataset)
+        self.comparison.clear()
         self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.commands.set_recent_folders(self.remembered.remember_folder(dataset.root))
         try:

@@ -20,14 +20,15 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
+from segstudio.app.model_comparison import ComparisonResult
 from segstudio.core.natural_order import natural_key
 from segstudio.core.review import CorrectionEffort, ReviewStatus
 from segstudio.io.datasets import Dataset
 from segstudio.ui.thumbnails import Thumbnails
 
-HEADERS = ("name", "split", "GT", "prediction", "", "IoU", "Dice", "fixed", "errors", "class IoU")  # "": status mark
+HEADERS = ("name", "split", "GT", "prediction", "", "IoU", "Dice", "fixed", "errors", "class IoU", "Δ IoU")  # "": status
 NAME_COLUMN, SPLIT_COLUMN, STATUS_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN = 0, 1, 4, 5, 6, 7
-ERRORS_COLUMN, CLASS_IOU_COLUMN = 8, 9
+ERRORS_COLUMN, CLASS_IOU_COLUMN, GAIN_COLUMN = 8, 9, 10
 GT_COLUMN, PREDICTION_COLUMN = 2, 3
 # One mark per status: a narrow column a labeler scans down (the words are in its tooltip, the filter box and the
 # Review panel, which doubles as its legend).
@@ -87,6 +88,7 @@ class SampleTableModel(QAbstractTableModel):
         self._errors: dict[str, float] = {}
         self._class_names: tuple[str, ...] = ()
         self.chosen_class: int | None = None  # whose IoU the "class IoU" column shows
+        self._comparison: ComparisonResult | None = None  # the shown predictions against another set
         self._score_source = ""  # what the scores are of, for the whole list
         self._score_sources: dict[str, str] = {}  # key -> what its scores are of
         self._scored_count: int | None = None
@@ -104,6 +106,7 @@ class SampleTableModel(QAbstractTableModel):
         self._unsaved = set()
         self._statuses, self._comments, self._efforts = {}, {}, {}
         self._class_iou, self._errors = {}, {}
+        self._comparison = None
         self._class_names = () if dataset is None else dataset.spec.labels.names
         self.chosen_class = None
         self._score_source, self._score_sources, self._scored_count = "", {}, None
@@ -137,6 +140,11 @@ class SampleTableModel(QAbstractTableModel):
         if column == ERRORS_COLUMN:
             errors = self._errors
             return lambda entry: errors.get(entry[0], _MISSING_SORT)
+        if column == GAIN_COLUMN:
+            def gain(entry: _Row) -> float:
+                value = self.iou_gain(entry[0])
+                return _MISSING_SORT if value is None else value
+            return gain
         if column == CLASS_IOU_COLUMN:
             return lambda entry: _MISSING_SORT if (value := self.class_iou(entry[0])) is None else value
         if column == FIXED_COLUMN:
@@ -293,6 +301,23 @@ class SampleTableModel(QAbstractTableModel):
             if self._sort_column == CLASS_IOU_COLUMN:
                 self._resort()
 
+    def set_comparison(self, comparison: ComparisonResult | None) -> None:
+        """The shown predictions compared with another set (None: no comparison): the "Δ IoU" column."""
+        self._comparison = comparison
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, GAIN_COLUMN, GAIN_COLUMN)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, GAIN_COLUMN), self.index(len(self._rows) - 1, GAIN_COLUMN))
+            if self._sort_column == GAIN_COLUMN:
+                self._resort()
+
+    @property
+    def comparison(self) -> ComparisonResult | None:
+        return self._comparison
+
+    def iou_gain(self, key: str) -> float | None:
+        found = None if self._comparison is None else self._comparison.per_image.get(key)
+        return None if found is None else found.iou_gain
+
     def has_efforts(self) -> bool:
         """Whether any image shows a correction effort (the "fixed" column is worth showing)."""
         return bool(self._efforts)
@@ -368,6 +393,9 @@ class SampleTableModel(QAbstractTableModel):
                 return f"{self._class_name(self.chosen_class)} IoU"
             return HEADERS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
+            if section == GAIN_COLUMN and self._comparison is not None:
+                return (f"mean IoU of the shown predictions minus that of {self._comparison.other}: negative where "
+                        "the shown model does worse (sort ascending for its worst losses)")
             if section in (IOU_COLUMN, DICE_COLUMN):
                 what = "mean IoU" if section == IOU_COLUMN else "mean Dice"
                 source = self._score_source or "the prediction"
@@ -386,6 +414,8 @@ class SampleTableModel(QAbstractTableModel):
             return self._fixed_data(entry[0], role)
         if column in (ERRORS_COLUMN, CLASS_IOU_COLUMN):
             return self._class_data(entry[0], column, role)
+        if column == GAIN_COLUMN:
+            return self._gain_data(entry[0], role)
         if column >= IOU_COLUMN:
             return self._score_data(entry[0], column, role)
         if column == STATUS_COLUMN:
@@ -408,6 +438,24 @@ class SampleTableModel(QAbstractTableModel):
             return EDITED_COLOUR if unsaved else STATUS_COLOURS[status]
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
+        return None
+
+    def _gain_data(self, key: str, role: int):
+        found = None if self._comparison is None else self._comparison.per_image.get(key)
+        gain = None if found is None else found.iou_gain
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "n/a" if gain is None else f"{gain:+.3f}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and gain is not None and abs(gain) >= 0.005:
+            return STATUS_COLOURS[ReviewStatus.ACCEPTED] if gain > 0 else STATUS_COLOURS[ReviewStatus.REJECTED]
+        if role == Qt.ItemDataRole.ToolTipRole and found is not None and self._comparison is not None:
+            def text(value: float | None) -> str:
+                return "n/a" if value is None else f"{value:.3f}"
+            share = found.disagreement_share
+            return (f"mean IoU: shown predictions {text(found.shown_iou)}, {self._comparison.other} "
+                    f"{text(found.other_iou)}; they disagree on "
+                    + ("n/a" if share is None else f"{100 * share:.1f} % of the pixels"))
         return None
 
     def _class_name(self, class_id: int) -> str:
@@ -457,6 +505,6 @@ class SampleTableModel(QAbstractTableModel):
 
 
 __all__ = [
-    "CLASS_IOU_COLUMN", "COMMENT_MARK", "DICE_COLUMN", "ERRORS_COLUMN", "GT_COLUMN", "PREDICTION_COLUMN", "EDITED_MARK", "FIXED_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK",
+    "CLASS_IOU_COLUMN", "COMMENT_MARK", "DICE_COLUMN", "ERRORS_COLUMN", "GAIN_COLUMN", "GT_COLUMN", "PREDICTION_COLUMN", "EDITED_MARK", "FIXED_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK",
     "SPLIT_COLUMN", "STATUS_COLUMN", "STATUS_MARKS", "SampleTableModel",
 ]

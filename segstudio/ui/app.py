@@ -127,7 +127,8 @@ def run_app(
 ) -> int:
     """Open the main window on ``folder`` (None: the last folder, else the demo dataset); ``model``: load that
     checkpoint and predict the shown image (on workers). With ``screenshot``: load (and predict), render the
-    window to that PNG, and exit (no dialogs). ``window_size``: (width, height) instead of the remembered size. Returns the exit status (1 when the prediction failed)."""
+    window to that PNG, and exit (no dialogs). ``window_size``: (width, height) instead of the remembered size.
+    Returns the exit status (1 when the prediction failed)."""
     app = application()
     window = MainWindow(interactive=screenshot is None)
     if window_size is not None:

@@ -159,5 +159,6 @@ def composite_tile(
     return done
 
 
-__all__ = ["AREA_MAX_STEP", "DEFAULT_STYLES", "DISAGREEMENT_COLOUR", "HIGHLIGHT_COLOUR", "HIGHLIGHT_RGB", "MASK_LAYERS", "InstanceLayers", "ShownColours",
+__all__ = ["AREA_MAX_STEP", "DEFAULT_STYLES", "DISAGREEMENT_COLOUR", "HIGHLIGHT_COLOUR", "HIGHLIGHT_RGB", "MASK_LAYERS",
+           "InstanceLayers", "ShownColours",
            "composite_tile", "shown_layers"]

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.review import ReviewCounts, ReviewStatus
 from segstudio.ui.file_list import StatusFilter
-from segstudio.ui.sample_table import STATUS_MARKS
+from segstudio.ui.sample_cells import STATUS_MARKS
 
 EFFORT_HEADERS = ("class", "fixed px", "missed", "false alarm", "share")
 EFFORT_TIPS = (

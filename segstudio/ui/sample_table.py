@@ -17,42 +17,29 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from segstudio.app.model_comparison import ComparisonResult
 from segstudio.core.natural_order import natural_key
 from segstudio.core.review import CorrectionEffort, ReviewStatus
 from segstudio.io.datasets import Dataset
+from segstudio.ui.sample_cells import (  # noqa: F401 (the marks are the table's names for tests and the list)
+    COMMENT_MARK,
+    EDITED_MARK,
+    SAVED_MARK,
+    STATUS_MARKS,
+    class_iou_cell,
+    effort_cell,
+    gain_cell,
+    share_cell,
+    status_cell,
+)
 from segstudio.ui.thumbnails import Thumbnails
 
 HEADERS = ("name", "split", "GT", "prediction", "", "IoU", "Dice", "fixed", "errors", "class IoU", "Δ IoU")  # "": status
 NAME_COLUMN, SPLIT_COLUMN, STATUS_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN = 0, 1, 4, 5, 6, 7
 ERRORS_COLUMN, CLASS_IOU_COLUMN, GAIN_COLUMN = 8, 9, 10
 GT_COLUMN, PREDICTION_COLUMN = 2, 3
-# One mark per status: a narrow column a labeler scans down (the words are in its tooltip, the filter box and the
-# Review panel, which doubles as its legend).
-STATUS_MARKS = {
-    ReviewStatus.TO_DO: "○", ReviewStatus.IN_PROGRESS: "◐", ReviewStatus.CORRECTED: "◆", ReviewStatus.ACCEPTED: "✓",
-    ReviewStatus.REJECTED: "✗",
-}  # fmt: skip
-STATUS_COLOURS = {
-    ReviewStatus.TO_DO: QColor(150, 150, 150), ReviewStatus.IN_PROGRESS: QColor(214, 137, 16),
-    ReviewStatus.CORRECTED: QColor(0, 110, 200), ReviewStatus.ACCEPTED: QColor(30, 150, 80),
-    ReviewStatus.REJECTED: QColor(210, 50, 50),
-}  # fmt: skip
-EDITED_MARK = "●"  # as editors mark a modified file
-EDITED_COLOUR = QColor(230, 100, 0)
-COMMENT_MARK = "✎"
-SAVED_MARK = STATUS_MARKS[ReviewStatus.CORRECTED]
-EDITED_TIP = "edited, not saved yet (Ctrl+S saves it; autosaved meanwhile)"
-STATUS_TIPS = {
-    ReviewStatus.TO_DO: "nobody has worked on this image yet",
-    ReviewStatus.IN_PROGRESS: "being corrected: edited, not yet saved as a correction",
-    ReviewStatus.CORRECTED: "a correction is saved (in segstudio-corrections/), not yet accepted",
-    ReviewStatus.ACCEPTED: "accepted: its mask is final and goes into exports",
-    ReviewStatus.REJECTED: "rejected: left out of exports and training (see the comment)",
-}
 HEADER_TIPS = {
     "split": "the part of the dataset this image belongs to (train, val, test...)",
     "GT": "the image has a ground-truth mask",
@@ -410,87 +397,29 @@ class SampleTableModel(QAbstractTableModel):
         column = index.column()
         if column == 0 and role == Qt.ItemDataRole.DecorationRole:
             return None if self.thumbnails is None else self.thumbnails.pixmap(entry[0])
+        key = entry[0]
         if column == FIXED_COLUMN:
-            return self._fixed_data(entry[0], role)
-        if column in (ERRORS_COLUMN, CLASS_IOU_COLUMN):
-            return self._class_data(entry[0], column, role)
+            return effort_cell(role, self._efforts.get(key))
+        if column == ERRORS_COLUMN:
+            return share_cell(role, self._errors.get(key))
+        if column == CLASS_IOU_COLUMN:
+            chosen = None if self.chosen_class is None else self._class_name(self.chosen_class)
+            return class_iou_cell(role, self.class_iou(key), chosen)
         if column == GAIN_COLUMN:
-            return self._gain_data(entry[0], role)
+            found = None if self._comparison is None else self._comparison.per_image.get(key)
+            return gain_cell(role, found, self._comparison.other if self._comparison else "")
         if column >= IOU_COLUMN:
             return self._score_data(entry[0], column, role)
         if column == STATUS_COLUMN:
-            return self._status_data(entry[0], role)
+            return status_cell(role, self.status(entry[0]), entry[0] in self._unsaved, self._comments.get(entry[0], ""))
         if role == Qt.ItemDataRole.DisplayRole:
             if column < 2:
                 return entry[column + 1]
             return "yes" if entry[column + 1] else ""
         return None
 
-    def _status_data(self, key: str, role: int):
-        unsaved, status = key in self._unsaved, self.status(key)
-        comment = self._comments.get(key, "")
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (EDITED_MARK if unsaved else STATUS_MARKS[status]) + (COMMENT_MARK if comment else "")
-        if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"{EDITED_TIP}; status: {status.value}" if unsaved else f"{status.value}: {STATUS_TIPS[status]}"
-            return f"{tip}\ncomment: {comment}" if comment else tip
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return EDITED_COLOUR if unsaved else STATUS_COLOURS[status]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignCenter)
-        return None
-
-    def _gain_data(self, key: str, role: int):
-        found = None if self._comparison is None else self._comparison.per_image.get(key)
-        gain = None if found is None else found.iou_gain
-        if role == Qt.ItemDataRole.DisplayRole:
-            return "n/a" if gain is None else f"{gain:+.3f}"
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and gain is not None and abs(gain) >= 0.005:
-            return STATUS_COLOURS[ReviewStatus.ACCEPTED] if gain > 0 else STATUS_COLOURS[ReviewStatus.REJECTED]
-        if role == Qt.ItemDataRole.ToolTipRole and found is not None and self._comparison is not None:
-            def text(value: float | None) -> str:
-                return "n/a" if value is None else f"{value:.3f}"
-            share = found.disagreement_share
-            return (f"mean IoU: shown predictions {text(found.shown_iou)}, {self._comparison.other} "
-                    f"{text(found.other_iou)}; they disagree on "
-                    + ("n/a" if share is None else f"{100 * share:.1f} % of the pixels"))
-        return None
-
     def _class_name(self, class_id: int) -> str:
         return self._class_names[class_id] if 0 <= class_id < len(self._class_names) else f"class {class_id}"
-
-    def _class_data(self, key: str, column: int, role: int):
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if column == ERRORS_COLUMN:
-            share = self._errors.get(key)
-            if role == Qt.ItemDataRole.DisplayRole:
-                return "n/a" if share is None else f"{100 * share:.1f} %"
-            return None
-        value = self.class_iou(key)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return "n/a" if value is None else f"{value:.3f}"
-        if role == Qt.ItemDataRole.ToolTipRole and self.chosen_class is not None:
-            name = self._class_name(self.chosen_class)
-            return (f"{name}: in neither the prediction nor the ground truth" if value is None
-                    else f"IoU of {name}, prediction against the ground truth")
-        return None
-
-    def _fixed_data(self, key: str, role: int):
-        effort = self._efforts.get(key)
-        if effort is None:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return f"{100 * effort.changed_fraction:.1f} %"
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            iou = "n/a" if effort.iou is None else f"{effort.iou:.3f}"
-            return (f"{effort.changed:,} of {effort.counted:,} px changed from the model's prediction; "
-                    f"prediction vs accepted mask: mean IoU {iou}")
-        return None
 
     def _score_data(self, key: str, column: int, role: int):
         value = self._scores.get(key, (None, None))[column - IOU_COLUMN]
@@ -505,6 +434,7 @@ class SampleTableModel(QAbstractTableModel):
 
 
 __all__ = [
-    "CLASS_IOU_COLUMN", "COMMENT_MARK", "DICE_COLUMN", "ERRORS_COLUMN", "GAIN_COLUMN", "GT_COLUMN", "PREDICTION_COLUMN", "EDITED_MARK", "FIXED_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "SAVED_MARK",
-    "SPLIT_COLUMN", "STATUS_COLUMN", "STATUS_MARKS", "SampleTableModel",
-]
+    "CLASS_IOU_COLUMN", "COMMENT_MARK", "DICE_COLUMN", "EDITED_MARK", "ERRORS_COLUMN", "FIXED_COLUMN", "GAIN_COLUMN",
+    "GT_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "PREDICTION_COLUMN", "SAVED_MARK", "SPLIT_COLUMN",
+    "STATUS_COLUMN", "STATUS_MARKS", "SampleTableModel",
+]  # fmt: skip

@@ -20,7 +20,7 @@ import numpy as np
 
 from segstudio.core.labels import LabelSet
 from segstudio.core.review import CorrectionEffort, ReviewBook, ReviewCounts, ReviewStatus
-from segstudio.io.review_file import merge_review, read_review
+from segstudio.io.review_file import merge_review
 
 
 def current_user() -> str:
@@ -42,11 +42,6 @@ class ReviewKeeper:
         self._corrected = set(corrected)
         self.user = current_user() if user is None else user
         self._clock = clock
-
-    @classmethod
-    def open(cls, project_file: Path, corrected: Iterable[str] = ()) -> ReviewKeeper:
-        """Read the project file's review table (:class:`~segstudio.core.errors.FileProblem` when malformed)."""
-        return cls(project_file, read_review(project_file), corrected)
 
     @property
     def book(self) -> ReviewBook:

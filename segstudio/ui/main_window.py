@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
         self.class_panel.set_labels(dataset.spec.labels)
         self.class_panel.select(min(1, dataset.spec.labels.num_classes - 1))
         self.file_list.set_dataset(dataset)
-        self.review.open_dataset(dataset)
+        self.review.open_dataset(dataset, project.review, project.review_problem)
         self.comparison.clear()
         self.model_panel.set_dataset_labels(dataset.spec.labels)
         self.commands.set_recent_folders(self.remembered.remember_folder(dataset.root))

@@ -15,6 +15,7 @@ from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, QT
 from PySide6.QtWidgets import QInputDialog, QWidget
 
 from segstudio.app.review import ReviewKeeper, measure_effort, write_review
+from segstudio.io.review_file import read_review
 from segstudio.core.errors import FileProblem
 from segstudio.core.review import CorrectionEffort, ReviewBook, ReviewStatus, next_open
 from segstudio.core.session import ImageSession
@@ -62,18 +63,21 @@ class ReviewController(QObject):
 
     # -- the open folder ------------------------------------------------------------------------------------------
 
-    def open_dataset(self, dataset: Dataset) -> None:
-        """Read the folder's review table and show it in the list (after the list has the folder's rows)."""
+    def open_dataset(self, dataset: Dataset, book: ReviewBook | None = None, problem: str | None = None) -> None:
+        """Show the folder's review table (``book``, read with the folder on the "scan" worker; None: read it now)
+        in the list, after the list has the folder's rows. ``problem``: why the table could not be read; statuses
+        then work for this run and are never written over it."""
         self.flush()
         self.dataset = dataset
         corrected = dataset.corrected_keys()
-        try:
-            self.keeper = ReviewKeeper.open(dataset.project_file, corrected)
-            self._problem = None
-        except FileProblem as problem:
-            # Never write over a table we could not read: statuses work for this run and say why they are not kept.
-            self.keeper = ReviewKeeper(dataset.project_file, ReviewBook(), corrected)
-            self._problem = f"review statuses are not saved: {problem}"
+        if book is None and problem is None:
+            try:
+                book = read_review(dataset.project_file)
+            except FileProblem as error:
+                problem = str(error)
+        self.keeper = ReviewKeeper(dataset.project_file, book or ReviewBook(), corrected)
+        self._problem = None if problem is None else f"review statuses are not saved: {problem}"
+        if self._problem is not None:
             self.status.emit(self._problem, 0)
         self.shown_key = None
         keys = [sample.key for sample in dataset.samples]

@@ -176,13 +176,14 @@ class FileList(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate((160, 44, 35, 70, 26, 46, 46, 52)):
             header.resizeSection(column, width)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)  # a wide panel leaves room, not one stretched column
         # Shown order: the status mark, name, split, the scores, then the rest: what a narrow dock shows first matters.
         for visual, column in enumerate((STATUS_COLUMN, NAME_COLUMN, SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN)):
             header.moveSection(header.visualIndex(column), visual)
         header.setSectionHidden(SPLIT_COLUMN, True)
         header.setSectionHidden(FIXED_COLUMN, True)  # until an accepted image has a measured effort
-        header.setSectionHidden(ERRORS_COLUMN, True)  # on request (the header's menu)
+        for column in (ERRORS_COLUMN, GT_COLUMN, PREDICTION_COLUMN):  # on request (the header's menu)
+            header.setSectionHidden(column, True)
         header.setSectionHidden(CLASS_IOU_COLUMN, True)  # while a class is chosen
         header.setSectionHidden(GAIN_COLUMN, True)  # while predictions are compared with another set
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

@@ -74,3 +74,19 @@ def test_filter_by_a_class_iou_lists_the_worst_images_first(qtbot, window: MainW
         assert model.data(model.index(row, ERRORS_COLUMN)) == f"{100 * wrong:.1f} %"
     window.file_list.set_class_filter(None)
     assert header.isSectionHidden(CLASS_IOU_COLUMN) and len(shown(window)) == len(expected)
+
+
+def test_the_header_menu_brings_back_the_columns_a_narrow_list_hides(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    from segstudio.ui.file_list import OPTIONAL_COLUMNS
+    from segstudio.ui.sample_table import GT_COLUMN
+
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.open_folder(camvid_folder)
+    header = window.file_list.view.horizontalHeader()
+    assert header.isSectionHidden(GT_COLUMN) and header.isSectionHidden(ERRORS_COLUMN)
+    assert GT_COLUMN in OPTIONAL_COLUMNS and ERRORS_COLUMN in OPTIONAL_COLUMNS
+    with qtbot.waitSignal(window.file_list.columns_changed) as blocker:
+        window.file_list.show_column(GT_COLUMN)
+    assert blocker.args == ["GT"] and not header.isSectionHidden(GT_COLUMN)
+    window.file_list.show_column(GT_COLUMN, False)
+    assert header.isSectionHidden(GT_COLUMN)

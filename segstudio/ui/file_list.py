@@ -146,6 +146,9 @@ class FileList(QWidget):
                                      "with 'IoU <', only the images where that class scores below it")
         self.class_filter.addItem("IoU of class...", None)
         self.class_filter.currentIndexChanged.connect(lambda _index: self._class_chosen())
+        for box in (self.class_filter, self.status_filter):  # long class names must not widen the panel
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
         self.iou_limit = QDoubleSpinBox(self)
         self.iou_limit.setRange(0.0, 1.0)
         self.iou_limit.setSingleStep(0.05)

@@ -328,8 +328,9 @@ class MainWindow(QMainWindow):
         self.saving.loaded(loaded)
         self.show_session(loaded.key, loaded.session)
         self.model_panel.show_prediction_notes(loaded.notes)
-        if loaded.notes:
-            self.status_line.show("; ".join(loaded.notes), 15000)
+        if loaded.notes:  # every note is in the Model panel; the status bar has room for one
+            more = f" (and {len(loaded.notes) - 1} more note(s) in the Model panel)" if len(loaded.notes) > 1 else ""
+            self.status_line.show(loaded.notes[0] + more, 15000)
 
     def show_session(self, key: str, session: ImageSession) -> None:
         self.current_key = key

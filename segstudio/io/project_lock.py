@@ -29,6 +29,7 @@ from typing import IO
 
 from segstudio import __version__
 from segstudio.core.errors import FileProblem
+from segstudio.io.os_locks import lock, unlock
 
 LOCK_FILE_NAME = "segstudio.lock"
 _WINDOWS_LOCK_OFFSET = 1 << 30  # msvcrt locks a byte range; one far past the text keeps the text readable
@@ -179,28 +180,12 @@ def _user() -> str | None:
         return None
 
 
-if os.name == "nt":  # pragma: no cover - not exercised on the Linux CI
-    import msvcrt
+def _lock(stream: IO[bytes]) -> None:
+    lock(stream, _WINDOWS_LOCK_OFFSET)
 
-    def _lock(stream: IO[bytes]) -> None:
-        stream.seek(_WINDOWS_LOCK_OFFSET)
-        try:
-            msvcrt.locking(stream.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError as exc:
-            raise BlockingIOError(str(exc)) from exc
 
-    def _unlock(stream: IO[bytes]) -> None:
-        stream.seek(_WINDOWS_LOCK_OFFSET)
-        msvcrt.locking(stream.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(stream: IO[bytes]) -> None:
-        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(stream: IO[bytes]) -> None:
-        fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+def _unlock(stream: IO[bytes]) -> None:
+    unlock(stream, _WINDOWS_LOCK_OFFSET)
 
 
 __all__ = ["LOCK_FILE_NAME", "LockHolder", "ProjectLock", "ProjectLocked"]

@@ -12,18 +12,18 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
 import time
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import tomli_w
 
 from segstudio.core.atomic import atomic_write
 from segstudio.core.errors import FileProblem
+from segstudio.io.os_locks import lock, unlock
 from segstudio.core.review import ReviewBook
 
 REVIEW_KEY = "review"
@@ -100,7 +100,7 @@ def write_lock(project_file: Path, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> I
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                _lock(stream)
+                lock(stream)
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
@@ -111,7 +111,7 @@ def write_lock(project_file: Path, timeout_s: float = WRITE_LOCK_TIMEOUT_S) -> I
             yield
         finally:
             with contextlib.suppress(OSError):
-                _unlock(stream)
+                unlock(stream)
     finally:
         stream.close()
 
@@ -190,28 +190,7 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-if os.name == "nt":  # pragma: no cover - not exercised on the Linux CI
-    import msvcrt
-
-    def _lock(stream: IO[bytes]) -> None:
-        stream.seek(0)
-        try:
-            msvcrt.locking(stream.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError as exc:
-            raise BlockingIOError(str(exc)) from exc
-
-    def _unlock(stream: IO[bytes]) -> None:
-        stream.seek(0)
-        msvcrt.locking(stream.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(stream: IO[bytes]) -> None:
-        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(stream: IO[bytes]) -> None:
-        fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
-
-
-__all__ = ["REVIEW_KEY", "WRITE_LOCK_NAME", "kept_review", "merge_review", "read_review", "set_aside", "write_document", "write_lock"]
+__all__ = [
+    "REVIEW_KEY", "WRITE_LOCK_NAME", "kept_review", "merge_review", "read_review", "set_aside", "write_document",
+    "write_lock",
+]  # fmt: skip

@@ -1,10 +1,11 @@
 """``segstudio evaluate``: score predicted masks against ground truth (:mod:`segstudio.app.folder_evaluation`),
-print the table, optionally write JSON."""
+print the table, optionally write JSON and a report of figures (the dataset view's, as PNG or SVG)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from segstudio.cli.exits import EXIT_OK
 
 if TYPE_CHECKING:
     from segstudio.app.folder_evaluation import EvaluationPlan
+    from segstudio.core.labels import LabelSet
     from segstudio.core.metrics import DatasetScores
     from segstudio.core.progress import Progress, ProgressCallback
     from segstudio.core.value_map import ValueMap
@@ -25,6 +27,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from segstudio.core.labels import LabelSet
     from segstudio.io.labelset_files import read_label_set
 
+    report = getattr(args, "report", None)
+    if report is not None:
+        check_report_path(report)  # before any mask is read: a typo in the name costs nothing
     truth_map = _parse_value_map(args.value_map, "--value-map")
     prediction_map = _parse_value_map(args.pred_value_map, "--pred-value-map")
     labels: LabelSet | None = None
@@ -45,7 +50,43 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.json is not None:
         _write_json(args.json, scores.to_json_dict())
         print(f"\nwrote {args.json}")
+    if report is not None:
+        write_report(report, scores, plan.reading.labels, f"predictions {args.pred} vs ground truth {args.gt}")
+        print(f"\nwrote {report}")
     return EXIT_OK
+
+
+REPORT_SUFFIXES = (".png", ".svg")
+_gui_application: object = None
+
+
+def check_report_path(path: Path) -> None:
+    """A report name that ends in .png or .svg, in a folder that exists (else the usage error names the file)."""
+    from segstudio.core.errors import FileProblem
+
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise ValueError(f"--report {path}: the name must end in .png or .svg (it says which to write)")
+    if path.is_dir():
+        raise FileProblem(path, "cannot write the report: a folder of that name exists")
+    if not path.parent.is_dir():
+        raise FileProblem(path, f"cannot write the report: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise FileProblem(path, f"cannot write the report: folder {path.parent} is not writable")
+
+
+def write_report(path: Path, scores: DatasetScores, labels: LabelSet, title: str) -> None:
+    """Draw the dataset view's figures for ``scores`` (the numbers of the JSON) into ``path`` (.png or .svg).
+    Loads Qt only here, offscreen, so ``segstudio --help`` and a plain evaluate never do."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QGuiApplication
+
+    from segstudio.ui.report_figures import FigureData, render_report
+
+    check_report_path(path)
+    global _gui_application
+    if QGuiApplication.instance() is None:  # text needs Qt's fonts, which need an application (kept till exit)
+        _gui_application = QGuiApplication([sys.argv[0] if sys.argv else "segstudio"])
+    render_report(FigureData.from_scores(scores, labels), path, title)
 
 
 def print_reading(plan: EvaluationPlan, pred_dir: Path, out: TextIO) -> None:

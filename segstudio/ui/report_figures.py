@@ -229,14 +229,14 @@ def scale_colour(position: float) -> QColor:
 def compact_count(value: int) -> str:
     """A pixel count in three significant digits: 950, 12.3k, 4.56M (exact counts are in the JSON and tooltips)."""
     value = int(value)
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= limit:
-            scaled = value / limit
-            text = f"{scaled:.3g}"
-            if float(text) >= 1000:  # 999.96k rounds up: say 1M
-                continue
-            return f"{text}{suffix}"
-    return str(value)
+    if value < 1000:
+        return str(value)
+    group = min(4, int(math.log10(value)) // 3)
+    text = f"{value / 1000**group:.3g}"
+    if float(text) >= 1000 and group < 4:  # 999,960 is 1M, not 1e+03k
+        group += 1
+        text = f"{value / 1000**group:.3g}"
+    return text + ("", "k", "M", "G", "T")[group]
 
 
 def share_text(fraction: float) -> str:
@@ -815,16 +815,19 @@ def draw_figures(
 # -- the report file ------------------------------------------------------------------------------------------
 
 
+TITLE_BLOCK = 84  # the report's three title lines
+
+
 def report_size(num_classes: int) -> QSize:
     """The report's size in pixels: two heat maps (counts and row shares) side by side over the bars and the
     histogram; grows with the classes so that every name keeps its row."""
     side = max(760, 34 * num_classes + 260)
     bottom = max(480, 26 * num_classes + 140)
-    return QSize(2 * side + 3 * 24, 24 + 60 + side + 24 + bottom + 24)
+    return QSize(2 * side + 3 * 24, 24 + TITLE_BLOCK + side + 24 + bottom + 24)
 
 
 def summary_lines(data: FigureData, title: str) -> list[str]:
-    """The report's title line and the line of dataset figures under it."""
+    """The report's title (what was scored against what), what was counted, and the dataset's figures."""
     images = f"{data.num_images} image{'s' if data.num_images != 1 else ''}"
     classes = f"{data.num_classes} classes"
     if data.ignore_index is not None:
@@ -833,7 +836,7 @@ def summary_lines(data: FigureData, title: str) -> list[str]:
         f"pixels summed over the images: mean IoU {_four(data.mean_iou)}, mean Dice {_four(data.mean_dice)}, "
         f"pixel accuracy {_four(data.pixel_accuracy)}; mean of per-image mean IoU {_four(data.images_mean_iou)}"
     )
-    return [f"{title}: {images}, {classes}", figures]
+    return [title, f"{images}, {classes}", figures]
 
 
 def _four(value: float | None) -> str:
@@ -845,18 +848,26 @@ def draw_report(painter: QPainter, size: QSize, data: FigureData, title: str, *,
     and the histogram, on white."""
     margin = 24.0
     painter.fillRect(QRect(0, 0, size.width(), size.height()), QColor(255, 255, 255))
-    first, second = summary_lines(data, title)
-    title_font = style.font(style.title_px + 2, bold=True)
-    text_font = style.font()
+    first, *others = summary_lines(data, title)
     width = size.width() - 2 * margin
+    title_px = float(style.title_px + 2)
+    while title_px > style.small_px and _text_width(style.font(title_px, bold=True), first) > width:
+        title_px -= 1  # long folder names: a smaller title before any is cut
+    title_font = style.font(title_px, bold=True)
+    text_font = style.font()
     painter.setPen(TEXT)
     painter.setFont(title_font)
     title_h = QFontMetricsF(title_font).height()
-    painter.drawText(QRectF(margin, margin, width, title_h), Qt.AlignmentFlag.AlignLeft, _elided(title_font, first, width))
+    # Long folder names lose their middle, never their ends.
+    painter.drawText(QRectF(margin, margin, width, title_h), Qt.AlignmentFlag.AlignLeft,
+                     QFontMetricsF(title_font).elidedText(first, Qt.TextElideMode.ElideMiddle, width))
     painter.setFont(text_font)
-    painter.drawText(QRectF(margin, margin + title_h + 4, width, QFontMetricsF(text_font).height()), Qt.AlignmentFlag.AlignLeft,
-                     _elided(text_font, second, width))
-    top = margin + 60
+    y = margin + title_h + 4
+    for line in others:
+        painter.drawText(QRectF(margin, y, width, QFontMetricsF(text_font).height()), Qt.AlignmentFlag.AlignLeft,
+                         _elided(text_font, line, width))
+        y += QFontMetricsF(text_font).height() + 2
+    top = margin + TITLE_BLOCK
     side = (size.width() - 3 * margin) / 2
     matrix_h = max(760, 34 * data.num_classes + 260)
     draw_confusion_heatmap(painter, QRectF(margin, top, side, matrix_h), data, normalised=False, style=style)

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtTest import QTest
+from PySide6.QtCore import Qt
 
 from segstudio.core.review import CorrectionEffort, ReviewStatus
 from segstudio.io.review_file import read_review
 from segstudio.ui.actions import Command
 from segstudio.ui.file_list import StatusFilter
 from segstudio.ui.main_window import MainWindow
+from tests.ui.gestures import open_and_wait, paint
 from segstudio.ui.sample_table import FIXED_COLUMN, STATUS_COLUMN, STATUS_MARKS
 
 
@@ -31,10 +31,6 @@ def predicted_folder(camvid_folder: Path) -> Path:
         Image.fromarray(prediction).save(camvid_folder / "predictions" / mask.name)
     return camvid_folder
 
-
-def open_and_wait(qtbot, window: MainWindow, folder: Path) -> None:  # noqa: ANN001
-    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
-        window.open_folder(folder)
 
 
 def trigger_and_wait(qtbot, window: MainWindow, command: Command) -> None:  # noqa: ANN001
@@ -51,14 +47,6 @@ def shown(window: MainWindow) -> list[str]:
     return [files.model.key_at(files.proxy.mapToSource(files.proxy.index(row, 0)).row())
             for row in range(files.proxy.rowCount())]
 
-
-def paint(qtbot, window: MainWindow, x: float, y: float) -> None:  # noqa: ANN001
-    canvas = window.canvas
-    start = canvas.image_to_widget(x, y).toPoint()
-    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(canvas, start + QPoint(30, 10))
-    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(30, 10))
-    qtbot.wait(10)
 
 
 def test_statuses_follow_the_work_and_accept_moves_on(qtbot, window: MainWindow, predicted_folder: Path) -> None:  # noqa: ANN001

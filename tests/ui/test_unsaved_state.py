@@ -16,22 +16,11 @@ from segstudio.io.autosave import AutosaveStore
 from segstudio.io.mask_files import read_class_mask
 from segstudio.ui.actions import Command
 from segstudio.ui.main_window import MainWindow
+from tests.ui.gestures import open_and_wait, paint
 from segstudio.ui.sample_table import STATUS_COLUMN, EDITED_MARK, SAVED_MARK
 from segstudio.ui.unsaved import CloseChoice
 
 
-def open_and_wait(qtbot, window: MainWindow, folder: Path) -> None:  # noqa: ANN001
-    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
-        window.open_folder(folder)
-
-
-def paint(qtbot, window: MainWindow, x: float, y: float) -> None:  # noqa: ANN001
-    canvas = window.canvas
-    start = canvas.image_to_widget(x, y).toPoint()
-    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(canvas, start + QPoint(30, 10))
-    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(30, 10))
-    qtbot.wait(10)
 
 
 def go_to(qtbot, window: MainWindow, key: str) -> None:  # noqa: ANN001

@@ -1,6 +1,7 @@
 """Screenshots of the review workflow at 1600x1000 (issue 11): CamVid with a made-up model, a few images accepted
 after a correction, one rejected with a comment, the Review panel in front; then the list filtered to what is left
-to do. PNGs go to ``bench/out/screenshots/`` (gitignored).
+to do; then CamVid's val images with a made-up prediction folder, listed by Pedestrian IoU below 0.5. PNGs go to
+``bench/out/screenshots/`` (gitignored).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python bench/screenshots_review.py
 
@@ -61,7 +62,40 @@ def main() -> int:
     print(f"{OUT}/review_statuses.png, review_filtered_open.png;",
           sum(window.review.status_of(k) is ReviewStatus.ACCEPTED for k in window.file_list.model.keys_in_order()), "accepted")
     window.close()
+    class_filter(app)
     return 0
+
+
+def class_filter(app) -> None:  # noqa: ANN001
+    """CamVid val linked into a temporary folder with a made-up prediction folder (borders shifted; pedestrians
+    called cars on every third image, pavement on others), listed by Pedestrian IoU below 0.5."""
+    import json
+
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from segstudio.core.labels import LabelSet
+
+    root = Path(tempfile.mkdtemp(prefix="segstudio-camvid-val-"))
+    for folder in ("images", "masks", "predictions"):
+        (root / folder).mkdir()
+    for index, mask in enumerate(sorted((DATA / "camvid" / "valannot").glob("*.png"))):
+        (root / "images" / mask.name).symlink_to(DATA / "camvid" / "val" / mask.name)
+        (root / "masks" / mask.name).symlink_to(mask)
+        truth = np.asarray(Image.open(mask))
+        prediction = np.where(truth == 11, 0, cv2.dilate(truth, np.ones((7, 7), np.uint8)))
+        prediction[truth == 9] = 8 if index % 3 == 0 else 4 if index % 5 == 1 else prediction[truth == 9]
+        Image.fromarray(prediction.astype(np.uint8)).save(root / "predictions" / mask.name)
+    (root / "labels.json").write_text(json.dumps(LabelSet.camvid().to_mapping()))
+    window = new_window(app)
+    window.open_folder(root)
+    wait_for(app, window.dataset_scored, 120000)
+    window.file_list.set_class_filter(9, below=0.5)
+    settle(app, 500)
+    window.grab().save(str(OUT / "review_class_filter.png"))
+    print(f"{OUT}/review_class_filter.png: {window.file_list.proxy.rowCount()} images with Pedestrian IoU < 0.5")
+    window.close()
 
 
 if __name__ == "__main__":

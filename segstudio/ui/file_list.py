@@ -288,8 +288,9 @@ class FileList(QWidget):
         header.setSectionHidden(GAIN_COLUMN, result is None)
         if result is not None:
             header.moveSection(header.visualIndex(GAIN_COLUMN), header.visualIndex(IOU_COLUMN))
+            self._fit_header(GAIN_COLUMN)
             self.view.sortByColumn(GAIN_COLUMN, Qt.SortOrder.AscendingOrder)
-            self.columns_changed.emit(HEADERS[GAIN_COLUMN])
+            self.columns_changed.emit(HEADERS[DICE_COLUMN])
 
     def set_class_filter(self, class_id: int | None, below: float | None = None) -> None:
         """Show class ``class_id``'s IoU per image (worst first) and, with ``below``, only the images under it."""
@@ -312,11 +313,17 @@ class FileList(QWidget):
         header.setSectionHidden(CLASS_IOU_COLUMN, class_id is None)
         if class_id is not None:
             header.moveSection(header.visualIndex(CLASS_IOU_COLUMN), header.visualIndex(IOU_COLUMN))
+            self._fit_header(CLASS_IOU_COLUMN)
             if was_hidden or self.model.sort_column() != CLASS_IOU_COLUMN:
                 self.view.sortByColumn(CLASS_IOU_COLUMN, Qt.SortOrder.AscendingOrder)  # the worst first
-            if was_hidden:
-                self.columns_changed.emit(self.model.headerData(CLASS_IOU_COLUMN, Qt.Orientation.Horizontal))
+            self.columns_changed.emit(HEADERS[DICE_COLUMN])  # the scores after it stay in view
         self._invalidate()
+
+    def _fit_header(self, column: int) -> None:
+        """Make ``column`` wide enough for its title and the sort arrow (its values are short numbers)."""
+        title = str(self.model.headerData(column, Qt.Orientation.Horizontal) or "")
+        width = self.view.horizontalHeader().fontMetrics().horizontalAdvance(title) + 26
+        self.view.horizontalHeader().resizeSection(column, max(50, width))
 
     def _column_menu(self, position: QPoint) -> None:
         """The header's menu: which columns show."""

@@ -146,6 +146,10 @@ class FiguresCanvas(QWidget):
         self._selected = self._hover = None
         self.update()
 
+    @property
+    def normalised(self) -> bool:
+        return self._normalised
+
     def set_normalised(self, normalised: bool) -> None:
         self._normalised = normalised
         self.update()
@@ -167,7 +171,7 @@ class FiguresCanvas(QWidget):
             return None
         key = (id(self._data), self.width(), self.height(), self._normalised, self.font().family())
         if self._geometry is None or self._geometry_for != key:
-            matrix = figures_layout(self.figures_rect(), self._data.num_classes).matrix
+            matrix = figures_layout(self.figures_rect(), self._data, self.style_, normalised=self._normalised).matrix
             self._geometry = heatmap_geometry(matrix, self._data, self.style_, normalised=self._normalised)
             self._geometry_for = key
         return self._geometry
@@ -265,7 +269,7 @@ class FiguresScroll(QScrollArea):
         if data is None or is_wide(size.width(), size.height()):
             needed = 420
         else:
-            needed = int(tall_height(size.width() - 20, data.num_classes) + 16)
+            needed = int(tall_height(size.width() - 20, data, self.canvas.style_, normalised=self.canvas.normalised) + 16)
         if self.canvas.minimumHeight() != needed:
             self.canvas.setMinimumHeight(needed)
 
@@ -364,6 +368,7 @@ class DatasetView(QWidget):
             self.normalised_box.setChecked(normalised)  # comes back here through toggled
             return
         self.figures.set_normalised(normalised)
+        self.scroll.fit_canvas()
 
     # -- a cell's images ------------------------------------------------------------------------------------
 

@@ -303,6 +303,7 @@ class HeatmapGeometry:
     name_width: float
     legend: QRectF
     title: QRectF
+    bottom: float  # the height from the rectangle's top that the heat map uses, its notes included
 
     @property
     def cell(self) -> float:
@@ -353,7 +354,10 @@ def heatmap_geometry(rect: QRectF, data: FigureData, style: FigureStyle, *, norm
     grid = QRectF(left + text_h + gap + name_width, rect.top() + title_h, cell * n, cell * n)
     legend = QRectF(grid.right() + gap + 4, grid.top(), 14, grid.height())
     title = QRectF(rect.left(), rect.top(), rect.width(), title_h)
-    return HeatmapGeometry(rect, grid, data.num_classes, label_px, every, name_width, legend, title)
+    axis_h = QFontMetricsF(style.font(style.text_px, bold=True)).height()
+    note_h = QFontMetricsF(style.font(style.small_px, italic=True)).height() + 2 if data.ignore_index is not None else 0.0
+    bottom = grid.bottom() + 4 + name_width + 4 + axis_h + note_h + 4 - rect.top()
+    return HeatmapGeometry(rect, grid, data.num_classes, label_px, every, name_width, legend, title, bottom)
 
 
 def _legend_width(data: FigureData, style: FigureStyle, normalised: bool) -> float:
@@ -394,7 +398,9 @@ def draw_confusion_heatmap(
             px -= 0.5
         cell_font = style.font(px)
     cell_metrics = QFontMetricsF(cell_font)
-    show_text = texts is not None and size >= cell_metrics.height() + 2
+    # Every cell's value or none: a matrix where only the short numbers show would read as if the others were special.
+    show_text = (texts is not None and size >= cell_metrics.height() + 2
+                 and all(cell_metrics.horizontalAdvance(t) <= size - 2 for row in texts for t in row))
     painter.setFont(cell_font)
     border = QPen(QColor(255, 255, 255), 1) if size >= 6 else Qt.PenStyle.NoPen
     for t in range(n):
@@ -406,7 +412,7 @@ def draw_confusion_heatmap(
             painter.drawRect(cell_rect)
             if show_text and texts is not None:
                 text = texts[t][p]
-                if text and cell_metrics.horizontalAdvance(text) <= size - 2:
+                if text:
                     painter.setPen(QColor(255, 255, 255) if position > 0.55 else TEXT)
                     painter.drawText(cell_rect, Qt.AlignmentFlag.AlignCenter, text)
     if highlight is not None and 0 <= highlight[0] < n and 0 <= highlight[1] < n:
@@ -579,6 +585,10 @@ def draw_class_bars(painter: QPainter, rect: QRectF, data: FigureData, *, style:
     painter.setFont(font)
     painter.setPen(TEXT)
     painter.drawText(QRectF(plot.left(), plot.bottom() + 3 + small_line, plot.width(), line), Qt.AlignmentFlag.AlignCenter, "score")
+    if data.mean_iou is not None:  # under the bars and their values, which stay readable across it
+        x = plot.left() + data.mean_iou * plot.width()
+        painter.setPen(QPen(TEXT, 1.2, Qt.PenStyle.DashLine))
+        painter.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
     bar_h = row * 0.36
     show_values = row * 0.5 >= 6
     for i, name in enumerate(data.class_names):
@@ -603,13 +613,13 @@ def draw_class_bars(painter: QPainter, rect: QRectF, data: FigureData, *, style:
             painter.setBrush(fill)
             painter.drawRect(bar)
             if show_values:
+                text = score_text(value)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(QColor(255, 255, 255))
+                painter.drawRect(QRectF(bar.right() + 2, bar_top, _text_width(value_font, text) + 2, bar_h))
                 painter.setPen(TEXT)
                 painter.drawText(QRectF(bar.right() + 3, bar_top - row * 0.1, value_w, bar_h + row * 0.2),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, score_text(value))
-    if data.mean_iou is not None:
-        x = plot.left() + data.mean_iou * plot.width()
-        painter.setPen(QPen(TEXT, 1.2, Qt.PenStyle.DashLine))
-        painter.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
     painter.setPen(QPen(MUTED, 1))
     painter.drawLine(plot.bottomLeft(), plot.bottomRight())
     painter.drawLine(plot.topLeft(), plot.bottomLeft())
@@ -686,7 +696,7 @@ def draw_iou_histogram(painter: QPainter, rect: QRectF, data: FigureData, *, sty
         text = str(value)
         painter.drawText(QPointF(plot.left() - 4 - metrics.horizontalAdvance(text), yy + metrics.ascent() / 2 - 1), text)
     edges = data.histogram_edges
-    painter.setFont(small)
+    labels: list[tuple[QRectF, str]] = []
     for i, count in enumerate(counts):
         x0 = plot.left() + edges[i] * plot.width()
         x1 = plot.left() + edges[i + 1] * plot.width()
@@ -696,17 +706,22 @@ def draw_iou_histogram(painter: QPainter, rect: QRectF, data: FigureData, *, sty
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(HISTOGRAM_BAR)
             painter.drawRect(bar)
-            text = str(count)
-            if metrics.horizontalAdvance(text) <= x1 - x0:
-                painter.setPen(TEXT)
-                painter.drawText(QRectF(x0, bar.top() - small_line - 1, x1 - x0, small_line),
-                                 Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, text)
-    ticks = [i / 10 for i in range(11)]
-    _axis_labels_only(painter, plot, small, ticks, [f"{v:.1f}" if i % 2 == 0 else "" for i, v in enumerate(ticks)])
-    if data.images_mean_iou is not None:
+            if metrics.horizontalAdvance(str(count)) <= x1 - x0:
+                labels.append((QRectF(x0, bar.top() - small_line - 1, x1 - x0, small_line), str(count)))
+    if data.images_mean_iou is not None:  # over the bars, under their counts
         x = plot.left() + data.images_mean_iou * plot.width()
         painter.setPen(QPen(TEXT, 1.2, Qt.PenStyle.DashLine))
         painter.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+    painter.setFont(small)
+    for where, text in labels:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(255, 255, 255))
+        width = metrics.horizontalAdvance(text) + 2
+        painter.drawRect(QRectF(where.center().x() - width / 2, where.bottom() - metrics.height(), width, metrics.height()))
+        painter.setPen(TEXT)
+        painter.drawText(where, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, text)
+    ticks = [i / 10 for i in range(11)]
+    _axis_labels_only(painter, plot, small, ticks, [f"{v:.1f}" if i % 2 == 0 else "" for i, v in enumerate(ticks)])
     painter.setPen(QPen(MUTED, 1))
     painter.drawLine(plot.bottomLeft(), plot.bottomRight())
     painter.drawLine(plot.topLeft(), plot.bottomLeft())
@@ -747,32 +762,39 @@ class FiguresLayout:
     histogram: QRectF
 
 
-def figures_layout(rect: QRectF, num_classes: int) -> FiguresLayout:
-    """Wide: the heat map left, bars over the histogram right. Tall: the heat map on top, then bars and histogram
-    side by side (or stacked when narrow)."""
-    gap = 16.0
+SIDE_BY_SIDE_WIDTH = 700.0  # the tall layout puts bars and histogram side by side from this width
+HISTOGRAM_HEIGHT = 240.0
+GAP = 16.0
+
+
+def figures_layout(rect: QRectF, data: FigureData, style: FigureStyle, *, normalised: bool = False) -> FiguresLayout:
+    """Wide (:func:`is_wide`): the heat map left, bars over the histogram right. Tall: the heat map on top, as high
+    as its width lets it use, then bars and histogram side by side (or stacked when narrow)."""
+    n = data.num_classes
     if is_wide(rect.width(), rect.height()):
         side = min(rect.height(), rect.width() * 0.55)
         matrix = QRectF(rect.left(), rect.top(), side, rect.height())
-        right = QRectF(matrix.right() + gap, rect.top(), rect.right() - matrix.right() - gap, rect.height())
-        bars_h = right.height() * _bars_share(num_classes)
+        right = QRectF(matrix.right() + GAP, rect.top(), rect.right() - matrix.right() - GAP, rect.height())
+        bars_h = right.height() * min(0.7, max(0.5, 0.4 + n * 0.012))
         return FiguresLayout(matrix, QRectF(right.left(), right.top(), right.width(), bars_h),
-                             QRectF(right.left(), right.top() + bars_h + gap, right.width(), right.height() - bars_h - gap))
-    matrix_h = max(rect.height() * 0.4, rect.height() - _lower_height(rect.width(), num_classes) - gap)
-    matrix_h = min(matrix_h, rect.width() + 60)
+                             QRectF(right.left(), right.top() + bars_h + GAP, right.width(), right.height() - bars_h - GAP))
+    matrix_h = max(rect.height() * 0.4, rect.height() - _lower_height(rect.width(), n) - GAP)
+    matrix_h = min(matrix_h, heatmap_height(rect.width(), data, style, normalised=normalised))
     matrix = QRectF(rect.left(), rect.top(), rect.width(), matrix_h)
-    rest = QRectF(rect.left(), matrix.bottom() + gap, rect.width(), rect.bottom() - matrix.bottom() - gap)
+    rest = QRectF(rect.left(), matrix.bottom() + GAP, rect.width(), rect.bottom() - matrix.bottom() - GAP)
     if rest.width() >= SIDE_BY_SIDE_WIDTH:
-        half = (rest.width() - gap) / 2
+        half = (rest.width() - GAP) / 2
         return FiguresLayout(matrix, QRectF(rest.left(), rest.top(), half, rest.height()),
-                             QRectF(rest.left() + half + gap, rest.top(), half, rest.height()))
-    bars_h = rest.height() * _bars_height(num_classes) / (_bars_height(num_classes) + HISTOGRAM_HEIGHT)
+                             QRectF(rest.left() + half + GAP, rest.top(), half, rest.height()))
+    bars_h = (rest.height() - GAP) * _bars_height(n) / (_bars_height(n) + HISTOGRAM_HEIGHT)
     return FiguresLayout(matrix, QRectF(rest.left(), rest.top(), rest.width(), bars_h),
-                         QRectF(rest.left(), rest.top() + bars_h + gap, rest.width(), rest.height() - bars_h - gap))
+                         QRectF(rest.left(), rest.top() + bars_h + GAP, rest.width(), rest.height() - bars_h - GAP))
 
 
-SIDE_BY_SIDE_WIDTH = 700.0
-HISTOGRAM_HEIGHT = 240.0
+def heatmap_height(width: float, data: FigureData, style: FigureStyle, *, normalised: bool = False) -> float:
+    """The height the heat map uses at ``width`` when height is no limit (its grid is square)."""
+    geometry = heatmap_geometry(QRectF(0, 0, width, max(4000.0, 3 * width)), data, style, normalised=normalised)
+    return geometry.bottom
 
 
 def _bars_height(num_classes: int) -> float:
@@ -783,7 +805,7 @@ def _lower_height(width: float, num_classes: int) -> float:
     """The bars' and histogram's height in the tall layout."""
     if width >= SIDE_BY_SIDE_WIDTH:
         return max(_bars_height(num_classes), HISTOGRAM_HEIGHT)
-    return _bars_height(num_classes) + 16.0 + HISTOGRAM_HEIGHT
+    return _bars_height(num_classes) + GAP + HISTOGRAM_HEIGHT
 
 
 def is_wide(width: float, height: float) -> bool:
@@ -791,13 +813,9 @@ def is_wide(width: float, height: float) -> bool:
     return width >= 1.25 * height
 
 
-def tall_height(width: float, num_classes: int) -> float:
+def tall_height(width: float, data: FigureData, style: FigureStyle, *, normalised: bool = False) -> float:
     """The height the tall layout needs at ``width`` for every figure to stay readable (a scroll area gives it)."""
-    return min(width, 620.0) + 16.0 + _lower_height(width, num_classes)
-
-
-def _bars_share(num_classes: int) -> float:
-    return min(0.7, max(0.5, 0.4 + num_classes * 0.012))
+    return min(heatmap_height(width, data, style, normalised=normalised), 760.0) + GAP + _lower_height(width, data.num_classes)
 
 
 def draw_figures(
@@ -805,7 +823,7 @@ def draw_figures(
     highlight: tuple[int, int] | None = None,
 ) -> HeatmapGeometry:  # fmt: skip
     """The heat map, the per-class bars and the histogram laid out in ``rect`` (:func:`figures_layout`)."""
-    layout = figures_layout(rect, data.num_classes)
+    layout = figures_layout(rect, data, style, normalised=normalised)
     geometry = draw_confusion_heatmap(painter, layout.matrix, data, normalised=normalised, style=style, highlight=highlight)
     draw_class_bars(painter, layout.bars, data, style=style)
     draw_iou_histogram(painter, layout.histogram, data, style=style)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow
 from segstudio.app.demo_model import SYNTHETIC_WORDS, DemoTrainingSettings
 from segstudio.app.project import Project, open_project
 from segstudio.app.sample_loader import LoadedSample
+from segstudio.app.scoring import DatasetScoresResult
 from segstudio.core.layers import LayerKind
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave_files import Recoverable
@@ -37,6 +38,7 @@ from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.comparison import ComparisonController
 from segstudio.ui.comparison import command_slots as comparison_slots
 from segstudio.ui.dataset_scores import DatasetScoresController
+from segstudio.ui.dataset_view import DatasetView
 from segstudio.ui.demo_model import DemoController
 from segstudio.ui.docks import Panel, WindowDocks
 from segstudio.ui.editing import EditingCommands
@@ -100,9 +102,11 @@ class MainWindow(QMainWindow):
         self.metrics_panel = MetricsPanel(self)
         self.model_panel = ModelPanel(self.pool, self)
         self.review_panel = ReviewPanel(self)
+        self.dataset_view = DatasetView(self)
         self.docks = WindowDocks(self, {
             Panel.IMAGES: self.file_list, Panel.CLASSES: self.class_panel, Panel.LAYERS: self.layer_panel,
             Panel.METRICS: self.metrics_panel, Panel.MODEL: self.model_panel, Panel.REVIEW: self.review_panel,
+            Panel.DATASET: self.dataset_view,
         })
 
         self.loading = ImageLoading(self.pool, self)
@@ -217,6 +221,8 @@ class MainWindow(QMainWindow):
         self.results.predictions_written.connect(self.predictions_written)
         self.results.dataset_scored.connect(self.dataset_scored)
         self.results.dataset_scored.connect(self.file_list.show_dataset_scores)
+        self.results.dataset_scored.connect(self._show_dataset_figures)
+        self.dataset_view.image_chosen.connect(self.load)
         self.results.error.connect(self._report_worker_error)
 
     # -- folder and images -------------------------------------------------------------------------------------
@@ -422,6 +428,11 @@ class MainWindow(QMainWindow):
         self.model_panel.show_prediction_notes(())  # the model's own prediction, at the image's size
         self.prediction_applied.emit(key)
         self.results.score_shown_image()
+
+    def _show_dataset_figures(self, result: DatasetScoresResult) -> None:
+        if self.dataset is not None:
+            source = self.file_list.model.score_source or "the predictions"
+            self.dataset_view.show_result(result, self.dataset.spec.labels, title=f"{source} vs ground truth")
 
     def _report_worker_error(self, message: str) -> None:
         self.worker_error.emit(message)

@@ -90,3 +90,22 @@ def test_the_header_menu_brings_back_the_columns_a_narrow_list_hides(qtbot, wind
     assert blocker.args == ["GT"] and not header.isSectionHidden(GT_COLUMN)
     window.file_list.show_column(GT_COLUMN, False)
     assert header.isSectionHidden(GT_COLUMN)
+
+
+def test_the_dataset_panel_shows_the_scores_and_opens_an_image_from_a_matrix_cell(  # noqa: ANN001
+        qtbot, window: MainWindow, camvid_folder: Path) -> None:
+    masks = made_up_predictions(camvid_folder)
+    with qtbot.waitSignal(window.dataset_scored, timeout=60000):
+        window.open_folder(camvid_folder)
+    qtbot.waitUntil(lambda: window.current_key is not None, timeout=20000)
+    view = window.dataset_view
+    assert view.data is not None and view.data.num_images == len(masks)
+    view.choose_cell(0, CAR)  # truth class 0 predicted as a car: where image 0's prediction invented one
+    keys = view.listed_keys()
+    first, last = (f"images/{stem}" for stem in (sorted(masks)[0], sorted(masks)[-1]))
+    assert keys and keys[0] == first
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        window.load(last)
+    with qtbot.waitSignal(window.sample_loaded, timeout=20000):
+        view.image_chosen.emit(first)  # what clicking the image in the cell's list does
+    assert window.current_key == first

@@ -95,6 +95,18 @@ def class_filter(app) -> None:  # noqa: ANN001
     settle(app, 500)
     window.grab().save(str(OUT / "review_class_filter.png"))
     print(f"{OUT}/review_class_filter.png: {window.file_list.proxy.rowCount()} images with Pedestrian IoU < 0.5")
+    from segstudio.ui.docks import Panel
+
+    window.docks.bring_forward(Panel.DATASET)
+    window.dataset_view.choose_cell(9, 8)  # pedestrians predicted as cars
+    settle(app, 500)
+    window.grab().save(str(OUT / "review_dataset_panel.png"))
+    dock = window.docks.dock(Panel.DATASET)
+    dock.setFloating(True)
+    dock.resize(1100, 900)
+    settle(app, 500)
+    dock.grab().save(str(OUT / "review_dataset_panel_floating.png"))
+    print(f"{OUT}/review_dataset_panel.png, review_dataset_panel_floating.png")
     window.close()
 
 

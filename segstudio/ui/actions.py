@@ -132,6 +132,9 @@ class Command(Enum):
     TOGGLE_ERROR_MAP = ActionSpec("Show error map", ("X",), Menu.VIEW, checkable=True, icon="error-map",
                                   section="layers", tip="where the working mask and the ground truth disagree",
                                   toolbar_text="Error map")
+    DATASET_FIGURES = ActionSpec("Dataset figures", ("Ctrl+D",), Menu.VIEW, section="compare",
+                                 tip="the Dataset panel large, over the window: confusion heat map, IoU histogram, "
+                                 "per-class bars (dock it back from its title bar)")
     COMPARE_PREDICTIONS = ActionSpec("Compare predictions with...", (), Menu.VIEW, section="compare",
                                      tip="score the shown predictions against another model's or a prediction "
                                      "folder's, image by image (the list's Δ IoU column)")

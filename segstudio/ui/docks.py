@@ -89,8 +89,8 @@ class WindowDocks:
         """Every panel shown, docked where a first start puts it, at its first-start size."""
         window, docks = self._window, self._docks
         for dock in docks.values():
+            dock.setFloating(False)  # before it is removed: a removed dock keeps floating
             window.removeDockWidget(dock)
-            dock.setFloating(False)
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         window.addDockWidget(left, docks[Panel.IMAGES])
         window.splitDockWidget(docks[Panel.IMAGES], docks[Panel.METRICS], Qt.Orientation.Vertical)
@@ -115,6 +115,17 @@ class WindowDocks:
         window.resizeDocks([docks[Panel.CLASSES], docks[Panel.LAYERS]], [height - layers, layers], Qt.Orientation.Vertical)
         metrics = round(height * METRICS_HEIGHT_SHARE)
         window.resizeDocks([docks[Panel.IMAGES], docks[Panel.METRICS]], [height - metrics, metrics], Qt.Orientation.Vertical)
+
+    def show_large(self, panel: Panel, share: float = 0.8) -> None:
+        """``panel`` floating over the window at ``share`` of its size (figures need the room a tab does not have)."""
+        dock = self._docks[panel]
+        dock.show()
+        dock.setFloating(True)
+        window = self._window.frameGeometry()
+        width, height = round(window.width() * share), round(window.height() * share)
+        dock.setGeometry(window.x() + (window.width() - width) // 2, window.y() + (window.height() - height) // 2,
+                         width, height)
+        dock.raise_()
 
     def bring_forward(self, panel: Panel) -> None:
         """Show ``panel`` and raise it above the panels it shares tabs with."""

@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
             Command.FIT: canvas.fit,
             Command.ACTUAL_SIZE: canvas.actual_size,
             Command.RESET_LAYOUT: self.docks.arrange_default,
+            Command.DATASET_FIGURES: lambda: self.docks.show_large(Panel.DATASET),
             Command.HELP: lambda: self.commands.show_help(self),
             Command.ABOUT: lambda: show_about(self),
         }

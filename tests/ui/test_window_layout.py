@@ -251,3 +251,13 @@ def test_the_demo_shows_its_training_in_the_model_panel_then_its_scores(  # noqa
     with qtbot.waitSignal(demo.shown, timeout=120000):
         pass
     assert window.docks.in_front(Panel.METRICS)  # then the scores of the model just trained
+
+
+def test_dataset_figures_open_large_over_the_window(qtbot, settings_file: Path, open_windows) -> None:  # noqa: ANN001
+    window = make_window(qtbot, settings_file, open_windows, DEFAULT_SIZE)
+    window.commands.action(Command.DATASET_FIGURES).trigger()
+    dock = window.docks.dock(Panel.DATASET)
+    assert dock.isFloating() and dock.isVisible()
+    assert dock.width() >= 0.7 * window.width() and dock.height() >= 0.7 * window.height()
+    window.commands.action(Command.RESET_LAYOUT).trigger()
+    assert not dock.isFloating()

@@ -384,8 +384,8 @@ def _run(dataset: Dataset, plan: FineTunePlan, checkpoint: Path, settings: FineT
     if names_differ:
         notes.append(f"{names_differ}; the new model takes the dataset's names")
     if len(history) > 1:
-        notes.append(f"kept epoch {result.best_epoch}, the best held-out IoU of the {len(history)} epochs run, so "
-                     "'after' is the best of those epochs on the held-out images")
+        notes.append(f"'after' is epoch {result.best_epoch}, kept as the best held-out IoU of {len(history)} epochs: "
+                     "chosen on the held-out images, so slightly optimistic")
     stopped = str(result.stop_reason) == "time budget"
     if stopped:
         notes.append(f"stopped by the time budget ({settings.max_seconds:g} s) after {len(history)} of "

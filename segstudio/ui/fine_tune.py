@@ -20,6 +20,7 @@ Use (the window wires it)::
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -129,8 +130,9 @@ class FineTunePlot(QWidget):
         painter.fillRect(self.rect(), self.palette().base())
         metrics = painter.fontMetrics()
         line = metrics.height()
-        area = QRectF(self.rect()).adjusted(metrics.horizontalAdvance("0.00") + 12, line * 1.6,
-                                            -(metrics.horizontalAdvance("0.00") + 12), -(line * 2.2))
+        margin = metrics.horizontalAdvance("0.00") + 12
+        legend = self._legend_rows(self.width() - 2 * margin, metrics.horizontalAdvance)
+        area = QRectF(self.rect()).adjusted(margin, line * (0.5 + 1.3 * len(legend)), -margin, -(line * 2.2))
         if area.width() < 40 or area.height() < 30:
             return
         text_pen = QPen(self.palette().text().color())
@@ -168,18 +170,20 @@ class FineTunePlot(QWidget):
         painter.drawText(QRectF(area.left(), area.bottom() + line, area.width(), line), Qt.AlignmentFlag.AlignHCenter,
                          "epoch")
 
-        # legend above the plot
-        legend = [(LOSS_COLOUR, Qt.PenStyle.SolidLine, "training loss (left)"),
-                  (IOU_COLOUR, Qt.PenStyle.SolidLine, "held-out IoU (right)")]
-        if self.before_iou is not None:
-            legend.append((BEFORE_COLOUR, Qt.PenStyle.DashLine, f"IoU before {self.before_iou:.3f}"))
-        x = area.left()
-        for colour, style, text in legend:
-            painter.setPen(QPen(colour, 2, style))
-            painter.drawLine(QPointF(x, line * 0.8), QPointF(x + 16, line * 0.8))
-            painter.setPen(text_pen)
-            painter.drawText(QPointF(x + 20, line * 0.8 + metrics.ascent() / 2 - 1), text)
-            x += 20 + metrics.horizontalAdvance(text) + 14
+        # the legend above the plot, wrapped into rows that fit
+        for row, items in enumerate(legend):
+            x, y = area.left(), line * (0.8 + 1.3 * row)
+            for colour, style, text in items:
+                if style is Qt.PenStyle.NoPen:  # a marker: the kept epoch's ring, or this epoch's running loss
+                    painter.setPen(QPen(colour, 2 if "kept" in text else 1.5))
+                    painter.setBrush(Qt.BrushStyle.NoBrush)
+                    painter.drawEllipse(QPointF(x + 8, y), 5 if "kept" in text else 3, 5 if "kept" in text else 3)
+                else:
+                    painter.setPen(QPen(colour, 2, style))
+                    painter.drawLine(QPointF(x, y), QPointF(x + 16, y))
+                painter.setPen(text_pen)
+                painter.drawText(QPointF(x + 20, y + metrics.ascent() / 2 - 1), text)
+                x += 20 + metrics.horizontalAdvance(text) + 14
 
         if self.before_iou is not None:
             painter.setPen(QPen(BEFORE_COLOUR, 1.5, Qt.PenStyle.DashLine))
@@ -209,6 +213,26 @@ class FineTunePlot(QWidget):
             painter.setFont(font)
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "the first epoch's point appears when it ends")
 
+    def _legend_rows(self, width: float, advance) -> list[list[tuple[QColor, Qt.PenStyle, str]]]:  # noqa: ANN001
+        items = [(LOSS_COLOUR, Qt.PenStyle.SolidLine, "training loss (left)"),
+                 (IOU_COLOUR, Qt.PenStyle.SolidLine, "held-out IoU (right)")]
+        if self.before_iou is not None:
+            items.append((BEFORE_COLOUR, Qt.PenStyle.DashLine, f"IoU before {self.before_iou:.3f}"))
+        if self.live is not None:
+            items.append((LOSS_COLOUR, Qt.PenStyle.NoPen, "loss so far this epoch"))
+        if self.best_epoch is not None:
+            items.append((IOU_COLOUR, Qt.PenStyle.NoPen, f"kept: epoch {self.best_epoch}"))
+        rows: list[list[tuple[QColor, Qt.PenStyle, str]]] = [[]]
+        used = 0.0
+        for item in items:
+            size = 20 + advance(item[2]) + 14
+            if rows[-1] and used + size > width:
+                rows.append([])
+                used = 0.0
+            rows[-1].append(item)
+            used += size
+        return rows
+
     @staticmethod
     def _series(painter: QPainter, points: list[tuple[float, float]], colour: QColor) -> None:
         if not points:
@@ -223,9 +247,10 @@ class FineTunePlot(QWidget):
 
 
 def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 x a power of ten that is at least ``value``."""
+    """The smallest of 1, 1.2, 1.6, 2, 2.4, 3.2, 4, 6, 8, 10 x a power of ten that is at least ``value``: a top
+    whose quarters (the axis' ticks) are round numbers too."""
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+    for step in (1, 1.2, 1.6, 2, 2.4, 3.2, 4, 6, 8, 10):
         if step * power >= value * 0.999:
             return step * power
     return 10 * power
@@ -268,6 +293,7 @@ class FineTunePanel(QWidget):
         self.table = QTableWidget(0, 4, self)
         self.table.setHorizontalHeaderLabels(["class", "before", "after", "change"])
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -362,18 +388,19 @@ class FineTunePanel(QWidget):
             f"&rarr; <b>{_fmt(result.after.mean_iou)}</b> after "
             f"<span style='{style}'>({_signed(change)}, {verdict})</span>",
             f"Trained on {len(result.train_keys)} accepted images for {result.epochs} of {result.epochs_planned} "
-            f"epochs in {result.seconds:.0f} s; kept epoch {result.best_epoch}.",
-            f"Saved as <b>{result.checkpoint.name}</b> beside {result.base_checkpoint.name} (unchanged).",
+            f"epochs in {result.seconds:.0f} s.",
+            f"Saved as <b>{html.escape(result.checkpoint.name)}</b> beside {html.escape(result.base_checkpoint.name)} "
+            f"(left unchanged), in {html.escape(str(result.checkpoint.parent))}",
         ]
         if not result.improved:
             lines.append(f"<span style='{WORSE_STYLE}'>The fine-tuned model does not score better on the held-out "
                          "images: you may keep the current one.</span>")
-        lines += [f"<span style='color:#7f8c8d'>{note}</span>" for note in result.notes
+        lines += [f"<span style='color:#7f8c8d'>{html.escape(note)}</span>" for note in result.notes
                   if not note.startswith("fine-tuning from")]
         self.outcome.setText("<br>".join(lines))
         self._fill_table(result)
         self.message.setStyleSheet("")
-        self.message.setText("fine-tuning finished")
+        self.message.setText(f"fine-tuning finished in {result.seconds:.0f} s")
         self._show_outcome(True)
 
     def _fill_table(self, result: FineTuneResult) -> None:

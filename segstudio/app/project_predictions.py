@@ -12,7 +12,7 @@ when an image is loaded and scored.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -51,16 +51,18 @@ def prediction_path(dataset: Dataset, model_name: str, sample: Sample) -> Path:
 
 
 def predict_all(
-    model: ModelHandle, dataset: Dataset, *,
+    model: ModelHandle, dataset: Dataset, *, keys: Iterable[str] | None = None,
     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> PredictedFolder:
-    """Predict every image of ``dataset`` and write each mask to :func:`prediction_path` (atomically; see
-    :func:`segstudio.app.prediction.predict_images`). An image that cannot be used is skipped with the reason."""
+    """Predict every image of ``dataset`` (``keys``: only those) and write each mask to :func:`prediction_path`
+    (atomically; see :func:`segstudio.app.prediction.predict_images`). An image that cannot be used is skipped with
+    the reason."""
     labels = dataset.spec.labels
     mismatch = label_mismatch(model.labels, labels)
     if mismatch is not None:
         raise ValueError(mismatch)
-    jobs = [ImageJob(sample.key, sample.image, prediction_path(dataset, model.name, sample)) for sample in dataset.samples]
+    samples = dataset.samples if keys is None else [dataset.sample(key) for key in keys]
+    jobs = [ImageJob(sample.key, sample.image, prediction_path(dataset, model.name, sample)) for sample in samples]
     done = predict_images(model.predictor, jobs, labels, stage="predict all", progress=progress, cancel=cancel)
     skipped = {key: image.reason for key, image in done.skipped.items()}
     return PredictedFolder(model.name, predictions_dir(dataset, model.name), dict(done.written), skipped)

@@ -99,6 +99,9 @@ class Command(Enum):
                                  "image to do; add a comment to say why")
     COMMENT = ActionSpec("Comment...", ("Ctrl+M",), Menu.REVIEW, icon="comment", section="decide",
                          tip="a note on this image, shown in the list and kept in the project file")
+    FINE_TUNE = ActionSpec("Fine-tune on accepted masks...", (), Menu.REVIEW, section="train",
+                           tip="train the loaded model further on the accepted images, a part held out to measure it; "
+                           "the new model is saved next to the old one")
     MARK_TO_DO = ActionSpec("Mark as to do", (), Menu.REVIEW, section="mark")
     MARK_IN_PROGRESS = ActionSpec("Mark as in progress", (), Menu.REVIEW, section="mark")
     MARK_CORRECTED = ActionSpec("Mark as corrected", (), Menu.REVIEW, section="mark")

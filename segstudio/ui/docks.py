@@ -1,8 +1,8 @@
 """The window's panels as dock widgets: their first-start arrangement, their show/hide actions (the View menu),
 bringing one to the front, and keeping the Images list wide enough for its score columns.
 
-The arrangement leaves the canvas most of the window: the Images list on the left with the Metrics, Model, Review
-and Dataset panels as tabs under it (what was painted and how it scores), the Classes and Layers on the right (what to paint
+The arrangement leaves the canvas most of the window: the Images list on the left with the Metrics, Model, Review,
+Dataset and Fine-tune panels as tabs under it (what was painted and how it scores), the Classes and Layers on the right (what to paint
 with). Nothing sits under the canvas: every row of height there is worth more to the image than to a panel.
 """
 
@@ -31,6 +31,7 @@ class Panel(Enum):
     MODEL = "Model"
     REVIEW = "Review"
     DATASET = "Dataset"
+    FINE_TUNE = "Fine-tune"
 
 
 
@@ -97,6 +98,7 @@ class WindowDocks:
         window.tabifyDockWidget(docks[Panel.METRICS], docks[Panel.MODEL])
         window.tabifyDockWidget(docks[Panel.MODEL], docks[Panel.REVIEW])
         window.tabifyDockWidget(docks[Panel.REVIEW], docks[Panel.DATASET])
+        window.tabifyDockWidget(docks[Panel.DATASET], docks[Panel.FINE_TUNE])
         window.addDockWidget(right, docks[Panel.CLASSES])
         window.splitDockWidget(docks[Panel.CLASSES], docks[Panel.LAYERS], Qt.Orientation.Vertical)
         for dock in docks.values():

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 
 from segstudio.app.review_export import AcceptedExport, export_accepted
 from segstudio.core.progress import Progress
-from segstudio.core.review import ReviewStatus
 from segstudio.io.datasets import Dataset
 from segstudio.io.exchange import ExchangeFormat
 from segstudio.ui.workers import WorkerFailure, WorkerPool
@@ -160,9 +159,4 @@ class ExportController(QObject):
             QMessageBox.information(self._parent, title, text)
 
 
-def accepted_keys(keys: list[str], status_of) -> list[str]:  # noqa: ANN001
-    """The keys whose status is accepted, in the given order."""
-    return [key for key in keys if status_of(key) is ReviewStatus.ACCEPTED]
-
-
-__all__ = ["ExportController", "ExportDialog", "accepted_keys"]
+__all__ = ["ExportController", "ExportDialog"]

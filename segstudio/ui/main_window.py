@@ -27,6 +27,7 @@ from segstudio.app.project import Project, open_project
 from segstudio.app.sample_loader import LoadedSample
 from segstudio.app.scoring import DatasetScoresResult
 from segstudio.core.layers import LayerKind
+from segstudio.core.review import ReviewStatus
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave_files import Recoverable
 from segstudio.io.datasets import Dataset
@@ -42,8 +43,9 @@ from segstudio.ui.dataset_view import DatasetView
 from segstudio.ui.demo_model import DemoController
 from segstudio.ui.docks import Panel, WindowDocks
 from segstudio.ui.editing import EditingCommands
-from segstudio.ui.export import ExportController, accepted_keys
+from segstudio.ui.export import ExportController
 from segstudio.ui.file_list import FileList
+from segstudio.ui.fine_tune import FineTuneController, FineTunePanel
 from segstudio.ui.image_loading import ImageLoading
 from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.layers import LayerController
@@ -103,10 +105,11 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel(self.pool, self)
         self.review_panel = ReviewPanel(self)
         self.dataset_view = DatasetView(self)
+        self.fine_tune_panel = FineTunePanel(self)
         self.docks = WindowDocks(self, {
             Panel.IMAGES: self.file_list, Panel.CLASSES: self.class_panel, Panel.LAYERS: self.layer_panel,
             Panel.METRICS: self.metrics_panel, Panel.MODEL: self.model_panel, Panel.REVIEW: self.review_panel,
-            Panel.DATASET: self.dataset_view,
+            Panel.DATASET: self.dataset_view, Panel.FINE_TUNE: self.fine_tune_panel,
         })
 
         self.loading = ImageLoading(self.pool, self)
@@ -122,6 +125,7 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
         self.exporter = ExportController(self.pool, interactive=interactive, dialog_parent=self)
+        self.fine_tuning = FineTuneController(self.pool, self.fine_tune_panel, self)
         self.comparison = ComparisonController(self.pool, self.file_list, self.canvas, interactive=interactive,
                                                dialog_parent=self)
         self.status_line = StatusLine(self.statusBar(), self.canvas, interactive=interactive, dialog_parent=self)
@@ -167,6 +171,7 @@ class MainWindow(QMainWindow):
             Command.ACTUAL_SIZE: canvas.actual_size,
             Command.RESET_LAYOUT: self.docks.arrange_default,
             Command.DATASET_FIGURES: lambda: self.docks.show_large(Panel.DATASET),
+            Command.FINE_TUNE: self.fine_tune,
             Command.HELP: lambda: self.commands.show_help(self),
             Command.ABOUT: lambda: show_about(self),
         }
@@ -211,6 +216,8 @@ class MainWindow(QMainWindow):
         self.review.status.connect(show)
         self.exporter.status.connect(show)
         self.comparison.status.connect(show)
+        self.fine_tuning.status.connect(show)
+        self.fine_tuning.repredict_requested.connect(self._repredict_open_images)
         self.sample_loaded.connect(lambda key: self.comparison.shown(self.dataset, key))
         self.review.go_to.connect(self.load)
         self.sample_loaded.connect(self.review.shown)
@@ -240,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def export_accepted(self) -> None:
         """File > Export accepted masks...: the accepted images, in the list's order."""
-        self.exporter.ask(self.dataset, accepted_keys(self.file_list.model.keys_in_order(), self.review.status_of))
+        self.exporter.ask(self.dataset, self._keys_with(ReviewStatus.ACCEPTED))
 
     def _clear_recent(self) -> None:
         self.remembered.clear_recent()
@@ -429,6 +436,23 @@ class MainWindow(QMainWindow):
         self.model_panel.show_prediction_notes(())  # the model's own prediction, at the image's size
         self.prediction_applied.emit(key)
         self.results.score_shown_image()
+
+    def fine_tune(self) -> None:
+        """Review > Fine-tune on accepted masks: the loaded model, the accepted images (a part held out)."""
+        model = self.model_panel.model
+        if self.dataset is None or model is None:
+            self.status_line.show("load a model first (File > Load model): fine-tuning starts from its weights", 10000)
+            return
+        self.docks.bring_forward(Panel.FINE_TUNE)
+        self.fine_tuning.start(self.dataset, self._keys_with(ReviewStatus.ACCEPTED), model.path)
+
+    def _repredict_open_images(self, checkpoint: Path) -> None:
+        """The fine-tuned model predicts the images still to do (or in progress)."""
+        keys = [key for key in self.file_list.model.keys_in_order() if self.review.status_of(key).is_open]
+        self.predictions.load_model(Path(checkpoint), predict="all", keys=keys)
+
+    def _keys_with(self, status: ReviewStatus) -> list[str]:
+        return [key for key in self.file_list.model.keys_in_order() if self.review.status_of(key) is status]
 
     def _show_dataset_figures(self, result: DatasetScoresResult) -> None:
         if self.dataset is not None:

@@ -9,7 +9,7 @@ shows the session it hands over (``session_ready``) and wires the rest to the fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -59,10 +59,11 @@ class PredictionController(QObject):
         self._running_key: str | None = None
         self._when_ready = False  # predict the shown image once both the model and the image are in
         self._all_when_loaded = False  # predict every image once the model is in
+        self._only_keys: list[str] | None = None  # ...or only these
         panel.model_loaded.connect(self._on_model_loaded)
         panel.model_failed.connect(self.error)
         panel.predict_image_requested.connect(self.predict_current)
-        panel.predict_all_requested.connect(self.predict_all)
+        panel.predict_all_requested.connect(lambda: self.predict_all())
         panel.cancel_requested.connect(self.cancel)
         predict = pool.signals("predict")
         predict.progress.connect(panel.show_progress)
@@ -101,10 +102,11 @@ class PredictionController(QObject):
 
     # -- the model --------------------------------------------------------------------------------------------------
 
-    def load_model(self, path: Path, *, predict: bool | str = False) -> None:
+    def load_model(self, path: Path, *, predict: bool | str = False, keys: Sequence[str] | None = None) -> None:
         """Load a checkpoint in the model panel (on the worker); ``predict``: then predict the shown image
-        (``"all"``: every image of the folder)."""
+        (``"all"``: every image of the folder, or only ``keys``)."""
         self._all_when_loaded = predict == "all"
+        self._only_keys = None if keys is None else list(keys)
         self._when_ready = bool(predict) and predict != "all"
         self._panel.load(Path(path))
 
@@ -156,8 +158,11 @@ class PredictionController(QObject):
         self._panel.start(f"predicting {key}...")
         self._pool.submit("predict", job)
 
-    def predict_all(self) -> None:
-        """Predict every image on the "predict" worker, writing masks under segstudio-predictions/<model>/."""
+    def predict_all(self, keys: Sequence[str] | None = None) -> None:
+        """Predict every image (``keys``: only those) on the "predict" worker, writing masks under
+        segstudio-predictions/<model>/."""
+        keys = self._only_keys if keys is None else list(keys)
+        self._only_keys = None
         model, dataset = self._panel.model, self._dataset
         if model is None or dataset is None:
             self.status.emit("load a model and a folder first", 5000)
@@ -167,8 +172,10 @@ class PredictionController(QObject):
                              "window", 10000)
             return
         self._running, self._running_key = PredictKind.ALL, None
-        self._panel.start(f"predicting {len(dataset.samples)} images...")
-        self._pool.submit("predict", lambda progress, cancel: predict_all(model, dataset, progress=progress, cancel=cancel))
+        count = len(dataset.samples) if keys is None else len(keys)
+        self._panel.start(f"predicting {count} images...")
+        self._pool.submit("predict", lambda progress, cancel: predict_all(model, dataset, keys=keys, progress=progress,
+                                                                            cancel=cancel))
 
     def cancel(self) -> None:
         if self._running is not None:

@@ -218,3 +218,17 @@ def test_a_polygon_export_that_loses_pixels_says_so(qtbot, window: MainWindow, c
     result = export_and_wait(qtbot, window, ExchangeFormat.YOLO, tmp_path / "yolo")
     assert not result.exact and result.report.differing_pixels > 0
     assert "NOT EXACT" in messages[-1] and "read back bit-exact" not in messages[-1]
+
+
+def test_fine_tune_needs_a_model_and_re_predicts_only_the_images_left_to_do(qtbot, window: MainWindow,  # noqa: ANN001
+                                                                              camvid_folder: Path) -> None:
+    open_and_wait(qtbot, window, camvid_folder)
+    window.commands.action(Command.FINE_TUNE).trigger()  # no model loaded
+    assert "load a model first" in window.statusBar().currentMessage()
+    keys = window.file_list.model.keys_in_order()
+    window.review.set_status(keys[0], ReviewStatus.ACCEPTED)
+    window.review.set_status(keys[1], ReviewStatus.IN_PROGRESS)
+    asked: list[tuple[Path, object, object]] = []
+    window.predictions.load_model = lambda path, predict=False, keys=None: asked.append((path, predict, keys))
+    window.fine_tuning.repredict_requested.emit(Path("/models/unet-finetuned-1.safetensors"))
+    assert asked == [(Path("/models/unet-finetuned-1.safetensors"), "all", keys[1:])]

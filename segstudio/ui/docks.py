@@ -35,6 +35,11 @@ class Panel(Enum):
 
 
 
+# Panels of a job that shows when it starts (View menu brings them back any time): four tabs fit under the Images
+# list without eliding their titles, five do not.
+ON_DEMAND = frozenset({Panel.FINE_TUNE})
+
+
 class WindowDocks:
     """One dock per :class:`Panel` in ``window``; :meth:`arrange_default` lays them out as on a first start."""
 
@@ -87,7 +92,7 @@ class WindowDocks:
         return [self._docks[panel].toggleViewAction() for panel in Panel]
 
     def arrange_default(self) -> None:
-        """Every panel shown, docked where a first start puts it, at its first-start size."""
+        """Every panel docked where a first start puts it, at its first-start size, shown unless :data:`ON_DEMAND`."""
         window, docks = self._window, self._docks
         for dock in docks.values():
             dock.setFloating(False)  # before it is removed: a removed dock keeps floating
@@ -101,8 +106,8 @@ class WindowDocks:
         window.tabifyDockWidget(docks[Panel.DATASET], docks[Panel.FINE_TUNE])
         window.addDockWidget(right, docks[Panel.CLASSES])
         window.splitDockWidget(docks[Panel.CLASSES], docks[Panel.LAYERS], Qt.Orientation.Vertical)
-        for dock in docks.values():
-            dock.show()
+        for panel, dock in docks.items():
+            dock.setVisible(panel not in ON_DEMAND)
         docks[Panel.METRICS].raise_()
         self._update_title_bars()
         self.size_default()
@@ -163,4 +168,4 @@ class WindowDocks:
             self._window.resizeDocks([dock], [min(needed, limit)], Qt.Orientation.Horizontal)
 
 
-__all__ = ["Panel", "WindowDocks"]
+__all__ = ["ON_DEMAND", "Panel", "WindowDocks"]

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QAbstractButton, QFileDialog, QLabel, QToolButton,
 
 from segstudio.core.layers import LayerKind
 from segstudio.ui.actions import Command, Menu
-from segstudio.ui.docks import Panel
+from segstudio.ui.docks import ON_DEMAND, Panel
 from segstudio.ui.main_window import MainWindow
 from segstudio.ui.window_settings import DEFAULT_SIZE, MAX_RECENT, first_run_size, updated_recent
 
@@ -84,8 +84,8 @@ def test_on_a_first_start_the_canvas_takes_most_of_the_window(qtbot, settings_fi
     window = make_window(qtbot, settings_file, open_windows, DEFAULT_SIZE)
     assert (window.width(), window.height()) == DEFAULT_SIZE
     assert canvas_share(window) >= MIN_CANVAS_SHARE, canvas_share(window)
-    for panel in Panel:
-        assert window.docks.dock(panel).toggleViewAction().isChecked(), panel  # every panel is there, none closed
+    for panel in Panel:  # every panel is there, none closed, except a job's panel until the job starts
+        assert window.docks.dock(panel).toggleViewAction().isChecked() == (panel not in ON_DEMAND), panel
         assert window.dockWidgetArea(window.docks.dock(panel)) != Qt.DockWidgetArea.BottomDockWidgetArea, panel
     toolbar = window.commands.toolbar
     for action in toolbar.actions():  # nothing pushed into the toolbar's overflow menu: Accept must be one click away
@@ -155,7 +155,7 @@ def test_a_closed_panel_comes_back_from_the_view_menu(qtbot, settings_file: Path
     assert metrics.isVisible()
     window.docks.dock(Panel.LAYERS).close()
     window.commands.action(Command.RESET_LAYOUT).trigger()
-    assert all(window.docks.dock(panel).toggleViewAction().isChecked() for panel in Panel)
+    assert all(window.docks.dock(panel).toggleViewAction().isChecked() != (panel in ON_DEMAND) for panel in Panel)
     assert canvas_share(window) >= MIN_CANVAS_SHARE
 
 

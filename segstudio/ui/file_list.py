@@ -177,7 +177,7 @@ class FileList(QWidget):
         header = self.view.horizontalHeader()
         # Fixed widths: resizing to contents would measure thousands of rows on every change.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((160, 44, 35, 70, 26, 46, 46, 52)):
+        for column, width in enumerate((160, 44, 35, 70, 26, 42, 42, 52)):
             header.resizeSection(column, width)
         header.setStretchLastSection(False)  # a wide panel leaves room, not one stretched column
         # Shown order: the status mark, name, split, the scores, then the rest: what a narrow dock shows first matters.

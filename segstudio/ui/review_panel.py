@@ -62,14 +62,14 @@ class ReviewPanel(QWidget):
             button.setToolTip(f"list only the images {status.value}")
             button.setStyleSheet("text-align: left; padding: 1px 4px;")
             button.clicked.connect(lambda _checked=False, s=status: self.filter_chosen.emit(StatusFilter(s.value)))
-            counts.addWidget(button, index // 3, index % 3)
+            counts.addWidget(button, index // 2, index % 2)  # two columns: the panel shares a narrow dock
             self.count_buttons[status] = button
         show_all = QPushButton("all", self)
         show_all.setFlat(True)
         show_all.setToolTip("list every image")
         show_all.setStyleSheet("text-align: left; padding: 1px 4px;")
         show_all.clicked.connect(lambda _checked=False: self.filter_chosen.emit(StatusFilter.ALL))
-        counts.addWidget(show_all, 1, 2)
+        counts.addWidget(show_all, 2, 1)
 
         self.image_label = QLabel("this image: none", self)
         self.status_box = QComboBox(self)

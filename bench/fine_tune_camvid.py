@@ -1,6 +1,7 @@
 """Fine-tuning on corrections, end to end on CamVid (issue 11), on this CPU:
 
-1. a weak model: a U-Net (classic encoder) trained briefly on CamVid's *val* images (``--weak-seconds``);
+1. a weak model: a U-Net (classic encoder) trained briefly on CamVid's *val* images (``--weak-epochs`` epochs of
+   one 256 px crop per image: a fixed amount of work, so the same weak model on any machine);
 2. the project: CamVid's 100 *train* images; the weak model predicts all of them (as "Predict all images" does);
 3. the labeler: ``--accepted`` of them are accepted with their ground truth standing in for the corrected mask
    (statuses written to the project file with the window's :class:`ReviewKeeper`, read back from it);
@@ -10,8 +11,10 @@
 
 Printed: held-out mean IoU before/after, the to-do images' mean IoU before/after, the wall times, and the
 fine-tune's time against one plain training epoch on the same images in the same process (the baseline).
+``--control``: the same fine-tune (settings, image count, work) on CamVid *val* images instead of the project's
+accepted ones, scored on the same to-do images: how much of the gain is just more training of a weak model.
 
-    python bench/fine_tune_camvid.py [--accepted 40] [--weak-seconds 60] [--epochs 8] [--max-seconds 240]
+    python bench/fine_tune_camvid.py [--accepted 40] [--weak-epochs 3] [--epochs 8] [--max-seconds 240] [--control]
     python bench/fine_tune_camvid.py --screenshots   # the fine-tune runs in the window's FineTunePanel (offscreen);
                                                     # bench/out/screenshots/fine_tune_{progress,done}.png
 
@@ -164,12 +167,13 @@ def _fine_tune_in_panel(dataset: Dataset, accepted: list[str], checkpoint: Path,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accepted", type=int, default=40, help="train images the labeler accepts (of 100)")
-    parser.add_argument("--weak-seconds", type=float, default=60.0, help="training time of the weak model")
+    parser.add_argument("--weak-epochs", type=int, default=3, help="training epochs of the weak model")
     parser.add_argument("--base-channels", type=int, default=16, help="the U-Net's width")
     parser.add_argument("--epochs", type=int, default=None, help="fine-tune epochs (default: the window's)")
     parser.add_argument("--max-seconds", type=float, default=None, help="fine-tune time budget (default: the window's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--screenshots", action="store_true", help="run the fine-tune in the window's panel, grabbed")
+    parser.add_argument("--control", action="store_true", help="also fine-tune on CamVid val images (no corrections)")
     args = parser.parse_args()
     if not (SHARED / "camvid" / "train").is_dir():
         print(f"CamVid not found under {SHARED / 'camvid'}")
@@ -198,8 +202,7 @@ def main() -> int:
     models = tmp / "models"
     models.mkdir()
     config = TrainingConfig(architecture="unet", encoder="classic", options={"base_channels": args.base_channels},
-                            epochs=100, crop_size=256, batch_size=4, max_seconds=args.weak_seconds, seed=args.seed,
-                            device="cpu")
+                            epochs=args.weak_epochs, crop_size=256, batch_size=4, seed=args.seed, device="cpu")
     started = time.monotonic()
     weak = train(weak_data, config, models / "camvid-weak.safetensors")
     print(f"weak model: {len(weak.history)} epochs on CamVid val in {time.monotonic() - started:.0f} s "
@@ -257,6 +260,16 @@ def main() -> int:
     print("per epoch: " + "; ".join(f"{p.epoch}: loss {p.loss:.3f}, IoU {_f(p.held_out_iou)}, {p.seconds:.1f} s"
                                     for p in result.history))
     print(f"re-predicting all {len(keys)} images with the new model: {repredict_seconds:.1f} s")
+    if args.control:
+        weak_dataset = open_dataset(weak_data)
+        val_keys = sorted(s.key for s in weak_dataset.samples)
+        chosen = sorted(np.random.default_rng(args.seed).choice(val_keys, size=len(accepted), replace=False).tolist())
+        control = fine_tune(weak_dataset, chosen, weak.checkpoint, settings)
+        control_predicted = predict_all(load_model(control.checkpoint, "cpu"), dataset)
+        control_iou = _score_written(dataset, control_predicted.written, to_do)
+        print(f"control: the same fine-tune on {len(chosen)} CamVid val images (what the weak model trained on), "
+              f"{control.epochs} epochs in {control.seconds:.1f} s: to-do images' mean IoU {to_do_before:.3f} -> "
+              f"{control_iou:.3f} ({control_iou - to_do_before:+.3f}), against {to_do_after:.3f} from the accepted masks")
     print(f"model folder before: {before_files}; after: {after_files}")
     for note in result.notes:
         print(f"note: {note}")

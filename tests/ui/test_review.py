@@ -232,3 +232,26 @@ def test_fine_tune_needs_a_model_and_re_predicts_only_the_images_left_to_do(qtbo
     window.predictions.load_model = lambda path, predict=False, keys=None: asked.append((path, predict, keys))
     window.fine_tuning.repredict_requested.emit(Path("/models/unet-finetuned-1.safetensors"))
     assert asked == [(Path("/models/unet-finetuned-1.safetensors"), "all", keys[1:])]
+
+
+@pytest.mark.parametrize("fmt", ["png", "voc", "coco", "coco-polygons", "labelme", "yolo"])
+def test_every_format_exports_from_the_window_and_reads_back(qtbot, window: MainWindow, camvid_folder: Path,  # noqa: ANN001
+                                                             tmp_path: Path, fmt: str) -> None:
+    from segstudio.io.exchange import ExchangeFormat, import_annotations
+    from segstudio.io.mask_files import read_class_mask
+
+    open_and_wait(qtbot, window, camvid_folder)
+    window.class_panel.select(8)
+    paint(qtbot, window, 60, 60)
+    key = window.current_key
+    trigger_and_wait(qtbot, window, Command.ACCEPT_AND_NEXT)
+    chosen = ExchangeFormat.parse(fmt)
+    result = export_and_wait(qtbot, window, chosen, tmp_path / fmt)
+    labels = window.dataset.spec.labels
+    saved = read_class_mask(window.dataset.correction_path(window.dataset.sample(key)), labels)
+    back = import_annotations(chosen, tmp_path / fmt, labels=labels).image(result.names[key]).classes
+    differing = int((back != saved).sum())
+    assert differing == result.report.differing_pixels  # the report counts exactly what differs
+    assert result.exact == (differing == 0)
+    if chosen.lossless:
+        assert result.exact

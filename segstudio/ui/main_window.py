@@ -16,6 +16,7 @@ the commands, menus and toolbar (:mod:`~segstudio.ui.actions`), what the editing
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer, Signal
@@ -45,7 +46,7 @@ from segstudio.ui.docks import Panel, WindowDocks
 from segstudio.ui.editing import EditingCommands
 from segstudio.ui.export import ExportController
 from segstudio.ui.file_list import FileList
-from segstudio.ui.fine_tune import FineTuneController, FineTunePanel
+from segstudio.ui.fine_tune import WINDOW_SETTINGS, FineTuneController, FineTunePanel
 from segstudio.ui.image_loading import ImageLoading
 from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.layers import LayerController
@@ -444,7 +445,8 @@ class MainWindow(QMainWindow):
             self.status_line.show("load a model first (File > Load model): fine-tuning starts from its weights", 10000)
             return
         self.docks.bring_forward(Panel.FINE_TUNE)
-        self.fine_tuning.start(self.dataset, self._keys_with(ReviewStatus.ACCEPTED), model.path)
+        settings = replace(WINDOW_SETTINGS, device=str(model.device))  # where the Model panel runs it
+        self.fine_tuning.start(self.dataset, self._keys_with(ReviewStatus.ACCEPTED), model.path, settings)
 
     def _repredict_open_images(self, checkpoint: Path) -> None:
         """The fine-tuned model predicts the images still to do (or in progress)."""

@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="write all scores (per class, per image, confusion matrix) as JSON")
     evaluate.add_argument("--report", type=Path, metavar="FILE", help="also draw the dataset view's figures from the same numbers "
                           "as --json (confusion matrix as counts and row shares, per-class IoU/Dice, per-image mean IoU) into FILE (.png or .svg)")
+    evaluate.add_argument("--instances", action="store_true", help="read both folders as instance masks (one id per object) and "
+                          "print COCO mask AP per class and overall (AP@0.5, AP@0.75, AP@[.5:.95]) with matched/predicted/truth counts")
     evaluate.add_argument("--worst", type=int, default=5, metavar="N", help="list the N images with the lowest mean IoU (default 5)")
     evaluate.set_defaults(command=_run_evaluate, command_name="evaluate")
 

@@ -16,6 +16,7 @@ from segstudio.cli.exits import EXIT_OK
 
 if TYPE_CHECKING:
     from segstudio.app.folder_evaluation import EvaluationPlan
+    from segstudio.core.instance_ap import InstanceAPScores
     from segstudio.core.labels import LabelSet
     from segstudio.core.metrics import DatasetScores
     from segstudio.core.progress import Progress, ProgressCallback
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    if getattr(args, "instances", False):
+        return _run_evaluate_instances(args)
     from segstudio.app.folder_evaluation import plan_evaluation, score_pairs
     from segstudio.core.labels import LabelSet
     from segstudio.io.labelset_files import read_label_set
@@ -54,6 +57,52 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         write_report(report, scores, plan.reading.labels, f"predictions {args.pred} vs ground truth {args.gt}")
         print(f"\nwrote {report}")
     return EXIT_OK
+
+
+def _run_evaluate_instances(args: argparse.Namespace) -> int:
+    """``evaluate --instances``: mask AP per class and overall (:mod:`segstudio.app.instance_evaluation`)."""
+    from segstudio.app.instance_evaluation import evaluate_instance_folders
+
+    semantic_only = [option for option, value in (
+        ("--classes", args.classes), ("--num-classes", args.num_classes), ("--ignore-index", args.ignore_index),
+        ("--value-map", args.value_map), ("--pred-value-map", args.pred_value_map),
+        ("--report", getattr(args, "report", None)),
+    ) if value is not None]  # fmt: skip
+    if semantic_only:
+        raise ValueError(f"{', '.join(semantic_only)} apply to class masks, not to --instances")
+    with progress_bars() as progress:
+        result = evaluate_instance_folders(args.gt, args.pred, progress=progress)
+    for note in result.notes():
+        print(f"note: {note}", file=sys.stderr)
+    print_instance_scores(result.scores, sys.stdout)
+    if args.json is not None:
+        _write_json(args.json, result.to_json_dict())
+        print(f"\nwrote {args.json}")
+    return EXIT_OK
+
+
+def print_instance_scores(scores: InstanceAPScores, out: TextIO) -> None:
+    """Per class and overall: AP@0.5, AP@0.75, AP@[.5:.95] (COCO's mask AP) and matched/predicted/truth objects."""
+    name_width = max(12, *(len(c.name) for c in scores.classes)) if scores.classes else 12
+    header = (f"{'class':<{name_width}} {'AP@0.5':>7} {'AP@0.75':>7} {'AP@[.5:.95]':>11} "
+              f"{'matched':>8} {'predicted':>9} {'truth':>8}")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    rows = [(c.name, c.ap50, c.ap75, c.ap, c.matched_objects, c.predicted_objects, c.truth_objects) for c in scores.classes]
+    for name, ap50, ap75, ap, matched, predicted, truth in rows:
+        print(f"{name:<{name_width}} {_fmt(ap50):>7} {_fmt(ap75):>7} {_fmt(ap):>11} {matched:>8,} {predicted:>9,} {truth:>8,}",
+              file=out)
+    print("-" * len(header), file=out)
+    print(
+        f"{'overall':<{name_width}} {_fmt(scores.ap50):>7} {_fmt(scores.ap75):>7} {_fmt(scores.ap):>11} "
+        f"{scores.matched_objects:>8,} {scores.predicted_objects:>9,} {scores.truth_objects:>8,}",
+        file=out,
+    )
+    print(
+        f"{scores.images} images; COCO mask AP (101-point, at most 100 predictions per image and class, overall = mean "
+        "over the classes with ground truth; n/a: no ground truth); matched = at IoU >= 0.5",
+        file=out,
+    )
 
 
 REPORT_SUFFIXES = (".png", ".svg")

@@ -1,0 +1,96 @@
+"""Scoring a folder of predicted instance masks against a folder of ground-truth instance masks.
+
+``segstudio evaluate --instances`` calls :func:`evaluate_instance_folders`. The folders are paired by file name stem
+as :func:`~segstudio.app.folder_evaluation.match_by_stem` pairs them. Both are read with
+:func:`~segstudio.io.mask_files.read_instance_mask`: classes and scores from segstudio's own instance PNGs, else
+every instance is class 1 (Penn-Fudan's pedestrians) and, for a prediction, scored 1.0 (then AP ranks nothing:
+equal scores keep instance-id order). Every problem is a :class:`FileProblem` naming the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from segstudio.app.folder_evaluation import match_by_stem
+from segstudio.core.errors import FileProblem
+from segstudio.core.instance_ap import InstanceAPEvaluator, InstanceAPScores
+from segstudio.core.instance_matching import InstanceMatching, match_overlaps
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.io.mask_files import read_instance_mask
+
+SCORING_INSTANCES = "scoring instances"
+MATCH_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class InstanceFolderEvaluation:
+    """Per-image matchings at IoU 0.5 (by stem, in pairing order), the dataset AP, the stems of predictions
+    without ground truth (not scored) and of prediction files that carry no scores (every instance scored 1.0)."""
+
+    per_image: dict[str, InstanceMatching]
+    scores: InstanceAPScores
+    unmatched_predictions: tuple[str, ...] = ()
+    unscored_predictions: tuple[str, ...] = ()
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.unscored_predictions:
+            count, total = len(self.unscored_predictions), len(self.per_image)
+            notes.append(
+                f"{count} of {total} prediction files carry no scores: their instances are all scored 1.0, so AP "
+                "ranks nothing among them (equal scores keep instance-id order)"
+            )
+        if self.unmatched_predictions:
+            notes.append(f"{len(self.unmatched_predictions)} prediction(s) have no ground truth and are not scored")
+        return notes
+
+    def to_json_dict(self) -> dict[str, object]:
+        return {
+            **self.scores.to_json_dict(),
+            "match_threshold": MATCH_THRESHOLD,
+            "notes": self.notes(),
+            "unscored_predictions": list(self.unscored_predictions),
+            "predictions_without_ground_truth": list(self.unmatched_predictions),
+            "per_image": {
+                stem: {
+                    "matches": [
+                        {"prediction_id": m.prediction_id, "truth_id": m.truth_id, "class_id": m.class_id,
+                         "iou": m.iou, "score": m.score}
+                        for m in matching.matches
+                    ],
+                    "unmatched_predictions": list(matching.unmatched_predictions),
+                    "missed_truths": list(matching.missed_truths),
+                }
+                for stem, matching in self.per_image.items()
+            },
+        }  # fmt: skip
+
+
+def evaluate_instance_folders(
+    gt_dir: Path,
+    pred_dir: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> InstanceFolderEvaluation:
+    """Match every ground-truth instance mask in ``gt_dir`` with the prediction of the same stem in ``pred_dir``
+    and accumulate the dataset's mask AP (:class:`~segstudio.core.instance_ap.InstanceAPEvaluator`)."""
+    pairs, extra = match_by_stem(Path(gt_dir), Path(pred_dir))
+    evaluator = InstanceAPEvaluator()
+    per_image: dict[str, InstanceMatching] = {}
+    unscored: list[str] = []
+    for index, (stem, gt_path, pred_path) in enumerate(pairs):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        truth = read_instance_mask(gt_path)
+        prediction = read_instance_mask(pred_path)
+        if prediction.scores is None and prediction.num_instances:
+            unscored.append(stem)
+        try:
+            overlaps = evaluator.add(stem, truth, prediction)
+        except ValueError as error:
+            raise FileProblem(pred_path, str(error)) from error
+        per_image[stem] = match_overlaps(overlaps, threshold=MATCH_THRESHOLD)
+        report(progress, Progress(SCORING_INSTANCES, index + 1, len(pairs), stem))
+    return InstanceFolderEvaluation(per_image, evaluator.result(), tuple(extra), tuple(unscored))

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from segstudio.core.instance_candidates import InstanceCandidates
+from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 
@@ -140,24 +142,60 @@ def label_name_warning(model_labels: LabelSet, dataset_labels: LabelSet) -> str 
 
 @dataclass(frozen=True)
 class PredictedImage:
-    """One image's predicted class mask (``path``: where it was written, if it was)."""
+    """One image's predicted class mask (``path``: where it was written, if it was). An instance model's also
+    carry its ``instances`` (one id per pixel) and ``candidates``, every detection, kept so other thresholds can be
+    applied without running the model again."""
 
     key: str
     classes: np.ndarray
     model: str
     path: Path | None = None
+    candidates: InstanceCandidates | None = None
+    instances: InstanceMask | None = None
+
+
+@dataclass(frozen=True)
+class InstanceThresholds:
+    """An instance model's thresholds: a detection is kept from ``score`` up, its mask where its probability
+    exceeds ``mask``. The defaults are the predictor's."""
+
+    score: float = 0.5
+    mask: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name, value in (("score", self.score), ("mask", self.mask)):
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"the {name} threshold must be between 0 and 1, got {value}")
 
 
 def predict_image(
     model: ModelHandle, image: np.ndarray, key: str, labels: LabelSet, *,
+    thresholds: InstanceThresholds | None = None,
     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> PredictedImage:
-    """Predict one (already read) image; the class mask is checked against ``labels``."""
+    """Predict one (already read) image; the class mask is checked against ``labels``. ``thresholds``: for an
+    instance model, the score and mask thresholds to read its detections with (None: the predictor's own)."""
     mismatch = label_mismatch(model.labels, labels)
     if mismatch is not None:
         raise ValueError(mismatch)
     prediction = model.predictor.predict(image, progress=progress, cancel=cancel)
-    return PredictedImage(key, checked_classes(prediction.classes, labels), model.name)
+    candidates = getattr(prediction, "candidates", None)
+    if candidates is not None and thresholds is not None:
+        return rethresholded(PredictedImage(key, prediction.classes, model.name, None, candidates), thresholds,
+                             labels)
+    return PredictedImage(key, checked_classes(prediction.classes, labels), model.name, None, candidates,
+                          getattr(prediction, "instances", None))
+
+
+def rethresholded(result: PredictedImage, thresholds: InstanceThresholds, labels: LabelSet) -> PredictedImage:
+    """``result``'s image read again from its kept detections under ``thresholds`` (no model run); the class mask
+    keeps ``result``'s dtype and is checked against ``labels``. ``path`` is dropped: the file holds the old one."""
+    if result.candidates is None:
+        raise ValueError(f"{result.key} has no kept detections to threshold again")
+    instances = result.candidates.resolve(thresholds.score, thresholds.mask)
+    classes = instances.to_class_mask(np.asarray(result.classes).dtype)
+    return PredictedImage(result.key, checked_classes(classes, labels), result.model, None, result.candidates,
+                          instances)
 
 
 def checked_classes(classes: np.ndarray, labels: LabelSet) -> np.ndarray:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from segstudio.core.instance_candidates import InstanceCandidates
 from segstudio.core.instances import InstanceMask
 from segstudio.models.non_finite import non_finite_input, non_finite_output
 from segstudio.models.normalisation import InputNormalisation, check_image
@@ -47,12 +48,15 @@ class Prediction:
     ``classes`` is the ``(H, W)`` class-index mask (``uint8`` up to 256 classes, else ``uint16``).
     ``probabilities`` is the ``(K, H, W)`` softmax when it was asked for (float16 unless asked otherwise), else
     ``None``. ``instances`` is set for instance models (Mask R-CNN); ``classes`` is then its class mask.
+    ``candidates``: an instance model's every detection (class, score, soft mask), from which other score and
+    mask thresholds give other instances without running the model again (``candidates.resolve(...)``).
     """
 
     classes: np.ndarray
     probabilities: np.ndarray | None = None
     instances: InstanceMask | None = None
     tiles: int = 1
+    candidates: InstanceCandidates | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -273,7 +277,8 @@ class Predictor:
         instances = instances_from_detections(detections, self.score_threshold)
         if instances.shape != image.shape[:2]:
             raise ValueError(f"the instance mask is {instances.shape} but the image is {image.shape[:2]}")
-        return Prediction(instances.to_class_mask(self.class_dtype), None, instances, 1)
+        return Prediction(instances.to_class_mask(self.class_dtype), None, instances, 1,
+                          candidates_from_detections(detections))
 
     # -- helpers ----------------------------------------------------------------------------------------------
 
@@ -299,6 +304,17 @@ def instances_from_detections(detections: Mapping[str, Any], score_threshold: fl
     except ImportError as exc:
         raise ValueError(f"instance prediction needs segstudio.models.architectures.mask_rcnn ({exc})") from exc
     return instances_from_prediction(detections, score_threshold=score_threshold)
+
+
+def candidates_from_detections(detections: Mapping[str, Any]) -> InstanceCandidates | None:
+    """Every detection of one image (CPU tensors: labels, scores, masks) kept compactly for re-thresholding; None
+    when the output has no soft masks."""
+    masks = detections.get("masks")
+    if not isinstance(masks, torch.Tensor) or masks.ndim not in (3, 4):
+        return None
+    labels = detections["labels"].reshape(-1).cpu().numpy()
+    scores = detections["scores"].detach().float().reshape(-1).cpu().numpy()
+    return InstanceCandidates.from_soft_masks(masks.detach().float().cpu().numpy(), scores, labels)
 
 
 def default_device() -> torch.device:
@@ -334,6 +350,7 @@ def predictor_from_checkpoint(loaded: Any, **overrides: Any) -> Predictor:
 __all__ = [
     "Prediction",
     "Predictor",
+    "candidates_from_detections",
     "default_device",
     "instances_from_detections",
     "predictor_from_checkpoint",

@@ -1,5 +1,8 @@
 """The model panel: load a checkpoint (on the "model" worker channel), pick the device, predict this image or
 all images (the window runs those on the "predict" channel), with a progress bar and Cancel while a job runs.
+An instance model (Mask R-CNN) also gets its score and mask thresholds, shown only for such a model: changing
+one re-reads the shown image's kept detections without running the model again (the window does that), and the
+panel says how many detections the thresholds keep.
 
 The file dialog offers only files a model can be loaded from (segstudio's ``.safetensors`` checkpoints, PyTorch
 weight files), never a training run's ``*.resume.pt``; a file refused anyway is said in a user's words, the
@@ -7,7 +10,7 @@ technical reason going to the log. Texts wrap in a label instead of being clippe
 bar and Cancel show only while something runs.
 
 Signals: ``model_loaded(ModelHandle)``, ``model_failed(str)`` (a readable message), ``predict_image_requested()``,
-``predict_all_requested()``, ``cancel_requested()``.
+``predict_all_requested()``, ``cancel_requested()``, ``thresholds_changed(InstanceThresholds)``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFileSystemModel,
     QHBoxLayout,
@@ -32,7 +36,14 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import Progress
-from segstudio.app.loaded_model import ModelHandle, available_devices, label_mismatch, label_name_warning, load_model
+from segstudio.app.loaded_model import (
+    InstanceThresholds,
+    ModelHandle,
+    available_devices,
+    label_mismatch,
+    label_name_warning,
+    load_model,
+)
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
 # segstudio checkpoints, torchvision's and smp's PyTorch weight files; what a training run leaves beside its
@@ -71,6 +82,7 @@ class ModelPanel(QWidget):
     predict_image_requested = Signal()
     predict_all_requested = Signal()
     cancel_requested = Signal()
+    thresholds_changed = Signal(object)  # InstanceThresholds
 
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None, *, devices: list[str] | None = None) -> None:
         super().__init__(parent)
@@ -107,6 +119,28 @@ class ModelPanel(QWidget):
         self.progress.setTextVisible(False)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self.cancel)
+        # An instance model's thresholds (shown only for one); defaults are the predictor's.
+        defaults = InstanceThresholds()
+        self.score_threshold = _threshold_box(self, defaults.score,
+                                              "detections scoring below this are left out (no model run)")
+        self.mask_threshold = _threshold_box(self, defaults.mask,
+                                             "a detection covers the pixels where its mask probability exceeds "
+                                             "this (no model run)")
+        self.score_threshold.valueChanged.connect(self._thresholds_changed)
+        self.mask_threshold.valueChanged.connect(self._thresholds_changed)
+        self.detections = QLabel("", self)  # "12 of 40 detections kept"
+        self.detections.setWordWrap(True)
+        self.threshold_row = QWidget(self)
+        thresholds = QVBoxLayout(self.threshold_row)
+        thresholds.setContentsMargins(0, 0, 0, 0)
+        boxes = QHBoxLayout()
+        boxes.addWidget(QLabel("score \u2265", self.threshold_row))
+        boxes.addWidget(self.score_threshold)
+        boxes.addWidget(QLabel("mask >", self.threshold_row))
+        boxes.addWidget(self.mask_threshold)
+        thresholds.addLayout(boxes)
+        thresholds.addWidget(self.detections)
+        self.threshold_row.hide()
         self.message = QLabel("", self)
         self.message.setWordWrap(True)
         self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
@@ -130,6 +164,7 @@ class ModelPanel(QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.prediction_note)
         layout.addLayout(buttons)
+        layout.addWidget(self.threshold_row)
         layout.addWidget(self.running_row)
         layout.addWidget(self.message)
         layout.addStretch(1)
@@ -177,7 +212,39 @@ class ModelPanel(QWidget):
         self.model = handle
         self.finish(f"loaded {handle.path.name}")
         self._show_info()
+        self.threshold_row.setVisible(self.instance_model)
+        self.show_detections(None, None)
         self.model_loaded.emit(handle)
+
+    # -- an instance model's thresholds ----------------------------------------------------------------------------
+
+    @property
+    def instance_model(self) -> bool:
+        return self.model is not None and str(self.model.task) == "instance"
+
+    @property
+    def thresholds(self) -> InstanceThresholds:
+        return InstanceThresholds(self.score_threshold.value(), self.mask_threshold.value())
+
+    def set_thresholds(self, thresholds: InstanceThresholds) -> None:
+        """Set both boxes; ``thresholds_changed`` follows once (when they changed)."""
+        if thresholds == self.thresholds:
+            return
+        for box, value in ((self.score_threshold, thresholds.score), (self.mask_threshold, thresholds.mask)):
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+        self._thresholds_changed()
+
+    def show_detections(self, kept: int | None, total: int | None) -> None:
+        """Say how many of the shown image's detections the thresholds keep (None: no detections kept yet)."""
+        if kept is None or total is None:
+            self.detections.setText("predict this image to adjust its detections")
+        else:
+            self.detections.setText(f"{kept} of {total} detection{'' if total == 1 else 's'} kept")
+
+    def _thresholds_changed(self, _value: float = 0.0) -> None:
+        self.thresholds_changed.emit(self.thresholds)
 
     def _on_failed(self, failure: WorkerFailure) -> None:
         _log.warning("could not load a model: %s\n%s", failure.message, failure.details)
@@ -278,3 +345,14 @@ class ModelPanel(QWidget):
         tip = self.mismatch() or ("" if self.model is not None else "load a model first")
         self.predict_image_button.setToolTip(tip)
         self.predict_all_button.setToolTip(tip)
+
+
+def _threshold_box(parent: QWidget, value: float, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(parent)
+    box.setRange(0.0, 1.0)
+    box.setDecimals(2)
+    box.setSingleStep(0.05)
+    box.setValue(value)
+    box.setKeyboardTracking(False)  # typing "0.35" is one change, not three
+    box.setToolTip(tip)
+    return box

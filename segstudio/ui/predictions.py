@@ -5,6 +5,12 @@ app wrote this run (they win over the dataset's own prediction folders).
 A :class:`PredictionController` is told the open dataset (:meth:`open_dataset`) and the image on screen
 (:meth:`show`); the model comes from the model panel it is given. It reports through typed signals; the window
 shows the session it hands over (``session_ready``) and wires the rest to the file list and the status bar.
+
+An instance model's prediction of the shown image keeps every detection (:class:`PredictedImage.candidates`);
+changing the panel's score or mask threshold reads them again on the GUI thread (a few milliseconds, see
+bench/bench_instance_thresholds.py) and hands the result to the session exactly as a new prediction is handed over,
+without running the model. The mask file written when the image was predicted keeps the thresholds it was
+predicted with.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from segstudio.core.prediction_handover import PreparedPrediction, StalePrediction
 from segstudio.core.session import ImageSession
 from segstudio.io.datasets import Dataset
-from segstudio.app.loaded_model import ModelHandle, PredictedImage, predict_image
+from segstudio.app.loaded_model import InstanceThresholds, ModelHandle, PredictedImage, predict_image, rethresholded
 from segstudio.app.project_predictions import PredictedFolder, predict_all, prediction_path, read_prediction
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.workers import WorkerPool
@@ -60,11 +66,13 @@ class PredictionController(QObject):
         self._when_ready = False  # predict the shown image once both the model and the image are in
         self._all_when_loaded = False  # predict every image once the model is in
         self._only_keys: list[str] | None = None  # ...or only these
+        self._kept: PredictedImage | None = None  # the shown image's prediction with its detections (instance model)
         panel.model_loaded.connect(self._on_model_loaded)
         panel.model_failed.connect(self.error)
         panel.predict_image_requested.connect(self.predict_current)
         panel.predict_all_requested.connect(lambda: self.predict_all())
         panel.cancel_requested.connect(self.cancel)
+        panel.thresholds_changed.connect(self.rethreshold)
         predict = pool.signals("predict")
         predict.progress.connect(panel.show_progress)
         predict.finished.connect(self._on_predicted)
@@ -87,12 +95,15 @@ class PredictionController(QObject):
         """A new folder; ``found``: masks the app predicted there in earlier runs."""
         self._dataset = dataset
         self._key, self._session, self._loading = None, None, False
+        self._forget_detections()
         self._files = dict(found or {})
         for key in self._files:
             self.predicted.emit(key)
 
     def show(self, key: str, session: ImageSession) -> None:
         self._key, self._session, self._loading = key, session, False
+        if self._kept is not None and self._kept.key != key:
+            self._forget_detections()
 
     def leaving_for(self, key: str) -> None:
         """The user opens image ``key``: a prediction of another image in flight is dropped."""
@@ -116,6 +127,7 @@ class PredictionController(QObject):
             self._when_ready = self._all_when_loaded = False
             self.error.emit(f"{handle.path.name}: {problem}")
             return
+        self._forget_detections()
         self.status.emit(f"model {handle.path.name} loaded on {handle.device}", 5000)
         if self._all_when_loaded:
             self._all_when_loaded = False
@@ -143,16 +155,18 @@ class PredictionController(QObject):
             return
         image, labels = session.image, dataset.spec.labels
         target = None if self.read_only else prediction_path(dataset, model.name, dataset.sample(key))
+        thresholds = self._panel.thresholds if self._panel.instance_model else None
 
         def job(progress, cancel):  # noqa: ANN001, ANN202
             from segstudio.io.mask_files import write_class_mask
 
-            result = predict_image(model, image, key, labels, progress=progress, cancel=cancel)
+            result = predict_image(model, image, key, labels, thresholds=thresholds, progress=progress, cancel=cancel)
             cancel.raise_if_cancelled()
             if target is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_class_mask(target, result.classes, labels)
-            return PredictedImage(result.key, result.classes, result.model, target)
+            return PredictedImage(result.key, result.classes, result.model, target, result.candidates,
+                                  result.instances)
 
         self._running, self._running_key = PredictKind.IMAGE, key
         self._panel.start(f"predicting {key}...")
@@ -202,12 +216,15 @@ class PredictionController(QObject):
                 self.error.emit(f"{len(result.skipped)} images were not predicted, e.g. {first[0]}: {first[1]}")
             dataset, current = self._dataset, self._key
             if dataset is not None and current in result.written:
+                self._forget_detections()  # the shown image now comes from the file just written
                 path = result.written[current]
                 model = self._panel.model.name if self._panel.model is not None else None
                 self._pool.submit("apply prediction", lambda _p, _c: read_prediction(dataset, current, path, model))
             self.folder_written.emit(result)
             return
         self._ended(f"predicted {result.key}")
+        if result.candidates is not None and result.key == self._key:
+            self._keep_detections(result)
         if result.path is not None:
             self._files[result.key] = result.path
             self.predicted.emit(result.key)
@@ -231,6 +248,37 @@ class PredictionController(QObject):
         handle = self._pool.submit("prepare prediction", lambda _progress, _cancel: build())
         handle.signals.finished.connect(
             lambda prepared, old=session, res=result: self._on_prepared(res, old, prepared))
+
+    # -- an instance model's thresholds -------------------------------------------------------------------------------
+
+    @property
+    def detections(self) -> PredictedImage | None:
+        """The shown image's last instance prediction with its kept detections (None: none kept)."""
+        return self._kept
+
+    def rethreshold(self, thresholds: InstanceThresholds) -> None:
+        """Read the shown image's kept detections again under ``thresholds`` (no model run) and hand the result
+        to the session as a new prediction (its work and undo history kept the same way)."""
+        kept, dataset = self._kept, self._dataset
+        if kept is None or dataset is None or kept.key != self._key or self._session is None:
+            return
+        try:
+            result = rethresholded(kept, thresholds, dataset.spec.labels)
+        except ValueError as problem:
+            self.error.emit(f"could not apply the thresholds to {kept.key}: {problem}")
+            return
+        self._keep_detections(result)
+        self.apply(result)
+
+    def _keep_detections(self, result: PredictedImage) -> None:
+        self._kept = result
+        candidates = result.candidates
+        kept = result.instances.num_instances if result.instances is not None else None
+        self._panel.show_detections(kept, None if candidates is None else len(candidates))
+
+    def _forget_detections(self) -> None:
+        self._kept = None
+        self._panel.show_detections(None, None)
 
     def _on_prepared(self, result: PredictedImage, old: ImageSession, prepared: PreparedPrediction) -> None:
         if self._session is not old or result.key != self._key:

@@ -9,8 +9,9 @@ shows the session it hands over (``session_ready``) and wires the rest to the fi
 An instance model's prediction of the shown image keeps every detection (:class:`PredictedImage.candidates`);
 changing the panel's score or mask threshold reads them again on the GUI thread (a few milliseconds, see
 bench/bench_instance_thresholds.py) and hands the result to the session exactly as a new prediction is handed over,
-without running the model. The mask file written when the image was predicted keeps the thresholds it was
-predicted with.
+without running the model. The mask file written when the image was predicted is rewritten with the new thresholds
+on the "write thresholded" worker, one write at a time, the latest thresholds last (so coming back to the image
+shows them).
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class PredictionController(QObject):
         self._all_when_loaded = False  # predict every image once the model is in
         self._only_keys: list[str] | None = None  # ...or only these
         self._kept: PredictedImage | None = None  # the shown image's prediction with its detections (instance model)
+        self._kept_file: Path | None = None  # where that prediction was written (rewritten on a threshold change)
+        self._to_write: tuple[Path, object] | None = None  # (file, class mask) waiting for the write in flight
+        self._writing = False
         panel.model_loaded.connect(self._on_model_loaded)
         panel.model_failed.connect(self.error)
         panel.predict_image_requested.connect(self.predict_current)
@@ -225,6 +229,7 @@ class PredictionController(QObject):
         self._ended(f"predicted {result.key}")
         if result.candidates is not None and result.key == self._key:
             self._keep_detections(result)
+            self._kept_file = result.path
         if result.path is not None:
             self._files[result.key] = result.path
             self.predicted.emit(result.key)
@@ -269,6 +274,8 @@ class PredictionController(QObject):
             return
         self._keep_detections(result)
         self.apply(result)
+        if self._kept_file is not None and not self.read_only:
+            self._write_thresholded(self._kept_file, result.classes)
 
     def _keep_detections(self, result: PredictedImage) -> None:
         self._kept = result
@@ -276,8 +283,39 @@ class PredictionController(QObject):
         kept = result.instances.num_instances if result.instances is not None else None
         self._panel.show_detections(kept, None if candidates is None else len(candidates))
 
+    def _write_thresholded(self, path: Path, classes: object) -> None:
+        """Rewrite ``path`` with ``classes``: one write at a time, only the latest waiting one follows."""
+        self._to_write = (path, classes)
+        if self._writing or self._dataset is None:
+            return
+        path, classes = self._to_write
+        self._to_write = None
+        labels = self._dataset.spec.labels
+
+        def job(_progress, _cancel):  # noqa: ANN001, ANN202
+            from segstudio.io.mask_files import write_class_mask
+
+            write_class_mask(path, classes, labels)
+            return path
+
+        def done(_result: object = None) -> None:
+            self._writing = False
+            if self._to_write is not None:
+                self._write_thresholded(*self._to_write)
+
+        def failed(failure) -> None:  # noqa: ANN001
+            self.error.emit(f"could not write the thresholded prediction {path.name}: {failure.message}")
+            done()
+
+        self._writing = True
+        handle = self._pool.submit("write thresholded", job, cancel_previous=False)
+        handle.signals.finished.connect(done)
+        handle.signals.failed.connect(failed)
+        handle.signals.cancelled.connect(done)
+
     def _forget_detections(self) -> None:
         self._kept = None
+        self._kept_file = None
         self._panel.show_detections(None, None)
 
     def _on_prepared(self, result: PredictedImage, old: ImageSession, prepared: PreparedPrediction) -> None:

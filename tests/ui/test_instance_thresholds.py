@@ -14,6 +14,7 @@ from segstudio.ui.main_window import MainWindow
 torch = pytest.importorskip("torch")
 
 from segstudio.app.loaded_model import InstanceThresholds  # noqa: E402
+from segstudio.io.mask_files import read_class_mask  # noqa: E402
 from segstudio.io.demo_dataset import DEMO_LABELS, write_demo_dataset  # noqa: E402
 from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint  # noqa: E402
 from segstudio.models.registry import ModelConfig, build_model  # noqa: E402
@@ -69,6 +70,8 @@ def test_thresholds_rethreshold_the_shown_image_without_running_the_network(
     expected = candidates.resolve(0.0, 0.0)
     assert np.array_equal(session.prediction, expected.to_class_mask(np.uint8))
     assert expected.num_instances > 0
+    written = folder / "segstudio-predictions" / "tiny-mask-rcnn" / f"{window.current_key}.png"
+    assert np.array_equal(read_class_mask(written, DEMO_LABELS), session.prediction)
     assert panel.detections.text() == f"{expected.num_instances} of {total} detection{'s' if total > 1 else ''} kept"
 
     # The user paints: that work and its undo history survive a threshold change, as for a re-prediction.
@@ -94,6 +97,8 @@ def test_thresholds_rethreshold_the_shown_image_without_running_the_network(
     assert panel.detections.text().startswith(f"0 of {total} ")
     assert np.array_equal(window.canvas.session.mask, painted)
     assert len(calls) == 1, "a threshold change ran the network again"
+    # The mask file the image was predicted into follows the latest thresholds (so coming back shows them).
+    qtbot.waitUntil(lambda: not read_class_mask(written, DEMO_LABELS).any(), timeout=10000)
 
     window.canvas.session.undo()  # the stroke is still undoable
     assert not np.array_equal(window.canvas.session.mask, painted)

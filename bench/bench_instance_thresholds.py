@@ -8,11 +8,15 @@ the image-size id array, measured in the same process.
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from segstudio.core.instance_candidates import InstanceCandidates
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_metrics import best_of  # noqa: E402  (one timing rule for every bench)
 
 
 def soft_masks(rng: np.random.Generator, count: int, size: int) -> InstanceCandidates:
@@ -30,15 +34,6 @@ def soft_masks(rng: np.random.Generator, count: int, size: int) -> InstanceCandi
                               np.array(boxes), tuple(crops))
 
 
-def best_of(repeats: int, fn) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=100)
@@ -47,9 +42,9 @@ def main() -> None:
     args = parser.parse_args()
     candidates = soft_masks(np.random.default_rng(0), args.candidates, args.size)
     ids = np.zeros((args.size, args.size), dtype=np.uint16)
-    baseline = best_of(args.repeats * 5, lambda: np.copy(ids))
-    resolve = best_of(args.repeats, lambda: candidates.resolve(0.5, 0.5))
-    with_classes = best_of(args.repeats, lambda: candidates.resolve(0.3, 0.4).to_class_mask(np.uint8))
+    baseline = best_of(lambda: np.copy(ids), args.repeats * 5)
+    resolve = best_of(lambda: candidates.resolve(0.5, 0.5), args.repeats)
+    with_classes = best_of(lambda: candidates.resolve(0.3, 0.4).to_class_mask(np.uint8), args.repeats)
     kept = candidates.resolve(0.5, 0.5).num_instances
     print(f"{args.candidates} candidates ({candidates.nbytes / 1e6:.1f} MB kept) on {args.size}x{args.size}; "
           f"{kept} kept at 0.5/0.5")

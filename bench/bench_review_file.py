@@ -13,23 +13,16 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_metrics import best_of  # noqa: E402
 
 from segstudio.core.atomic import write_bytes_atomic  # noqa: E402
 from segstudio.core.review import CorrectionEffort, ReviewBook, ReviewEntry, ReviewStatus  # noqa: E402
 from segstudio.io.review_file import merge_review, read_review  # noqa: E402
-
-
-def best(fn, repeats: int = 3) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:
@@ -46,11 +39,11 @@ def main() -> int:
                            for i in range(count)})
         merge_review(project, book)
         data = project.read_bytes()
-        baseline = best(lambda: write_bytes_atomic(folder / "copy.toml", data))
-        reading = best(lambda: read_review(project))
+        baseline = best_of(lambda: write_bytes_atomic(folder / "copy.toml", data), 3)
+        reading = best_of(lambda: read_review(project), 3)
         tick = iter(range(10**6))
-        change = best(lambda: merge_review(project, ReviewBook().with_status(
-            "train/0001TP_000001", ReviewStatus.REJECTED, at=2e9 + next(tick))))
+        change = best_of(lambda: merge_review(project, ReviewBook().with_status(
+            "train/0001TP_000001", ReviewStatus.REJECTED, at=2e9 + next(tick))), 3)
         print(f"{count:>8} {len(data) / 1e6:>7.2f}MB {baseline * 1e3:>10.1f}ms {reading * 1e3:>7.0f}ms "
               f"{change * 1e3:>9.0f}ms {change / baseline:>6.0f}x")
     return 0

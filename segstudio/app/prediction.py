@@ -16,7 +16,7 @@ from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.core.errors import FileProblem
 from segstudio.io.images import read_image
-from segstudio.io.mask_files import write_class_mask
+from segstudio.io.mask_files import write_class_mask, write_instance_mask
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ def predict_images(
     cancel: CancelToken | None = None,
 ) -> PredictedImages:
     """Run ``predictor`` on every job's image and write the class mask (palette PNG in ``labels``' colours,
-    atomically, folders created). An image that cannot be read, or whose mask has a class ``labels`` lacks, is
+    atomically, folders created); an instance model's objects are written as an instance PNG with their classes and
+    scores (:func:`~segstudio.io.mask_files.write_instance_mask`), which reads back as classes too. An image that cannot be read, or whose mask has a class ``labels`` lacks, is
     skipped with the reason; cancel is checked between images (and by the predictor between windows). Reports
     ``Progress(stage, images done, images, key)`` after each image."""
     written: dict[str, Path] = {}
@@ -65,12 +66,17 @@ def predict_images(
             cancel.raise_if_cancelled()
         try:
             image = read_image(job.image)
-            classes = np.asarray(predictor.predict(image, probabilities=False, cancel=cancel).classes)
+            predicted = predictor.predict(image, probabilities=False, cancel=cancel)
+            classes = np.asarray(predicted.classes)
             if classes.size and int(classes.max()) >= labels.num_classes:
                 raise ValueError(f"the model predicted class {int(classes.max())} but the label set has "
                                  f"{labels.num_classes} classes")
             job.target.parent.mkdir(parents=True, exist_ok=True)
-            write_class_mask(job.target, classes, labels)
+            instances = getattr(predicted, "instances", None)
+            if instances is not None:  # objects, classes and scores kept: instance AP and per-object review need them
+                write_instance_mask(job.target, instances)
+            else:
+                write_class_mask(job.target, classes, labels)
             written[job.key] = job.target
         except FileProblem as problem:
             skipped[job.key] = SkippedImage(job.image, problem.problem)

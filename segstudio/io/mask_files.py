@@ -216,15 +216,21 @@ def read_class_mask(
 ) -> np.ndarray:
     """A validated class-index mask (:func:`class_mask_dtype`) from any mask file.
 
-    Colour-coded files default to the label set's colours, everything else to the identity map. Raises
+    Colour-coded files default to the label set's colours, everything else to the identity map; an instance PNG
+    segstudio wrote (:func:`write_instance_mask`) reads as the classes of its objects. Raises
     :class:`FileProblem` naming the file for unreadable files, a size other than ``expected_size``
     (``(width, height)``), raw values the value map lacks, and class ids outside the label set.
     """
     path = Path(path)
-    raw = read_raw_mask(path)
+    raw, text = _read_raw(path)
     if expected_size is not None and raw.size != tuple(expected_size):
         width, height = raw.size
         raise FileProblem(path, f"mask is {width}x{height} but its image is {expected_size[0]}x{expected_size[1]}")
+    if INSTANCES_TEXT_KEY in text:  # segstudio's own instance PNG: its ids are objects, the chunk says their classes
+        instances = read_tagged_instance_mask(path)
+        assert instances is not None
+        raw = RawMask(instances.to_class_mask(np.int32), None, raw.mode)
+        value_map = ValueMap.identity()
     if value_map is None:
         value_map = ValueMap.from_label_colours(labels) if raw.is_colour else ValueMap.identity()
     present, counts = value_counts(raw.values)

@@ -146,9 +146,11 @@ def test_predict_with_a_torchvision_weights_file(tmp_path: Path, capsys: pytest.
     out = tmp_path / "predicted"
     assert main(["predict", "--model", str(weights), "--images", str(images), "--out", str(out)]) == 0
     [written] = sorted(out.glob("*.png"))
-    from PIL import Image
+    from segstudio.io.mask_files import read_tagged_instance_mask
 
-    assert Image.open(written).mode == "P" and Image.open(written).size == (320, 240)
+    instances = read_tagged_instance_mask(written)  # objects with their classes and scores, not a bare class mask
+    assert instances is not None and instances.shape == (240, 320)
+    assert instances.scores is not None and set(instances.scores) == set(instances.instance_ids)
 
 
 def test_predict_refuses_a_checkpoint_with_nan_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

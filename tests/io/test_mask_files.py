@@ -550,3 +550,22 @@ def test_atomic_write_new_file_permissions(tmp_path: Path) -> None:
 def test_atomic_write_refuses_a_folder(tmp_path: Path) -> None:
     (tmp_path / "d.png").mkdir()
     assert "a folder of that name exists" in str(_problem(write_bytes_atomic, tmp_path / "d.png", b""))
+
+
+def test_an_instance_png_segstudio_wrote_reads_as_the_classes_of_its_objects(tmp_path: Path) -> None:
+    """segstudio predict writes Mask R-CNN output as instance PNGs; every reader that wants classes (scoring, the
+    window, evaluate) gets the objects' classes, never their ids."""
+    from segstudio.core.instances import InstanceMask
+    from segstudio.io.mask_files import write_instance_mask
+
+    ids = np.zeros((6, 8), np.uint16)
+    ids[1:3, 1:4] = 7
+    ids[3:5, 4:7] = 300
+    write_instance_mask(tmp_path / "p.png", InstanceMask(ids, {7: 2, 300: 1}, {7: 0.9, 300: 0.4}))
+    classes = read_class_mask(tmp_path / "p.png", LabelSet.with_count(3), expected_size=(8, 6))
+    expected = np.zeros((6, 8), np.uint8)
+    expected[1:3, 1:4] = 2
+    expected[3:5, 4:7] = 1
+    np.testing.assert_array_equal(classes, expected)
+    with pytest.raises(FileProblem, match="p.png"):
+        read_class_mask(tmp_path / "p.png", LabelSet.with_count(2))  # class 2 is outside a 2-class set

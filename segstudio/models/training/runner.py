@@ -188,7 +188,7 @@ class Runner:
             )
             self.state.history.append(record)
             score = -1.0 if record.mean_iou is None else record.mean_iou
-            if self.state.best_score is None or score > self.state.best_score:
+            if keeps_best(score, self.state.best_score):
                 self.state.best_score = score
                 self.state.best_epoch = record.epoch
                 self.state.best_metrics = record.metrics
@@ -357,3 +357,11 @@ def _per_class(values: np.ndarray) -> tuple[float | None, ...]:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def keeps_best(score: float, best: float | None) -> bool:
+    """Whether an epoch scoring ``score`` replaces the best checkpoint so far. A tie keeps the later, longer-trained
+    epoch: a young instance model whose detections all score under the cut validates as background every epoch,
+    and the first epoch must not win that tie (it did: training Mask R-CNN on Penn-Fudan kept epoch 1)."""
+    return best is None or score >= best
+

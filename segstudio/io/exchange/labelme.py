@@ -39,7 +39,7 @@ from segstudio.io.exchange.objects import (
     objects_of,
     unlabelled_value,
 )
-from segstudio.io.exchange.outputs import Step, copy_step, text_step
+from segstudio.io.exchange.outputs import Step, copy_step, files_in, text_step
 from segstudio.io.exchange.polygons import (
     at_least_three_points,
     contour_area,
@@ -150,7 +150,7 @@ def _files(source: Path) -> list[Path]:
         return [source]
     if not source.is_dir():
         raise FileProblem(source, "not found: give a labelme JSON file or a folder of them")
-    files = sorted((p for p in source.glob("*.json") if not p.name.startswith(".")), key=lambda p: natural_key(p.stem))
+    files = files_in(source, ".json")
     if not files:
         raise FileProblem(source, "holds no labelme .json files")
     return files

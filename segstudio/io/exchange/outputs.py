@@ -1,13 +1,15 @@
-"""An export's plan: the files it will write, checked against what exists before anything is written."""
+"""An export's files: the plan of those it will write, checked against what exists before anything is written, and
+the listing every importer reads its folder with."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from segstudio.core.atomic import atomic_write, write_bytes_atomic
 from segstudio.core.errors import FileProblem
+from segstudio.core.natural_order import natural_key
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,13 @@ def copy_step(source: Path, target: Path) -> Step:
 
 def text_step(target: Path, produce: Callable[[], str]) -> Step:
     return Step(target, lambda: write_bytes_atomic(target, produce().encode("utf-8")))
+
+
+def files_in(folder: Path, suffix: str, names: Collection[str] | None = None) -> list[Path]:
+    """The ``suffix`` files of ``folder`` (case-insensitive, hidden ones left out) in natural order of their stems;
+    ``names``: only those stems."""
+    suffix = suffix.lower()
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() == suffix and not p.name.startswith(".")),
+                   key=lambda p: natural_key(p.stem))  # fmt: skip
+    return files if names is None else [p for p in files if p.stem in names]
+

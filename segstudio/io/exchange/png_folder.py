@@ -9,10 +9,9 @@ from pathlib import Path
 
 from segstudio.core.errors import FileProblem
 from segstudio.core.labels import LabelSet
-from segstudio.core.natural_order import natural_key
 from segstudio.core.progress import Progress, ProgressCallback, report
 from segstudio.io.exchange.model import AnnotatedImage, Annotations
-from segstudio.io.exchange.outputs import Step
+from segstudio.io.exchange.outputs import Step, files_in
 from segstudio.io.labelset_files import read_label_set, write_label_set
 from segstudio.io.mask_files import read_class_mask, read_tagged_instance_mask, write_class_mask, write_instance_mask
 
@@ -47,10 +46,7 @@ def read(
         raise FileProblem(masks_dir, "folder not found: the palette PNG format keeps its masks there")
     if labels is None:
         labels = read_label_set(source / LABELS_FILE)
-    files = sorted((p for p in masks_dir.iterdir() if p.suffix.lower() == ".png" and not p.name.startswith(".")),
-                   key=lambda p: natural_key(p.stem))  # fmt: skip
-    if names is not None:
-        files = [p for p in files if p.stem in names]
+    files = files_in(masks_dir, ".png", names)
     images = []
     for done, path in enumerate(files, 1):
         classes = read_class_mask(path, labels)

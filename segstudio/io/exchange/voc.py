@@ -21,11 +21,10 @@ from segstudio.core.atomic import atomic_write
 from segstudio.core.errors import FileProblem
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet, voc_palette
-from segstudio.core.natural_order import natural_key
 from segstudio.core.progress import Progress, ProgressCallback, report
 from segstudio.io.exchange.model import AnnotatedImage, Annotations
 from segstudio.io.exchange.objects import LABELME_BACKGROUND
-from segstudio.io.exchange.outputs import Step, copy_step, text_step
+from segstudio.io.exchange.outputs import Step, copy_step, files_in, text_step
 from segstudio.io.images import IMAGE_SUFFIXES
 from segstudio.io.labelset_files import read_label_set, write_label_set
 from segstudio.io.mask_files import read_class_mask, read_raw_mask, write_class_mask
@@ -86,10 +85,7 @@ def read(
         raise FileProblem(masks_dir, "folder not found: a VOC data set keeps its class masks there")
     if labels is None:
         labels = _labels_of(source)
-    files = sorted((p for p in masks_dir.iterdir() if p.suffix.lower() == ".png" and not p.name.startswith(".")),
-                   key=lambda p: natural_key(p.stem))  # fmt: skip
-    if names is not None:
-        files = [p for p in files if p.stem in names]
+    files = files_in(masks_dir, ".png", names)
     images = []
     for done, path in enumerate(files, 1):
         classes = read_class_mask(path, labels)

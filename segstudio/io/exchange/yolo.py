@@ -22,11 +22,10 @@ import numpy as np
 
 from segstudio.core.errors import FileProblem
 from segstudio.core.labels import LabelSet
-from segstudio.core.natural_order import natural_key
 from segstudio.core.progress import Progress, ProgressCallback, report
 from segstudio.io.exchange.model import AnnotatedImage, Annotations
 from segstudio.io.exchange.objects import Canvas, LabelNames, objects_of, written_classes
-from segstudio.io.exchange.outputs import Step, copy_step, text_step
+from segstudio.io.exchange.outputs import Step, copy_step, files_in, text_step
 from segstudio.io.exchange.polygons import at_least_three_points, contour_area, fill_polygon, outer_contours
 from segstudio.io.images import IMAGE_SUFFIXES, image_size
 
@@ -144,9 +143,7 @@ def read(
         except ValueError as exc:
             raise FileProblem(source / DATA_YAML, f"its names do not make a label set: {exc}") from exc
     classes = _class_values(source / DATA_YAML, labels, yaml_names)
-    files = sorted((p for p in labels_dir.glob("*.txt") if not p.name.startswith(".")), key=lambda p: natural_key(p.stem))
-    if names is not None:
-        files = [p for p in files if p.stem in names]
+    files = files_in(labels_dir, ".txt", names)
     images = []
     for done, path in enumerate(files, 1):
         image_path = _image_of(source / IMAGES, path.stem)

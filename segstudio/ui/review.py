@@ -65,11 +65,11 @@ class ReviewController(QObject):
 
     def open_dataset(self, dataset: Dataset, book: ReviewBook | None = None, problem: str | None = None) -> None:
         """Show the folder's review table (``book``, read with the folder on the "scan" worker; None: read it now)
-        in the list, after the list has the folder's rows. ``problem``: why the table could not be read; statuses
+        in the list, after the list has the folder's rows (and with them which images have a saved correction). ``problem``: why the table could not be read; statuses
         then work for this run and are never written over it."""
         self.flush()
         self.dataset = dataset
-        corrected = dataset.corrected_keys()
+        corrected = self._files.model.corrected_keys()  # the list read the corrections folder already
         if book is None and problem is None:
             try:
                 book = read_review(dataset.project_file)

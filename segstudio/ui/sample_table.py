@@ -309,6 +309,10 @@ class SampleTableModel(QAbstractTableModel):
         """Whether any image shows a correction effort (the "fixed" column is worth showing)."""
         return bool(self._efforts)
 
+    def corrected_keys(self) -> set[str]:
+        """The images with a saved correction, as read when the dataset was set and updated by each save."""
+        return {entry[0] for entry in self._rows if entry[5]}
+
     def keys_in_order(self) -> list[str]:
         """Every key in the order the rows are sorted (before any filter)."""
         return [entry[0] for entry in self._rows]

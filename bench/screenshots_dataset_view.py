@@ -59,7 +59,8 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from segstudio.ui.dataset_view import DatasetView
-    from segstudio.ui.report_figures import FigureData, render_report
+    from segstudio.ui.figure_data import FigureData
+    from segstudio.ui.report_files import render_report
 
     app = QApplication.instance() or QApplication(sys.argv)
     OUT.mkdir(parents=True, exist_ok=True)

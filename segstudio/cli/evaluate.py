@@ -129,7 +129,8 @@ def write_report(path: Path, scores: DatasetScores, labels: LabelSet, title: str
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QGuiApplication
 
-    from segstudio.ui.report_figures import FigureData, render_report
+    from segstudio.ui.figure_data import FigureData
+    from segstudio.ui.report_files import render_report
 
     check_report_path(path)
     global _gui_application

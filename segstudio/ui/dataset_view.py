@@ -36,15 +36,13 @@ from PySide6.QtWidgets import (
 
 from segstudio.app.scoring import DatasetScoresResult, ImageScore
 from segstudio.core.labels import LabelSet
+from segstudio.ui.figure_data import FigureData, FigureStyle, score_text
 from segstudio.ui.report_figures import (
-    FigureData,
-    FigureStyle,
     HeatmapGeometry,
     draw_figures,
     figures_layout,
     heatmap_geometry,
     is_wide,
-    score_text,
     tall_height,
 )
 

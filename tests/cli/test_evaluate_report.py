@@ -55,8 +55,9 @@ def _evaluate(camvid: tuple[Path, Path, Path], *extra: str) -> int:
 
 
 def test_the_report_is_drawn_from_the_json_s_numbers(camvid, tmp_path: Path, qapp, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001, ARG001
-    import segstudio.ui.report_figures as figures
-    from segstudio.ui.report_figures import HISTOGRAM_BINS, compact_count, report_size, score_text, share_text
+    import segstudio.ui.report_files as figures
+    from segstudio.ui.figure_data import HISTOGRAM_BINS, compact_count, score_text, share_text
+    from segstudio.ui.report_files import report_size
 
     drawn = []
     original = figures.render_report

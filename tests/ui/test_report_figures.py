@@ -12,22 +12,26 @@ from PySide6.QtGui import QColor, QImage, QPainter
 
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import DatasetEvaluator
-from segstudio.ui.report_figures import (
-    HISTOGRAM_BAR,
-    HISTOGRAM_BINS,
+from segstudio.ui.figure_data import (
+    ColourScale,
     FigureData,
     FigureStyle,
-    ColourScale,
+    HISTOGRAM_BINS,
     compact_count,
+    scale_colour,
+    score_text,
+)
+from segstudio.ui.report_figures import (
+    HISTOGRAM_BAR,
     draw_class_bars,
     draw_confusion_heatmap,
     draw_iou_histogram,
     histogram_notes,
+)
+from segstudio.ui.report_files import (
     render_report,
     report_bytes,
     report_size,
-    scale_colour,
-    score_text,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -37,14 +37,8 @@ from PySide6.QtWidgets import (
 from segstudio.app.scoring import DatasetScoresResult, ImageScore
 from segstudio.core.labels import LabelSet
 from segstudio.ui.figure_data import FigureData, FigureStyle, score_text
-from segstudio.ui.report_figures import (
-    HeatmapGeometry,
-    draw_figures,
-    figures_layout,
-    heatmap_geometry,
-    is_wide,
-    tall_height,
-)
+from segstudio.ui.heatmap_figure import HeatmapGeometry, heatmap_geometry
+from segstudio.ui.report_figures import draw_figures, figures_layout, is_wide, tall_height
 
 CELL_LIST_LIMIT = 200  # images listed for a clicked cell, most pixels first
 STACK_LIMIT_BYTES = 512 * 1024 * 1024  # above this the matrices are not stacked: a cell's column is gathered instead

@@ -269,3 +269,11 @@ def text_width(font: QFont, text: str) -> float:
 
 def elided(font: QFont, text: str, width: float) -> str:
     return QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, max(0.0, width))
+
+
+# The figures' ink: text, secondary text, grid lines, a chosen cell, histogram bars.
+TEXT = QColor(30, 30, 30)
+MUTED = QColor(100, 100, 100)
+GRID = QColor(225, 225, 225)
+HIGHLIGHT = QColor(230, 120, 0)
+HISTOGRAM_BAR = QColor(70, 130, 180)

@@ -10,8 +10,9 @@ from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
 from segstudio.core.atomic import write_bytes_atomic
-from segstudio.ui.figure_data import FigureData, FigureStyle, REPORT_STYLE, elided, text_width
-from segstudio.ui.report_figures import TEXT, draw_class_bars, draw_confusion_heatmap, draw_iou_histogram
+from segstudio.ui.figure_data import REPORT_STYLE, TEXT, FigureData, FigureStyle, elided, text_width
+from segstudio.ui.heatmap_figure import draw_confusion_heatmap
+from segstudio.ui.report_figures import draw_class_bars, draw_iou_histogram
 
 REPORT_FORMATS = (".png", ".svg")
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.core.review import ReviewCounts, ReviewStatus
-from segstudio.ui.file_list import StatusFilter
+from segstudio.ui.list_filters import StatusFilter
 from segstudio.ui.sample_cells import STATUS_MARKS
 
 EFFORT_HEADERS = ("class", "fixed px", "missed", "false alarm", "share")

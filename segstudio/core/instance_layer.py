@@ -1,0 +1,432 @@
+"""The working instances of one image: one instance per pixel, each with an id and a class, edited object by object.
+
+An :class:`InstanceLayer` holds a *key* per pixel in a :class:`~segstudio.core.document.MaskDocument` (uint16), and a
+table from key to (instance id, class, score). Keys ``0..255`` are plain class values with no instance (background,
+unlabelled, a class painted where no object is); keys from 256 up are instances. The table only ever grows and a
+key's meaning never changes, so every edit, a change of class or a renumbering included, is a change of pixels:
+the document's undo history (per stroke, within its byte budget) undoes all of it, and nothing else needs undoing.
+Changing an instance's class moves its pixels to a fresh key with the same id and the new class; renumbering moves
+each instance to a fresh key with its new id.
+
+The class mask the rest of the session scores and shows is derived from the keys (:attr:`InstanceLayer.classes`)
+and kept in step inside every changed rectangle; listeners hear ``(rect, classes before, classes after)``, as
+they would from a class-mask document. Per-key pixel counts are kept the same way, so the instance list costs
+O(instances), not O(image).
+
+One id per pixel, as Penn-Fudan and COCO panoptic store instances: overlapping detections are resolved before they
+get here (by score: :mod:`segstudio.core.instance_candidates`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from segstudio.core.document import DEFAULT_BYTE_BUDGET, MaskDocument
+from segstudio.core.editing import Point
+from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.instances import InstanceMask
+
+PLAIN_KEYS = 256  # keys below this are class values with no instance
+KEY_LIMIT = 1 << 16  # uint16 keys
+KEY_DTYPE = np.dtype(np.uint16)
+
+#: ``listener(rect, classes before, classes after)``, as :meth:`MaskDocument.add_listener` but in class values.
+ClassListener = Callable[[Rect, np.ndarray, np.ndarray], None]
+
+
+class OutOfInstanceKeys(ValueError):
+    """Every instance key of this session is used (each new instance, change of class or renumbering takes some)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"this image has used all {KEY_LIMIT - PLAIN_KEYS:,} instance keys of one editing session; "
+                         "save it and open it again to go on (undo history starts afresh)")
+
+
+class InstanceEditError(ValueError):
+    """An instance edit that cannot be done as asked (an unknown id, a split line that cuts nothing)."""
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    """One instance as the list shows it."""
+
+    instance_id: int
+    class_id: int
+    pixels: int
+    score: float | None  # the model's confidence, None for an instance the user made
+
+
+class InstanceLayer:
+    """The working instances of one image, edited per object (see the module notes).
+
+    ``start``: the instances to begin with (their ids are kept as they are); ``base``: the class of every pixel no
+    instance holds (default: ``background``; needed for unlabelled pixels or classes painted outside objects).
+    ``background``: the value a deleted instance's pixels take; ``unlabelled``: the label set's ignore id, if any
+    (painted as itself, never an instance). Class values must be below 256.
+    """
+
+    def __init__(
+        self,
+        start: InstanceMask,
+        *,
+        background: int,
+        unlabelled: int | None = None,
+        base: np.ndarray | None = None,
+        class_dtype: np.dtype | type = np.uint8,
+        byte_budget: int = DEFAULT_BYTE_BUDGET,
+    ) -> None:
+        if not 0 <= background < PLAIN_KEYS:
+            raise ValueError(f"instance editing needs class values below {PLAIN_KEYS}; background is {background}")
+        self._background = int(background)
+        self._unlabelled = unlabelled
+        self._instance_of = np.zeros(KEY_LIMIT, dtype=np.int64)
+        self._class_of = np.zeros(KEY_LIMIT, dtype=np.int64)
+        self._class_of[:PLAIN_KEYS] = np.arange(PLAIN_KEYS)
+        self._score_of = np.full(KEY_LIMIT, np.nan)
+        self._next_key = PLAIN_KEYS
+        self._class_lut = np.zeros(KEY_LIMIT, dtype=np.dtype(class_dtype))
+        self._class_lut[:PLAIN_KEYS] = np.arange(PLAIN_KEYS, dtype=np.dtype(class_dtype))
+
+        ids = np.asarray(start.ids)
+        if base is None:
+            keys = np.full(ids.shape, self._background, dtype=KEY_DTYPE)
+        else:
+            base = np.asarray(base)
+            if base.shape != ids.shape:
+                raise ValueError(f"the class mask is {base.shape[1]}x{base.shape[0]} but the instances are "
+                                 f"{ids.shape[1]}x{ids.shape[0]}")
+            if base.size and int(base.max()) >= PLAIN_KEYS:
+                raise ValueError(f"instance editing needs class values below {PLAIN_KEYS}; found {int(base.max())}")
+            keys = base.astype(KEY_DTYPE)
+        present = start.instance_ids
+        if present:
+            lut = np.zeros(int(max(present)) + 1, dtype=KEY_DTYPE)
+            for instance in present:
+                score = None if start.scores is None else start.scores.get(instance)
+                lut[instance] = self._allocate(instance, start.class_of(instance), score)
+            np.copyto(keys, lut[ids], where=ids > 0)
+        self._counts = np.bincount(keys.ravel(), minlength=KEY_LIMIT).astype(np.int64)
+        self._classes = self._class_lut[keys]
+        self._classes_view = self._classes.view()
+        self._classes_view.flags.writeable = False
+        self._document = MaskDocument(keys, byte_budget)
+        self._document.add_listener(self._on_keys)
+        self._listeners: list[ClassListener] = []
+        self._key_listeners: list[Callable[[Rect, np.ndarray, np.ndarray], None]] = []
+        self._current: int | None = None  # the instance the brush paints into
+        self._pending: tuple[int, int] | None = None  # (id, key) of a new instance not painted yet
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    @property
+    def document(self) -> MaskDocument:
+        """The key document: the one writer of pixels, and the undo history of every instance edit."""
+        return self._document
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self._document.mask
+
+    @property
+    def classes(self) -> np.ndarray:
+        """The class mask the keys stand for (live, read-only)."""
+        return self._classes_view
+
+    @property
+    def background(self) -> int:
+        return self._background
+
+    @property
+    def current(self) -> int | None:
+        """The instance the brush paints into (None: the next stroke starts a new one)."""
+        return self._current
+
+    def instance_ids(self) -> tuple[int, ...]:
+        """Ids with at least one pixel, ascending."""
+        keys = self._present_keys()
+        return tuple(sorted(int(i) for i in self._instance_of[keys]))
+
+    def rows(self) -> list[InstanceRow]:
+        """Every instance with a pixel, ascending id."""
+        rows = []
+        for key in self._present_keys():
+            score = float(self._score_of[key])
+            rows.append(InstanceRow(int(self._instance_of[key]), int(self._class_of[key]), int(self._counts[key]),
+                                    None if math.isnan(score) else score))
+        return sorted(rows, key=lambda row: row.instance_id)
+
+    def class_of(self, instance_id: int) -> int:
+        return int(self._class_of[self._key_of(instance_id)])
+
+    def has(self, instance_id: int) -> bool:
+        return self._present_key_of(instance_id) is not None
+
+    def instance_at(self, x: float, y: float) -> int:
+        """The instance at the pixel nearest ``(x, y)`` (0: none, or outside the image)."""
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return 0
+        col, row = math.floor(x + 0.5), math.floor(y + 0.5)
+        height, width = self.keys.shape
+        if not (0 <= row < height and 0 <= col < width):
+            return 0
+        return int(self._instance_of[int(self.keys[row, col])])
+
+    def pixels_of(self, instance_id: int) -> np.ndarray:
+        """Bool mask of ``instance_id``'s pixels (a new array)."""
+        key = self._present_key_of(instance_id)
+        return np.zeros(self.keys.shape, dtype=bool) if key is None else self.keys == key
+
+    def snapshot(self) -> InstanceMask:
+        """The instances as they are now: ids (uint8 when they fit, else uint16), classes and the scores of those
+        the model made (None when no instance has one)."""
+        keys = self._present_keys()
+        ids_of_key = self._instance_of.copy()
+        ids_of_key[:PLAIN_KEYS] = 0
+        highest = int(ids_of_key[keys].max(initial=0))
+        dtype = np.uint8 if highest <= 0xFF else np.uint16
+        ids = ids_of_key.astype(dtype)[self.keys]
+        classes = {int(self._instance_of[k]): int(self._class_of[k]) for k in keys}
+        scored = {int(self._instance_of[k]): float(self._score_of[k]) for k in keys if not math.isnan(self._score_of[k])}
+        return InstanceMask(ids, classes, scored or None)
+
+    def key_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Read-only views of key -> instance id (0 for plain keys), key -> class, key -> score (NaN: none)."""
+        views = []
+        for table in (self._instance_of, self._class_of, self._score_of):
+            view = table.view()
+            view.flags.writeable = False
+            views.append(view)
+        instance_of = views[0]
+        return instance_of, views[1], views[2]
+
+    # -- listeners -------------------------------------------------------------------------------------
+
+    def add_listener(self, listener: ClassListener) -> None:
+        """Call ``listener(rect, classes before, classes after)`` after every change of keys (after the class mask
+        and the counts are current)."""
+        self._listeners.append(listener)
+
+    def add_key_listener(self, listener: Callable[[Rect, np.ndarray, np.ndarray], None]) -> None:
+        """Call ``listener(rect, keys before, keys after)`` after every change (before the class listeners)."""
+        self._key_listeners.append(listener)
+
+    # -- choosing what the brush paints ----------------------------------------------------------------
+
+    def select(self, instance_id: int | None) -> None:
+        """Paint into ``instance_id`` from now on (None or 0: the next object stroke starts a new instance)."""
+        if not instance_id:
+            self._current = None
+            return
+        if self._present_key_of(instance_id) is None and not (self._pending and self._pending[0] == instance_id):
+            raise InstanceEditError(f"there is no instance {instance_id} on this image")
+        self._current = int(instance_id)
+
+    def new_instance(self, class_id: int) -> int:
+        """Start a new instance of ``class_id`` (the next free id); the brush paints into it from now on."""
+        self._check_class(class_id)
+        instance_id = self._free_id()
+        key = self._allocate(instance_id, class_id, None)
+        self._pending = (instance_id, key)
+        self._current = instance_id
+        return instance_id
+
+    def paint_key(self, class_id: int) -> int:
+        """The key a brush of class ``class_id`` writes: the background or unlabelled value as itself; an object
+        class into the current instance when it has that class, else into a new instance of it (then current)."""
+        if class_id in (self._background, self._unlabelled):
+            return int(class_id)
+        self._check_class(class_id)
+        if self._current is not None:
+            key = self._key_of(self._current, missing_ok=True)
+            if key is not None and int(self._class_of[key]) == class_id:
+                return key
+        self.new_instance(class_id)
+        assert self._pending is not None
+        return self._pending[1]
+
+    def key_for(self, instance_id: int) -> int:
+        """The key of an existing (or just started) instance."""
+        return self._key_of(instance_id)
+
+    # -- whole-object edits: each one undo step --------------------------------------------------------
+
+    def delete(self, instance_ids: Sequence[int]) -> Rect:
+        """Remove instances: their pixels become background."""
+        keys = [self._key_of(i) for i in instance_ids]
+        if self._current in instance_ids:
+            self._current = None
+        return self._rewrite({key: self._background for key in keys})
+
+    def set_class(self, instance_id: int, class_id: int) -> Rect:
+        """Give an instance another class (same id; undone as one step)."""
+        self._check_class(class_id)
+        key = self._key_of(instance_id)
+        if int(self._class_of[key]) == class_id:
+            return EMPTY_RECT
+        new_key = self._allocate(instance_id, class_id, self._score(key))
+        return self._rewrite({key: new_key})
+
+    def merge(self, target: int, others: Sequence[int]) -> Rect:
+        """``others``' pixels join ``target`` (which keeps its id and class)."""
+        target_key = self._key_of(target)
+        moves = {self._key_of(i): target_key for i in others if i != target}
+        if not moves:
+            raise InstanceEditError("choose at least two instances to merge")
+        if self._current in others and self._current != target:
+            self._current = target
+        return self._rewrite(moves)
+
+    def split_components(self, instance_id: int, *, connectivity: int = 8) -> tuple[Rect, tuple[int, ...]]:
+        """Split an instance into its connected parts: the largest keeps the id, each other part (largest first)
+        gets a new id. Returns the changed box and the new ids (none when it is in one piece)."""
+        key = self._key_of(instance_id)
+        rect, pixels = self._box_of(key)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(pixels.astype(np.uint8), connectivity=connectivity)
+        if count <= 2:
+            return EMPTY_RECT, ()
+        return self._give_parts(instance_id, key, rect, labels, stats[1:, cv2.CC_STAT_AREA])
+
+    def split_by_line(self, instance_id: int, line: Sequence[Point], *, width: float = 1.5) -> tuple[Rect, tuple[int, ...]]:
+        """Cut an instance along a polyline (image ``(x, y)`` points): the parts the line separates become separate
+        instances (the largest keeps the id); the pixels under the line go to the part they touch most.
+        :class:`InstanceEditError` when the line does not cut it in two."""
+        if len(line) < 2:
+            raise InstanceEditError("a split line needs at least two points")
+        key = self._key_of(instance_id)
+        rect, pixels = self._box_of(key)
+        cut = np.zeros(pixels.shape, dtype=np.uint8)
+        points = np.array([[x - rect.left, y - rect.top] for x, y in line], dtype=np.float64)
+        shift = 4  # sub-pixel drawing: coordinates in 1/16 pixel
+        cv2.polylines(cut, [np.round(points * (1 << shift)).astype(np.int32)], False, 1,
+                      thickness=max(1, int(round(width))), lineType=cv2.LINE_8, shift=shift)
+        kept = pixels & (cut == 0)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(kept.astype(np.uint8), connectivity=4)
+        if count <= 2:
+            raise InstanceEditError(f"the line does not cut instance {instance_id} in two")
+        # The pixels under the line join the neighbouring part: repeated 4-neighbour growth within the instance.
+        remaining = pixels & (labels == 0)
+        kernel = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.uint8)
+        while remaining.any():
+            grown = cv2.dilate(labels.astype(np.float32), kernel).astype(labels.dtype)
+            take = remaining & (grown > 0)
+            if not take.any():
+                break
+            labels[take] = grown[take]
+            remaining &= ~take
+        areas = np.bincount(labels[pixels].ravel(), minlength=count)[1:]
+        return self._give_parts(instance_id, key, rect, labels, areas)
+
+    def renumber(self) -> Rect:
+        """Number the instances 1..K in their present id order (one undo step; classes and scores kept)."""
+        keys = sorted(self._present_keys(), key=lambda k: int(self._instance_of[k]))
+        moves: dict[int, int] = {}
+        for number, key in enumerate(keys, start=1):
+            if int(self._instance_of[key]) != number:
+                moves[key] = self._allocate(number, int(self._class_of[key]), self._score(key))
+        if self._current is not None:
+            self._current = next((n for n, k in enumerate(keys, start=1) if self._instance_of[k] == self._current), None)
+        self._pending = None
+        return self._rewrite(moves)
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _check_class(self, class_id: int) -> None:
+        if not 0 <= int(class_id) < PLAIN_KEYS or int(class_id) in (self._background, self._unlabelled):
+            raise InstanceEditError(f"class {class_id} cannot be an instance's class: it is the background or the "
+                                    "unlabelled value")
+
+    def _allocate(self, instance_id: int, class_id: int, score: float | None) -> int:
+        if self._next_key >= KEY_LIMIT:
+            raise OutOfInstanceKeys()
+        key = self._next_key
+        self._next_key += 1
+        self._instance_of[key] = int(instance_id)
+        self._class_of[key] = int(class_id)
+        self._class_lut[key] = int(class_id)
+        self._score_of[key] = np.nan if score is None else float(score)
+        return key
+
+    def _score(self, key: int) -> float | None:
+        score = float(self._score_of[key])
+        return None if math.isnan(score) else score
+
+    def _present_keys(self) -> np.ndarray:
+        return np.flatnonzero(self._counts[PLAIN_KEYS:]) + PLAIN_KEYS
+
+    def _present_key_of(self, instance_id: int) -> int | None:
+        keys = self._present_keys()
+        hits = keys[self._instance_of[keys] == int(instance_id)]
+        return int(hits[0]) if hits.size else None
+
+    def _key_of(self, instance_id: int, *, missing_ok: bool = False) -> int | None:  # type: ignore[return]
+        key = self._present_key_of(instance_id)
+        if key is None and self._pending is not None and self._pending[0] == instance_id:
+            key = self._pending[1]
+        if key is None and not missing_ok:
+            raise InstanceEditError(f"there is no instance {instance_id} on this image")
+        return key
+
+    def _free_id(self) -> int:
+        present = self.instance_ids()
+        highest = max(present, default=0)
+        if self._pending is not None and self._counts[self._pending[1]] == 0:
+            highest = max(highest, self._pending[0])
+        return highest + 1
+
+    def _box_of(self, key: int) -> tuple[Rect, np.ndarray]:
+        rows, cols = np.nonzero(self.keys == key)
+        rect = Rect(int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
+        return rect, self.keys[rect.slices] == key
+
+    def _give_parts(self, instance_id: int, key: int, rect: Rect, labels: np.ndarray, areas: np.ndarray
+                    ) -> tuple[Rect, tuple[int, ...]]:
+        order = sorted(range(len(areas)), key=lambda i: (-int(areas[i]), i))  # largest first; ties by scan order
+        values = self.keys[rect.slices].copy()
+        new_ids: list[int] = []
+        next_id = self._free_id()
+        for part in order[1:]:
+            new_key = self._allocate(next_id, int(self._class_of[key]), self._score(key))
+            values[labels == part + 1] = new_key
+            new_ids.append(next_id)
+            next_id += 1
+        changed = self._document.replace_region(rect, values)
+        return changed, tuple(new_ids)
+
+    def _rewrite(self, moves: dict[int, int]) -> Rect:
+        """Move every pixel of each key in ``moves`` to its new key, as one undo step."""
+        if not moves:
+            return EMPTY_RECT
+        lut = np.arange(KEY_LIMIT, dtype=KEY_DTYPE)
+        for old, new in moves.items():
+            lut[old] = new
+        touched = np.isin(self.keys, np.fromiter(moves, dtype=np.int64))
+        rows = np.flatnonzero(touched.any(axis=1))
+        if rows.size == 0:
+            return EMPTY_RECT
+        cols = np.flatnonzero(touched.any(axis=0))
+        rect = Rect(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+        return self._document.replace_region(rect, lut[self.keys[rect.slices]])
+
+    def _on_keys(self, rect: Rect, before: np.ndarray, after: np.ndarray) -> None:
+        old_keys, old_counts = np.unique(before, return_counts=True)
+        new_keys, new_counts = np.unique(after, return_counts=True)
+        self._counts[old_keys] -= old_counts
+        self._counts[new_keys] += new_counts
+        if self._pending is not None and self._counts[self._pending[1]] > 0:
+            self._pending = None
+        window = self._classes[rect.slices]
+        classes_before = window.copy()
+        np.take(self._class_lut, after, out=window)
+        for listener in list(self._key_listeners):
+            listener(rect, before, after)
+        classes_after = self._classes_view[rect.slices]
+        for listener in list(self._listeners):
+            listener(rect, classes_before, classes_after)
+
+
+__all__ = ["InstanceEditError", "InstanceLayer", "InstanceRow", "KEY_LIMIT", "OutOfInstanceKeys", "PLAIN_KEYS"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from segstudio.core.progress import Progress
+    from segstudio.models.training import EpochRecord
 
 
 def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,7 +26,7 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
         "train",
         help="train or fine-tune a segmentation model on a dataset folder",
         description="Train (or fine-tune, with --init) a model on a dataset folder as `segstudio scan` reads it. "
-        "The best checkpoint by validation mean IoU is kept in --out. <out>.resume.pt, written after every epoch, "
+        "The best checkpoint by validation mean IoU (instance models: by validation mask AP@0.5) is kept in --out. <out>.resume.pt, written after every epoch, "
         "lets --resume continue a run that was interrupted, failed or ran out of --max-minutes; a run that "
         "completes all its epochs removes it (--keep-resume keeps it, to add epochs later).",
     )
@@ -119,15 +120,10 @@ def _run_train(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     for record in result.history:
-        print(
-            f"epoch {record.epoch:>3}: loss {record.train_loss:.4f}, val mean IoU {_fmt(record.mean_iou)}, "
-            f"mean Dice {_fmt(record.mean_dice)}, pixel accuracy {_fmt(record.pixel_accuracy)} ({record.seconds:.0f} s)"
-        )
-    best = result.best_metrics
-    print(
-        f"stopped: {result.stop_reason.value} after {result.seconds:.0f} s; best epoch {result.best_epoch}: "
-        f"mean IoU {_fmt(best.get('mean_iou'))}, mean Dice {_fmt(best.get('mean_dice'))}"
-    )
+        print(f"epoch {record.epoch:>3}: loss {record.train_loss:.4f}, {_validation_figures(record)} ({record.seconds:.0f} s)")
+    best = result.best_record
+    figures = "no epoch validated" if best is None else f"(by val {best.score_name}): {_validation_figures(best, '')}"
+    print(f"stopped: {result.stop_reason.value} after {result.seconds:.0f} s; best epoch {result.best_epoch} {figures}")
     if result.best_epoch is not None:
         print(f"checkpoint: {result.checkpoint} ({_megabytes(result.checkpoint)})")
     else:
@@ -138,6 +134,17 @@ def _run_train(args: argparse.Namespace) -> int:
     elif result.stop_reason is StopReason.COMPLETED:
         print("resume state removed: the run completed all its epochs (--keep-resume keeps it)")
     return 0
+
+
+def _validation_figures(record: EpochRecord, prefix: str = "val ") -> str:
+    """An epoch's validation figures: an instance model's mask AP first (it chose the best epoch), then class ones."""
+    from segstudio.models.training import MASK_AP50
+
+    if record.score_key == MASK_AP50:
+        return (f"{prefix}mask AP@0.5 {_fmt(record.mask_ap50)}, mask AP@[.5:.95] {_fmt(record.mask_ap)}, "
+                f"class mean IoU {_fmt(record.mean_iou)}")
+    return (f"{prefix}mean IoU {_fmt(record.mean_iou)}, mean Dice {_fmt(record.mean_dice)}, "
+            f"pixel accuracy {_fmt(record.pixel_accuracy)}")
 
 
 def _say_resume_state_kept(args: argparse.Namespace, started: float, error: BaseException) -> None:

@@ -3,13 +3,18 @@ dataset folder: :func:`segstudio.app.training.train`).
 
 :func:`train` builds any registered architecture for the dataset's label set (or fine-tunes one from a
 checkpoint), trains it, validates after every epoch on whole images, keeps the best checkpoint (by validation
-mean IoU) and writes a resume state after every epoch. It runs on CUDA with mixed precision when present, else
+mean IoU for semantic models, by validation mask AP@0.5 for instance models; a tie keeps the later epoch) and
+writes a resume state after every epoch. It runs on CUDA with mixed precision when present, else
 on the CPU.
 
 Semantic models: loss = cross-entropy + ``dice_weight`` x soft Dice (over the classes present in the batch),
 both leaving out pixels whose ground truth is the ignore id and pixels a crop padded; PSPNet's auxiliary head
 adds ``aux_weight`` x the same loss. Instance models (Mask R-CNN): torchvision's detection losses summed, SGD
-with a linear warm-up by default; validation then scores the class mask of the predicted instances.
+with a linear warm-up by default; validation then computes COCO's mask AP (at IoU 0.5, which chooses the best
+epoch, and over 0.5:0.95) of every detection the model returns (torchvision's own floor, ``box_score_thresh``
+0.05, is the only score cut; overlapping masks are kept, as COCO scores them; see
+:mod:`segstudio.models.training.instance_validation`) against the validation images' ground-truth instances, and,
+for information, the class IoU of the class mask of the instances at ``score_threshold``.
 
 Determinism: one ``seed`` fixes the split, the initial weights, the sample order, every augmentation (a pure
 function of seed, epoch and position, see :mod:`segstudio.models.training.samples`) and, on the CPU, the
@@ -24,13 +29,15 @@ a run stopped by its time budget, a cancel or a failure keeps it (``TrainingResu
 
 Progress: ``Progress("train", batch, batches per epoch, "epoch e of E", {"loss", "lr", "epoch"})`` after every
 batch and ``Progress("validate", epoch, epochs, ..., {"mean_iou", "mean_dice", "pixel_accuracy", "loss"})``
-after every epoch. Cancel is checked between batches and between validation images and raises
+after every epoch (instance models add ``"mask_ap50"`` and ``"mask_ap"``, and the message names mask AP@0.5). Cancel is checked between batches and between validation images and raises
 :class:`~segstudio.core.progress.Cancelled`; the last epoch's resume state and the best checkpoint stay on
 disk. ``max_seconds`` stops a run gracefully instead: the epoch in progress is validated, and the result says
 :attr:`StopReason.TIME_BUDGET`.
 """
 
 from segstudio.models.training.config import (
+    MASK_AP50,
+    MEAN_IOU,
     EpochRecord,
     Optimiser,
     Schedule,
@@ -46,6 +53,8 @@ from segstudio.models.training.samples import Augmentation, SampleFiles, Trainin
 from segstudio.models.training.setup import TrainingData
 
 __all__ = [
+    "MASK_AP50",
+    "MEAN_IOU",
     "Augmentation",
     "EpochRecord",
     "Optimiser",

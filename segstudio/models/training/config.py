@@ -141,9 +141,22 @@ class TrainingConfig:
         return cls(**known)
 
 
+MEAN_IOU = "mean_iou"  # what chooses a semantic model's best epoch
+MASK_AP50 = "mask_ap50"  # what chooses an instance model's best epoch: COCO mask AP at IoU 0.5
+SCORE_NAMES = {MEAN_IOU: "mean IoU", MASK_AP50: "mask AP@0.5"}
+
+
 @dataclass(frozen=True)
 class EpochRecord:
-    """One epoch (or the validated part of one, when a time budget cut it short)."""
+    """One epoch (or the validated part of one, when a time budget cut it short).
+
+    ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` and the per-class figures score class masks; for an instance
+    model that is the class mask of its instances at the run's score threshold, reported for information.
+    ``mask_ap50`` / ``mask_ap``: an instance model's COCO mask AP at IoU 0.5 / averaged over IoU 0.5:0.95 on the
+    validation images (``None`` for semantic models, and when no validation image has a ground-truth object).
+    ``score_key`` names the figure that chose the best epoch (:data:`MEAN_IOU` or :data:`MASK_AP50`); records of
+    runs older than it read as :data:`MEAN_IOU`, which is what chose those runs' best epoch.
+    """
 
     epoch: int  # 1-based
     steps: int  # optimiser steps done by the end of it, in all
@@ -156,15 +169,31 @@ class EpochRecord:
     class_dice: tuple[float | None, ...] = ()
     seconds: float = 0.0
     partial: bool = False
+    mask_ap50: float | None = None
+    mask_ap: float | None = None
+    score_key: str = MEAN_IOU
+
+    def __post_init__(self) -> None:
+        if self.score_key not in SCORE_NAMES:
+            raise ValueError(f"unknown score_key {self.score_key!r}; choose one of {', '.join(SCORE_NAMES)}")
+
+    @property
+    def score(self) -> float | None:
+        """The figure that ranks this epoch for the best checkpoint (``None``: n/a)."""
+        return self.mask_ap50 if self.score_key == MASK_AP50 else self.mean_iou
+
+    @property
+    def score_name(self) -> str:
+        """How messages name :attr:`score`: "mean IoU" or "mask AP@0.5"."""
+        return SCORE_NAMES[self.score_key]
 
     @property
     def metrics(self) -> dict[str, float | None]:
-        return {
-            "loss": self.train_loss,
-            "mean_iou": self.mean_iou,
-            "mean_dice": self.mean_dice,
-            "pixel_accuracy": self.pixel_accuracy,
-        }
+        figures: dict[str, float | None] = {"loss": self.train_loss}
+        if self.score_key == MASK_AP50:
+            figures.update({MASK_AP50: self.mask_ap50, "mask_ap": self.mask_ap})
+        figures.update({"mean_iou": self.mean_iou, "mean_dice": self.mean_dice, "pixel_accuracy": self.pixel_accuracy})
+        return figures
 
     def to_mapping(self) -> dict[str, Any]:
         return {
@@ -179,16 +208,24 @@ class EpochRecord:
             "class_dice": list(self.class_dice),
             "seconds": self.seconds,
             "partial": self.partial,
+            "mask_ap50": self.mask_ap50,
+            "mask_ap": self.mask_ap,
+            "score_key": self.score_key,
         }
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> EpochRecord:
-        return cls(**{**data, "class_iou": tuple(data.get("class_iou", ())), "class_dice": tuple(data.get("class_dice", ()))})
+        """Also reads records written before the mask AP fields existed (they default to ``None`` / mean IoU)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "class_iou": tuple(data.get("class_iou", ())), "class_dice": tuple(data.get("class_dice", ()))})
 
 
 @dataclass(frozen=True)
 class TrainingResult:
-    """What a run produced: the best checkpoint, its epoch and scores, and every epoch's record."""
+    """What a run produced: the best checkpoint, its epoch and scores, and every epoch's record.
+
+    The best epoch is the one of highest :attr:`EpochRecord.score` (mean IoU for semantic models, mask AP@0.5 for
+    instance models; a tie keeps the later epoch); ``best_metrics`` is its :attr:`EpochRecord.metrics`."""
 
     checkpoint: Path
     resume_state: Path
@@ -206,6 +243,11 @@ class TrainingResult:
     # Whether ``resume_state`` is on disk for this run: a run stopped early keeps it, a completed one removes it
     # (unless ``keep_resume_state``).
     resume_state_kept: bool = False
+
+    @property
+    def best_record(self) -> EpochRecord | None:
+        """The record of :attr:`best_epoch` (``None`` when no epoch was validated)."""
+        return next((r for r in reversed(self.history) if r.epoch == self.best_epoch), None)
 
 
 def _check_positive_int(name: str, value: object) -> None:

@@ -25,7 +25,8 @@ def train(
     cancel: CancelToken | None = None,
     resume: bool = False,
 ) -> TrainingResult:
-    """Train ``config.architecture`` on ``data``; the best model (by validation mean IoU) -> ``out``.
+    """Train ``config.architecture`` on ``data``; the best model -> ``out`` (by validation mean IoU for a semantic
+    model, by validation mask AP@0.5 for an instance model: :attr:`EpochRecord.score`).
 
     ``resume=True`` continues from ``<out>.resume.pt`` (``ValueError`` when it is missing or was written for
     other settings; ``epochs``, ``max_seconds``, ``num_workers``, ``device``, ``amp`` may change). The resume state,

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from segstudio.core.instance_ap import InstanceAPScores
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import Scores, confusion_matrix
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
@@ -22,6 +23,8 @@ from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.predictor import Predictor, semantic_logits
 from segstudio.models.registry import ModelConfig, Task
 from segstudio.models.training.config import (
+    MASK_AP50,
+    MEAN_IOU,
     EpochRecord,
     Optimiser,
     StopReason,
@@ -29,6 +32,7 @@ from segstudio.models.training.config import (
     json_ready,
     plain,
 )
+from segstudio.models.training.instance_validation import DetectionAP
 from segstudio.models.training.losses import learning_rate_factor, segmentation_loss
 from segstudio.models.training.resume import RESUME_FORMAT, RESUME_VERSION, write_resume_state
 from segstudio.models.training.samples import InstanceImages, SemanticCrops, collate_instances
@@ -44,6 +48,14 @@ class _RunState:
     best_metrics: dict[str, float | None] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Validation:
+    """One validation pass: class-mask scores, and for an instance model the mask AP of its detections."""
+
+    scores: Scores
+    detection_ap: InstanceAPScores | None = None
+
+
 class Runner:
     """The epoch loop shared by semantic and instance training."""
 
@@ -57,6 +69,7 @@ class Runner:
         self.out = out
         self.resume_path = resume_path
         self.instance = setup.task is Task.INSTANCE
+        self.score_key = MASK_AP50 if self.instance else MEAN_IOU  # what chooses the best epoch
         self.state = _RunState()
         self.resume_state_written = False  # by this run (an older run's file at the same place is not ours)
         self.samples_per_epoch = config.samples_per_epoch or len(setup.train)
@@ -96,6 +109,14 @@ class Runner:
             best_score=best["score"],
             best_metrics=dict(best["metrics"]),
         )
+        # A state saved before instance runs ranked epochs by mask AP holds a best class IoU: not comparable with
+        # an AP, so the resumed run's next epoch replaces that checkpoint and AP ranks the epochs from there.
+        if best.get("score_key", MEAN_IOU) != self.score_key and best["epoch"] is not None:
+            self.state.best_score = None
+            self.setup.notes.append(
+                f"the resume state's best epoch ({best['epoch']}) was chosen by {best.get('score_key', MEAN_IOU)}; "
+                f"from the resumed epochs on the best is chosen by {self.score_key}"
+            )
         torch.set_rng_state(saved["torch_rng"])
         if self.device.type == "cuda" and saved.get("cuda_rng"):
             with contextlib.suppress(RuntimeError, IndexError):
@@ -123,7 +144,10 @@ class Runner:
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
             "step": state.step,
             "history": [r.to_mapping() for r in state.history],
-            "best": {"epoch": state.best_epoch, "score": state.best_score, "metrics": dict(state.best_metrics)},
+            "best": {
+                "epoch": state.best_epoch, "score": state.best_score, "score_key": self.score_key,
+                "metrics": dict(state.best_metrics),
+            },
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
@@ -172,7 +196,8 @@ class Runner:
                 )  # fmt: skip
             if not losses:  # out of time before the first batch of this epoch
                 return StopReason.TIME_BUDGET
-            scores = self._validate(cancel)
+            validation = self._validate(cancel)
+            scores, detection_ap = validation.scores, validation.detection_ap
             record = EpochRecord(
                 epoch=epoch + 1,
                 steps=self.state.step,
@@ -185,9 +210,12 @@ class Runner:
                 class_dice=_per_class(scores.dice_array),
                 seconds=time.monotonic() - epoch_started,
                 partial=out_of_time or self.state.step % self.steps_per_epoch != 0,
+                mask_ap50=None if detection_ap is None else detection_ap.ap50,
+                mask_ap=None if detection_ap is None else detection_ap.ap,
+                score_key=self.score_key,
             )
             self.state.history.append(record)
-            score = -1.0 if record.mean_iou is None else record.mean_iou
+            score = epoch_score(record)
             if keeps_best(score, self.state.best_score):
                 self.state.best_score = score
                 self.state.best_epoch = record.epoch
@@ -198,7 +226,7 @@ class Runner:
                 progress,
                 Progress(
                     "validate", epoch + 1, config.epochs,
-                    f"epoch {epoch + 1} of {config.epochs}: mean IoU {_fmt(record.mean_iou)}", record.metrics,  # type: ignore[arg-type]
+                    f"epoch {epoch + 1} of {config.epochs}: {_validation_text(record)}", record.metrics,  # type: ignore[arg-type]
                 ),
             )  # fmt: skip
             if out_of_time:
@@ -240,7 +268,10 @@ class Runner:
             raise ValueError("an instance model in train mode must return a dict of losses (torchvision's detection API)")
         return sum(losses.values(), torch.zeros((), device=self.device))
 
-    def _validate(self, cancel: CancelToken | None) -> Scores:
+    def _validate(self, cancel: CancelToken | None) -> _Validation:
+        """Whole validation images. Semantic: the confusion of class masks. Instance: the class mask of the
+        instances at ``score_threshold`` (for the class IoU figures) and, from every detection the model returns
+        (no score cut of ours, see :mod:`segstudio.models.training.instance_validation`), the COCO mask AP."""
         labels = self.setup.labels
         predictor = Predictor(
             self.model,
@@ -253,24 +284,33 @@ class Runner:
             score_threshold=self.config.score_threshold,
         )
         matrix = np.zeros((labels.num_classes, labels.num_classes), dtype=np.int64)
+        detection_ap = DetectionAP(dict(enumerate(labels.names))) if self.instance else None
         for sample in self.setup.val:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             image = self.setup.reader.image(sample)
-            predicted = predictor.predict(image, cancel=cancel).classes
-            if self.instance:
-                truth = self.setup.reader.instance_mask(sample).to_class_mask(predicted.dtype)
+            prediction = predictor.predict(image, cancel=cancel)
+            predicted = prediction.classes
+            if detection_ap is not None:
+                instances = self.setup.reader.instance_mask(sample)
+                if prediction.candidates is None:
+                    raise ValueError("instance validation needs the model's soft masks (torchvision's 'masks' output)")
+                detection_ap.add(sample.key, instances, prediction.candidates)
+                truth = instances.to_class_mask(predicted.dtype)
                 ignore = None
             else:
                 truth, ignore = self.setup.reader.class_mask(sample), labels.ignore_index
             matrix += confusion_matrix(truth, predicted, labels.num_classes, ignore)
         self.model.train()
-        return Scores.from_confusion(matrix, labels.names)
+        return _Validation(
+            Scores.from_confusion(matrix, labels.names), None if detection_ap is None else detection_ap.result()
+        )
 
     def _save_best(self, record: EpochRecord) -> None:
         summary = {
             "training": self.config.to_mapping(),
             "epoch": record.epoch,
+            "selected_by": record.score_key,
             "metrics": record.metrics,
             "class_iou": list(record.class_iou),
             "class_dice": list(record.class_dice),
@@ -359,9 +399,23 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _validation_text(record: EpochRecord) -> str:
+    if record.score_key == MASK_AP50:
+        return (f"mask AP@0.5 {_fmt(record.mask_ap50)}, mask AP@[.5:.95] {_fmt(record.mask_ap)} "
+                f"(class mean IoU {_fmt(record.mean_iou)})")
+    return f"mean IoU {_fmt(record.mean_iou)}"
+
+
+def epoch_score(record: EpochRecord) -> float:
+    """What ranks an epoch for the best checkpoint (:func:`keeps_best`): its :attr:`EpochRecord.score`, mean IoU
+    for a semantic model and mask AP@0.5 for an instance model; n/a ranks as -1, below any real figure."""
+    return -1.0 if record.score is None else float(record.score)
+
+
 def keeps_best(score: float, best: float | None) -> bool:
-    """Whether an epoch scoring ``score`` replaces the best checkpoint so far. A tie keeps the later, longer-trained
-    epoch: a young instance model whose detections all score under the cut validates as background every epoch,
-    and the first epoch must not win that tie (it did: training Mask R-CNN on Penn-Fudan kept epoch 1)."""
+    """Whether an epoch scoring ``score`` (:func:`epoch_score`) replaces the best checkpoint so far. A tie keeps the
+    later, longer-trained epoch: a young instance model without a good detection scores the same (mask AP 0, or
+    all background when it was ranked by class IoU) every epoch, and the first epoch must not win that tie (it did:
+    training Mask R-CNN on Penn-Fudan kept epoch 1)."""
     return best is None or score >= best
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.app.prediction_masks import read_prediction, read_truth_classes, truth_value_map
+from segstudio.core.instance_start import InstanceSources, instance_editing_problem
 from segstudio.core.instances import InstanceMask
+from segstudio.core.labels import LabelSet
 from segstudio.core.session import ImageSession
 from segstudio.core.working_source import WorkingSource
 from segstudio.io.dataset_spec import MaskKind
@@ -25,7 +27,7 @@ from segstudio.core.errors import FileProblem
 from segstudio.io.file_state import FileState
 from segstudio.io.images import read_image
 from segstudio.io.corrections import instance_classes, read_correction
-from segstudio.io.mask_files import read_instance_mask
+from segstudio.io.mask_files import read_instance_mask, read_tagged_instance_mask
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback
 
 
@@ -64,7 +66,7 @@ def load_sample(
     dataset: Dataset,
     sample: Sample,
     *,
-    recovered: np.ndarray | None = None,
+    recovered: np.ndarray | InstanceMask | None = None,
     prediction_path: Path | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -103,6 +105,7 @@ def load_sample(
     # left out and the window says why.
     notes: list[str] = []
     prediction = None
+    prediction_instances: InstanceMask | None = None
     candidates = [(prediction_path, None)] if prediction_path is not None and prediction_path.is_file() else []
     candidates += [(path, dataset.source(name).value_map) for name, path in dataset.predictions(sample).items()]
     for path, value_map in candidates:
@@ -113,13 +116,38 @@ def load_sample(
             continue
         prediction = read.classes
         notes.extend(f"{note}: {path.name}" for note in read.notes)
+        if read.resized_from is None:
+            prediction_instances = _instances_of(path, labels, notes)
         break
     report(3)
     saved = read_correction(dataset, sample, labels, expected_size=size)
     correction = None if saved is None else saved.classes
     instances = saved.instances if saved is not None and saved.instances is not None else truth_instances
+    sources = None
+    if truth_instances is not None or prediction_instances is not None:
+        problem = instance_editing_problem(labels)
+        if problem is None:
+            sources = InstanceSources(truth_instances, prediction_instances, None if saved is None else saved.instances)
+        else:
+            notes.append(f"instances shown as classes only: {problem}")
     session = ImageSession.start(
-        image, labels, ground_truth=truth, prediction=prediction, correction=correction, recovered=recovered
+        image, labels, ground_truth=truth, prediction=prediction, correction=correction, recovered=recovered,
+        instances=sources,
     )
     report(4)
     return LoadedSample(sample.key, session, tuple(notes), states, instances)
+
+
+def _instances_of(path: Path, labels: LabelSet, notes: list[str]) -> InstanceMask | None:
+    """The objects of a prediction file written as instances (a Mask R-CNN's), None for a class mask; a file whose
+    instances cannot be used is still shown as classes, with a note."""
+    try:
+        instances = read_tagged_instance_mask(path)
+    except FileProblem as problem:
+        notes.append(f"the prediction's instances are not used: {problem}")
+        return None
+    if instances is not None and any(not 0 <= c < labels.num_classes or c == labels.background for c in instances.classes.values()):
+        notes.append(f"the prediction's instances are not used: {path.name} gives an instance a class outside the "
+                     "label set or the background class")
+        return None
+    return instances

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.instance_carry import InstanceCarry
+from segstudio.core.instance_carry import InstanceCarry, edited_instances
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.io.autosave import AutosaveStore
@@ -41,6 +41,7 @@ class SaveRequest:
     reference: InstanceMask | None = None
     store: AutosaveStore | None = None
     allow_instance_loss: bool = False
+    instances: InstanceMask | None = None  # an instance session's objects: written exactly, ``reference`` the previous
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,12 @@ def save_work(request: SaveRequest) -> SaveOutcome:
             if request.store is not None:
                 request.store.discard_saved(key, session=request.work.session, revision=revision)
         else:
-            carry = plan_instances(request.dataset, request.sample, request.mask, request.labels, reference=request.reference)
+            if request.instances is not None:
+                carry = edited_instances(request.reference, request.instances, request.mask,
+                                         ignore_index=request.labels.ignore_index)
+            else:
+                carry = plan_instances(request.dataset, request.sample, request.mask, request.labels,
+                                       reference=request.reference)
             path = save_correction(
                 request.dataset, request.sample, request.mask, request.labels, autosave=request.store, work=request.work,
                 expected=request.expected, carry=carry, allow_instance_loss=request.allow_instance_loss,

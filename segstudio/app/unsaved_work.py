@@ -10,17 +10,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from segstudio.app.sample_loader import ResumedWork
+from segstudio.core.instances import InstanceMask
 from segstudio.io.autosave import AutosaveStore
 from segstudio.io.corrections import SavedWork
 
 
 @dataclass(frozen=True, eq=False)
 class LeftWork:
-    """One image's unsaved work: ``mask`` as ``work`` (editing session, revision) left it, and how it was kept."""
+    """One image's unsaved work: ``mask`` as ``work`` (editing session, revision) left it, and how it was kept;
+    ``instances``: an instance session's objects as they were (the class mask alone would lose which is which)."""
 
     mask: np.ndarray
     work: SavedWork
     how: ResumedWork
+    instances: InstanceMask | None = None
+
+    @property
+    def on_top(self) -> np.ndarray | InstanceMask:
+        """What goes back on top of the image when it loads again."""
+        return self.mask if self.instances is None else self.instances
 
 
 RECOVERED_WORK = SavedWork("", 0)  # recovered work was made by no editing session of this run
@@ -32,13 +40,13 @@ class LeftWorks:
     def __init__(self) -> None:
         self._left: dict[str, LeftWork] = {}
 
-    def keep(self, key: str, mask: np.ndarray, work: SavedWork) -> None:
+    def keep(self, key: str, mask: np.ndarray, work: SavedWork, instances: InstanceMask | None = None) -> None:
         """The user left image ``key`` with changes (``mask``, a copy, as ``work`` holds them)."""
-        self._left[key] = LeftWork(mask, work, ResumedWork.KEPT)
+        self._left[key] = LeftWork(mask, work, ResumedWork.KEPT, instances)
 
-    def recovered(self, key: str, mask: np.ndarray) -> None:
+    def recovered(self, key: str, mask: np.ndarray, instances: InstanceMask | None = None) -> None:
         """Work on ``key`` recovered from an autosave, not shown yet."""
-        self._left[key] = LeftWork(mask, RECOVERED_WORK, ResumedWork.RECOVERED)
+        self._left[key] = LeftWork(mask, RECOVERED_WORK, ResumedWork.RECOVERED, instances)
 
     def get(self, key: str) -> LeftWork | None:
         return self._left.get(key)

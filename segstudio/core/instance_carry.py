@@ -37,11 +37,14 @@ class InstanceCarry:
     removed: tuple[int, ...]  # ids with no pixel left: painted over or erased whole
     new: tuple[int, ...]  # fresh ids for painted regions that belong to no instance
     unlabelled_pixels: int  # pixels holding the ignore id, stored as background
+    # True when the instances were edited one by one (:func:`edited_instances`): nothing was guessed, and an
+    # instance that is gone was deleted by the user, so only unlabelled pixels can still be lost.
+    deliberate: bool = False
 
     @property
     def loses(self) -> bool:
         """True when writing this carry drops something the instance mask held or the user painted."""
-        return bool(self.removed) or self.unlabelled_pixels > 0
+        return (bool(self.removed) and not self.deliberate) or self.unlabelled_pixels > 0
 
     def describe(self) -> str:
         """One sentence for a status bar or a question: what the save keeps, changes, removes and adds."""
@@ -49,9 +52,11 @@ class InstanceCarry:
         if self.changed:
             parts.append(f"instance(s) {_ids(self.changed)} changed")
         if self.removed:
-            parts.append(f"instance(s) {_ids(self.removed)} removed (no pixel of their class is left)")
+            why = "deleted" if self.deliberate else "removed (no pixel of their class is left)"
+            parts.append(f"instance(s) {_ids(self.removed)} {why}")
         if self.new:
-            parts.append(f"{len(self.new)} new instance(s) ({_ids(self.new)}) from painted regions")
+            how = "" if self.deliberate else " from painted regions"
+            parts.append(f"{len(self.new)} new instance(s) ({_ids(self.new)}){how}")
         if self.unlabelled_pixels:
             parts.append(f"{self.unlabelled_pixels:,} unlabelled pixel(s) stored as background")
         return "; ".join(parts)
@@ -129,6 +134,35 @@ def carry_instances(
     )
 
 
+def edited_instances(
+    previous: InstanceMask | None, working: InstanceMask, classes: np.ndarray, *, ignore_index: int | None
+) -> InstanceCarry:
+    """The instances of an instance session (edited object by object) as they are written, described against
+    ``previous`` (what the file held; None: nothing yet). ``classes``: the session's class mask, for the unlabelled
+    pixels an instance mask cannot store. Nothing is guessed: ``working`` is written exactly."""
+    classes = np.asarray(classes)
+    unlabelled = int(np.count_nonzero(classes == ignore_index)) if ignore_index is not None else 0
+    now = set(working.instance_ids)
+    if previous is None or previous.shape != working.shape:
+        return InstanceCarry(working, (), (), (), tuple(sorted(now)), unlabelled, deliberate=True)
+    before = set(previous.instance_ids)
+    same: list[int] = []
+    for instance in sorted(before & now):
+        if previous.class_of(instance) == working.class_of(instance) and np.array_equal(
+                previous.ids == instance, working.ids == instance):
+            same.append(instance)
+    both = before & now
+    return InstanceCarry(
+        instances=working,
+        unchanged=tuple(same),
+        changed=tuple(sorted(both - set(same))),
+        removed=tuple(sorted(before - now)),
+        new=tuple(sorted(now - before)),
+        unlabelled_pixels=unlabelled,
+        deliberate=True,
+    )
+
+
 def _scores_of(reference: InstanceMask, present: set[int]) -> dict[int, float] | None:
     if reference.scores is None:
         return None
@@ -140,4 +174,4 @@ def _ids(values: tuple[int, ...], limit: int = 8) -> str:
     return shown if len(values) <= limit else f"{shown} and {len(values) - limit} more"
 
 
-__all__ = ["InstanceCarry", "carry_instances"]
+__all__ = ["InstanceCarry", "carry_instances", "edited_instances"]

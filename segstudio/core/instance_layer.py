@@ -262,14 +262,16 @@ class InstanceLayer:
             self._current = None
         return self._rewrite({key: self._background for key in keys})
 
-    def set_class(self, instance_id: int, class_id: int) -> Rect:
-        """Give an instance another class (same id; undone as one step)."""
+    def set_class(self, instance_ids: int | Sequence[int], class_id: int) -> Rect:
+        """Give instances another class (same ids; undone as one step)."""
         self._check_class(class_id)
-        key = self._key_of(instance_id)
-        if int(self._class_of[key]) == class_id:
-            return EMPTY_RECT
-        new_key = self._allocate(instance_id, class_id, self._score(key))
-        return self._rewrite({key: new_key})
+        ids = [instance_ids] if isinstance(instance_ids, int) else list(instance_ids)
+        moves: dict[int, int] = {}
+        for instance_id in ids:
+            key = self._key_of(instance_id)
+            if int(self._class_of[key]) != class_id:
+                moves[key] = self._allocate(instance_id, class_id, self._score(key))
+        return self._rewrite(moves)
 
     def merge(self, target: int, others: Sequence[int]) -> Rect:
         """``others``' pixels join ``target`` (which keeps its id and class)."""
@@ -290,6 +292,22 @@ class InstanceLayer:
         if count <= 2:
             return EMPTY_RECT, ()
         return self._give_parts(instance_id, key, rect, labels, stats[1:, cv2.CC_STAT_AREA])
+
+    def crossed_most(self, line: Sequence[Point]) -> int:
+        """The instance with the most pixels under the polyline ``line`` (0: it crosses none)."""
+        if len(line) < 2:
+            return 0
+        height, width = self.keys.shape
+        drawn = np.zeros((height, width), dtype=np.uint8)
+        shift = 4
+        points = np.round(np.array(line, dtype=np.float64) * (1 << shift)).astype(np.int32)
+        cv2.polylines(drawn, [points], False, 1, thickness=1, lineType=cv2.LINE_8, shift=shift)
+        keys = self.keys[drawn.astype(bool)]
+        keys = keys[keys >= PLAIN_KEYS]
+        if not keys.size:
+            return 0
+        values, counts = np.unique(keys, return_counts=True)
+        return int(self._instance_of[int(values[np.argmax(counts)])])
 
     def split_by_line(self, instance_id: int, line: Sequence[Point], *, width: float = 1.5) -> tuple[Rect, tuple[int, ...]]:
         """Cut an instance along a polyline (image ``(x, y)`` points): the parts the line separates become separate
@@ -332,6 +350,24 @@ class InstanceLayer:
             self._current = next((n for n, k in enumerate(keys, start=1) if self._instance_of[k] == self._current), None)
         self._pending = None
         return self._rewrite(moves)
+
+    def replace_with(self, instances: InstanceMask, base: np.ndarray) -> Rect:
+        """Every pixel anew (accept the model's instances, go back to the ground truth's): ``instances`` over the class
+        mask ``base``, as one undo step. Ids are kept; the brush's instance is let go."""
+        ids = np.asarray(instances.ids)
+        if ids.shape != self.keys.shape or np.shape(base) != self.keys.shape:
+            raise ValueError(f"the instances are {ids.shape[1]}x{ids.shape[0]} but the image is "
+                             f"{self.keys.shape[1]}x{self.keys.shape[0]}")
+        keys = np.asarray(base).astype(KEY_DTYPE)
+        present = instances.instance_ids
+        if present:
+            lut = np.zeros(int(max(present)) + 1, dtype=KEY_DTYPE)
+            for instance in present:
+                score = None if instances.scores is None else instances.scores.get(instance)
+                lut[instance] = self._allocate(instance, instances.class_of(instance), score)
+            np.copyto(keys, lut[ids], where=ids > 0)
+        self._current, self._pending = None, None
+        return self._document.replace(keys)
 
     # -- internals -------------------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ class PreparedPrediction(Generic[Session]):
     revision: int
     comparison: MaskComparison | None
     replacement: Session | None
+    instances: object | None = None  # an instance model's objects (InstanceMask), for an instance session
 
 
 def starts_again(dirty: bool, source: WorkingSource) -> bool:

@@ -19,7 +19,13 @@ ground truth, or a working mask started from it). A pixel that *either* side of 
 ignore id is not scored, and the error map shows it as IGNORED (:mod:`segstudio.core.mask_comparison` states the
 rule and why). Every mask is checked against the label set on the way in (:mod:`segstudio.core.class_masks`).
 
-Scope: class-index (semantic) masks only. Instance masks (one id per object) are out of scope for now.
+Instances: a session given :class:`~segstudio.core.instance_start.InstanceSources` (Penn-Fudan, a Mask R-CNN
+prediction) edits an :class:`~segstudio.core.instance_layer.InstanceLayer`: its key document is then the session's
+document (the one writer, and the undo history of every object edit), and the class mask above is derived from it,
+so everything that reads classes (scores, error map, saving, the canvas) works unchanged. A brush of an object class
+paints into the layer's current instance (a new one when none is chosen or its class differs); the eraser, with an
+instance chosen, erases from that instance only. The live instance figures
+(:class:`~segstudio.core.live_instance_figures.LiveInstanceFigures`) need the ground truth's instances too.
 
 Coordinates are ``(x, y)`` floats in image pixels with pixel centres on integers, as in
 :mod:`segstudio.core.editing`. Not thread-safe: use a session from one thread (the GUI thread).
@@ -27,6 +33,7 @@ Coordinates are ``(x, y)`` floats in image pixels with pixel centres on integers
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
@@ -36,7 +43,11 @@ from segstudio.core.class_masks import check_class_mask, check_class_value, desc
 from segstudio.core.document import DEFAULT_BYTE_BUDGET, MaskDocument
 from segstudio.core.editing import Connectivity, Point, brush_stamp, eraser_stamp, flood_fill_stamp, polygon_stamp
 from segstudio.core.geometry import Rect
+from segstudio.core.instance_layer import InstanceLayer
+from segstudio.core.instance_start import InstanceSources, instance_editing_problem, starting_instances
+from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet, erase_value_for
+from segstudio.core.live_instance_figures import LiveInstanceFigures
 from segstudio.core.live_readouts import LiveReadouts
 from segstudio.core.metrics import Scores
 from segstudio.core.paint_scope import PaintScope
@@ -98,6 +109,8 @@ class ImageSession:
         working_source: WorkingSource,
         background: int | None | object = FROM_LABELS,
         byte_budget: int = DEFAULT_BYTE_BUDGET,
+        instances: InstanceSources | None = None,
+        working_instances: InstanceMask | None = None,
     ) -> None:
         image = np.asarray(image)
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
@@ -112,9 +125,26 @@ class ImageSession:
         predicted = None if prediction is None else read_only(self._checked(prediction, "the prediction"))
         working = self._as_working(working, "the working mask")
 
-        self._document = MaskDocument(working, byte_budget)
-        self._readouts = LiveReadouts(self._document.mask, labels, self._background, truth=truth, prediction=predicted)
-        self._document.add_listener(self._readouts.on_change)
+        self._instance_sources = instances
+        self._layer: InstanceLayer | None = None
+        self._instance_figures: LiveInstanceFigures | None = None
+        if instances is not None and instance_editing_problem(labels) is None:
+            start = starting_instances(working_instances, working, labels)
+            self._layer = InstanceLayer(start, background=int(self._background if self._background is not None else 0),
+                                        unlabelled=labels.ignore_index, base=working, class_dtype=self._dtype,
+                                        byte_budget=byte_budget)
+            self._document = self._layer.document
+            classes = self._layer.classes
+        else:
+            self._document = MaskDocument(working, byte_budget)
+            classes = self._document.mask
+        self._readouts = LiveReadouts(classes, labels, self._background, truth=truth, prediction=predicted)
+        if self._layer is not None:
+            self._layer.add_listener(self._readouts.on_change)
+            if instances is not None and instances.truth is not None:
+                self._instance_figures = LiveInstanceFigures(instances.truth, self._layer)
+        else:
+            self._document.add_listener(self._readouts.on_change)
 
     @classmethod
     def start(
@@ -128,6 +158,7 @@ class ImageSession:
         recovered: np.ndarray | None = None,
         background: int | None | object = FROM_LABELS,
         byte_budget: int = DEFAULT_BYTE_BUDGET,
+        instances: InstanceSources | None = None,
     ) -> ImageSession:
         """A session whose working mask is the saved ``correction``, else the ``prediction``, else the
         ``ground_truth``, else blank (the label set's :attr:`~LabelSet.erase_value`: unlabelled, else background, else
@@ -136,6 +167,9 @@ class ImageSession:
         ``recovered`` (an autosave the user chose to restore) is applied on top of that start as one undo
         step, so the session is dirty (the recovered work is not saved yet) and Ctrl+Z goes back to the
         saved state; :attr:`working_source` is then AUTOSAVE.
+
+        ``instances``: the image's instance masks, for an instance session (see the module notes); the instances of
+        the chosen source come with its class mask. A ``recovered`` :class:`InstanceMask` puts back instance work.
         """
         working, source = starting_mask(
             np.shape(image)[:2], labels, correction=correction, prediction=prediction, ground_truth=ground_truth
@@ -149,11 +183,28 @@ class ImageSession:
             working_source=source,
             background=background,
             byte_budget=byte_budget,
+            instances=instances,
+            working_instances=None if instances is None else instances.of(source),
         )
         if recovered is not None:
-            session._document.replace(session._as_working(recovered, "the recovered autosave"))
+            session._restore(recovered)
             session._working_source = WorkingSource.AUTOSAVE
         return session
+
+    def _restore(self, recovered: np.ndarray | InstanceMask) -> None:
+        if isinstance(recovered, InstanceMask):
+            classes = self._as_working(recovered.to_class_mask(self._dtype), "the recovered autosave")
+            if self._layer is None:
+                self._document.replace(classes)
+                return
+            base = np.where(np.asarray(recovered.ids) > 0, self._layer.background, self.mask).astype(self._dtype)
+            self._layer.replace_with(recovered, base)
+            return
+        classes = self._as_working(recovered, "the recovered autosave")
+        if self._layer is None:
+            self._document.replace(classes)
+        else:
+            self._layer.replace_with(starting_instances(self._layer.snapshot(), classes, self._labels), classes)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -223,7 +274,25 @@ class ImageSession:
     @property
     def mask(self) -> np.ndarray:
         """The working mask, live and read-only: copy it to keep a snapshot (e.g. to save it)."""
-        return self._document.mask
+        return self._layer.classes if self._layer is not None else self._document.mask
+
+    @property
+    def instances(self) -> InstanceLayer | None:
+        """The working instances of an instance session (None: a class-mask session)."""
+        return self._layer
+
+    @property
+    def instance_sources(self) -> InstanceSources | None:
+        return self._instance_sources
+
+    def instance_figures(self, threshold: float = 0.5):  # noqa: ANN201 - InstanceFigures | None
+        """Each working instance's IoU with its matched ground-truth object and the matching at ``threshold``
+        (O(instances x objects)); None unless this is an instance session with ground-truth instances."""
+        return None if self._instance_figures is None else self._instance_figures.figures(threshold)
+
+    @property
+    def live_instance_figures(self) -> LiveInstanceFigures | None:
+        return self._instance_figures
 
     @property
     def error_map(self) -> np.ndarray | None:
@@ -253,7 +322,7 @@ class ImageSession:
         height, width = self._shape
         if not (0 <= row < height and 0 <= col < width):
             return None
-        return int(self._document.mask[row, col])
+        return int(self.mask[row, col])
 
     @property
     def revision(self) -> int:
@@ -307,7 +376,8 @@ class ImageSession:
     def paint(self, start: Point, end: Point, *, radius: float, value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """A round brush of ``radius`` from ``start`` to ``end`` (one mouse-move segment) in class ``value``."""
         check_class_value(value, self._labels)
-        return self._document.apply(brush_stamp(self._document.mask, start, end, radius, value, self._bound(scope)))
+        key = self._paint_value(value)
+        return self._document.apply(brush_stamp(self._document.mask, start, end, radius, key, self._bound(scope)))
 
     def erase(self, start: Point, end: Point, *, radius: float, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """The brush painting :attr:`erase_value` (see :func:`~segstudio.core.editing.eraser_stamp`); the erased
@@ -317,7 +387,10 @@ class ImageSession:
         if value is None:
             raise NoEraseValue()
         check_class_value(value, self._labels)
-        return self._document.apply(eraser_stamp(self._document.mask, start, end, radius, self._bound(scope), value))
+        scope = self._bound(scope)
+        if self._layer is not None and self._layer.current is not None and self._layer.has(self._layer.current):
+            scope = PaintScope(self._layer.key_for(self._layer.current), False, scope.background, scope.unlabelled)
+        return self._document.apply(eraser_stamp(self._document.mask, start, end, radius, scope, value))
 
     def fill(
         self,
@@ -330,15 +403,15 @@ class ImageSession:
     ) -> Rect:
         """Flood fill from ``seed`` (see :func:`~segstudio.core.editing.flood_fill_stamp`); one undo step."""
         check_class_value(value, self._labels)
-        stamp = flood_fill_stamp(
-            self._document.mask, seed, value, connectivity=connectivity, contiguous=contiguous, scope=self._bound(scope)
-        )
+        stamp = flood_fill_stamp(self._document.mask, seed, self._paint_value(value), connectivity=connectivity,
+                                 contiguous=contiguous, scope=self._bound(scope))
         return self._document.apply(stamp)
 
     def fill_polygon(self, vertices: PolygonLike | Sequence[Point], value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """Fill the polygon's pixels (centres inside) with ``value``; one undo step."""
         check_class_value(value, self._labels)
-        return self._document.apply(polygon_stamp(self._document.mask, vertices, value, self._bound(scope)))
+        key = self._paint_value(value)
+        return self._document.apply(polygon_stamp(self._document.mask, vertices, key, self._bound(scope)))
 
     def undo(self) -> Rect | None:
         """Revert the last undo step (a stroke still open is closed first); None when there is none."""
@@ -347,19 +420,28 @@ class ImageSession:
     def redo(self) -> Rect | None:
         return self._document.redo()
 
-    def prepare_prediction(self, prediction: np.ndarray) -> Callable[[], PreparedPrediction[ImageSession]]:
+    def prepare_prediction(
+        self, prediction: np.ndarray, instances: InstanceMask | None = None
+    ) -> Callable[[], PreparedPrediction[ImageSession]]:
         """A new model prediction, in two parts: this call (GUI thread) only copies the working mask; the function it
         returns does the O(image) work (checking the mask, counting it against the working mask) and may run on a
         worker; :meth:`set_prediction` then attaches the result in O(1). An untouched session starts again from the
         new prediction; any other keeps its work and undo history (:mod:`segstudio.core.prediction_handover`)."""
         image, labels, truth, background = self._image, self._labels, self._readouts.truth, self._background
+        sources = self._instance_sources
+        if sources is not None:
+            sources = dataclasses.replace(sources, prediction=instances)
+        elif instances is not None:  # an instance model's objects: a fresh start corrects them as instances
+            sources = InstanceSources(prediction=instances)
 
         def restart() -> ImageSession:
-            return ImageSession.start(image, labels, ground_truth=truth, prediction=prediction, background=background)
+            return ImageSession.start(image, labels, ground_truth=truth, prediction=prediction, background=background,
+                                      instances=sources)
 
         fresh = restart if starts_again(self.dirty, self._working_source) else None
-        return prediction_job(prediction, revision=self.revision, working=self._document.mask, labels=labels,
-                              check=self._checked, start_again=fresh)
+        job = prediction_job(prediction, revision=self.revision, working=self.mask, labels=labels,
+                             check=self._checked, start_again=fresh)
+        return job if instances is None else lambda: dataclasses.replace(job(), instances=instances)
 
     def set_prediction(self, prepared: PreparedPrediction[ImageSession]) -> ImageSession:
         """Attach a prediction made ready by :meth:`prepare_prediction`; returns the session to show: this one
@@ -372,6 +454,9 @@ class ImageSession:
             return prepared.replacement
         assert prepared.comparison is not None
         self._readouts.set_prediction(prepared.prediction, prepared.comparison)
+        if self._instance_sources is not None:
+            predicted = prepared.instances if isinstance(prepared.instances, InstanceMask) else None
+            self._instance_sources = dataclasses.replace(self._instance_sources, prediction=predicted)
         return self
 
     def accept_prediction(self) -> Rect:
@@ -379,6 +464,10 @@ class ImageSession:
         prediction = self._readouts.prediction
         if prediction is None:
             raise ValueError("this image has no prediction to accept; predict it first")
+        if self._layer is not None:
+            sources = self._instance_sources
+            start = None if sources is None else sources.prediction
+            return self._layer.replace_with(starting_instances(start, prediction, self._labels), prediction)
         return self._document.replace(prediction)
 
     def reset_to_ground_truth(self) -> Rect:
@@ -386,9 +475,18 @@ class ImageSession:
         truth = self._readouts.truth
         if truth is None:
             raise ValueError("this image has no ground truth to reset to")
+        if self._layer is not None:
+            sources = self._instance_sources
+            start = None if sources is None else sources.truth
+            return self._layer.replace_with(starting_instances(start, truth, self._labels), truth)
         return self._document.replace(truth)
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _paint_value(self, value: int) -> int:
+        """What an edit of class ``value`` writes: the class itself, or in an instance session the key of the
+        instance it paints into (:meth:`InstanceLayer.paint_key`)."""
+        return value if self._layer is None else self._layer.paint_key(value)
 
     def _bound(self, scope: PaintScope) -> PaintScope:
         """``scope`` with this session's free values (a default PaintScope would call class 0 background)."""

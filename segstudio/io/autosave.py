@@ -43,6 +43,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
+from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.core.atomic import write_text_atomic
 from segstudio.core.errors import FileProblem
@@ -58,7 +59,13 @@ from segstudio.io.autosave_files import (
     new_description,
     recoverable_from_description,
 )
-from segstudio.io.mask_files import class_mask_dtype, read_raw_mask, write_class_mask
+from segstudio.io.mask_files import (
+    class_mask_dtype,
+    read_raw_mask,
+    read_tagged_instance_mask,
+    write_class_mask,
+    write_instance_mask,
+)
 
 if TYPE_CHECKING:
     from segstudio.io.datasets import Dataset
@@ -116,12 +123,15 @@ class AutosaveStore:
         labels: LabelSet,
         image_path: str | Path | None = None,
         session: str = "",
+        instances: InstanceMask | None = None,
     ) -> Path | None:
         """Write ``mask`` (a 2-D class mask valid for ``labels``) as the autosave of ``sample_key``; return the
         PNG's path. Atomic as a pair: until the description is replaced, the previous autosave stays whole.
         ``session`` names the editing session (one image opened once) and ``revision`` its document revision.
         Returns None without writing when a correction of that session at ``revision`` or later is already saved
-        (an autosave that was queued while the save ran)."""
+        (an autosave that was queued while the save ran). ``instances``: an instance session's objects, written
+        instead of the class mask (a tagged instance PNG, whose classes give the mask back), so recovery keeps which
+        pixel belongs to which object."""
         mask = np.asarray(mask)
         if mask.ndim != 2:
             raise ValueError(f"an autosave holds a 2-D class mask, got shape {mask.shape}")
@@ -129,11 +139,12 @@ class AutosaveStore:
             saved = self._saved.get(sample_key)
             if session and saved is not None and saved[0] == session and saved[1] >= revision:
                 return None
-            return self._write(sample_key, mask, revision=revision, labels=labels, image_path=image_path, session=session)
+            return self._write(sample_key, mask, revision=revision, labels=labels, image_path=image_path, session=session,
+                               instances=instances)
 
     def _write(
         self, sample_key: str, mask: np.ndarray, *, revision: int, labels: LabelSet, image_path: str | Path | None,
-        session: str,
+        session: str, instances: InstanceMask | None = None,
     ) -> Path:
         stem = file_stem(sample_key)
         try:
@@ -142,7 +153,10 @@ class AutosaveStore:
             raise FileProblem(self._folder, f"cannot create the autosave folder: {exc.strerror or exc}") from exc
         self._set_aside_foreign(stem)
         mask_path = self._folder / f"{stem}.{uuid.uuid4().hex[:12]}{MASK_SUFFIX}"
-        write_class_mask(mask_path, mask, labels)
+        if instances is not None:
+            write_instance_mask(mask_path, instances)
+        else:
+            write_class_mask(mask_path, mask, labels)
         try:
             description = new_description(
                 sample_key, writer=self._writer, session=session, revision=revision, image_path=image_path,
@@ -316,9 +330,9 @@ class AutosaveStore:
             )
         return sorted(found, key=lambda entry: entry.sample_key)
 
-    def load(self, recoverable: Recoverable) -> np.ndarray:
-        """The autosaved mask, bit-exact and writable; :class:`FileProblem` (naming the file and what is
-        wrong) for a corrupt autosave."""
+    def load(self, recoverable: Recoverable) -> np.ndarray | InstanceMask:
+        """The autosaved mask, bit-exact and writable (an instance session's autosave: its instances); :class:`FileProblem`
+        (naming the file and what is wrong) for a corrupt autosave."""
         if recoverable.problem is not None:
             raise FileProblem(recoverable.path, recoverable.problem)
         try:
@@ -328,12 +342,20 @@ class AutosaveStore:
         except (OSError, ValueError) as exc:
             raise FileProblem(recoverable.path, f"autosave is unreadable: {exc}") from None
         values = raw.values
+        try:
+            instances = read_tagged_instance_mask(recoverable.path)
+        except FileProblem as problem:
+            raise FileProblem(recoverable.path, f"autosave is unreadable: {problem.problem}") from None
+        if instances is not None:
+            values = np.asarray(instances.ids)
         if recoverable.shape is not None and values.shape != recoverable.shape:
             raise FileProblem(
                 recoverable.path,
                 f"autosave is {values.shape[1]}x{values.shape[0]} but its description says "
                 f"{recoverable.shape[1]}x{recoverable.shape[0]}",
             )
+        if instances is not None:
+            return instances
         dtype = np.dtype(recoverable.dtype) if recoverable.dtype else values.dtype
         return np.array(values, dtype=dtype, copy=True)
 

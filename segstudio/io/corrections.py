@@ -62,15 +62,16 @@ def read_correction(dataset: Dataset, sample: Sample, labels: LabelSet, *, expec
                     ) -> Correction | None:
     """The saved correction of ``sample`` (None when there is none).
 
-    For an instance sample the file holds instance ids (:func:`write_instance_mask`); a correction written as a
-    class mask by an older segstudio still reads, with the ground truth's instances as the ones to carry."""
+    A correction saved from an instance session holds instance ids (:func:`write_instance_mask`), whatever the
+    sample; an instance sample's correction written as a class mask by an older segstudio still reads, with the
+    ground truth's instances as the ones to carry."""
     path = dataset.correction_path(sample)
     if not path.is_file():
         return None
+    instances = read_tagged_instance_mask(path)  # any sample's correction saved from an instance session
+    if instances is not None:
+        return Correction(instance_classes(path, instances, labels, expected_size), instances)
     if is_instance_sample(dataset, sample):
-        instances = read_tagged_instance_mask(path)
-        if instances is not None:
-            return Correction(instance_classes(path, instances, labels, expected_size), instances)
         return Correction(read_class_mask(path, labels, expected_size=expected_size), ground_truth_instances(dataset, sample))
     return Correction(read_class_mask(path, labels, expected_size=expected_size), None)
 

@@ -20,6 +20,7 @@ from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, Si
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from segstudio.core.instances import InstanceMask
+from segstudio.io.mask_files import class_mask_dtype
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave import AutosaveStore
 from segstudio.io.autosave_files import Recoverable
@@ -155,10 +156,11 @@ class SaveController(QObject):
         after a save, the ones written); None for a class-mask image."""
         return self._instances.get(key)
 
-    def unsaved_work(self, key: str) -> np.ndarray | None:
-        """Work left unsaved on image ``key`` earlier in this run (to put on top when it loads again)."""
+    def unsaved_work(self, key: str) -> np.ndarray | InstanceMask | None:
+        """Work left unsaved on image ``key`` earlier in this run (to put on top when it loads again): its class
+        mask, or the instances of an instance session."""
         left = self.unsaved.left.get(key)
-        return None if left is None else left.mask
+        return None if left is None else left.on_top
 
     @property
     def shown_key(self) -> str | None:
@@ -246,14 +248,16 @@ class SaveController(QObject):
         kept = None if left is None else self.unsaved.left.get(left)
         if kept is not None:
             mask, revision, labels, work_id = kept.mask, kept.work.revision, dataset.spec.labels, kept.work.session
+            instances = kept.instances
         else:
             assert session is not None
             mask, revision, labels, work_id = session.mask.copy(), session.revision, session.labels, self._work_id
+            instances = None if session.instances is None else session.instances.snapshot()
         target = dataset.ground_truth(sample) if ground_truth else self._correction_path(sample)
         expected: Expected = UNCHECKED if overwrite or target is None else self._disk_states.get(target, UNCHECKED)
         request = SaveRequest(
             dataset, sample, mask, labels, SavedWork(work_id, revision), expected, ground_truth,
-            self._instances.get(key), store, allow_instance_loss,
+            self._instances.get(key), store, allow_instance_loss, None if ground_truth else instances,
         )  # fmt: skip
         self._pending = (key, revision)
         self.last_saved_path = None
@@ -350,13 +354,16 @@ class SaveController(QObject):
         if self._autosaved_revision == session.revision or self._discarded:
             return False
         mask, revision, labels, work = session.mask.copy(), session.revision, session.labels, self._work_id
+        instances = None if session.instances is None else session.instances.snapshot()
         image_path = self.dataset.sample(key).image if self.dataset is not None else None
         self._autosaved_revision = revision
         if wait:
-            store.save(key, mask, revision=revision, labels=labels, image_path=image_path, session=work)
+            store.save(key, mask, revision=revision, labels=labels, image_path=image_path, session=work,
+                       instances=instances)
             return True
         self._pool.submit("autosave", lambda progress, cancel: store.save(
-            key, mask, revision=revision, labels=labels, image_path=image_path, session=work), cancel_previous=False)
+            key, mask, revision=revision, labels=labels, image_path=image_path, session=work, instances=instances),
+            cancel_previous=False)
         return True
 
     def pending_recoveries(self) -> list[Recoverable]:
@@ -369,9 +376,14 @@ class SaveController(QObject):
     def take_recovery(self, entry: Recoverable) -> str:
         """Bring back ``entry``'s work: it goes on top of its image when that loads next; returns its key."""
         assert self.store is not None
-        mask = self.store.load(entry)
+        work = self.store.load(entry)
         self.store.adopt(entry)
-        self.unsaved.recovered(entry.sample_key, mask)
+        if isinstance(work, InstanceMask):
+            labels = self.dataset.spec.labels if self.dataset is not None else None
+            classes = work.to_class_mask(class_mask_dtype(labels)) if labels is not None else work.to_class_mask()
+            self.unsaved.recovered(entry.sample_key, classes, work)
+        else:
+            self.unsaved.recovered(entry.sample_key, work)
         return entry.sample_key
 
     def discard_recovery(self, entry: Recoverable) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 
 from segstudio.app.sample_loader import ResumedWork, describe_start
 from segstudio.app.unsaved_work import LeftWork, LeftWorks
+from segstudio.core.instances import InstanceMask
 from segstudio.core.session import ImageSession
 from segstudio.io.autosave import AutosaveStore
 from segstudio.io.corrections import SavedWork
@@ -61,7 +62,8 @@ class UnsavedState(QObject):
         session, key = self._session, self._key
         if session is None or key is None or not session.dirty:
             return False
-        self.left.keep(key, session.mask.copy(), work)
+        layer = session.instances
+        self.left.keep(key, session.mask.copy(), work, None if layer is None else layer.snapshot())
         return True
 
     def resume(self, key: str) -> LeftWork | None:
@@ -70,8 +72,8 @@ class UnsavedState(QObject):
         self._resumed = (key, None if left is None else left.how)
         return left
 
-    def recovered(self, key: str, mask: np.ndarray) -> None:
-        self.left.recovered(key, mask)
+    def recovered(self, key: str, mask: np.ndarray, instances: InstanceMask | None = None) -> None:
+        self.left.recovered(key, mask, instances)
         self.changed.emit(key, True)
 
     def left_saved(self, key: str, revision: int) -> None:

@@ -1,4 +1,4 @@
-"""In the window: a Penn-Fudan correction is saved as instances, and a save that would drop a person asks first."""
+"""In the window: a Penn-Fudan correction is saved as instances, exactly as edited object by object."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.ui.test_main_window import open_and_wait
 pennfudan_folder = shared_pennfudan_folder  # the fixture, under its name here
 
 
-def test_window_saves_instances_and_asks_before_dropping_one(
+def test_window_saves_the_instances_as_edited(
     qtbot, window: MainWindow, pennfudan_folder: Path  # noqa: ANN001
 ) -> None:
     open_and_wait(qtbot, window, pennfudan_folder, image=PENN_FUDAN_MULTI)
@@ -39,12 +39,8 @@ def test_window_saves_instances_and_asks_before_dropping_one(
         session.erase((float(col), float(row)), (float(col), float(row)), radius=0.5)
     session.end_stroke()
     assert not (session.mask[truth.ids == 2] == 1).any()
-    before = path.read_bytes()
-    with qtbot.waitSignal(window.saving.save_failed, timeout=10000) as blocker:
-        assert window.saving.save(wait=True) is None
-    assert "would lose instance information" in blocker.args[0] and "2 removed" in blocker.args[0]
-    assert path.read_bytes() == before and session.dirty
-
-    assert window.saving.save(wait=True, allow_instance_loss=True) == path
+    # In an instance session the person is gone because the user erased it: written without a question, and said.
+    assert window.saving.save(wait=True) == path
     assert read_instance_mask(path).instance_ids == (1,)
+    assert "instance(s) 2 deleted" in window.statusBar().currentMessage()
     assert not session.dirty

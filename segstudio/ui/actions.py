@@ -41,6 +41,7 @@ class Menu(Enum):
     IMAGE = "Image"
     REVIEW = "Review"
     EDIT = "Edit"
+    INSTANCES = "Instances"
     TOOLS = "Tools"
     VIEW = "View"
     HELP = "Help"
@@ -111,11 +112,26 @@ class Command(Enum):
                                    icon="accept-prediction", section="mask")
     RESET_TO_GROUND_TRUTH = ActionSpec("Reset to ground truth", ("Ctrl+Shift+R",), Menu.EDIT, icon="reset", section="mask")
     SAVE_AS_GROUND_TRUTH = ActionSpec("Save as ground truth...", (), Menu.EDIT, section="truth")  # never by accident
+    NEW_INSTANCE = ActionSpec("New instance", ("M",), Menu.INSTANCES, icon="new-instance", section="choose",
+                              tip="the next stroke paints a new object of the selected class (instance images)")
+    MERGE_INSTANCES = ActionSpec("Merge selected instances", ("Shift+M",), Menu.INSTANCES, section="edit",
+                                 tip="the instances selected in the Instances list (Ctrl+click) become the first one")
+    SPLIT_INSTANCE = ActionSpec("Split into connected parts", (), Menu.INSTANCES, section="edit",
+                                tip="each separate piece of the selected instance becomes its own instance "
+                                "(the largest keeps the id); to cut one piece, use the Cut tool (C)")
+    SET_INSTANCE_CLASS = ActionSpec("Give instance the selected class", (), Menu.INSTANCES, section="edit",
+                                    tip="the selected instance takes the class selected in the Classes panel")
+    DELETE_INSTANCE = ActionSpec("Delete instance", ("Del",), Menu.INSTANCES, section="edit",
+                                 tip="the selected instances' pixels become background")
+    RENUMBER_INSTANCES = ActionSpec("Renumber instances 1..N", (), Menu.INSTANCES, section="tidy",
+                                    tip="number the instances 1, 2, 3... in their present order (one undo step)")
     BRUSH = _tool(Tool.BRUSH, "B", "paint the selected class")
     ERASER = _tool(Tool.ERASER, "E", "paint 'unlabelled' (or the background when the data set has no such value)")
     FILL = _tool(Tool.FILL, "F", "flood-fill the connected region under the cursor")
     POLYGON = _tool(Tool.POLYGON, "P", "click the corners; double-click, right-click or Enter closes it")
-    PICK = _tool(Tool.PICK, "I", "click the mask to select the class under the cursor")
+    PICK = _tool(Tool.PICK, "I", "click the mask to select the class (and on instance images the instance) under "
+                 "the cursor")
+    CUT = _tool(Tool.CUT, "C", "drag a line across an instance to split it in two there (instance images)")
     SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS, section="size")
     LARGER_BRUSH = ActionSpec("Larger brush", ("]",), Menu.TOOLS, section="size")
     KEEP_OTHER_CLASSES = ActionSpec("Keep other classes", ("K",), Menu.TOOLS, checkable=True, icon="keep-other-classes",

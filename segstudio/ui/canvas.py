@@ -48,6 +48,8 @@ class Canvas(QWidget):
 
     cursor_moved = Signal(int, int, int)
     class_picked = Signal(int)
+    instance_picked = Signal(int)  # the Pick tool on an instance session: the instance under the cursor (0: none)
+    instances_changed = Signal()  # instances came or went (new codes and colours: lists showing them refresh)
     edited = Signal(object)
     stroke_ended = Signal()
     view_changed = Signal()
@@ -141,7 +143,13 @@ class Canvas(QWidget):
         if rect.is_empty:
             return
         if self._colours.instances is not None and self._session is not None:
-            self._colours.instances.update(self._session, rect)
+            if self._colours.instances.update(self._session, rect):
+                self._colours.remix()  # instances came or went: new codes, new colours, everything redrawn
+                self.invalidate()
+                self.instances_changed.emit()
+                return
+            height, width = self._session.shape  # an instance's outline may move one pixel past the edit
+            rect = Rect(max(0, rect.top - 1), max(0, rect.left - 1), min(height, rect.bottom + 1), min(width, rect.right + 1))
         self._tiles.queue_edit(rect, self._image_shape())
         self.update(self._widget_rect_of(rect))
 
@@ -323,6 +331,8 @@ class Canvas(QWidget):
     def _apply(self, result: ToolResult) -> None:
         if result.picked is not None:
             self.class_picked.emit(result.picked)
+        if result.picked_instance is not None:
+            self.instance_picked.emit(result.picked_instance)
         if result.problem is not None:
             self.tool_refused.emit(result.problem)
         if not result.changed.is_empty:

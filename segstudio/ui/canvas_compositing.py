@@ -14,6 +14,7 @@ import numpy as np
 
 from segstudio.core.compositing import ImageSampling, composite
 from segstudio.core.geometry import Rect
+from segstudio.core.instance_codes import WorkingInstanceCodes
 from segstudio.core.instance_display import InstanceDisplay
 from segstudio.core.instances import InstanceMask
 from segstudio.core.layers import LayerKind, LayerStyle
@@ -38,25 +39,60 @@ MASK_LAYERS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING, 
 
 class InstanceLayers:
     """The instances of the session on screen, drawn apart: the ground truth and the working mask as code arrays
-    (each object in its shade), kept current with the working mask's edits by :meth:`update`."""
+    (each object in its shade), kept current with the working mask's edits by :meth:`update`.
 
-    def __init__(self, instances: InstanceMask, session: ImageSession) -> None:
-        if instances.shape != session.shape:
+    ``instances``: the ground truth's (fixed) instances, or None. An instance session's working mask is drawn from
+    its own instances (:class:`~segstudio.core.instance_codes.WorkingInstanceCodes`, outlined in the class colour);
+    otherwise a working pixel takes the shade of the ground-truth instance under it while it keeps that class."""
+
+    def __init__(self, instances: InstanceMask | None, session: ImageSession) -> None:
+        if instances is not None and instances.shape != session.shape:
             raise ValueError(f"instances of shape {instances.shape} do not fit an image of shape {session.shape}")
         self.instances = instances
-        self.display = InstanceDisplay.build(instances, session.labels)
+        self.display = None if instances is None else InstanceDisplay.build(instances, session.labels)
         truth = session.ground_truth
-        self.truth = None if truth is None else self.display.truth_codes(truth)
-        self.working = np.empty(session.shape, dtype=self.display.code_dtype(session.mask.dtype))
-        self.update(session, Rect.full(session.shape))
+        self.truth = None if truth is None or self.display is None else self.display.truth_codes(truth)
+        layer = session.instances
+        self.edited: WorkingInstanceCodes | None = None
+        if layer is not None:
+            first = session.labels.num_classes if self.display is None else len(self.display.instance_of)
+            self.edited = WorkingInstanceCodes(layer, session.labels, first_code=first)
+            self.working = self.edited.codes
+        else:
+            assert self.display is not None, "instances to draw: the ground truth's or the session's own"
+            self.working = np.empty(session.shape, dtype=self.display.code_dtype(session.mask.dtype))
+            self.update(session, Rect.full(session.shape))
 
     def palettes(self, base: Palettes) -> Palettes:
         """``base`` with each instance's shade at its code."""
-        return base.with_classes(self.display.colours)
+        colours = dict(self.display.colours) if self.display is not None else {}
+        if self.edited is not None:
+            colours.update(self.edited.colours)
+        return base.with_classes(colours)
 
-    def update(self, session: ImageSession, rect: Rect) -> None:
-        """The working mask changed inside ``rect``."""
+    def update(self, session: ImageSession, rect: Rect) -> bool:
+        """The working mask changed inside ``rect``; True when every code may have changed (instances were added,
+        split, merged, renumbered or given another class): redraw everything with new palettes."""
+        if self.edited is not None:
+            return self.edited.update(rect)
+        assert self.display is not None
         self.display.working_codes(session.mask, rect, self.working)
+        return False
+
+    def instance_at(self, x: int, y: int) -> int:
+        """The instance at image pixel ``(x, y)``: the session's own when it edits instances, else the truth's."""
+        height, width = self.working.shape
+        if not (0 <= y < height and 0 <= x < width):
+            return 0
+        if self.edited is not None:
+            return int(self.edited.instance_at(x, y))
+        assert self.display is not None
+        return self.display.instance_at(y, x)
+
+    def colour_of(self, instance_id: int) -> tuple[int, int, int] | None:
+        if self.edited is not None:
+            return self.edited.colour_of(instance_id)
+        return None if self.display is None else self.display.colour_of(instance_id)
 
     def arrays(self) -> dict[LayerKind, np.ndarray]:
         shown = {LayerKind.WORKING: self.working}
@@ -75,8 +111,12 @@ class ShownColours:
         self.palettes: Palettes | None = None
 
     def start(self, session: ImageSession | None) -> None:
-        """A new session: its label set's colours, no instances."""
+        """A new session: its label set's colours; an instance session's instances (and its ground truth's) drawn
+        apart, a class session's none until :meth:`set_instances`."""
         self.instances = None
+        if session is not None and session.instances is not None:
+            sources = session.instance_sources
+            self.instances = InstanceLayers(None if sources is None else sources.truth, session)
         self.set_classes(None if session is None else Palettes.for_labels(session.labels, background=session.background),
                          session)
 
@@ -88,18 +128,22 @@ class ShownColours:
         self._mix()
 
     def set_instances(self, instances: InstanceMask | None, session: ImageSession | None) -> None:
-        self.instances = None if instances is None or session is None else InstanceLayers(instances, session)
+        """Draw ``instances`` (the ground truth's) apart, and an instance session's own instances; None and a
+        class session: classes only."""
+        drawn = session is not None and (instances is not None or session.instances is not None)
+        self.instances = InstanceLayers(instances, session) if drawn else None  # type: ignore[arg-type]
         self._mix()
 
     def instance_at(self, x: int, y: int) -> int:
         """The instance id at image pixel ``(x, y)`` (0: none, outside, or no instances)."""
-        if self.instances is None:
-            return 0
-        height, width = self.instances.working.shape
-        return self.instances.display.instance_at(y, x) if 0 <= y < height and 0 <= x < width else 0
+        return 0 if self.instances is None else self.instances.instance_at(x, y)
 
     def instance_colour(self, instance_id: int) -> tuple[int, int, int] | None:
-        return None if self.instances is None else self.instances.display.colour_of(instance_id)
+        return None if self.instances is None else self.instances.colour_of(instance_id)
+
+    def remix(self) -> None:
+        """The instance codes were dealt again: mix their colours in anew."""
+        self._mix()
 
     def _mix(self) -> None:
         self.palettes = (self.classes if self.instances is None or self.classes is None

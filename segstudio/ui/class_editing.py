@@ -112,8 +112,11 @@ class ClassEditingController(QObject):
 
     def show_instances(self, key: str) -> None:
         """After image ``key`` loaded: fill (or hide) the panel's instance list."""
-        instances = self._saving.instances_of(key)  # read with the image on the worker, carried through saves
         session = self._canvas.session
+        if session is not None and session.instances is not None:
+            self._panel.set_instances(None)  # corrected as instances: the Instances panel lists them, editable
+            return
+        instances = self._saving.instances_of(key)  # read with the image on the worker, carried through saves
         if instances is not None and (session is None or instances.shape != session.shape):
             instances = None
         self._panel.set_instances(instances)

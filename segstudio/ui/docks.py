@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QMainWindow, QStyl
 
 LEFT_WIDTH = 300  # the Images list's name and scores, the metrics table's IoU and Dice columns
 RIGHT_WIDTH = 210  # class names and the layer controls
+INSTANCES_WIDTH = 262  # the Instances panel's id, class, score, IoU and match columns
 MAX_LEFT_SHARE = 0.34  # the Images list never takes more of the window's width when it grows for its columns
 METRICS_HEIGHT_SHARE = 0.52  # of the left column, under the Images list
 
@@ -26,6 +27,7 @@ class Panel(Enum):
 
     IMAGES = "Images"
     CLASSES = "Classes"
+    INSTANCES = "Instances"
     LAYERS = "Layers"
     METRICS = "Metrics"
     MODEL = "Model"
@@ -37,7 +39,8 @@ class Panel(Enum):
 
 # Panels of a job that shows when it starts (View menu brings them back any time): four tabs fit under the Images
 # list without eliding their titles, five do not.
-ON_DEMAND = frozenset({Panel.FINE_TUNE})
+# The Instances panel shows while the image on screen is corrected as instances.
+ON_DEMAND = frozenset({Panel.FINE_TUNE, Panel.INSTANCES})
 
 
 class WindowDocks:
@@ -106,6 +109,7 @@ class WindowDocks:
         window.tabifyDockWidget(docks[Panel.DATASET], docks[Panel.FINE_TUNE])
         window.addDockWidget(right, docks[Panel.CLASSES])
         window.splitDockWidget(docks[Panel.CLASSES], docks[Panel.LAYERS], Qt.Orientation.Vertical)
+        window.splitDockWidget(docks[Panel.CLASSES], docks[Panel.INSTANCES], Qt.Orientation.Vertical)
         for panel, dock in docks.items():
             dock.setVisible(panel not in ON_DEMAND)
         docks[Panel.METRICS].raise_()
@@ -122,6 +126,22 @@ class WindowDocks:
         window.resizeDocks([docks[Panel.CLASSES], docks[Panel.LAYERS]], [height - layers, layers], Qt.Orientation.Vertical)
         metrics = round(height * METRICS_HEIGHT_SHARE)
         window.resizeDocks([docks[Panel.IMAGES], docks[Panel.METRICS]], [height - metrics, metrics], Qt.Orientation.Vertical)
+
+    def show_instances(self, shown: bool) -> None:
+        """The Instances panel shows while the image on screen is corrected as instances (the right column widened
+        to its columns), and goes when it is not."""
+        dock = self._docks[Panel.INSTANCES]
+        if shown == dock.isVisible():
+            return
+        dock.setVisible(shown)
+        if shown and not dock.isFloating():
+            classes = self._docks[Panel.CLASSES]
+            self._window.resizeDocks([classes], [max(INSTANCES_WIDTH, classes.width())], Qt.Orientation.Horizontal)
+            layers = self._docks[Panel.LAYERS]
+            height = max(400, self._window.height())
+            wanted = [classes.widget().sizeHint().height() + 24, 0, layers.widget().sizeHint().height() + 24]
+            wanted[1] = max(200, height - wanted[0] - wanted[2])
+            self._window.resizeDocks([classes, dock, layers], wanted, Qt.Orientation.Vertical)
 
     def show_large(self, panel: Panel, share: float = 0.8) -> None:
         """``panel`` floating over the window at ``share`` of its size (figures need the room a tab does not have)."""

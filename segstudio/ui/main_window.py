@@ -48,6 +48,8 @@ from segstudio.ui.export import ExportController
 from segstudio.ui.file_list import FileList
 from segstudio.ui.fine_tune import WINDOW_SETTINGS, FineTuneController, FineTunePanel
 from segstudio.ui.image_loading import ImageLoading
+from segstudio.ui.instance_editing import InstanceEditingController
+from segstudio.ui.instance_panel import InstancePanel
 from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.layers import LayerController
 from segstudio.ui.metrics_panel import MetricsPanel
@@ -107,8 +109,10 @@ class MainWindow(QMainWindow):
         self.review_panel = ReviewPanel(self)
         self.dataset_view = DatasetView(self)
         self.fine_tune_panel = FineTunePanel(self)
+        self.instance_panel = InstancePanel(self)
         self.docks = WindowDocks(self, {
-            Panel.IMAGES: self.file_list, Panel.CLASSES: self.class_panel, Panel.LAYERS: self.layer_panel,
+            Panel.IMAGES: self.file_list, Panel.CLASSES: self.class_panel, Panel.INSTANCES: self.instance_panel,
+            Panel.LAYERS: self.layer_panel,
             Panel.METRICS: self.metrics_panel, Panel.MODEL: self.model_panel, Panel.REVIEW: self.review_panel,
             Panel.DATASET: self.dataset_view, Panel.FINE_TUNE: self.fine_tune_panel,
         })
@@ -122,6 +126,8 @@ class MainWindow(QMainWindow):
         self.results = ModelResults(self.predictions, self.scores, self.metrics_panel, self.file_list.model, self)
         self.class_editing = ClassEditingController(self.class_panel, self.canvas, self.saving, self)
         self.editing = EditingCommands(self.canvas, self.saving, self)
+        self.instance_editing = InstanceEditingController(self.instance_panel, self.canvas,
+                                                          lambda: self.canvas.tools.value, self)
         self.layers = LayerController(self.canvas, self.layer_panel, self)
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
@@ -179,6 +185,7 @@ class MainWindow(QMainWindow):
         slots |= self.review.command_slots(lambda: (self.current_key, self.canvas.session), self)
         slots |= comparison_slots(self.comparison, lambda: self.dataset, lambda: self.predictions.files,
                                   lambda: self.current_key)
+        slots |= self.instance_editing.command_slots()
         slots |= {Command.for_tool(tool): (lambda t=tool: editing.set_tool(t)) for tool in Tool}
         slots |= {Command.for_class(n): (lambda n=n: self.class_panel.select(n)) for n in range(1, 10)}
         return slots
@@ -203,6 +210,9 @@ class MainWindow(QMainWindow):
         self.editing.tools_changed.connect(self.status_line.refresh)
         self.editing.status.connect(show)
         self.sample_loaded.connect(self.class_editing.show_instances)
+        self.instance_editing.available.connect(self.docks.show_instances)
+        self.instance_editing.status.connect(show)
+        self.instance_editing.choose_class.connect(self.class_panel.select)
         self.class_editing.dataset_changed.connect(self._on_relabelled)
         self.class_editing.session_relabelled.connect(self.metrics_panel.set_session)
         self.class_editing.status.connect(show)

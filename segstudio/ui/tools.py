@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.instance_layer import InstanceEditError
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.session import ImageSession, NoEraseValue
 
 Point = tuple[float, float]
 
+CUT_PROBLEM = "the cut tool splits instances; this image's masks are classes, not instances"
 READ_ONLY_PROBLEM = "read-only: this folder is open in another window, so nothing can be painted here"
 MIN_BRUSH_SIZE = 1
 MAX_BRUSH_SIZE = 512
@@ -31,6 +33,7 @@ class Tool(Enum):
     FILL = "fill"
     POLYGON = "polygon"
     PICK = "pick class"
+    CUT = "cut instance"  # instance sessions: drag a line across an instance to split it there
 
     @property
     def paints_strokes(self) -> bool:
@@ -45,6 +48,8 @@ class ToolResult:
     changed: Rect = EMPTY_RECT
     picked: int | None = None
     problem: str | None = None
+    picked_instance: int | None = None  # PICK on an instance session: the instance under the cursor (0: none)
+    new_instances: tuple[int, ...] = ()  # CUT: the ids of the parts cut off
 
 
 class ToolController:
@@ -127,18 +132,32 @@ class ToolController:
                 return ToolResult()
             return ToolResult(session.fill(point, self.value, scope=self.scope))
         if self.tool is Tool.PICK:
-            return ToolResult(picked=session.class_at(*point))
+            layer = session.instances
+            if layer is None:
+                return ToolResult(picked=session.class_at(*point))
+            instance = layer.instance_at(*point)
+            return ToolResult(picked=session.class_at(*point), picked_instance=instance)
         if self.tool is Tool.POLYGON:
             self._polygon.append(point)
+        if self.tool is Tool.CUT:
+            if session.instances is None:
+                return ToolResult(problem=CUT_PROBLEM)
+            self._polygon = [point]
         return ToolResult()
 
     def move(self, point: Point) -> ToolResult:
+        if self.tool is Tool.CUT and self._polygon:
+            self._polygon.append(point)
+            return ToolResult()
         if self._last is None or self.session is None:
             return ToolResult()
         start, self._last = self._last, point
         return ToolResult(self._segment(start, point))
 
     def release(self, point: Point) -> ToolResult:
+        if self.tool is Tool.CUT and self._polygon:
+            line, self._polygon = [*self._polygon, point], []
+            return self._cut(line)
         if self._last is None or self.session is None:
             return ToolResult()
         changed = self._segment(self._last, point) if point != self._last else EMPTY_RECT
@@ -159,6 +178,21 @@ class ToolController:
         if self._last is not None and self.session is not None:
             self.session.end_stroke()
         self._last = None
+
+    def _cut(self, line: list[Point]) -> ToolResult:
+        """Split the chosen instance (else the one the line crosses most) along ``line``."""
+        session = self.session
+        layer = None if session is None else session.instances
+        if layer is None:
+            return ToolResult(problem=CUT_PROBLEM)
+        target = layer.current if layer.current is not None and layer.has(layer.current) else layer.crossed_most(line)
+        if not target:
+            return ToolResult(problem="the line crosses no instance; drag it across the instance to cut")
+        try:
+            changed, parts = layer.split_by_line(target, line, width=max(1.5, self.radius / 4))
+        except InstanceEditError as problem:
+            return ToolResult(problem=str(problem))
+        return ToolResult(changed, picked_instance=target, new_instances=parts)
 
     def _segment(self, start: Point, end: Point) -> Rect:
         assert self.session is not None

@@ -17,6 +17,7 @@ from segstudio.io.project_file import read_project_file
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_editing import ClassEditingController
 from segstudio.ui.class_panel import ClassPanel
+from segstudio.ui.docks import Panel
 from segstudio.ui.saving import SaveController
 from segstudio.ui.workers import WorkerPool
 
@@ -149,23 +150,18 @@ def pennfudan_folder(shared_data: Path, tmp_path: Path) -> Path:
 
 
 def test_instance_list_and_highlight_on_a_penn_fudan_mask(qtbot, window, pennfudan_folder: Path) -> None:
-    # In the window: the single-pedestrian image (the loader reads instance masks as class masks today, which
-    # only works when the ids happen to be valid class ids; see the report).
+    # In the window a Penn-Fudan image is corrected as instances: the Instances panel lists them (editable), the
+    # Classes panel's read-only list stays hidden.
     open_and_wait(qtbot, window, pennfudan_folder, image=PENN_FUDAN_SINGLE)
-    panel, canvas = window.class_panel, window.canvas
-    rows = panel.instance_rows()
+    panel = window.class_panel
+    assert not panel.instances.isVisibleTo(panel)
     truth = read_instance_mask(pennfudan_folder / "PedMasks" / f"{PENN_FUDAN_SINGLE}_mask.png")
-    assert rows == [(1, 1, int((np.asarray(truth.ids) == 1).sum()))]
-    assert panel.instances.isVisibleTo(panel) and panel.instances.count() == 1
-    before = canvas.composited_pixels
-    with qtbot.waitSignal(window.class_editing.highlight_changed) as highlighted:
-        panel.select_instance(1)
-    assert highlighted.args[0] is not None and highlighted.args[0].sum() == rows[0][2]
-    canvas.grab()
-    assert canvas.composited_pixels > before  # drawn again, with the highlight
-    with qtbot.waitSignal(window.class_editing.highlight_changed) as highlighted:
-        panel.select_instance(0)
-    assert highlighted.args[0] is None
+    window.instance_editing.refresh()
+    name = window.dataset.spec.labels.name_of(1)
+    assert window.instance_panel.rows() == [("1", name, "", "1.00", "#1")]
+    assert window.docks.dock(Panel.INSTANCES).isVisibleTo(window)
+    assert window.canvas.instance_colour(1) is not None
+    assert truth.num_instances == 1
 
     # The panel on its own, with the two-pedestrian mask read as instances.
     instances = read_instance_mask(pennfudan_folder / "PedMasks" / f"{PENN_FUDAN_MULTI}_mask.png")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from segstudio.app.loaded_model import InstanceThresholds
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.core.errors import FileProblem
@@ -51,12 +52,15 @@ def predict_images(
     labels: LabelSet,
     *,
     stage: str = "predict",
+    thresholds: InstanceThresholds | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> PredictedImages:
     """Run ``predictor`` on every job's image and write the class mask (palette PNG in ``labels``' colours,
     atomically, folders created); an instance model's objects are written as an instance PNG with their classes and
-    scores (:func:`~segstudio.io.mask_files.write_instance_mask`), which reads back as classes too. An image that cannot be read, or whose mask has a class ``labels`` lacks, is
+    scores (:func:`~segstudio.io.mask_files.write_instance_mask`), which reads back as classes too; ``thresholds``: the
+    score and mask thresholds to read an instance model's detections with (None: the predictor's own, as the
+    Model panel's are applied to the shown image). An image that cannot be read, or whose mask has a class ``labels`` lacks, is
     skipped with the reason; cancel is checked between images (and by the predictor between windows). Reports
     ``Progress(stage, images done, images, key)`` after each image."""
     written: dict[str, Path] = {}
@@ -68,11 +72,15 @@ def predict_images(
             image = read_image(job.image)
             predicted = predictor.predict(image, probabilities=False, cancel=cancel)
             classes = np.asarray(predicted.classes)
+            instances = getattr(predicted, "instances", None)
+            candidates = getattr(predicted, "candidates", None)
+            if candidates is not None and thresholds is not None:
+                instances = candidates.resolve(thresholds.score, thresholds.mask)
+                classes = instances.to_class_mask(classes.dtype)
             if classes.size and int(classes.max()) >= labels.num_classes:
                 raise ValueError(f"the model predicted class {int(classes.max())} but the label set has "
                                  f"{labels.num_classes} classes")
             job.target.parent.mkdir(parents=True, exist_ok=True)
-            instances = getattr(predicted, "instances", None)
             if instances is not None:  # objects, classes and scores kept: instance AP and per-object review need them
                 write_instance_mask(job.target, instances)
             else:

@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from segstudio.app.loaded_model import ModelHandle, PredictedImage, label_mismatch, safe_name
+from segstudio.app.loaded_model import InstanceThresholds, ModelHandle, PredictedImage, label_mismatch, safe_name
 from segstudio.app.prediction import ImageJob, predict_images
 from segstudio.core.progress import CancelToken, ProgressCallback
 from segstudio.io.datasets import Dataset, Sample
@@ -52,18 +52,20 @@ def prediction_path(dataset: Dataset, model_name: str, sample: Sample) -> Path:
 
 def predict_all(
     model: ModelHandle, dataset: Dataset, *, keys: Iterable[str] | None = None,
+    thresholds: InstanceThresholds | None = None,
     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> PredictedFolder:
     """Predict every image of ``dataset`` (``keys``: only those) and write each mask to :func:`prediction_path`
     (atomically; see :func:`segstudio.app.prediction.predict_images`). An image that cannot be used is skipped with
-    the reason."""
+    the reason. ``thresholds``: an instance model's score and mask thresholds (the Model panel's)."""
     labels = dataset.spec.labels
     mismatch = label_mismatch(model.labels, labels)
     if mismatch is not None:
         raise ValueError(mismatch)
     samples = dataset.samples if keys is None else [dataset.sample(key) for key in keys]
     jobs = [ImageJob(sample.key, sample.image, prediction_path(dataset, model.name, sample)) for sample in samples]
-    done = predict_images(model.predictor, jobs, labels, stage="predict all", progress=progress, cancel=cancel)
+    done = predict_images(model.predictor, jobs, labels, stage="predict all", thresholds=thresholds, progress=progress,
+                          cancel=cancel)
     skipped = {key: image.reason for key, image in done.skipped.items()}
     return PredictedFolder(model.name, predictions_dir(dataset, model.name), dict(done.written), skipped)
 

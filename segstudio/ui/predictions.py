@@ -162,13 +162,11 @@ class PredictionController(QObject):
         thresholds = self._panel.thresholds if self._panel.instance_model else None
 
         def job(progress, cancel):  # noqa: ANN001, ANN202
-            from segstudio.io.mask_files import write_class_mask
-
             result = predict_image(model, image, key, labels, thresholds=thresholds, progress=progress, cancel=cancel)
             cancel.raise_if_cancelled()
             if target is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                write_class_mask(target, result.classes, labels)
+                _write_prediction(target, result.classes, result.instances, labels)
             return PredictedImage(result.key, result.classes, result.model, target, result.candidates,
                                   result.instances)
 
@@ -192,8 +190,9 @@ class PredictionController(QObject):
         self._running, self._running_key = PredictKind.ALL, None
         count = len(dataset.samples) if keys is None else len(keys)
         self._panel.start(f"predicting {count} images...")
-        self._pool.submit("predict", lambda progress, cancel: predict_all(model, dataset, keys=keys, progress=progress,
-                                                                            cancel=cancel))
+        thresholds = self._panel.thresholds if self._panel.instance_model else None
+        self._pool.submit("predict", lambda progress, cancel: predict_all(
+            model, dataset, keys=keys, thresholds=thresholds, progress=progress, cancel=cancel))
 
     def cancel(self) -> None:
         if self._running is not None:
@@ -246,7 +245,7 @@ class PredictionController(QObject):
         if session.in_stroke:
             self.stroke_interrupted.emit()
         try:
-            build = session.prepare_prediction(result.classes)
+            build = session.prepare_prediction(result.classes, result.instances)
         except ValueError as problem:
             self.error.emit(f"the prediction does not fit {result.key}: {problem}")
             return
@@ -275,7 +274,7 @@ class PredictionController(QObject):
         self._keep_detections(result)
         self.apply(result)
         if self._kept_file is not None and not self.read_only:
-            self._write_thresholded(self._kept_file, result.classes)
+            self._write_thresholded(self._kept_file, (result.classes, result.instances))
 
     def _keep_detections(self, result: PredictedImage) -> None:
         self._kept = result
@@ -293,9 +292,8 @@ class PredictionController(QObject):
         labels = self._dataset.spec.labels
 
         def job(_progress, _cancel):  # noqa: ANN001, ANN202
-            from segstudio.io.mask_files import write_class_mask
-
-            write_class_mask(path, classes, labels)
+            masks, instances = classes  # type: ignore[misc]
+            _write_prediction(path, masks, instances, labels)
             return path
 
         def done(_result: object = None) -> None:
@@ -328,6 +326,17 @@ class PredictionController(QObject):
             return
         self.status.emit(f"{result.key}: prediction of {result.model}", 8000)
         self.session_ready.emit(result.key, shown)
+
+
+def _write_prediction(path: Path, classes: object, instances: object, labels: object) -> None:
+    """An instance model's objects as an instance PNG (ids, classes, scores: it reads back as classes too, and as the
+    model's instances when the image opens again), else the class mask."""
+    from segstudio.io.mask_files import write_class_mask, write_instance_mask
+
+    if instances is not None:
+        write_instance_mask(path, instances)  # type: ignore[arg-type]
+    else:
+        write_class_mask(path, classes, labels)  # type: ignore[arg-type]
 
 
 __all__ = ["PredictKind", "PredictionController"]

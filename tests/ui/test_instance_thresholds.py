@@ -112,3 +112,24 @@ def test_a_semantic_model_has_no_thresholds(qtbot, window: MainWindow, tmp_path:
     with qtbot.waitSignal(window.model_panel.model_loaded, timeout=60000):
         window.load_model(path)
     assert not window.model_panel.instance_model and window.model_panel.threshold_row.isHidden()
+
+
+def test_predict_all_reads_every_image_with_the_panels_thresholds(tmp_path: Path, mask_rcnn_checkpoint: Path) -> None:
+    from segstudio.app.loaded_model import load_model
+    from segstudio.app.project_predictions import predict_all
+    from segstudio.io.datasets import open_dataset
+    from segstudio.io.images import read_image
+    from segstudio.io.mask_files import read_tagged_instance_mask
+
+    folder = write_demo_dataset(tmp_path / "demo", count=2)
+    dataset = open_dataset(folder)
+    model = load_model(mask_rcnn_checkpoint)
+    done = predict_all(model, dataset, thresholds=InstanceThresholds(0.0, 0.0))
+    assert len(done.written) == 2 and not done.skipped
+    for key, path in done.written.items():
+        expected = model.predictor.predict(read_image(dataset.sample(key).image)).candidates.resolve(0.0, 0.0)
+        assert expected.num_instances > 0
+        assert read_tagged_instance_mask(path) == expected  # objects, classes and scores, as the thresholds keep them
+    strict = predict_all(model, dataset, keys=[next(iter(done.written))], thresholds=InstanceThresholds(0.0, 1.0))
+    written = read_tagged_instance_mask(next(iter(strict.written.values())))
+    assert written is not None and written.num_instances == 0  # no probability exceeds 1: nothing covered

@@ -58,19 +58,20 @@ class WorkingInstanceCodes:
         """The shade instance ``instance_id`` is drawn in (None: no such instance)."""
         return self._colour_of_instance.get(int(instance_id))
 
-    def _present_keys(self) -> tuple[int, ...]:
-        return tuple(self._layer.key_for(row.instance_id) for row in self._layer.rows())
+    def _present_keys(self) -> tuple[tuple[int, int], ...]:
+        return tuple((key, row.class_id) for key, row in self._layer.keyed_rows())
 
     def _deal(self) -> None:
-        rows = self._layer.rows()
-        self._present = tuple(self._layer.key_for(row.instance_id) for row in rows)
+        keyed = self._layer.keyed_rows()
+        rows = [row for _key, row in keyed]
+        self._present = tuple((key, row.class_id) for key, row in keyed)
         ignore = self._labels.ignore_index
         candidates = (c for c in range(self._first, KEY_LIMIT) if c != ignore)
         lookup = np.arange(KEY_LIMIT, dtype=np.uint16)
         edges = np.arange(KEY_LIMIT, dtype=np.uint16)
         edge_colours: dict[int, Rgba] = {}
         by_class: dict[int, list[tuple[int, int]]] = {}
-        for row, key in zip(rows, self._present, strict=True):
+        for row, (key, _class) in zip(rows, self._present, strict=True):
             code, edge = next(candidates, None), next(candidates, None)
             if code is None or edge is None:
                 raise ValueError(f"{len(rows)} instances do not fit past {self._first} in 16-bit codes")

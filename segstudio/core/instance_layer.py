@@ -111,6 +111,7 @@ class InstanceLayer:
                 lut[instance] = self._allocate(instance, start.class_of(instance), score)
             np.copyto(keys, lut[ids], where=ids > 0)
         self._counts = np.bincount(keys.ravel(), minlength=KEY_LIMIT).astype(np.int64)
+        self._present: np.ndarray | None = None  # keys with a pixel, cached (see _present_keys)
         self._classes = self._class_lut[keys]
         self._classes_view = self._classes.view()
         self._classes_view.flags.writeable = False
@@ -153,12 +154,16 @@ class InstanceLayer:
 
     def rows(self) -> list[InstanceRow]:
         """Every instance with a pixel, ascending id."""
+        return [row for _key, row in self.keyed_rows()]
+
+    def keyed_rows(self) -> list[tuple[int, InstanceRow]]:
+        """:meth:`rows` with each instance's key (for views kept in step with the keys)."""
         rows = []
-        for key in self._present_keys():
+        for key in self._present_keys().tolist():
             score = float(self._score_of[key])
-            rows.append(InstanceRow(int(self._instance_of[key]), int(self._class_of[key]), int(self._counts[key]),
-                                    None if math.isnan(score) else score))
-        return sorted(rows, key=lambda row: row.instance_id)
+            rows.append((key, InstanceRow(int(self._instance_of[key]), int(self._class_of[key]),
+                                          int(self._counts[key]), None if math.isnan(score) else score)))
+        return sorted(rows, key=lambda pair: pair[1].instance_id)
 
     def class_of(self, instance_id: int) -> int:
         return int(self._class_of[self._key_of(instance_id)])
@@ -392,7 +397,9 @@ class InstanceLayer:
         return None if math.isnan(score) else score
 
     def _present_keys(self) -> np.ndarray:
-        return np.flatnonzero(self._counts[PLAIN_KEYS:]) + PLAIN_KEYS
+        if self._present is None:  # a scan of 65,280 counts: kept until an instance appears or disappears
+            self._present = np.flatnonzero(self._counts[PLAIN_KEYS:]) + PLAIN_KEYS
+        return self._present
 
     def _present_key_of(self, instance_id: int) -> int | None:
         keys = self._present_keys()
@@ -452,7 +459,10 @@ class InstanceLayer:
         old_keys, old_counts = np.unique(before, return_counts=True)
         new_keys, new_counts = np.unique(after, return_counts=True)
         self._counts[old_keys] -= old_counts
+        appeared = (self._counts[new_keys] == 0).any()
         self._counts[new_keys] += new_counts
+        if appeared or (self._counts[old_keys] == 0).any():
+            self._present = None
         if self._pending is not None and self._counts[self._pending[1]] > 0:
             self._pending = None
         window = self._classes[rect.slices]

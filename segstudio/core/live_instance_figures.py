@@ -88,6 +88,7 @@ class LiveInstanceFigures:
         self._columns = len(present) + 1
         self._truth_areas = np.bincount(self._truth_index.ravel(), minlength=self._columns)[1:].astype(np.int64)
         self._joint: defaultdict[int, int] = defaultdict(int)
+        self._user_made: list[bool] = []  # per row of the last overlaps(): drawn by a person (no model score)
         self._add(np.asarray(layer.keys), self._truth_index, 1)
         layer.add_key_listener(self._on_keys)
 
@@ -104,15 +105,16 @@ class LiveInstanceFigures:
 
     def overlaps(self) -> InstanceOverlaps:
         """The working instances against the ground truth, as :func:`instance_overlaps` would count them."""
-        rows = self._layer.rows()
-        keys = np.array([self._layer.key_for(r.instance_id) for r in rows], dtype=np.int64)
-        position = {int(k): n for n, k in enumerate(keys)}
-        intersections = np.zeros((len(keys), len(self._truth_ids)), dtype=np.int64)
+        keyed = self._layer.keyed_rows()
+        rows = [row for _key, row in keyed]
+        position = {key: n for n, (key, _row) in enumerate(keyed)}
+        intersections = np.zeros((len(rows), len(self._truth_ids)), dtype=np.int64)
         for code, count in self._joint.items():
             key, column = divmod(code, self._columns)
             if count and column and key >= PLAIN_KEYS and key in position:
                 intersections[position[key], column - 1] = count
         scores = [USER_SCORE if r.score is None else r.score for r in rows]
+        self._user_made = [r.score is None for r in rows]
         return InstanceOverlaps(
             truth_ids=self._truth_ids,
             truth_classes=self._truth_classes,
@@ -127,10 +129,11 @@ class LiveInstanceFigures:
     def figures(self, threshold: float = 0.5) -> InstanceFigures:
         """Per-instance IoU and the matching at ``threshold`` (COCO: 0.5)."""
         overlaps = self.overlaps()
+        model_scores = {int(i): None if self._user_made[n] else float(overlaps.prediction_scores[n])
+                        for n, i in enumerate(overlaps.prediction_ids)}
         matching = match_overlaps(overlaps, threshold=threshold)
         matched = {m.prediction_id: m for m in matching.matches}
         best = dict(zip(matching.unmatched_predictions, matching.unmatched_best_ious, strict=True))
-        model_scores = {row.instance_id: row.score for row in self._layer.rows()}
         instances = []
         for index, instance_id in enumerate(overlaps.prediction_ids.tolist()):
             match = matched.get(instance_id)

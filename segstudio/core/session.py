@@ -20,12 +20,8 @@ ignore id is not scored, and the error map shows it as IGNORED (:mod:`segstudio.
 rule and why). Every mask is checked against the label set on the way in (:mod:`segstudio.core.class_masks`).
 
 Instances: a session given :class:`~segstudio.core.instance_start.InstanceSources` (Penn-Fudan, a Mask R-CNN
-prediction) edits an :class:`~segstudio.core.instance_layer.InstanceLayer`: its key document is then the session's
-document (the one writer, and the undo history of every object edit), and the class mask above is derived from it,
-so everything that reads classes (scores, error map, saving, the canvas) works unchanged. A brush of an object class
-paints into the layer's current instance (a new one when none is chosen or its class differs); the eraser, with an
-instance chosen, erases from that instance only. The live instance figures
-(:class:`~segstudio.core.live_instance_figures.LiveInstanceFigures`) need the ground truth's instances too.
+prediction) edits instances, the class mask derived from them (:mod:`segstudio.core.working_masks`): everything
+that reads classes works unchanged, and every object edit is one undo step of the same history.
 
 Coordinates are ``(x, y)`` floats in image pixels with pixel centres on integers, as in
 :mod:`segstudio.core.editing`. Not thread-safe: use a session from one thread (the GUI thread).
@@ -40,19 +36,20 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from segstudio.core.class_masks import check_class_mask, check_class_value, describe_labels, mask_dtype, read_only
-from segstudio.core.document import DEFAULT_BYTE_BUDGET, MaskDocument
+from segstudio.core.document import DEFAULT_BYTE_BUDGET
 from segstudio.core.editing import Connectivity, Point, brush_stamp, eraser_stamp, flood_fill_stamp, polygon_stamp
 from segstudio.core.geometry import Rect
 from segstudio.core.instance_layer import InstanceLayer
-from segstudio.core.instance_start import InstanceSources, instance_editing_problem, starting_instances
+from segstudio.core.instance_start import InstanceSources, instance_editing_problem
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet, erase_value_for
-from segstudio.core.live_instance_figures import LiveInstanceFigures
+from segstudio.core.live_instance_figures import InstanceFigures, LiveInstanceFigures
 from segstudio.core.live_readouts import LiveReadouts
 from segstudio.core.metrics import Scores
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.polygon_raster import PolygonLike
 from segstudio.core.prediction_handover import PreparedPrediction, StalePrediction, prediction_job, starts_again
+from segstudio.core.working_masks import ClassWork, InstanceWork
 from segstudio.core.working_source import WorkingSource, starting_mask
 
 #: ``listener(rect)``: the working mask (and the error map) changed inside ``rect``.
@@ -125,26 +122,13 @@ class ImageSession:
         predicted = None if prediction is None else read_only(self._checked(prediction, "the prediction"))
         working = self._as_working(working, "the working mask")
 
-        self._instance_sources = instances
-        self._layer: InstanceLayer | None = None
-        self._instance_figures: LiveInstanceFigures | None = None
-        if instances is not None and instance_editing_problem(labels) is None:
-            start = starting_instances(working_instances, working, labels)
-            self._layer = InstanceLayer(start, background=int(self._background if self._background is not None else 0),
-                                        unlabelled=labels.ignore_index, base=working, class_dtype=self._dtype,
-                                        byte_budget=byte_budget)
-            self._document = self._layer.document
-            classes = self._layer.classes
-        else:
-            self._document = MaskDocument(working, byte_budget)
-            classes = self._document.mask
-        self._readouts = LiveReadouts(classes, labels, self._background, truth=truth, prediction=predicted)
-        if self._layer is not None:
-            self._layer.add_listener(self._readouts.on_change)
-            if instances is not None and instances.truth is not None:
-                self._instance_figures = LiveInstanceFigures(instances.truth, self._layer)
-        else:
-            self._document.add_listener(self._readouts.on_change)
+        self._work: ClassWork | InstanceWork = ClassWork(working, byte_budget)
+        if instances is not None and instance_editing_problem(labels) is None and self._background is not None:
+            self._work = InstanceWork(instances, working_instances, working, labels, self._background, self._dtype,
+                                      byte_budget)
+        self._document = self._work.document
+        self._readouts = LiveReadouts(self._work.classes, labels, self._background, truth=truth, prediction=predicted)
+        self._work.add_listener(self._readouts.on_change)
 
     @classmethod
     def start(
@@ -187,24 +171,10 @@ class ImageSession:
             working_instances=None if instances is None else instances.of(source),
         )
         if recovered is not None:
-            session._restore(recovered)
+            classes = recovered.to_class_mask(session._dtype) if isinstance(recovered, InstanceMask) else recovered
+            session._work.restore(recovered, session._as_working(classes, "the recovered autosave"))
             session._working_source = WorkingSource.AUTOSAVE
         return session
-
-    def _restore(self, recovered: np.ndarray | InstanceMask) -> None:
-        if isinstance(recovered, InstanceMask):
-            classes = self._as_working(recovered.to_class_mask(self._dtype), "the recovered autosave")
-            if self._layer is None:
-                self._document.replace(classes)
-                return
-            base = np.where(np.asarray(recovered.ids) > 0, self._layer.background, self.mask).astype(self._dtype)
-            self._layer.replace_with(recovered, base)
-            return
-        classes = self._as_working(recovered, "the recovered autosave")
-        if self._layer is None:
-            self._document.replace(classes)
-        else:
-            self._layer.replace_with(starting_instances(self._layer.snapshot(), classes, self._labels), classes)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -274,25 +244,26 @@ class ImageSession:
     @property
     def mask(self) -> np.ndarray:
         """The working mask, live and read-only: copy it to keep a snapshot (e.g. to save it)."""
-        return self._layer.classes if self._layer is not None else self._document.mask
+        return self._work.classes
 
     @property
     def instances(self) -> InstanceLayer | None:
         """The working instances of an instance session (None: a class-mask session)."""
-        return self._layer
+        return self._work.layer
 
     @property
     def instance_sources(self) -> InstanceSources | None:
-        return self._instance_sources
+        return self._work.sources
 
-    def instance_figures(self, threshold: float = 0.5):  # noqa: ANN201 - InstanceFigures | None
+    def instance_figures(self, threshold: float = 0.5) -> InstanceFigures | None:
         """Each working instance's IoU with its matched ground-truth object and the matching at ``threshold``
         (O(instances x objects)); None unless this is an instance session with ground-truth instances."""
-        return None if self._instance_figures is None else self._instance_figures.figures(threshold)
+        figures = self._work.figures
+        return None if figures is None else figures.figures(threshold)
 
     @property
     def live_instance_figures(self) -> LiveInstanceFigures | None:
-        return self._instance_figures
+        return self._work.figures
 
     @property
     def error_map(self) -> np.ndarray | None:
@@ -376,7 +347,7 @@ class ImageSession:
     def paint(self, start: Point, end: Point, *, radius: float, value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """A round brush of ``radius`` from ``start`` to ``end`` (one mouse-move segment) in class ``value``."""
         check_class_value(value, self._labels)
-        key = self._paint_value(value)
+        key = self._work.paint_value(value)
         return self._document.apply(brush_stamp(self._document.mask, start, end, radius, key, self._bound(scope)))
 
     def erase(self, start: Point, end: Point, *, radius: float, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
@@ -387,9 +358,7 @@ class ImageSession:
         if value is None:
             raise NoEraseValue()
         check_class_value(value, self._labels)
-        scope = self._bound(scope)
-        if self._layer is not None and self._layer.current is not None and self._layer.has(self._layer.current):
-            scope = PaintScope(self._layer.key_for(self._layer.current), False, scope.background, scope.unlabelled)
+        scope = self._work.erase_scope(self._bound(scope))
         return self._document.apply(eraser_stamp(self._document.mask, start, end, radius, scope, value))
 
     def fill(
@@ -403,14 +372,14 @@ class ImageSession:
     ) -> Rect:
         """Flood fill from ``seed`` (see :func:`~segstudio.core.editing.flood_fill_stamp`); one undo step."""
         check_class_value(value, self._labels)
-        stamp = flood_fill_stamp(self._document.mask, seed, self._paint_value(value), connectivity=connectivity,
+        stamp = flood_fill_stamp(self._document.mask, seed, self._work.paint_value(value), connectivity=connectivity,
                                  contiguous=contiguous, scope=self._bound(scope))
         return self._document.apply(stamp)
 
     def fill_polygon(self, vertices: PolygonLike | Sequence[Point], value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
         """Fill the polygon's pixels (centres inside) with ``value``; one undo step."""
         check_class_value(value, self._labels)
-        key = self._paint_value(value)
+        key = self._work.paint_value(value)
         return self._document.apply(polygon_stamp(self._document.mask, vertices, key, self._bound(scope)))
 
     def undo(self) -> Rect | None:
@@ -428,7 +397,7 @@ class ImageSession:
         worker; :meth:`set_prediction` then attaches the result in O(1). An untouched session starts again from the
         new prediction; any other keeps its work and undo history (:mod:`segstudio.core.prediction_handover`)."""
         image, labels, truth, background = self._image, self._labels, self._readouts.truth, self._background
-        sources = self._instance_sources
+        sources = self._work.sources
         if sources is not None:
             sources = dataclasses.replace(sources, prediction=instances)
         elif instances is not None:  # an instance model's objects: a fresh start corrects them as instances
@@ -454,9 +423,7 @@ class ImageSession:
             return prepared.replacement
         assert prepared.comparison is not None
         self._readouts.set_prediction(prepared.prediction, prepared.comparison)
-        if self._instance_sources is not None:
-            predicted = prepared.instances if isinstance(prepared.instances, InstanceMask) else None
-            self._instance_sources = dataclasses.replace(self._instance_sources, prediction=predicted)
+        self._work.with_prediction(prepared.instances if isinstance(prepared.instances, InstanceMask) else None)
         return self
 
     def accept_prediction(self) -> Rect:
@@ -464,29 +431,18 @@ class ImageSession:
         prediction = self._readouts.prediction
         if prediction is None:
             raise ValueError("this image has no prediction to accept; predict it first")
-        if self._layer is not None:
-            sources = self._instance_sources
-            start = None if sources is None else sources.prediction
-            return self._layer.replace_with(starting_instances(start, prediction, self._labels), prediction)
-        return self._document.replace(prediction)
+        sources = self._work.sources
+        return self._work.replace(prediction, None if sources is None else sources.prediction)
 
     def reset_to_ground_truth(self) -> Rect:
         """Working mask := the ground truth, as one undo step."""
         truth = self._readouts.truth
         if truth is None:
             raise ValueError("this image has no ground truth to reset to")
-        if self._layer is not None:
-            sources = self._instance_sources
-            start = None if sources is None else sources.truth
-            return self._layer.replace_with(starting_instances(start, truth, self._labels), truth)
-        return self._document.replace(truth)
+        sources = self._work.sources
+        return self._work.replace(truth, None if sources is None else sources.truth)
 
     # -- internals -------------------------------------------------------------------------------------
-
-    def _paint_value(self, value: int) -> int:
-        """What an edit of class ``value`` writes: the class itself, or in an instance session the key of the
-        instance it paints into (:meth:`InstanceLayer.paint_key`)."""
-        return value if self._layer is None else self._layer.paint_key(value)
 
     def _bound(self, scope: PaintScope) -> PaintScope:
         """``scope`` with this session's free values (a default PaintScope would call class 0 background)."""

@@ -127,6 +127,11 @@ class InstancePanel(QWidget):
         layout.addLayout(grid)
         layout.addWidget(self.missed_label)
         layout.addWidget(self.missed)
+        self.rule = QLabel("One instance per pixel: where a model's detections overlap, the higher score keeps the "
+                           "pixel. Matches: IoU ≥ 0.5 with an object of the same class, greedy by score (COCO).", self)
+        self.rule.setWordWrap(True)
+        self.rule.setObjectName("hint")
+        layout.addWidget(self.rule)
         self._filling = False
         self.show_lines([], [], summary="")
 

@@ -44,6 +44,7 @@ class InstanceEditingController(QObject):
         self._panel = panel
         self._canvas = canvas
         self._session: ImageSession | None = None
+        self._highlighted = False  # a highlight of ours is on the canvas
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -78,6 +79,9 @@ class InstanceEditingController(QObject):
         self.refresh()
 
     def _on_change(self, _rect: Rect) -> None:
+        if self._highlighted:  # the highlight shows the pixels as they were chosen: gone at the first edit
+            self._highlighted = False
+            self._canvas.set_highlight(None)
         if not self._timer.isActive():
             self._timer.start()
 
@@ -135,6 +139,7 @@ class InstanceEditingController(QObject):
         for instance in ids:
             highlight |= layer.pixels_of(instance)
         self._canvas.set_highlight(highlight)
+        self._highlighted = True
         self.status.emit(f"instance {first} chosen: the brush paints into it, the eraser erases from it", 5000)
 
     def show_missed(self, truth_id: int) -> None:
@@ -144,6 +149,7 @@ class InstanceEditingController(QObject):
         if live is None:
             return
         self._canvas.set_highlight(live.truth_pixels(truth_id), MISSED_COLOUR)
+        self._highlighted = True
         self.status.emit(f"ground-truth object {truth_id}: no instance matches it (shown in orange)", 6000)
 
     # -- edits -------------------------------------------------------------------------------------------

@@ -4,11 +4,13 @@
 as :func:`~segstudio.app.folder_evaluation.match_by_stem` pairs them. Both are read with
 :func:`~segstudio.io.mask_files.read_instance_mask`: classes and scores from segstudio's own instance PNGs, else
 every instance is class 1 (Penn-Fudan's pedestrians) and, for a prediction, scored 1.0 (then AP ranks nothing:
-equal scores keep instance-id order). Every problem is a :class:`FileProblem` naming the file.
+equal scores keep instance-id order). Classes are named from a label set when one is given (``--classes``), else
+"class <id>". Every problem is a :class:`FileProblem` naming the file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from segstudio.app.folder_evaluation import match_by_stem
 from segstudio.core.errors import FileProblem
 from segstudio.core.instance_ap import InstanceAPEvaluator, InstanceAPScores
 from segstudio.core.instance_matching import InstanceMatching, match_overlaps
+from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.io.mask_files import read_instance_mask
 
@@ -32,9 +35,13 @@ class InstanceFolderEvaluation:
     scores: InstanceAPScores
     unmatched_predictions: tuple[str, ...] = ()
     unscored_predictions: tuple[str, ...] = ()
+    unnamed_classes: tuple[int, ...] = ()  # class ids outside the label set given (named "class <id>")
+    labels_from: str = ""
 
     def notes(self) -> list[str]:
         notes = []
+        if self.unnamed_classes:
+            notes.append(unnamed_class_note(self.unnamed_classes, self.labels_from or "the label set"))
         if self.unscored_predictions:
             count, total = len(self.unscored_predictions), len(self.per_image)
             notes.append(
@@ -67,17 +74,34 @@ class InstanceFolderEvaluation:
         }  # fmt: skip
 
 
+def class_names_of(labels: LabelSet | None) -> dict[int, str]:
+    """Class id -> name for the AP table: every class of ``labels`` (none: the evaluator's "class <id>")."""
+    return {} if labels is None else {label.id: label.name for label in labels.classes}
+
+
+def unnamed_class_note(class_ids: Iterable[int], labels_from: str) -> str:
+    """The note for instance classes that ``labels_from``'s label set does not have (they keep "class <id>")."""
+    ids = sorted(set(class_ids))
+    shown = ", ".join(str(i) for i in ids)
+    return f"class id(s) {shown} are not in {labels_from}: shown as \"class <id>\""
+
+
 def evaluate_instance_folders(
     gt_dir: Path,
     pred_dir: Path,
     *,
+    labels: LabelSet | None = None,
+    labels_from: str = "",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> InstanceFolderEvaluation:
     """Match every ground-truth instance mask in ``gt_dir`` with the prediction of the same stem in ``pred_dir``
-    and accumulate the dataset's mask AP (:class:`~segstudio.core.instance_ap.InstanceAPEvaluator`)."""
+    and accumulate the dataset's mask AP (:class:`~segstudio.core.instance_ap.InstanceAPEvaluator`). ``labels``
+    names the classes (``labels_from``: where it came from, for the note on ids it does not have); it does not
+    change how the masks are read or scored."""
     pairs, extra = match_by_stem(Path(gt_dir), Path(pred_dir))
-    evaluator = InstanceAPEvaluator()
+    names = class_names_of(labels)
+    evaluator = InstanceAPEvaluator(names)
     per_image: dict[str, InstanceMatching] = {}
     unscored: list[str] = []
     for index, (stem, gt_path, pred_path) in enumerate(pairs):
@@ -93,4 +117,6 @@ def evaluate_instance_folders(
             raise FileProblem(pred_path, str(error)) from error
         per_image[stem] = match_overlaps(overlaps, threshold=MATCH_THRESHOLD)
         report(progress, Progress(SCORING_INSTANCES, index + 1, len(pairs), stem))
-    return InstanceFolderEvaluation(per_image, evaluator.result(), tuple(extra), tuple(unscored))
+    scores = evaluator.result()
+    unnamed = tuple(c.class_id for c in scores.classes if c.class_id not in names) if labels is not None else ()
+    return InstanceFolderEvaluation(per_image, scores, tuple(extra), tuple(unscored), unnamed, labels_from)

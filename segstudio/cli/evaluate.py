@@ -62,16 +62,22 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_evaluate_instances(args: argparse.Namespace) -> int:
     """``evaluate --instances``: mask AP per class and overall (:mod:`segstudio.app.instance_evaluation`)."""
     from segstudio.app.instance_evaluation import evaluate_instance_folders
+    from segstudio.io.labelset_files import read_label_set
 
     semantic_only = [option for option, value in (
-        ("--classes", args.classes), ("--num-classes", args.num_classes), ("--ignore-index", args.ignore_index),
+        ("--num-classes", args.num_classes), ("--ignore-index", args.ignore_index),
         ("--value-map", args.value_map), ("--pred-value-map", args.pred_value_map),
         ("--report", getattr(args, "report", None)),
     ) if value is not None]  # fmt: skip
     if semantic_only:
         raise ValueError(f"{', '.join(semantic_only)} apply to class masks, not to --instances")
+    # --classes only names the instance classes (ids stay as the files say); read before any mask, so a bad file
+    # costs nothing.
+    labels = None if args.classes is None else read_label_set(args.classes)
     with progress_bars() as progress:
-        result = evaluate_instance_folders(args.gt, args.pred, progress=progress)
+        result = evaluate_instance_folders(
+            args.gt, args.pred, labels=labels, labels_from=f"--classes {args.classes}", progress=progress
+        )
     for note in result.notes():
         print(f"note: {note}", file=sys.stderr)
     print_instance_scores(result.scores, sys.stdout)

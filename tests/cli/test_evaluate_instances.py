@@ -84,6 +84,48 @@ def test_mis_sized_prediction_exits_2_naming_it(folders, capsys: pytest.CaptureF
     assert small.name in err and "5x5" in err
 
 
+def test_classes_file_names_the_instance_classes(folders, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt_dir, pred_dir, pairs = folders
+    labels = tmp_path / "labels.txt"
+    labels.write_text("background\npedestrian\n")
+    out = tmp_path / "named.json"
+    args = ["evaluate", "--instances", "--gt", str(gt_dir), "--pred", str(pred_dir), "--classes", str(labels)]
+    assert main([*args, "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    rows = [line.split() for line in captured.out.splitlines()]
+    assert any(row[0] == "pedestrian" for row in rows if row) and "class 1" not in captured.out
+    data = json.loads(out.read_text())
+    assert [(c["class_id"], c["name"]) for c in data["classes"]] == [(1, "pedestrian")]
+    # Naming changes no figure: the AP is still COCOeval's.
+    stats, _ = coco_stats(pairs)
+    assert data["ap"] == pytest.approx(stats[0], abs=1e-12) and data["notes"] == []
+
+
+def test_classes_file_without_an_instance_class_keeps_its_id(
+    folders, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gt_dir, pred_dir, _ = folders
+    labels = tmp_path / "only-background.txt"
+    labels.write_text("background\n")
+    args = ["evaluate", "--instances", "--gt", str(gt_dir), "--pred", str(pred_dir), "--classes", str(labels)]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "class 1" in captured.out
+    assert "class id(s) 1 are not in --classes" in captured.err and labels.name in captured.err
+
+
+def test_unreadable_classes_file_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = tmp_path / "labels.yaml"
+    labels.write_text("background: 0\n")
+    args = ["evaluate", "--instances", "--gt", str(tmp_path), "--pred", str(tmp_path), "--classes", str(labels)]
+    assert main(args) == 2
+    assert labels.name in capsys.readouterr().err
+
+
 def test_semantic_options_are_refused_with_instances(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", "--instances", "--gt", str(tmp_path), "--pred", str(tmp_path), "--num-classes", "3"]) == 2
     assert "--num-classes" in capsys.readouterr().err
+    for option, value in (("--ignore-index", "255"), ("--value-map", "0:0,255:1"), ("--pred-value-map", "0:0,1:1")):
+        assert main(["evaluate", "--instances", "--gt", str(tmp_path), "--pred", str(tmp_path), option, value]) == 2
+        err = capsys.readouterr().err
+        assert option in err and "--instances" in err

@@ -103,13 +103,7 @@ class InstanceLayer:
             if base.size and int(base.max()) >= PLAIN_KEYS:
                 raise ValueError(f"instance editing needs class values below {PLAIN_KEYS}; found {int(base.max())}")
             keys = base.astype(KEY_DTYPE)
-        present = start.instance_ids
-        if present:
-            lut = np.zeros(int(max(present)) + 1, dtype=KEY_DTYPE)
-            for instance in present:
-                score = None if start.scores is None else start.scores.get(instance)
-                lut[instance] = self._allocate(instance, start.class_of(instance), score)
-            np.copyto(keys, lut[ids], where=ids > 0)
+        self._key_instances(start, keys)
         self._counts = np.bincount(keys.ravel(), minlength=KEY_LIMIT).astype(np.int64)
         self._present: np.ndarray | None = None  # keys with a pixel, cached (see _present_keys)
         self._classes = self._class_lut[keys]
@@ -364,17 +358,23 @@ class InstanceLayer:
             raise ValueError(f"the instances are {ids.shape[1]}x{ids.shape[0]} but the image is "
                              f"{self.keys.shape[1]}x{self.keys.shape[0]}")
         keys = np.asarray(base).astype(KEY_DTYPE)
-        present = instances.instance_ids
-        if present:
-            lut = np.zeros(int(max(present)) + 1, dtype=KEY_DTYPE)
-            for instance in present:
-                score = None if instances.scores is None else instances.scores.get(instance)
-                lut[instance] = self._allocate(instance, instances.class_of(instance), score)
-            np.copyto(keys, lut[ids], where=ids > 0)
+        self._key_instances(instances, keys)
         self._current, self._pending = None, None
         return self._document.replace(keys)
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _key_instances(self, instances: InstanceMask, keys: np.ndarray) -> None:
+        """A fresh key for each of ``instances`` (id, class and score kept), written into ``keys`` at its pixels."""
+        present = instances.instance_ids
+        if not present:
+            return
+        lut = np.zeros(int(max(present)) + 1, dtype=KEY_DTYPE)
+        for instance in present:
+            score = None if instances.scores is None else instances.scores.get(instance)
+            lut[instance] = self._allocate(instance, instances.class_of(instance), score)
+        ids = np.asarray(instances.ids)
+        np.copyto(keys, lut[ids], where=ids > 0)
 
     def _check_class(self, class_id: int) -> None:
         if not 0 <= int(class_id) < PLAIN_KEYS or int(class_id) in (self._background, self._unlabelled):

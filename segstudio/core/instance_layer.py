@@ -23,12 +23,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from segstudio.core.document import DEFAULT_BYTE_BUDGET, MaskDocument
 from segstudio.core.editing import Point
 from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.instance_parts import connected_parts, line_pixels, parts_cut_by
 from segstudio.core.instances import InstanceMask
 
 PLAIN_KEYS = 256  # keys below this are class values with no instance
@@ -287,21 +287,16 @@ class InstanceLayer:
         gets a new id. Returns the changed box and the new ids (none when it is in one piece)."""
         key = self._key_of(instance_id)
         rect, pixels = self._box_of(key)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(pixels.astype(np.uint8), connectivity=connectivity)
-        if count <= 2:
+        labels, areas = connected_parts(pixels, connectivity=connectivity)
+        if len(areas) < 2:
             return EMPTY_RECT, ()
-        return self._give_parts(instance_id, key, rect, labels, stats[1:, cv2.CC_STAT_AREA])
+        return self._give_parts(key, rect, labels, areas)
 
     def crossed_most(self, line: Sequence[Point]) -> int:
         """The instance with the most pixels under the polyline ``line`` (0: it crosses none)."""
         if len(line) < 2:
             return 0
-        height, width = self.keys.shape
-        drawn = np.zeros((height, width), dtype=np.uint8)
-        shift = 4
-        points = np.round(np.array(line, dtype=np.float64) * (1 << shift)).astype(np.int32)
-        cv2.polylines(drawn, [points], False, 1, thickness=1, lineType=cv2.LINE_8, shift=shift)
-        keys = self.keys[drawn.astype(bool)]
+        keys = self.keys[line_pixels(self.keys.shape, line)]
         keys = keys[keys >= PLAIN_KEYS]
         if not keys.size:
             return 0
@@ -310,33 +305,17 @@ class InstanceLayer:
 
     def split_by_line(self, instance_id: int, line: Sequence[Point], *, width: float = 1.5) -> tuple[Rect, tuple[int, ...]]:
         """Cut an instance along a polyline (image ``(x, y)`` points): the parts the line separates become separate
-        instances (the largest keeps the id); the pixels under the line go to the part they touch most.
+        instances (the largest keeps the id); the pixels under the line go to a part they touch.
         :class:`InstanceEditError` when the line does not cut it in two."""
         if len(line) < 2:
             raise InstanceEditError("a split line needs at least two points")
         key = self._key_of(instance_id)
         rect, pixels = self._box_of(key)
-        cut = np.zeros(pixels.shape, dtype=np.uint8)
-        points = np.array([[x - rect.left, y - rect.top] for x, y in line], dtype=np.float64)
-        shift = 4  # sub-pixel drawing: coordinates in 1/16 pixel
-        cv2.polylines(cut, [np.round(points * (1 << shift)).astype(np.int32)], False, 1,
-                      thickness=max(1, int(round(width))), lineType=cv2.LINE_8, shift=shift)
-        kept = pixels & (cut == 0)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(kept.astype(np.uint8), connectivity=4)
-        if count <= 2:
+        cut = line_pixels(pixels.shape, line, width=round(width), origin=(rect.top, rect.left))
+        parts = parts_cut_by(pixels, cut)
+        if parts is None:
             raise InstanceEditError(f"the line does not cut instance {instance_id} in two")
-        # The pixels under the line join the neighbouring part: repeated 4-neighbour growth within the instance.
-        remaining = pixels & (labels == 0)
-        kernel = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.uint8)
-        while remaining.any():
-            grown = cv2.dilate(labels.astype(np.float32), kernel).astype(labels.dtype)
-            take = remaining & (grown > 0)
-            if not take.any():
-                break
-            labels[take] = grown[take]
-            remaining &= ~take
-        areas = np.bincount(labels[pixels].ravel(), minlength=count)[1:]
-        return self._give_parts(instance_id, key, rect, labels, areas)
+        return self._give_parts(key, rect, *parts)
 
     def renumber(self) -> Rect:
         """Number the instances 1..K in their present id order (one undo step; classes and scores kept)."""
@@ -426,8 +405,8 @@ class InstanceLayer:
         rect = Rect(int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
         return rect, self.keys[rect.slices] == key
 
-    def _give_parts(self, instance_id: int, key: int, rect: Rect, labels: np.ndarray, areas: np.ndarray
-                    ) -> tuple[Rect, tuple[int, ...]]:
+    def _give_parts(self, key: int, rect: Rect, labels: np.ndarray, areas: np.ndarray) -> tuple[Rect, tuple[int, ...]]:
+        """Every part of ``labels`` but the largest to a new instance (largest first), as one undo step."""
         order = sorted(range(len(areas)), key=lambda i: (-int(areas[i]), i))  # largest first; ties by scan order
         values = self.keys[rect.slices].copy()
         new_ids: list[int] = []

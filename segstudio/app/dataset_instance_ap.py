@@ -23,7 +23,7 @@ from segstudio.core.errors import FileProblem
 from segstudio.core.instance_ap import MAX_DETECTIONS, InstanceAPEvaluator, InstanceAPScores
 from segstudio.core.instance_matching import InstanceMatching, match_overlaps
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
-from segstudio.io.dataset_spec import MaskKind
+from segstudio.io.dataset_spec import MaskKind, MaskRole
 from segstudio.io.datasets import Dataset
 from segstudio.io.mask_files import read_instance_mask, read_tagged_instance_mask
 
@@ -103,6 +103,25 @@ class DatasetInstanceScores:
         if self.unnamed_classes:
             notes.append(unnamed_class_note(self.unnamed_classes, "the project's label set"))
         return notes
+
+
+def has_instance_truth(dataset: Dataset) -> bool:
+    """Whether any mask source of ``dataset`` is an instance ground truth (nothing is read)."""
+    return any(source.role is MaskRole.GROUND_TRUTH and source.kind is MaskKind.INSTANCE
+               for source in dataset.spec.mask_sources)
+
+
+def instance_predictions(dataset: Dataset, made: Mapping[str, Path]) -> dict[str, Path]:
+    """Per image the prediction to score: the one the app's model made (``made``), else the data set's own first
+    prediction file (nothing is read: which of them hold instances is :func:`dataset_instance_scores`' business)."""
+    chosen: dict[str, Path] = {}
+    for sample in dataset.samples:
+        path = made.get(sample.key)
+        if path is None:
+            path = next(iter(dataset.predictions(sample).values()), None)
+        if path is not None:
+            chosen[sample.key] = path
+    return chosen
 
 
 def dataset_instance_scores(

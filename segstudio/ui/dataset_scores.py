@@ -3,7 +3,9 @@ metrics panel: the whole dataset after a folder opens or "predict all", one imag
 
 A :class:`DatasetScoresController` owns the per-image scores and the "dataset metrics" job; it reports through
 ``image_scores`` (a batch of rows for the file list, at most every 150 ms while the job runs), ``image_score`` (one
-row), ``dataset_scored`` (the dataset's result) and ``progress_shown`` (the panel's running state).
+row), ``dataset_scored`` (the dataset's result) and ``progress_shown`` (the panel's running state). For a data set
+with instance ground truth, the "instance AP" job follows on its own worker: COCO mask AP of the predictions that
+hold instances (``instances_scored``, None when no image has both).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from segstudio.core.progress import Progress
 from segstudio.io.datasets import Dataset
+from segstudio.app.dataset_instance_ap import dataset_instance_scores, has_instance_truth, instance_predictions
 from segstudio.app.scoring import DatasetScoresResult, ImageScore, dataset_scores, score_dataset, score_image
 from segstudio.ui.workers import WorkerFailure, WorkerPool
 
@@ -28,6 +31,7 @@ class DatasetScoresController(QObject):
     image_scores = Signal(object)  # {key: (mean IoU, mean Dice)}: a batch of file-list rows
     image_score = Signal(str, object, object)  # key, mean IoU, mean Dice: one row
     dataset_scored = Signal(object)  # DatasetScoresResult
+    instances_scored = Signal(object)  # DatasetInstanceScores | None, for a data set with instance ground truth
     started = Signal(int)  # the number of images being scored
     failed = Signal(str)
 
@@ -69,6 +73,16 @@ class DatasetScoresController(QObject):
         self.started.emit(len(dataset.samples))
         self._pool.submit("dataset metrics", lambda progress, cancel: score_dataset(
             dataset, overrides, progress=progress, cancel=cancel))
+        if has_instance_truth(dataset):
+            handle = self._pool.submit("instance AP", lambda progress, cancel: dataset_instance_scores(
+                dataset, instance_predictions(dataset, overrides), progress=progress, cancel=cancel))
+            handle.signals.finished.connect(lambda result, d=dataset: self._on_instances(d, result))
+            handle.signals.failed.connect(
+                lambda failure: self.failed.emit(f"instance AP failed: {failure.message}"))
+
+    def _on_instances(self, dataset: Dataset, result: object) -> None:
+        if dataset is self._dataset:
+            self.instances_scored.emit(result)
 
     def score_image(self, key: str, prediction: np.ndarray, truth: np.ndarray) -> None:
         """Score one image again (its prediction changed), on a worker; the dataset's figures follow."""

@@ -13,6 +13,8 @@ stacked once (:class:`ConfusionStack`), never per paint.
 
 from __future__ import annotations
 
+import html
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.app.scoring import DatasetScoresResult, ImageScore
+from segstudio.app.dataset_instance_ap import DatasetInstanceScores
 from segstudio.core.labels import LabelSet
 from segstudio.ui.figure_data import FigureData, FigureStyle, score_text
 from segstudio.ui.heatmap_figure import HeatmapGeometry, heatmap_geometry
@@ -282,6 +285,10 @@ class DatasetView(QWidget):
         self._cell: tuple[int, int] | None = None
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.instance_summary = QLabel()
+        self.instance_summary.setWordWrap(True)
+        self.instance_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.instance_summary.hide()
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.normalised_box = QCheckBox("Row-normalised")
         self.normalised_box.setToolTip("Colour each ground-truth row by its shares (where each class's pixels went) "
@@ -318,6 +325,7 @@ class DatasetView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         layout.addLayout(header)
+        layout.addWidget(self.instance_summary)
         layout.addWidget(self.splitter, 1)
         self.clear()
 
@@ -347,6 +355,27 @@ class DatasetView(QWidget):
         for note in result.notes:
             self.summary.setText(self.summary.text() + f"<br><i>{note}</i>")
         self._reset_cell_list()
+
+    def show_instance_scores(self, result: DatasetInstanceScores | None) -> None:
+        """The mask AP of the predicted instances, per class and overall (hidden when there is none)."""
+        self.instance_summary.setVisible(result is not None)
+        if result is None:
+            return
+        scores = result.scores
+        rows = "".join(
+            f"<tr><td>{html.escape(c.name)}</td><td align=right>{score_text(c.ap50)}</td>"
+            f"<td align=right>{score_text(c.ap75)}</td><td align=right>{score_text(c.ap)}</td>"
+            f"<td align=right>{c.matched_objects:,} / {c.truth_objects:,}</td>"
+            f"<td align=right>{c.predicted_objects:,}</td></tr>" for c in scores.classes)
+        notes = "".join(f"<br><i>{html.escape(note)}</i>" for note in result.notes())
+        self.instance_summary.setText(
+            f"<b>instances, mask AP</b> (COCO, {len(result.per_image)} images with instance truth and instance "
+            "predictions):<table cellspacing=0 cellpadding=2><tr><th align=left>class</th><th>AP@0.5</th>"
+            "<th>AP@0.75</th><th>AP@[.5:.95]</th><th>matched / truth</th><th>predicted</th></tr>"
+            f"{rows}<tr><td><b>overall</b></td><td align=right><b>{score_text(scores.ap50)}</b></td>"
+            f"<td align=right>{score_text(scores.ap75)}</td><td align=right><b>{score_text(scores.ap)}</b></td>"
+            f"<td align=right>{scores.matched_objects:,} / {scores.truth_objects:,}</td>"
+            f"<td align=right>{scores.predicted_objects:,}</td></tr></table>{notes}")
 
     def clear(self) -> None:
         self._stack = None

@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
         self.results.dataset_scored.connect(self.file_list.show_dataset_scores)
         self.results.dataset_scored.connect(self._show_dataset_figures)
         self.dataset_view.image_chosen.connect(self.load)
+        self.scores.instances_scored.connect(self.dataset_view.show_instance_scores)
         self.results.error.connect(self._report_worker_error)
 
     # -- folder and images -------------------------------------------------------------------------------------

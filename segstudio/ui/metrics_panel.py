@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segstudio.app.dataset_instance_ap import DatasetInstanceScores
 from segstudio.app.score_sources import dataset_line
 from segstudio.core.metrics import DatasetScores, Scores
 from segstudio.core.session import ImageSession
@@ -88,7 +89,12 @@ class MetricsPanel(QWidget):
         self.summary_prediction.setToolTip("the image's working mask against the model's prediction: how much it was changed")
         self.selected_line = QLabel("", self)
         self.dataset_line = QLabel("dataset (prediction vs truth): n/a", self)
-        for label in (self.summary_truth, self.summary_prediction, self.selected_line, self.dataset_line):
+        self.instance_line = QLabel("", self)
+        self.instance_line.setToolTip("COCO mask AP of the predicted instances against the ground truth's, over the "
+                                      "images that have both (equal to pycocotools' COCOeval)")
+        self.instance_line.hide()
+        for label in (self.summary_truth, self.summary_prediction, self.selected_line, self.dataset_line,
+                      self.instance_line):
             label.setWordWrap(True)  # the panel is narrow; a long line must not widen its column
         self.selected_line.setToolTip("the selected class's figures; right-click the table's header for every class's counts")
         layout = QVBoxLayout(self)
@@ -98,6 +104,7 @@ class MetricsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.selected_line)
         layout.addWidget(self.dataset_line)
+        layout.addWidget(self.instance_line)
         layout.addStretch(0)  # what the table's rows leave (it grows first): below the lines, not in an empty table
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -169,6 +176,16 @@ class MetricsPanel(QWidget):
         """Show the dataset's model-vs-truth means over ``images`` scored images of ``total``; ``source`` says what
         was scored ("model demo-model", "predictions/ folder"), in the words ``segstudio demo`` prints too."""
         self.dataset_line.setText(dataset_line(scores, images, total, source, running=running))
+
+    def set_instance_scores(self, result: DatasetInstanceScores | None) -> None:
+        """The dataset's mask AP line (hidden when no image has both instance truth and instance predictions)."""
+        self.instance_line.setVisible(result is not None)
+        if result is not None:
+            scores = result.scores
+            self.instance_line.setText(
+                f"instances ({len(result.per_image)} images): mask AP@0.5 {fmt_ratio(scores.ap50)}, "
+                f"AP@[.5:.95] {fmt_ratio(scores.ap)}; {scores.matched_objects:,} of {scores.truth_objects:,} objects "
+                f"matched, {scores.predicted_objects:,} predicted")
 
     def set_selected_class(self, class_id: int) -> None:
         self._selected = class_id

@@ -65,6 +65,7 @@ class ModelResults(QObject):
         scores.started.connect(
             lambda total: panel.set_dataset_scores(None, 0, total, running=True, source=self._sources.overall))
         scores.dataset_scored.connect(self._on_scored)
+        scores.instances_scored.connect(panel.set_instance_scores)
         scores.failed.connect(self.error)
 
     def open_dataset(self, dataset: Dataset, found: Mapping[str, Path] | None, *, image_coming: bool) -> None:

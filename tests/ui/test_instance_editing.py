@@ -122,3 +122,33 @@ def test_the_cut_tool_on_a_class_image_says_why_it_does_nothing(qtbot, window: M
     with qtbot.waitSignal(window.canvas.tool_refused) as refused:
         paint_stroke(qtbot, window, [(5, 5), (20, 20)])
     assert "splits instances" in refused.args[0]
+
+
+def test_the_window_shows_the_datasets_mask_ap(qtbot, window: MainWindow, pennfudan_folder: Path) -> None:  # noqa: ANN001
+    from segstudio.app.dataset_instance_ap import dataset_instance_scores
+    from segstudio.app.project_predictions import app_predictions
+    from segstudio.core.instances import InstanceMask
+    from segstudio.io.datasets import open_dataset
+    from segstudio.io.mask_files import write_instance_mask
+
+    dataset = open_dataset(pennfudan_folder)
+    for index, sample in enumerate(dataset.samples):  # a model's output: every person shifted, with scores
+        truth = read_instance_mask(dataset.ground_truth(sample))
+        ids = np.zeros_like(np.asarray(truth.ids))
+        ids[:, 4 + 6 * index:] = np.asarray(truth.ids)[:, : ids.shape[1] - 4 - 6 * index]
+        path = pennfudan_folder / "segstudio-predictions" / "mask_rcnn" / f"{sample.key}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_instance_mask(path, InstanceMask(ids, dict(truth.classes), {i: 0.9 - 0.1 * i for i in truth.instance_ids}))
+    expected = dataset_instance_scores(dataset, app_predictions(dataset))
+    assert expected is not None and len(expected.per_image) == 2
+    with qtbot.waitSignal(window.scores.instances_scored, timeout=30000) as scored:
+        open_and_wait(qtbot, window, pennfudan_folder)
+    got = scored.args[0].scores
+    assert (got.ap50, got.ap, got.matched_objects) == (expected.scores.ap50, expected.scores.ap, expected.scores.matched_objects)
+    line = window.metrics_panel.instance_line
+    assert line.isVisibleTo(window.metrics_panel)
+    assert f"mask AP@0.5 {expected.scores.ap50:.4f}" in line.text() and "2 images" in line.text()
+    assert "AP@[.5:.95]" in window.dataset_view.instance_summary.text()
+    # The image opens as the model's instances, to be corrected.
+    assert window.canvas.session.instances is not None
+    assert window.canvas.session.instances.snapshot().scores is not None

@@ -50,9 +50,9 @@ def main() -> int:
     import numpy as np
     from PySide6.QtWidgets import QApplication
 
-    from segstudio.app.loaded_model import PredictedImage
-    from segstudio.io.mask_files import read_instance_mask
+    from segstudio.io.mask_files import read_instance_mask, write_instance_mask
     from segstudio.ui.actions import Command
+    from segstudio.ui.docks import Panel
 
     source = DATA / "pennfudan"
     masks = sorted((source / "PedMasks").glob("*_mask.png"))
@@ -65,22 +65,32 @@ def main() -> int:
         os.symlink(source / "PNGImages" / f"{stem}.png", root / "PNGImages" / f"{stem}.png")
         os.symlink(mask, root / "PedMasks" / mask.name)
 
+    for mask in chosen:  # the detections as the app stores a model's: segstudio-predictions/<model>/<key>.png
+        stem = mask.name.removesuffix("_mask.png")
+        target = root / "segstudio-predictions" / "mask_rcnn-simulated" / "PNGImages" / f"{stem}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_instance_mask(target, simulated_detections(read_instance_mask(mask))[0])
+
     app = QApplication.instance() or QApplication(sys.argv)
     OUT.mkdir(parents=True, exist_ok=True)
     window = new_window(app)
     window.open_folder(root)
     wait_for(app, window.sample_loaded)
-    key = window.current_key
+    wait_for(app, window.scores.instances_scored)
     truth = read_instance_mask(chosen[0])
-    detections, people = simulated_detections(truth)
-    classes = detections.to_class_mask(np.uint8)
-    window.predictions.apply(PredictedImage(key, classes, "mask_rcnn (simulated output)", None, None, detections))
-    wait_for(app, window.prediction_applied)
+    people = truth.instance_ids
     settle(app, 600)
     window.instance_editing.refresh()
     settle(app)
     window.grab().save(str(OUT / "instances_prediction.png"))
     print("prediction:", window.instance_panel.summary.text())
+    print("dataset:", window.metrics_panel.instance_line.text())
+    window.docks.show_large(Panel.DATASET)
+    settle(app, 600)
+    window.docks.dock(Panel.DATASET).grab().save(str(OUT / "instances_dataset_ap.png"))
+    window.docks.arrange_default()
+    window.docks.show_instances(True)
+    settle(app, 400)
 
     # The labeler's corrections, with the window's own commands.
     panel, layer = window.instance_panel, window.canvas.session.instances
@@ -111,7 +121,7 @@ def main() -> int:
     settle(app, 400)
     window.grab().save(str(OUT / "instances_corrected.png"))
     print("corrected:", window.instance_panel.summary.text())
-    print(f"{OUT}/instances_prediction.png, instances_corrected.png")
+    print(f"{OUT}/instances_prediction.png, instances_dataset_ap.png, instances_corrected.png")
     window.saving.save(wait=True)
     window.close()
     return 0

@@ -21,7 +21,10 @@ from segstudio.core.mask_comparison import compare_masks
 from segstudio.core.metrics import DatasetEvaluator, DatasetScores, Scores
 from segstudio.core.value_map import ValueMap
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.io.corrections import instance_classes
+from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample
+from segstudio.io.mask_files import read_instance_mask
 from segstudio.io.images import image_size
 
 
@@ -35,6 +38,7 @@ class ImageScore:
     mean_dice: float | None
     notes: tuple[str, ...] = ()  # what was done to the prediction before scoring ("prediction resized from ...")
     resized: bool = False  # scored on a prediction resized to its image
+    problem: str | None = None  # why it has both masks but no score (a file that cannot be read as classes)
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,16 @@ class DatasetScoresResult:
         """What the dataset's figures rest on besides the files as stored (empty when nothing was changed)."""
         scored = sum(1 for score in self.per_image.values() if score.confusion is not None)
         resized = len(self.resized_keys)
-        if not resized:
-            return ()
-        return (f"{resized} of {scored} scored images were scored on a prediction resized to the image (nearest neighbour)",)
+        notes: list[str] = []
+        if resized:
+            notes.append(f"{resized} of {scored} scored images were scored on a prediction resized to the image "
+                         "(nearest neighbour)")
+        failed = [(key, score.problem) for key, score in self.per_image.items() if score.problem is not None]
+        if failed:
+            key, problem = failed[0]
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            notes.append(f"{len(failed)} image(s) could not be scored, e.g. {key}: {problem}{more}")
+        return tuple(notes)
 
 
 def score_image(
@@ -78,7 +89,11 @@ def score_image(
         if truth_path is None:
             return ImageScore(sample.key, None, None, None)
         source = dataset.ground_truth_source(sample)
-        truth = read_truth_classes(truth_path, labels, source.value_map if source else None, image_size(sample.image))
+        size = image_size(sample.image)
+        if source is not None and source.kind is MaskKind.INSTANCE:  # ids per object: its objects' classes
+            truth = instance_classes(truth_path, read_instance_mask(truth_path), labels, size)
+        else:
+            truth = read_truth_classes(truth_path, labels, source.value_map if source else None, size)
     if not isinstance(prediction, np.ndarray):
         path, value_map = _prediction_file(dataset, sample, prediction)
         if path is None:
@@ -128,8 +143,8 @@ def score_dataset(
             cancel.raise_if_cancelled()
         try:
             score = score_image(dataset, sample, overrides.get(sample.key))
-        except (ValueError, OSError):
-            score = ImageScore(sample.key, None, None, None)
+        except (ValueError, OSError) as error:  # said in the figures' notes, never a silent n/a
+            score = ImageScore(sample.key, None, None, None, problem=str(error))
         per_image[sample.key] = score
         figures = {k: v for k, v in (("mean_iou", score.mean_iou), ("mean_dice", score.mean_dice)) if v is not None}
         report(progress, Progress("dataset metrics", index + 1, total, sample.key, figures))

@@ -74,3 +74,57 @@ def test_nearest_neighbour_keeps_only_stored_values() -> None:
     odd = resize_nearest(values, (7, 5))
     assert odd.shape == (5, 7) and set(np.unique(odd)) == set(range(6))
     assert np.array_equal(resize_nearest(odd, (3, 2)), values)
+
+
+@pytest.fixture
+def penn_fudan_with_predictions(shared_data: Path, tmp_path: Path) -> Path:
+    """Three Penn-Fudan images (instance ground truth) with a model's predictions: two as instance PNGs, the third
+    a truncated file."""
+    from segstudio.core.instances import InstanceMask
+    from segstudio.io.mask_files import read_instance_mask, write_instance_mask
+
+    source, root = shared_data / "pennfudan", tmp_path / "pennfudan"
+    (root / "PNGImages").mkdir(parents=True)
+    (root / "PedMasks").mkdir()
+    names = sorted(p.name.removesuffix("_mask.png") for p in (source / "PedMasks").glob("*_mask.png"))[:3]
+    for index, name in enumerate(names):
+        shutil.copy(source / "PNGImages" / f"{name}.png", root / "PNGImages" / f"{name}.png")
+        shutil.copy(source / "PedMasks" / f"{name}_mask.png", root / "PedMasks" / f"{name}_mask.png")
+        target = root / "segstudio-predictions" / "model" / "PNGImages" / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        truth = read_instance_mask(root / "PedMasks" / f"{name}_mask.png")
+        ids = np.zeros_like(np.asarray(truth.ids))
+        ids[:, 5:] = np.asarray(truth.ids)[:, :-5]
+        write_instance_mask(target, InstanceMask(ids, dict(truth.classes)))
+        if index == 2:
+            target.write_bytes(target.read_bytes()[:60])
+    return root
+
+
+def test_instance_ground_truth_is_scored_by_its_objects_classes(penn_fudan_with_predictions: Path) -> None:
+    # Penn-Fudan stores one id per person: read as class values they would be classes 2, 3... of a 2-class set.
+    from segstudio.app.project_predictions import app_predictions
+    from segstudio.io.mask_files import read_class_mask, read_instance_mask
+
+    dataset = open_dataset(penn_fudan_with_predictions)
+    predictions = app_predictions(dataset)
+    result = score_dataset(dataset, predictions)
+    labels = dataset.spec.labels
+    scored = [key for key, score in result.per_image.items() if score.confusion is not None]
+    assert len(scored) == 2
+    for key in scored:
+        sample = dataset.sample(key)
+        truth = read_instance_mask(dataset.ground_truth(sample)).to_class_mask()
+        expected = compare_masks(truth, read_class_mask(predictions[key], labels), labels)
+        assert np.array_equal(result.per_image[key].confusion, expected)
+
+
+def test_an_image_that_cannot_be_scored_is_said_not_left_as_na(penn_fudan_with_predictions: Path) -> None:
+    from segstudio.app.project_predictions import app_predictions
+
+    dataset = open_dataset(penn_fudan_with_predictions)
+    result = score_dataset(dataset, app_predictions(dataset))
+    broken = [key for key, score in result.per_image.items() if score.problem is not None]
+    assert len(broken) == 1
+    note = next(note for note in result.notes if "could not be scored" in note)
+    assert broken[0] in note and ".png" in note

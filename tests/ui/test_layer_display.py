@@ -153,12 +153,16 @@ def test_penn_fudans_pedestrians_are_drawn_in_their_own_shades(qtbot, window, tw
         QTest.mouseMove(canvas, point)
         assert window.status_line.cursor.text().endswith(f"truth {canvas.session.labels.names[1]} #{instance}, "
                                                          f"working {canvas.session.labels.names[1]}")
-    assert drawn[1] == class_colour != drawn[2]  # the first in the class colour, the second in its own shade
-    for row in range(panel.instances.count()):  # the instance list's swatches are those shades
-        item = panel.instances.item(row)
-        icon = item.icon().pixmap(14, 14).toImage()
+    # Each in its own shade; the class colour itself is their outline (an instance session draws them so).
+    assert drawn[1] != drawn[2] and class_colour not in (drawn[1], drawn[2])
+    window.instance_editing.refresh()
+    table = window.instance_panel.table
+    assert table.rowCount() == 2
+    for row in range(table.rowCount()):  # the Instances panel's swatches are those shades
+        item = table.item(row, 0)
+        icon = item.icon().pixmap(12, 12).toImage()
         instance = int(item.data(Qt.ItemDataRole.UserRole))
-        assert icon.pixelColor(QPoint(7, 7)).getRgb()[:3] == drawn[instance]
+        assert icon.pixelColor(QPoint(6, 6)).getRgb()[:3] == drawn[instance]
 
     # A class added afterwards takes the next id, which the instance shades were drawn through: they move past it.
     labels = canvas.session.labels

@@ -75,8 +75,8 @@ def test_a_new_prediction_is_counted_on_a_worker_and_keeps_the_undo_history(qtbo
     threads: list[bool] = []
     real = ImageSession.prepare_prediction
 
-    def spy(self, prediction):  # noqa: ANN001, ANN202
-        build = real(self, prediction)
+    def spy(self, prediction, instances=None):  # noqa: ANN001, ANN202
+        build = real(self, prediction, instances)
 
         def counted():  # noqa: ANN202
             threads.append(threading.current_thread() is threading.main_thread())

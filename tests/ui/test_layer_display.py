@@ -139,7 +139,7 @@ def test_penn_fudans_pedestrians_are_drawn_in_their_own_shades(qtbot, window, tw
     """Issue 10: both people were one green until a list row was clicked."""
     with qtbot.waitSignal(window.sample_loaded, timeout=20000):
         window.open_folder(two_pedestrians)
-    canvas, panel = window.canvas, window.class_panel
+    canvas = window.canvas
     instances = read_instance_mask(two_pedestrians / "PedMasks" / f"{PENN_FUDAN_MULTI}_mask.png")
     window.layers.set_style(LayerKind.GROUND_TRUTH, LayerStyle(False))
     window.layers.set_style(LayerKind.WORKING, LayerStyle(True, 1.0))

@@ -198,3 +198,27 @@ def test_a_prediction_written_as_instances_opens_as_the_models_objects(penn_fuda
     assert session.instances is not None and session.instances.snapshot() == predicted
     figures = session.instance_figures()
     assert figures is not None and [f.score for f in figures.instances] == [predicted.scores[i] for i in predicted.instance_ids]
+
+
+def test_edited_instances_export_to_coco_as_instances(penn_fudan: Path, tmp_path: Path) -> None:
+    from segstudio.app.review_export import export_accepted
+    from segstudio.io.exchange import ExchangeFormat, import_annotations
+
+    dataset = open_dataset(penn_fudan)
+    sample = dataset.sample(next(s.key for s in dataset.samples if MULTI in s.key))
+    loaded = load_sample(dataset, sample)
+    layer = loaded.session.instances
+    assert layer is not None
+    first, second = layer.instance_ids()[:2]
+    layer.merge(first, [second])  # two people made one object: COCO must get one annotation for them
+    edited = layer.snapshot()
+    save_work(SaveRequest(dataset, sample, loaded.session.mask.copy(), dataset.spec.labels,
+                          SavedWork("w", loaded.session.revision), UNCHECKED, reference=loaded.instances,
+                          instances=edited))
+    result = export_accepted(dataset, [sample.key], ExchangeFormat.COCO, tmp_path / "coco")
+    assert result.exact
+    [image] = import_annotations(ExchangeFormat.COCO, tmp_path / "coco", labels=dataset.spec.labels).images
+    assert image.instances is not None and image.instances.num_instances == edited.num_instances
+    for instance in image.instances.instance_ids:  # the same objects, numbered in the file's order
+        pixels = np.asarray(image.instances.ids) == instance
+        assert len(np.unique(np.asarray(edited.ids)[pixels])) == 1

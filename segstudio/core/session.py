@@ -38,6 +38,7 @@ import numpy as np
 from segstudio.core.class_masks import check_class_mask, check_class_value, describe_labels, mask_dtype, read_only
 from segstudio.core.document import DEFAULT_BYTE_BUDGET
 from segstudio.core.editing import Connectivity, Point, brush_stamp, eraser_stamp, flood_fill_stamp, polygon_stamp
+from segstudio.core.error_regions import ErrorRegion, RegionFix, error_regions, region_at, region_values
 from segstudio.core.geometry import Rect
 from segstudio.core.instance_layer import InstanceLayer
 from segstudio.core.instance_start import InstanceSources, instance_editing_problem
@@ -441,6 +442,32 @@ class ImageSession:
             raise ValueError("this image has no ground truth to reset to")
         sources = self._work.sources
         return self._work.replace(truth, None if sources is None else sources.truth)
+
+    # -- error regions -----------------------------------------------------------------------------------
+
+    def error_regions(self, *, min_area: int = 1) -> list[ErrorRegion]:
+        """The working mask's error regions against the ground truth, largest first (none without truth)."""
+        errors = self._readouts.error_map
+        return [] if errors is None else error_regions(errors, min_area=min_area)
+
+    def error_region_at(self, x: float, y: float) -> ErrorRegion | None:
+        """The error region under ``(x, y)`` (None: no error there, or no ground truth)."""
+        errors = self._readouts.error_map
+        return None if errors is None else region_at(errors, x, y)
+
+    def fix_error_region(self, region: ErrorRegion, fix: RegionFix, value: int | None = None) -> Rect:
+        """The region's pixels take the ground truth, the prediction or class ``value``: one undo step."""
+        if self._work.layer is not None:
+            raise ValueError("region fixes work on class masks; on an instance image, fix objects with the brush "
+                             "and the Instances panel")
+        source: np.ndarray | int | None = {RegionFix.TRUTH: self._readouts.truth,
+                                           RegionFix.PREDICTION: self._readouts.prediction}.get(fix, value)
+        if source is None:
+            missing = {RegionFix.TRUTH: "ground truth", RegionFix.PREDICTION: "prediction"}.get(fix, "class")
+            raise ValueError(f"this image has no {missing} to take")
+        if isinstance(source, int):
+            check_class_value(source, self._labels)
+        return self._document.replace_region(region.rect, region_values(region, self.mask, source))
 
     # -- internals -------------------------------------------------------------------------------------
 

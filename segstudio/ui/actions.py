@@ -112,6 +112,17 @@ class Command(Enum):
                                    icon="accept-prediction", section="mask")
     RESET_TO_GROUND_TRUTH = ActionSpec("Reset to ground truth", ("Ctrl+Shift+R",), Menu.EDIT, icon="reset", section="mask")
     SAVE_AS_GROUND_TRUTH = ActionSpec("Save as ground truth...", (), Menu.EDIT, section="truth")  # never by accident
+    NEXT_ERROR_REGION = ActionSpec("Next error region", (".",), Menu.EDIT, section="regions",
+                                   tip="the next of the working mask's error regions against the ground truth, largest "
+                                   "first (shown in white); then T, Y or S fixes it")
+    PREVIOUS_ERROR_REGION = ActionSpec("Previous error region", (",",), Menu.EDIT, section="regions")
+    TAKE_TRUTH_IN_REGION = ActionSpec("Take the ground truth in the region", ("T",), Menu.EDIT, section="regions",
+                                      tip="the chosen error region takes the ground truth's pixels (one undo step)")
+    TAKE_PREDICTION_IN_REGION = ActionSpec("Take the prediction in the region", ("Y",), Menu.EDIT, section="regions",
+                                           tip="the chosen error region takes the model's pixels (one undo step)")
+    SET_REGION_CLASS = ActionSpec("Give the region the selected class", ("S",), Menu.EDIT, section="regions",
+                                  tip="every pixel of the chosen error region becomes the class selected in the "
+                                  "Classes panel (one undo step)")
     NEW_INSTANCE = ActionSpec("New instance", ("M",), Menu.INSTANCES, icon="new-instance", section="choose",
                               tip="the next stroke paints a new object of the selected class (instance images)")
     MERGE_INSTANCES = ActionSpec("Merge selected instances", ("Shift+M",), Menu.INSTANCES, section="edit",
@@ -132,6 +143,8 @@ class Command(Enum):
     PICK = _tool(Tool.PICK, "I", "click the mask to select the class (and on instance images the instance) under "
                  "the cursor")
     CUT = _tool(Tool.CUT, "C", "drag a line across an instance to split it in two there (instance images)")
+    REGION = _tool(Tool.REGION, "R", "click an error region (where the working mask and the ground truth disagree) "
+                   "to choose it; T, Y or S then fixes it in one step")
     SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS, section="size")
     LARGER_BRUSH = ActionSpec("Larger brush", ("]",), Menu.TOOLS, section="size")
     KEEP_OTHER_CLASSES = ActionSpec("Keep other classes", ("K",), Menu.TOOLS, checkable=True, icon="keep-other-classes",

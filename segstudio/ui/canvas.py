@@ -50,6 +50,7 @@ class Canvas(QWidget):
     class_picked = Signal(int)
     instance_picked = Signal(int)  # the Pick tool on an instance session: the instance under the cursor (0: none)
     instances_changed = Signal()  # instances came or went (new codes and colours: lists showing them refresh)
+    region_clicked = Signal(float, float)  # the region tool clicked at this image point
     edited = Signal(object)
     stroke_ended = Signal()
     view_changed = Signal()
@@ -206,6 +207,22 @@ class Canvas(QWidget):
         self._set_view(scale, offset)
         self._fitted = False
 
+    def show_rect(self, rect: Rect) -> None:
+        """Bring image rectangle ``rect`` into view: left as it is when it already shows whole, else centred,
+        zoomed out only as far as it needs to fit."""
+        if rect.is_empty or self._session is None:
+            return
+        shown = QRectF(self.rect())
+        corners = (self.image_to_widget(rect.left - 0.5, rect.top - 0.5),
+                   self.image_to_widget(rect.right - 0.5, rect.bottom - 0.5))
+        if all(shown.contains(corner) for corner in corners):
+            return
+        fits = min(self.width() / (rect.width * 1.25), self.height() / (rect.height * 1.25))
+        scale = max(MIN_SCALE, min(self._scale, fits))
+        centre_x, centre_y = (rect.left + rect.right) / 2, (rect.top + rect.bottom) / 2
+        self._set_view(scale, QPointF(self.width() / 2 - centre_x * scale, self.height() / 2 - centre_y * scale))
+        self._fitted = False
+
     def pan_by(self, dx: float, dy: float) -> None:
         self._set_view(self._scale, self._offset + QPointF(dx, dy))
         self._fitted = False
@@ -333,6 +350,8 @@ class Canvas(QWidget):
             self.class_picked.emit(result.picked)
         if result.picked_instance is not None:
             self.instance_picked.emit(result.picked_instance)
+        if result.region_point is not None:
+            self.region_clicked.emit(*result.region_point)
         if result.problem is not None:
             self.tool_refused.emit(result.problem)
         if not result.changed.is_empty:

@@ -57,6 +57,7 @@ from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.model_results import ModelResults
 from segstudio.ui.predictions import PredictionController
 from segstudio.ui.recovery import RecoveryController
+from segstudio.ui.region_fixing import RegionFixController
 from segstudio.ui.review import ReviewController
 from segstudio.ui.review_panel import ReviewPanel
 from segstudio.ui.resources import app_icon, style_sheet
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         self.editing = EditingCommands(self.canvas, self.saving, self)
         self.instance_editing = InstanceEditingController(self.instance_panel, self.canvas,
                                                           lambda: self.canvas.tools.value, self)
+        self.region_fixing = RegionFixController(self.canvas, lambda: self.canvas.tools.value, self)
         self.layers = LayerController(self.canvas, self.layer_panel, self)
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
@@ -186,6 +188,7 @@ class MainWindow(QMainWindow):
         slots |= comparison_slots(self.comparison, lambda: self.dataset, lambda: self.predictions.files,
                                   lambda: self.current_key)
         slots |= self.instance_editing.command_slots()
+        slots |= self.region_fixing.command_slots()
         slots |= {Command.for_tool(tool): (lambda t=tool: editing.set_tool(t)) for tool in Tool}
         slots |= {Command.for_class(n): (lambda n=n: self.class_panel.select(n)) for n in range(1, 10)}
         return slots
@@ -212,6 +215,7 @@ class MainWindow(QMainWindow):
         self.sample_loaded.connect(self.class_editing.show_instances)
         self.instance_editing.available.connect(self.docks.show_instances)
         self.instance_editing.status.connect(show)
+        self.region_fixing.status.connect(show)
         self.instance_editing.choose_class.connect(self.class_panel.select)
         self.class_editing.dataset_changed.connect(self._on_relabelled)
         self.class_editing.session_relabelled.connect(self.metrics_panel.set_session)

@@ -34,6 +34,7 @@ class Tool(Enum):
     POLYGON = "polygon"
     PICK = "pick class"
     CUT = "cut instance"  # instance sessions: drag a line across an instance to split it there
+    REGION = "pick region"  # click an error region (working mask vs ground truth) to fix it in one step
 
     @property
     def paints_strokes(self) -> bool:
@@ -50,6 +51,7 @@ class ToolResult:
     problem: str | None = None
     picked_instance: int | None = None  # PICK on an instance session: the instance under the cursor (0: none)
     new_instances: tuple[int, ...] = ()  # CUT: the ids of the parts cut off
+    region_point: tuple[float, float] | None = None  # REGION: where the user clicked
 
 
 class ToolController:
@@ -118,6 +120,8 @@ class ToolController:
         session = self.session
         if session is None:
             return ToolResult()
+        if self.tool is Tool.REGION:  # choosing a region changes nothing: read-only windows may too
+            return ToolResult(region_point=point)
         if self.read_only and self.tool is not Tool.PICK:
             return ToolResult(problem=READ_ONLY_PROBLEM)
         if self.tool is Tool.ERASER and session.erase_value is None:

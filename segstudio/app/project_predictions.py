@@ -23,7 +23,7 @@ from segstudio.app.loaded_model import InstanceThresholds, ModelHandle, Predicte
 from segstudio.app.prediction import ImageJob, predict_images
 from segstudio.core.progress import CancelToken, ProgressCallback
 from segstudio.io.datasets import Dataset, Sample
-from segstudio.io.mask_files import read_class_mask
+from segstudio.io.mask_files import read_class_mask, read_tagged_instance_mask
 
 PREDICTIONS_FOLDER = "segstudio-predictions"
 
@@ -121,6 +121,8 @@ def model_prediction_folders(dataset: Dataset) -> list[PredictedFolder]:
 
 
 def read_prediction(dataset: Dataset, key: str, path: Path, model: str | None = None) -> PredictedImage:
-    """A written prediction mask read back (for the image on screen after "predict all")."""
+    """A written prediction mask read back (for the image on screen after "predict all"), with the objects of an
+    instance model's file, so the image on screen is handed its instances, not only their classes."""
     classes = read_class_mask(path, dataset.spec.labels)
-    return PredictedImage(key, np.asarray(classes), model or path.parent.name, path)
+    instances = read_tagged_instance_mask(path)
+    return PredictedImage(key, np.asarray(classes), model or path.parent.name, path, None, instances)

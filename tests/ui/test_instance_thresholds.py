@@ -133,3 +133,25 @@ def test_predict_all_reads_every_image_with_the_panels_thresholds(tmp_path: Path
     strict = predict_all(model, dataset, keys=[next(iter(done.written))], thresholds=InstanceThresholds(0.0, 1.0))
     written = read_tagged_instance_mask(next(iter(strict.written.values())))
     assert written is not None and written.num_instances == 0  # no probability exceeds 1: nothing covered
+
+
+def test_a_written_instance_prediction_reads_back_with_its_objects(tmp_path: Path) -> None:
+    # After "Predict all" the image on screen is handed the file just written: its objects must come with it, or an
+    # instance session would rebuild them from the classes (merging people who touch).
+    from segstudio.app.project_predictions import read_prediction
+    from segstudio.core.instances import InstanceMask
+    from segstudio.io.datasets import open_dataset
+    from segstudio.io.mask_files import write_class_mask, write_instance_mask
+
+    folder = write_demo_dataset(tmp_path / "demo", count=1)
+    dataset = open_dataset(folder)
+    key = dataset.samples[0].key
+    ids = np.zeros((20, 30), dtype=np.uint8)
+    ids[2:10, 2:10], ids[2:10, 10:18] = 1, 2  # two objects touching: one region of class 1
+    objects = InstanceMask(ids, {1: 1, 2: 1}, {1: 0.9, 2: 0.6})
+    path = tmp_path / "written.png"
+    write_instance_mask(path, objects)
+    back = read_prediction(dataset, key, path, "m")
+    assert back.instances == objects and np.array_equal(back.classes, objects.to_class_mask())
+    write_class_mask(path, objects.to_class_mask(), DEMO_LABELS)
+    assert read_prediction(dataset, key, path, "m").instances is None

@@ -306,6 +306,24 @@ def outline_of(
     return outlines
 
 
+def region_under(mask: np.ndarray, point: Point) -> tuple[Rect, np.ndarray, int] | None:
+    """The 8-connected region of the class under ``point`` (nearest pixel centre) in the class mask ``mask``: its
+    box, its pixels in the box (bool) and the class; None outside the image. Costs one pass over the mask plus the
+    region."""
+    x, y = (float(v) for v in _check_point(point))
+    col, row = math.floor(x + 0.5), math.floor(y + 0.5)
+    height, width = mask.shape
+    if not (0 <= row < height and 0 <= col < width):
+        return None
+    value = int(mask[row, col])
+    same = (mask == value).view(np.uint8).copy()
+    fill = np.zeros((height + 2, width + 2), dtype=np.uint8)
+    flags = 8 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+    _, _, _, (bx, by, bw, bh) = cv2.floodFill(same, fill, (col, row), 0, 0, 0, flags)
+    rect = Rect.from_xywh(bx, by, bw, bh)
+    return rect, fill[1:-1, 1:-1][rect.slices].astype(bool), value
+
+
 def class_outlines(mask: np.ndarray, value: int, *, tolerance: float) -> list[EditableOutline]:
     """The outlines of every pixel of class ``value`` in a class-index mask (ValueError when there is none)."""
     if not isinstance(mask, np.ndarray) or mask.ndim != 2:

@@ -49,6 +49,8 @@ from segstudio.core.live_readouts import LiveReadouts
 from segstudio.core.metrics import Scores
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.polygon_raster import PolygonLike
+from segstudio.core.outlines import EditableOutline, outline_pixels
+from segstudio.core.stamp import Stamp
 from segstudio.core.prediction_handover import PreparedPrediction, StalePrediction, prediction_job, starts_again
 from segstudio.core.working_masks import ClassWork, InstanceWork
 from segstudio.core.working_source import WorkingSource, starting_mask
@@ -382,6 +384,39 @@ class ImageSession:
         check_class_value(value, self._labels)
         key = self._work.paint_value(value)
         return self._document.apply(polygon_stamp(self._document.mask, vertices, key, self._bound(scope)))
+
+    def write_selection(self, select: Callable[[np.ndarray, int, PaintScope], Stamp], value: int,
+                        scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
+        """An image-driven tool's selection written in class ``value`` as one undo step (inside a stroke: part of
+        it). ``select(mask, written value, scope)`` makes the stamp from the document's live mask (instance keys
+        in an instance session, which the scope's free values treat alike)."""
+        check_class_value(value, self._labels)
+        key = self._work.paint_value(value)
+        return self._document.apply(select(self._document.mask, key, self._bound(scope)))
+
+    def write_outline(self, source: Rect, region: np.ndarray, outline: EditableOutline) -> Rect:
+        """An edited outline written back over the region it was traced from (``region``: its pixels in the box
+        ``source``), as one undo step: pixels the outline now encloses take its class, pixels it no longer encloses
+        take :attr:`erase_value` (unlabelled, else background). Class sessions only."""
+        if self._work.layer is not None:
+            raise ValueError("outlines are edited on class masks; on an instance image, use the brush and the "
+                             "Instances panel")
+        check_class_value(outline.value, self._labels)
+        shape = self._shape
+        new = outline_pixels(outline, shape)
+        box = source.union(new.rect)
+        inside = np.zeros((box.height, box.width), dtype=bool)
+        inside[new.rect.top - box.top:new.rect.bottom - box.top, new.rect.left - box.left:new.rect.right - box.left] = new.pixels
+        before = np.zeros_like(inside)
+        before[source.top - box.top:source.bottom - box.top, source.left - box.left:source.right - box.left] = region
+        values = np.array(self._document.mask[box.slices], copy=True)
+        if (before & ~inside).any():
+            erase = self.erase_value
+            if erase is None:
+                raise NoEraseValue()
+            values[before & ~inside] = erase
+        values[inside] = outline.value
+        return self._document.replace_region(box, values)
 
     def undo(self) -> Rect | None:
         """Revert the last undo step (a stroke still open is closed first); None when there is none."""

@@ -143,6 +143,8 @@ class Command(Enum):
     PICK = _tool(Tool.PICK, "I", "click the mask to select the class (and on instance images the instance) under "
                  "the cursor")
     CUT = _tool(Tool.CUT, "C", "drag a line across an instance to split it in two there (instance images)")
+    OUTLINE = _tool(Tool.OUTLINE, "O", "click a region to edit its outline: drag vertices, press an edge to add one, "
+                    "right-click to delete; Enter writes it back, Esc drops it")
     REGION = _tool(Tool.REGION, "R", "click an error region (where the working mask and the ground truth disagree) "
                    "to choose it; T, Y or S then fixes it in one step")
     SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS, section="size")

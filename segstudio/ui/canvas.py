@@ -26,12 +26,13 @@ from segstudio.core.layers import LayerKind, LayerStyle
 from segstudio.core.palettes import Palettes
 from segstudio.core.session import ImageSession
 from segstudio.ui.canvas_compositing import DEFAULT_STYLES, HIGHLIGHT_COLOUR, ShownColours, composite_tile
-from segstudio.ui.canvas_overlays import draw_overlays
+from segstudio.ui.canvas_overlays import draw_outline, draw_overlays
 from segstudio.ui.canvas_tiles import (MAX_TILE_BYTES, TILE, Tile, TileCache, TileKey, step_for, tile_image_rect,
                                        tiles_in_view)
 from segstudio.ui.tools import Tool, ToolController, ToolResult
 
 MIN_SCALE, MAX_SCALE = 1.0 / 256.0, 64.0
+OUTLINE_HIT_PIXELS = 6.0  # a press this close (widget pixels) to an outline's vertex or edge takes it
 
 
 class Canvas(QWidget):
@@ -56,6 +57,7 @@ class Canvas(QWidget):
     view_changed = Signal()
     brush_size_changed = Signal(int)
     tool_refused = Signal(str)
+    tool_note = Signal(str)  # what a gesture did or how to go on (the outline tool), for the status bar
     palettes_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -230,6 +232,7 @@ class Canvas(QWidget):
     def _set_view(self, scale: float, offset: QPointF) -> None:
         self._scale, self._offset = float(scale), QPointF(offset)
         self._step = step_for(self._scale)
+        self.tools.outlines.hit_radius = OUTLINE_HIT_PIXELS / self._scale  # what a press takes, in image pixels
         self.update()
         self.view_changed.emit()
 
@@ -322,6 +325,9 @@ class Canvas(QWidget):
             polygon.append(self._mouse)
         brush = self.tools.tool.paints_strokes and not self._space_down
         draw_overlays(painter, polygon, self._mouse if brush else None, self.tools.radius * self._scale)
+        outline = self.tools.outlines.outline
+        if outline is not None:
+            draw_outline(painter, [[self.image_to_widget(float(x), float(y)) for x, y in ring] for ring in outline.rings])
 
     def _cursor_rect(self, point: QPointF | None) -> QRect:
         if point is None:
@@ -354,6 +360,8 @@ class Canvas(QWidget):
             self.region_clicked.emit(*result.region_point)
         if result.problem is not None:
             self.tool_refused.emit(result.problem)
+        if result.note is not None:
+            self.tool_note.emit(result.note)
         if not result.changed.is_empty:
             self.edited.emit(result.changed)
 
@@ -371,6 +379,9 @@ class Canvas(QWidget):
                 self.update()
         elif event.button() == Qt.MouseButton.RightButton and self.tools.tool is Tool.POLYGON:
             self._apply(self.tools.close_polygon())
+            self.update()
+        elif event.button() == Qt.MouseButton.RightButton and self.tools.tool is Tool.OUTLINE:
+            self._apply(self.tools.delete_outline_vertex(self.widget_to_image(position)))
             self.update()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
@@ -392,7 +403,7 @@ class Canvas(QWidget):
         x, y = self.widget_to_image(position)
         self._apply(self.tools.move((x, y)))
         self.update(self._cursor_rect(old).united(self._cursor_rect(position)))
-        if self.tools.polygon:
+        if self.tools.polygon or self.tools.outlines.editing:
             self.update()
         session = self._session
         value = None if session is None else session.class_at(x, y)
@@ -424,8 +435,12 @@ class Canvas(QWidget):
             self._apply(self.tools.close_polygon())
             self.update()
             return
-        if event.key() == Qt.Key.Key_Escape and self.tools.polygon:
+        if event.key() == Qt.Key.Key_Escape and (self.tools.polygon or self.tools.outlines.editing):
             self.tools.cancel()
+            self.update()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.tools.outlines.editing:
+            self._apply(self.tools.commit_outline())
             self.update()
             return
         super().keyPressEvent(event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 
 
@@ -22,4 +22,20 @@ def draw_overlays(painter: QPainter, polygon: list[QPointF], brush_at: QPointF |
         painter.drawEllipse(brush_at, brush_radius, brush_radius)
 
 
-__all__ = ["draw_overlays"]
+def draw_outline(painter: QPainter, rings: list[list[QPointF]], handle: float = 3.0) -> None:
+    """An outline being edited: each ring closed, black under yellow so it shows on any colour, and its vertices
+    as small squares (``handle``: half their side, widget pixels)."""
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    for width, colour in ((3.0, QColor(0, 0, 0)), (1.5, QColor(255, 255, 0))):
+        painter.setPen(QPen(colour, width))
+        for ring in rings:
+            painter.drawPolygon(QPolygonF(ring))
+    painter.setPen(QPen(QColor(0, 0, 0), 1))
+    painter.setBrush(QColor(255, 255, 0))
+    for ring in rings:
+        for point in ring:
+            painter.drawRect(QRectF(point.x() - handle, point.y() - handle, 2 * handle, 2 * handle))
+
+
+__all__ = ["draw_outline", "draw_overlays"]

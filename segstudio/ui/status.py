@@ -38,6 +38,7 @@ class StatusLine(QObject):
             bar.addPermanentWidget(label)
         canvas.cursor_moved.connect(self.show_cursor)
         canvas.tool_refused.connect(lambda message: self.show(message, REFUSED_MS))
+        canvas.tool_note.connect(lambda message: self.show(message, REFUSED_MS))
 
     @property
     def message(self) -> str:

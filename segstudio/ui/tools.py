@@ -18,6 +18,7 @@ from segstudio.core.geometry import EMPTY_RECT, Rect
 from segstudio.core.instance_layer import InstanceEditError
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.session import ImageSession, NoEraseValue
+from segstudio.ui.outline_tool import OutlineChange, OutlineTool
 
 Point = tuple[float, float]
 
@@ -35,6 +36,7 @@ class Tool(Enum):
     PICK = "pick class"
     CUT = "cut instance"  # instance sessions: drag a line across an instance to split it there
     REGION = "pick region"  # click an error region (working mask vs ground truth) to fix it in one step
+    OUTLINE = "edit outline"  # a region as a polygon: drag, add and delete vertices, Enter writes it back
 
     @property
     def paints_strokes(self) -> bool:
@@ -52,6 +54,7 @@ class ToolResult:
     picked_instance: int | None = None  # PICK on an instance session: the instance under the cursor (0: none)
     new_instances: tuple[int, ...] = ()  # CUT: the ids of the parts cut off
     region_point: tuple[float, float] | None = None  # REGION: where the user clicked
+    note: str | None = None  # what the status line should say about the gesture (OUTLINE)
 
 
 class ToolController:
@@ -67,6 +70,7 @@ class ToolController:
         self.read_only = False
         self._last: Point | None = None
         self._polygon: list[Point] = []
+        self.outlines = OutlineTool()
 
     # -- settings ------------------------------------------------------------------------------------
 
@@ -147,9 +151,14 @@ class ToolController:
             if session.instances is None:
                 return ToolResult(problem=CUT_PROBLEM)
             self._polygon = [point]
+        if self.tool is Tool.OUTLINE:
+            return self._outline_result(self.outlines.press(session, point))
         return ToolResult()
 
     def move(self, point: Point) -> ToolResult:
+        if self.tool is Tool.OUTLINE:
+            self.outlines.move(point)
+            return ToolResult()
         if self.tool is Tool.CUT and self._polygon:
             self._polygon.append(point)
             return ToolResult()
@@ -159,6 +168,8 @@ class ToolController:
         return ToolResult(self._segment(start, point))
 
     def release(self, point: Point) -> ToolResult:
+        if self.tool is Tool.OUTLINE and self.session is not None:
+            return self._outline_result(self.outlines.release(self.session))
         if self.tool is Tool.CUT and self._polygon:
             line, self._polygon = [*self._polygon, point], []
             return self._cut(line)
@@ -176,9 +187,25 @@ class ToolController:
             return ToolResult()
         return ToolResult(self.session.fill_polygon(vertices, self.value, self.scope))
 
+    def delete_outline_vertex(self, point: Point) -> ToolResult:
+        """Right-click with the outline tool: delete the vertex there."""
+        if self.session is None:
+            return ToolResult()
+        return self._outline_result(self.outlines.delete_at(self.session, point))
+
+    def commit_outline(self) -> ToolResult:
+        """Enter with the outline tool: write the outline back over its region (one undo step)."""
+        if self.session is None or self.read_only:
+            return ToolResult(problem=READ_ONLY_PROBLEM if self.read_only else None)
+        return self._outline_result(self.outlines.commit(self.session))
+
+    def _outline_result(self, change: OutlineChange) -> ToolResult:
+        return ToolResult(change.changed or EMPTY_RECT, problem=change.problem, note=change.note)
+
     def cancel(self) -> None:
-        """Drop a polygon in progress; close a stroke still open."""
+        """Drop a polygon or an outline in progress; close a stroke still open."""
         self._polygon = []
+        self.outlines.cancel()
         if self._last is not None and self.session is not None:
             self.session.end_stroke()
         self._last = None

@@ -414,3 +414,39 @@ def round_trip_difference(
     if area.is_empty:
         area = EMPTY_RECT
     return OutlineDifference(area, covered & ~inside, inside & ~covered)
+
+
+def _frames(mask_shape: tuple[int, ...], source: Rect, region: np.ndarray, outline: EditableOutline
+            ) -> tuple[Rect, np.ndarray, np.ndarray]:
+    """The box holding the region and the outline's pixels, and both as bool arrays of that box."""
+    new = outline_pixels(outline, mask_shape)
+    box = source.union(new.rect)
+    inside = np.zeros((box.height, box.width), dtype=bool)
+    inside[new.rect.top - box.top:new.rect.bottom - box.top, new.rect.left - box.left:new.rect.right - box.left] = new.pixels
+    before = np.zeros_like(inside)
+    before[source.top - box.top:source.bottom - box.top, source.left - box.left:source.right - box.left] = region
+    return box, before, inside
+
+
+def outline_covers(outline: EditableOutline, source: Rect, region: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether the outline still encloses every pixel of the region it was traced from (writing it back then
+    needs no value for pixels it gave up)."""
+    _, before, inside = _frames(shape, source, region, outline)
+    return not (before & ~inside).any()
+
+
+def written_back(mask: np.ndarray, source: Rect, region: np.ndarray, outline: EditableOutline, *,
+                 erase_value: int | None) -> tuple[Rect, np.ndarray]:
+    """What writing an edited outline back over the region it was traced from (``region``: its pixels in the box
+    ``source``) writes: a box and its new values. Pixels the outline encloses take its class; pixels of the region
+    it no longer encloses take ``erase_value`` (the unlabelled value, else the background), the rest stays."""
+    box, before, inside = _frames(mask.shape, source, region, outline)
+    values = np.array(mask[box.slices], copy=True)
+    given_up = before & ~inside
+    if given_up.any():
+        if erase_value is None:
+            raise ValueError("the outline gives up pixels of its region but there is no unlabelled or background "
+                             "value to give them")
+        values[given_up] = erase_value
+    values[inside] = outline.value
+    return box, values

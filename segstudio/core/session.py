@@ -49,7 +49,7 @@ from segstudio.core.live_readouts import LiveReadouts
 from segstudio.core.metrics import Scores
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.polygon_raster import PolygonLike
-from segstudio.core.outlines import EditableOutline, outline_pixels
+from segstudio.core.outlines import EditableOutline, outline_covers, written_back
 from segstudio.core.stamp import Stamp
 from segstudio.core.prediction_handover import PreparedPrediction, StalePrediction, prediction_job, starts_again
 from segstudio.core.working_masks import ClassWork, InstanceWork
@@ -396,26 +396,14 @@ class ImageSession:
 
     def write_outline(self, source: Rect, region: np.ndarray, outline: EditableOutline) -> Rect:
         """An edited outline written back over the region it was traced from (``region``: its pixels in the box
-        ``source``), as one undo step: pixels the outline now encloses take its class, pixels it no longer encloses
-        take :attr:`erase_value` (unlabelled, else background). Class sessions only."""
+        ``source``), as one undo step (:func:`~segstudio.core.outlines.written_back`). Class sessions only."""
         if self._work.layer is not None:
             raise ValueError("outlines are edited on class masks; on an instance image, use the brush and the "
                              "Instances panel")
         check_class_value(outline.value, self._labels)
-        shape = self._shape
-        new = outline_pixels(outline, shape)
-        box = source.union(new.rect)
-        inside = np.zeros((box.height, box.width), dtype=bool)
-        inside[new.rect.top - box.top:new.rect.bottom - box.top, new.rect.left - box.left:new.rect.right - box.left] = new.pixels
-        before = np.zeros_like(inside)
-        before[source.top - box.top:source.bottom - box.top, source.left - box.left:source.right - box.left] = region
-        values = np.array(self._document.mask[box.slices], copy=True)
-        if (before & ~inside).any():
-            erase = self.erase_value
-            if erase is None:
-                raise NoEraseValue()
-            values[before & ~inside] = erase
-        values[inside] = outline.value
+        if self.erase_value is None and not outline_covers(outline, source, region, self._shape):
+            raise NoEraseValue()
+        box, values = written_back(self._document.mask, source, region, outline, erase_value=self.erase_value)
         return self._document.replace_region(box, values)
 
     def undo(self) -> Rect | None:

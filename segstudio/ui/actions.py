@@ -145,6 +145,10 @@ class Command(Enum):
     CUT = _tool(Tool.CUT, "C", "drag a line across an instance to split it in two there (instance images)")
     OUTLINE = _tool(Tool.OUTLINE, "O", "click a region to edit its outline: drag vertices, press an edge to add one, "
                     "right-click to delete; Enter writes it back, Esc drops it")
+    WAND = _tool(Tool.WAND, "W", "click to paint the pixels of about the same colour connected to the click "
+                 "([ and ] change the tolerance)")
+    BOX = _tool(Tool.BOX, "Q", "drag a box around an object: it is cut out of the image (GrabCut) and painted in "
+                "the selected class")
     REGION = _tool(Tool.REGION, "R", "click an error region (where the working mask and the ground truth disagree) "
                    "to choose it; T, Y or S then fixes it in one step")
     SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS, section="size")

@@ -52,6 +52,7 @@ class Canvas(QWidget):
     instance_picked = Signal(int)  # the Pick tool on an instance session: the instance under the cursor (0: none)
     instances_changed = Signal()  # instances came or went (new codes and colours: lists showing them refresh)
     region_clicked = Signal(float, float)  # the region tool clicked at this image point
+    box_drawn = Signal(object)  # the box-to-mask tool's box (a Rect), for the GrabCut job
     edited = Signal(object)
     stroke_ended = Signal()
     view_changed = Signal()
@@ -233,8 +234,19 @@ class Canvas(QWidget):
         self._scale, self._offset = float(scale), QPointF(offset)
         self._step = step_for(self._scale)
         self.tools.outlines.hit_radius = OUTLINE_HIT_PIXELS / self._scale  # what a press takes, in image pixels
+        self.tools.view = self._shown_rect()
         self.update()
         self.view_changed.emit()
+
+    def _shown_rect(self) -> Rect | None:
+        """The image pixels the widget shows (None without a session)."""
+        if self._session is None:
+            return None
+        height, width = self._session.shape
+        left, top = self.widget_to_image(QPointF(0, 0))
+        right, bottom = self.widget_to_image(QPointF(self.width(), self.height()))
+        return Rect(max(0, math.floor(top)), max(0, math.floor(left)), min(height, math.ceil(bottom) + 1),
+                    min(width, math.ceil(right) + 1))
 
     def image_to_widget(self, x: float, y: float) -> QPointF:
         """Widget position of image point ``(x, y)`` (pixel centres on integers)."""
@@ -321,7 +333,7 @@ class Canvas(QWidget):
 
     def _draw_overlays(self, painter: QPainter) -> None:
         polygon = [self.image_to_widget(x, y) for x, y in self.tools.polygon]
-        if polygon and self._mouse is not None:
+        if polygon and self._mouse is not None and self.tools.tool is not Tool.BOX:
             polygon.append(self._mouse)
         brush = self.tools.tool.paints_strokes and not self._space_down
         draw_overlays(painter, polygon, self._mouse if brush else None, self.tools.radius * self._scale)
@@ -358,6 +370,8 @@ class Canvas(QWidget):
             self.instance_picked.emit(result.picked_instance)
         if result.region_point is not None:
             self.region_clicked.emit(*result.region_point)
+        if result.box is not None:
+            self.box_drawn.emit(result.box)
         if result.problem is not None:
             self.tool_refused.emit(result.problem)
         if result.note is not None:

@@ -19,6 +19,7 @@ from segstudio.ui.tools import Tool
 
 REFUSED_MS = 8000
 BRUSH_STEP_DIVISOR = 8  # [ and ] change the brush by an eighth of its size (at least a pixel)
+WAND_TOLERANCE_STEP = 4  # and the magic wand's tolerance by this much
 
 
 class EditingCommands(QObject):
@@ -60,7 +61,13 @@ class EditingCommands(QObject):
         self.tools_changed.emit()
 
     def step_brush(self, direction: int) -> None:
-        """A larger (1) or smaller (-1) brush."""
+        """A larger (1) or smaller (-1) brush; with the magic wand, a larger or smaller colour tolerance."""
+        tools = self._canvas.tools
+        if tools.tool is Tool.WAND:
+            tools.tolerance = int(min(255, max(0, tools.tolerance + direction * WAND_TOLERANCE_STEP)))
+            self.tools_changed.emit()
+            self.status.emit(f"magic wand tolerance {tools.tolerance}", 3000)
+            return
         size = self._canvas.tools.size
         self._canvas.set_brush_size(size + direction * max(1, size // BRUSH_STEP_DIVISOR))
 

@@ -34,6 +34,7 @@ from segstudio.io.autosave_files import Recoverable
 from segstudio.io.datasets import Dataset
 from segstudio.ui.about import show_about
 from segstudio.ui.actions import Command, WindowActions
+from segstudio.ui.box_to_mask import BoxToMask
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_editing import ClassEditingController
 from segstudio.ui.class_panel import ClassPanel
@@ -130,6 +131,7 @@ class MainWindow(QMainWindow):
         self.instance_editing = InstanceEditingController(self.instance_panel, self.canvas,
                                                           lambda: self.canvas.tools.value, self)
         self.region_fixing = RegionFixController(self.canvas, lambda: self.canvas.tools.value, self)
+        self.box_to_mask = BoxToMask(self.pool, self.canvas, self)
         self.layers = LayerController(self.canvas, self.layer_panel, self)
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
@@ -216,6 +218,8 @@ class MainWindow(QMainWindow):
         self.instance_editing.available.connect(self.docks.show_instances)
         self.instance_editing.status.connect(show)
         self.region_fixing.status.connect(show)
+        self.box_to_mask.status.connect(show)
+        self.box_to_mask.written.connect(lambda _rect: self.saving.unsaved.note())
         self.instance_editing.choose_class.connect(self.class_panel.select)
         self.class_editing.dataset_changed.connect(self._on_relabelled)
         self.class_editing.session_relabelled.connect(self.metrics_panel.set_session)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.image_tools import wand_stamp
 from segstudio.core.instance_layer import InstanceEditError
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.session import ImageSession, NoEraseValue
@@ -23,6 +24,8 @@ from segstudio.ui.outline_tool import OutlineChange, OutlineTool
 Point = tuple[float, float]
 
 CUT_PROBLEM = "the cut tool splits instances; this image's masks are classes, not instances"
+DEFAULT_TOLERANCE = 24  # the wand: colours within 24 of the seed's per channel (of 255)
+WAND_MAX_SIDE = 4096  # the wand looks at most this far around the click: bounded work on any image
 READ_ONLY_PROBLEM = "read-only: this folder is open in another window, so nothing can be painted here"
 MIN_BRUSH_SIZE = 1
 MAX_BRUSH_SIZE = 512
@@ -37,6 +40,8 @@ class Tool(Enum):
     CUT = "cut instance"  # instance sessions: drag a line across an instance to split it there
     REGION = "pick region"  # click an error region (working mask vs ground truth) to fix it in one step
     OUTLINE = "edit outline"  # a region as a polygon: drag, add and delete vertices, Enter writes it back
+    WAND = "magic wand"  # the image's colour-connected pixels around a click, within a tolerance
+    BOX = "box to mask"  # drag a box around an object: GrabCut finds it inside (on a worker)
 
     @property
     def paints_strokes(self) -> bool:
@@ -55,6 +60,7 @@ class ToolResult:
     new_instances: tuple[int, ...] = ()  # CUT: the ids of the parts cut off
     region_point: tuple[float, float] | None = None  # REGION: where the user clicked
     note: str | None = None  # what the status line should say about the gesture (OUTLINE)
+    box: Rect | None = None  # BOX: the box dragged, for the GrabCut job
 
 
 class ToolController:
@@ -71,6 +77,8 @@ class ToolController:
         self._last: Point | None = None
         self._polygon: list[Point] = []
         self.outlines = OutlineTool()
+        self.tolerance = DEFAULT_TOLERANCE  # the magic wand's, in the image's own units per channel
+        self.view: Rect | None = None  # the image part on screen (the canvas sets it): the wand stays within it
 
     # -- settings ------------------------------------------------------------------------------------
 
@@ -153,9 +161,17 @@ class ToolController:
             self._polygon = [point]
         if self.tool is Tool.OUTLINE:
             return self._outline_result(self.outlines.press(session, point))
+        if self.tool is Tool.WAND:
+            return self._wand(session, point)
+        if self.tool is Tool.BOX:
+            self._polygon = [point, point, point, point]
         return ToolResult()
 
     def move(self, point: Point) -> ToolResult:
+        if self.tool is Tool.BOX and self._polygon:
+            (x0, y0) = self._polygon[0]
+            self._polygon = [(x0, y0), (point[0], y0), point, (x0, point[1]), (x0, y0)]
+            return ToolResult()
         if self.tool is Tool.OUTLINE:
             self.outlines.move(point)
             return ToolResult()
@@ -168,6 +184,14 @@ class ToolController:
         return ToolResult(self._segment(start, point))
 
     def release(self, point: Point) -> ToolResult:
+        if self.tool is Tool.BOX and self._polygon and self.session is not None:
+            (x0, y0), self._polygon = self._polygon[0], []
+            height, width = self.session.shape
+            box = Rect(max(0, round(min(y0, point[1]))), max(0, round(min(x0, point[0]))),
+                       min(height, round(max(y0, point[1])) + 1), min(width, round(max(x0, point[0])) + 1))
+            if box.height < 3 or box.width < 3:
+                return ToolResult(problem="drag a box around the object (a few pixels at least)")
+            return ToolResult(box=box)
         if self.tool is Tool.OUTLINE and self.session is not None:
             return self._outline_result(self.outlines.release(self.session))
         if self.tool is Tool.CUT and self._polygon:
@@ -209,6 +233,27 @@ class ToolController:
         if self._last is not None and self.session is not None:
             self.session.end_stroke()
         self._last = None
+
+    def _wand(self, session: ImageSession, point: Point) -> ToolResult:
+        """The colour-connected pixels around ``point`` in the current class, one undo step, within the part of the
+        image on screen (at most :data:`WAND_MAX_SIDE` pixels a side around the click)."""
+        height, width = session.shape
+        col, row = round(point[0]), round(point[1])
+        if not (0 <= row < height and 0 <= col < width):
+            return ToolResult()
+        half = WAND_MAX_SIDE // 2
+        limit = Rect(max(0, row - half), max(0, col - half), min(height, row + half), min(width, col + half))
+        if self.view is not None:
+            limit = Rect(max(limit.top, self.view.top), max(limit.left, self.view.left),
+                         min(limit.bottom, self.view.bottom), min(limit.right, self.view.right))
+        image, tolerance = session.image, self.tolerance
+        try:
+            changed = session.write_selection(
+                lambda mask, key, scope: wand_stamp(image, mask, point, key, tolerance=tolerance, scope=scope,
+                                                    limit=limit), self.value, self.scope)
+        except ValueError as problem:
+            return ToolResult(problem=str(problem))
+        return ToolResult(changed)
 
     def _cut(self, line: list[Point]) -> ToolResult:
         """Split the chosen instance (else the one the line crosses most) along ``line``."""

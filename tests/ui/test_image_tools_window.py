@@ -1,0 +1,69 @@
+"""In the window: the magic wand (W) paints exactly the colour-connected pixels around a click, within the part of the
+image on screen, as one undo step; the box-to-mask tool (Q) cuts a Penn-Fudan person out of a dragged box on a
+worker and, on an instance image, paints it as a new instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from segstudio.core.image_tools import wand_stamp
+from segstudio.io.mask_files import read_instance_mask
+from segstudio.ui.actions import Command
+from segstudio.ui.main_window import MainWindow
+from segstudio.ui.tools import DEFAULT_TOLERANCE
+from tests.ui.test_class_editing import PENN_FUDAN_MULTI
+from tests.ui.test_class_editing import pennfudan_folder as shared_pennfudan_folder
+from tests.ui.test_main_window import open_and_wait, paint_stroke
+
+pennfudan_folder = shared_pennfudan_folder  # the fixture, under its name here
+
+
+def test_the_magic_wand_paints_the_colour_region_as_one_step(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, camvid_folder)
+    session, tools = window.canvas.session, window.canvas.tools
+    before = session.mask.copy()
+    window.commands.action(Command.WAND).trigger()
+    window.class_panel.select(4)
+    point = (session.shape[1] * 0.5, session.shape[0] * 0.1)  # the sky at the top of a CamVid street
+    expected = wand_stamp(session.image, before, point, 4, tolerance=DEFAULT_TOLERANCE, scope=tools.scope,
+                          limit=tools.view)
+    assert expected.count > 50
+    paint_stroke(qtbot, window, [point])
+    changed = session.mask != before
+    stamped = np.zeros(session.shape, dtype=bool)
+    stamped[expected.rect.slices] = expected.pixels
+    assert np.array_equal(changed, stamped & (before != 4))
+    assert (session.mask[stamped] == 4).all()
+    window.commands.action(Command.UNDO).trigger()
+    assert np.array_equal(session.mask, before)
+    window.commands.action(Command.LARGER_BRUSH).trigger()  # ] : a larger tolerance while the wand is the tool
+    assert tools.tolerance == DEFAULT_TOLERANCE + 4
+    assert f"tolerance {tools.tolerance}" in window.status_line.tool.text()
+
+
+def test_box_to_mask_adds_a_missed_person_as_an_instance(qtbot, window: MainWindow, pennfudan_folder: Path) -> None:  # noqa: ANN001
+    open_and_wait(qtbot, window, pennfudan_folder, image=PENN_FUDAN_MULTI)
+    truth = read_instance_mask(pennfudan_folder / "PedMasks" / f"{PENN_FUDAN_MULTI}_mask.png")
+    session = window.canvas.session
+    layer = session.instances
+    person = truth.ids == 2
+    layer.delete([2])  # the model missed this person
+    assert not layer.has(2)
+    rows, cols = np.nonzero(person)
+    window.commands.action(Command.BOX).trigger()
+    window.class_panel.select(1)
+    with qtbot.waitSignal(window.box_to_mask.written, timeout=60000):
+        paint_stroke(qtbot, window, [(cols.min() - 3.0, rows.min() - 3.0), (cols.max() + 3.0, rows.max() + 3.0)])
+    new_ids = [i for i in layer.instance_ids() if i != 1]
+    assert len(new_ids) == 1
+    found = layer.pixels_of(new_ids[0])
+    iou = (found & person).sum() / (found | person).sum()
+    box_area = (rows.max() - rows.min() + 7) * (cols.max() - cols.min() + 7)
+    # GrabCut from a box alone finds people with IoU 0.33-0.78 (test_image_tools measures its quality); here: what
+    # it paints is the person (not the box's background), and the window wrote it as a new instance.
+    assert (found & person).sum() > 0.8 * found.sum() and found.sum() < 0.8 * box_area, (iou, found.sum(), box_area)
+    assert not found[: rows.min() - 4].any()  # nothing outside the box
+    window.commands.action(Command.UNDO).trigger()
+    assert layer.instance_ids() == (1,)

@@ -149,6 +149,8 @@ class Command(Enum):
                  "([ and ] change the tolerance)")
     BOX = _tool(Tool.BOX, "Q", "drag a box around an object: it is cut out of the image (GrabCut) and painted in "
                 "the selected class")
+    LASSO = _tool(Tool.LASSO, "L", "click around an object: the line follows the image's edges between clicks; "
+                  "double-click, right-click or Enter closes and fills it, Esc drops it")
     REGION = _tool(Tool.REGION, "R", "click an error region (where the working mask and the ground truth disagree) "
                    "to choose it; T, Y or S then fixes it in one step")
     SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS, section="size")

@@ -389,9 +389,9 @@ class Canvas(QWidget):
             return
         if event.button() == Qt.MouseButton.LeftButton:
             self._apply(self.tools.press(self.widget_to_image(position)))
-            if self.tools.tool is Tool.POLYGON:
+            if self.tools.tool in (Tool.POLYGON, Tool.LASSO):
                 self.update()
-        elif event.button() == Qt.MouseButton.RightButton and self.tools.tool is Tool.POLYGON:
+        elif event.button() == Qt.MouseButton.RightButton and self.tools.tool in (Tool.POLYGON, Tool.LASSO):
             self._apply(self.tools.close_polygon())
             self.update()
         elif event.button() == Qt.MouseButton.RightButton and self.tools.tool is Tool.OUTLINE:
@@ -399,7 +399,7 @@ class Canvas(QWidget):
             self.update()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if self.tools.tool is Tool.POLYGON and event.button() == Qt.MouseButton.LeftButton:
+        if self.tools.tool in (Tool.POLYGON, Tool.LASSO) and event.button() == Qt.MouseButton.LeftButton:
             self._apply(self.tools.close_polygon())
             self.update()
         else:

@@ -19,6 +19,7 @@ from segstudio.core.image_tools import wand_stamp
 from segstudio.core.instance_layer import InstanceEditError
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.session import ImageSession, NoEraseValue
+from segstudio.ui.lasso_tool import LassoTool
 from segstudio.ui.outline_tool import OutlineChange, OutlineTool
 
 Point = tuple[float, float]
@@ -42,6 +43,7 @@ class Tool(Enum):
     OUTLINE = "edit outline"  # a region as a polygon: drag, add and delete vertices, Enter writes it back
     WAND = "magic wand"  # the image's colour-connected pixels around a click, within a tolerance
     BOX = "box to mask"  # drag a box around an object: GrabCut finds it inside (on a worker)
+    LASSO = "edge lasso"  # intelligent scissors: anchors joined along the image's edges, closed and filled
 
     @property
     def paints_strokes(self) -> bool:
@@ -77,6 +79,7 @@ class ToolController:
         self._last: Point | None = None
         self._polygon: list[Point] = []
         self.outlines = OutlineTool()
+        self.lasso = LassoTool()
         self.tolerance = DEFAULT_TOLERANCE  # the magic wand's, in the image's own units per channel
         self.view: Rect | None = None  # the image part on screen (the canvas sets it): the wand stays within it
 
@@ -120,6 +123,9 @@ class ToolController:
 
     @property
     def polygon(self) -> tuple[Point, ...]:
+        """The points of a polygon, cut line, box or lasso being drawn (the canvas draws them)."""
+        if self.tool is Tool.LASSO:
+            return tuple(self.lasso.preview)
         return tuple(self._polygon)
 
     def set_session(self, session: ImageSession | None) -> None:
@@ -165,9 +171,14 @@ class ToolController:
             return self._wand(session, point)
         if self.tool is Tool.BOX:
             self._polygon = [point, point, point, point]
+        if self.tool is Tool.LASSO:
+            return ToolResult(problem=self.lasso.click(session, point, self.view))
         return ToolResult()
 
     def move(self, point: Point) -> ToolResult:
+        if self.tool is Tool.LASSO:
+            self.lasso.hover(point)
+            return ToolResult()
         if self.tool is Tool.BOX and self._polygon:
             (x0, y0) = self._polygon[0]
             self._polygon = [(x0, y0), (point[0], y0), point, (x0, point[1]), (x0, y0)]
@@ -205,7 +216,12 @@ class ToolController:
         return ToolResult(changed)
 
     def close_polygon(self) -> ToolResult:
-        """Fill the polygon clicked so far (3 or more vertices) with the current class."""
+        """Fill the polygon (or the edge lasso) clicked so far with the current class."""
+        if self.tool is Tool.LASSO:
+            if self.session is None:
+                return ToolResult()
+            changed, problem = self.lasso.close(self.session, self.value, self.scope)
+            return ToolResult(changed or EMPTY_RECT, problem=problem)
         vertices, self._polygon = self._polygon, []
         if self.session is None or len(vertices) < 3:
             return ToolResult()
@@ -230,6 +246,7 @@ class ToolController:
         """Drop a polygon or an outline in progress; close a stroke still open."""
         self._polygon = []
         self.outlines.cancel()
+        self.lasso.cancel()
         if self._last is not None and self.session is not None:
             self.session.end_stroke()
         self._last = None

@@ -67,3 +67,38 @@ def test_box_to_mask_adds_a_missed_person_as_an_instance(qtbot, window: MainWind
     assert not found[: rows.min() - 4].any()  # nothing outside the box
     window.commands.action(Command.UNDO).trigger()
     assert layer.instance_ids() == (1,)
+
+
+def test_the_edge_lasso_fills_along_the_edges_as_one_step(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    import cv2
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from segstudio.core.outlines import region_under
+
+    open_and_wait(qtbot, window, camvid_folder)
+    session, tools = window.canvas.session, window.canvas.tools
+    before = session.mask.copy()
+    # Anchors on the outline of a truth region of middling size: the lasso should hug it.
+    truth = session.ground_truth
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((truth == 8).astype(np.uint8), connectivity=8)
+    label = max(range(1, count), key=lambda i: stats[i, cv2.CC_STAT_AREA]) if count > 1 else None
+    target = labels == label if label is not None else region_under(truth, (200.0, 200.0))[1]
+    contours, _ = cv2.findContours(target.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    ring = max(contours, key=len).reshape(-1, 2)
+    anchors = [tuple(float(v) for v in ring[i]) for i in np.linspace(0, len(ring) - 1, 10, endpoint=False).astype(int)]
+    window.commands.action(Command.LASSO).trigger()
+    window.class_panel.select(5)
+    for anchor in anchors:
+        paint_stroke(qtbot, window, [anchor])
+    assert len(tools.polygon) > len(anchors)  # the path follows edges between the anchors
+    closed = np.asarray(tools.lasso.closed_path())  # the polygon about to be filled
+    QTest.keyClick(window.canvas, Qt.Key.Key_Return)
+    changed = session.mask != before
+    assert changed.any() and (session.mask[changed] == 5).all()
+    inside = np.zeros(session.shape, dtype=np.uint8)
+    cv2.fillPoly(inside, [closed.astype(np.int32)], 1)
+    cv2.polylines(inside, [closed.astype(np.int32)], True, 1)
+    assert not (changed & (inside == 0)).any()  # nothing outside the lasso
+    window.commands.action(Command.UNDO).trigger()
+    assert np.array_equal(session.mask, before)

@@ -144,7 +144,7 @@ class Command(Enum):
                  "the cursor")
     CUT = _tool(Tool.CUT, "C", "drag a line across an instance to split it in two there (instance images)")
     OUTLINE = _tool(Tool.OUTLINE, "O", "click a region to edit its outline: drag vertices, press an edge to add one, "
-                    "right-click to delete; Enter writes it back, Esc drops it")
+                    "right-click to delete; Enter writes it back, Esc drops it ([ and ] change how simplified)")
     WAND = _tool(Tool.WAND, "W", "click to paint the pixels of about the same colour connected to the click "
                  "([ and ] change the tolerance)")
     BOX = _tool(Tool.BOX, "Q", "drag a box around an object: it is cut out of the image (GrabCut) and painted in "

@@ -20,6 +20,7 @@ from segstudio.ui.tools import Tool
 REFUSED_MS = 8000
 BRUSH_STEP_DIVISOR = 8  # [ and ] change the brush by an eighth of its size (at least a pixel)
 WAND_TOLERANCE_STEP = 4  # and the magic wand's tolerance by this much
+MAX_OUTLINE_TOLERANCE = 10.0  # pixels: an outline simplified further stops following its region
 
 
 class EditingCommands(QObject):
@@ -63,6 +64,12 @@ class EditingCommands(QObject):
     def step_brush(self, direction: int) -> None:
         """A larger (1) or smaller (-1) brush; with the magic wand, a larger or smaller colour tolerance."""
         tools = self._canvas.tools
+        if tools.tool is Tool.OUTLINE:
+            tools.outlines.tolerance = min(MAX_OUTLINE_TOLERANCE, max(0.0, tools.outlines.tolerance + direction * 0.5))
+            self.tools_changed.emit()
+            self.status.emit(f"outline tolerance {tools.outlines.tolerance:g} px (0: every pixel corner), for the next "
+                             "outline", 4000)
+            return
         if tools.tool is Tool.WAND:
             tools.tolerance = int(min(255, max(0, tools.tolerance + direction * WAND_TOLERANCE_STEP)))
             self.tools_changed.emit()

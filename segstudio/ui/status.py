@@ -70,7 +70,8 @@ class StatusLine(QObject):
         self.class_name.setText(f"class: {self._class_name(tools.value)}")
         keep = ", keep other classes" if tools.keep_other_classes else ""
         what = tools.eraser_status if tools.tool is Tool.ERASER and tools.eraser_status else tools.tool.value
-        setting = f"tolerance {tools.tolerance}" if tools.tool is Tool.WAND else f"size {tools.size}"
+        setting = {Tool.WAND: f"tolerance {tools.tolerance}",
+                   Tool.OUTLINE: f"tolerance {tools.outlines.tolerance:g} px"}.get(tools.tool, f"size {tools.size}")
         self.tool.setText(f"{what}, {setting}{keep}")
         session = self._canvas.session
         state = "modified" if session is not None and session.dirty else ""

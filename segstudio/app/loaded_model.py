@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from segstudio.core.confidence import Confidence
 from segstudio.core.instance_candidates import InstanceCandidates
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 
 DEFAULT_TILE_SIZE = 512  # windows of this size: progress and cancel between them, bounded memory on huge images
+CONFIDENCE_MAX_BYTES = 256 * 1024 * 1024  # a semantic prediction keeps its certainty when its probabilities fit in this
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +154,7 @@ class PredictedImage:
     path: Path | None = None
     candidates: InstanceCandidates | None = None
     instances: InstanceMask | None = None
+    confidence: Confidence | None = None  # a semantic model's certainty per pixel (see predict_image)
 
 
 @dataclass(frozen=True)
@@ -174,17 +177,24 @@ def predict_image(
     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> PredictedImage:
     """Predict one (already read) image; the class mask is checked against ``labels``. ``thresholds``: for an
-    instance model, the score and mask thresholds to read its detections with (None: the predictor's own)."""
+    instance model, the score and mask thresholds to read its detections with (None: the predictor's own). A
+    semantic model's certainty per pixel comes with it (:class:`~segstudio.core.confidence.Confidence`) when its
+    probabilities fit in :data:`CONFIDENCE_MAX_BYTES` (float16, one plane per class) while they are reduced."""
     mismatch = label_mismatch(model.labels, labels)
     if mismatch is not None:
         raise ValueError(mismatch)
-    prediction = model.predictor.predict(image, progress=progress, cancel=cancel)
+    height, width = image.shape[:2]
+    keep_confidence = (str(model.task) != "instance"
+                       and max(2, model.labels.num_classes) * height * width * 2 <= CONFIDENCE_MAX_BYTES)
+    prediction = model.predictor.predict(image, probabilities=keep_confidence, progress=progress, cancel=cancel)
     candidates = getattr(prediction, "candidates", None)
     if candidates is not None and thresholds is not None:
         return rethresholded(PredictedImage(key, prediction.classes, model.name, None, candidates), thresholds,
                              labels)
+    probabilities = getattr(prediction, "probabilities", None)
+    confidence = None if probabilities is None else Confidence.from_probabilities(prediction.classes, probabilities)
     return PredictedImage(key, checked_classes(prediction.classes, labels), model.name, None, candidates,
-                          getattr(prediction, "instances", None))
+                          getattr(prediction, "instances", None), confidence)
 
 
 def rethresholded(result: PredictedImage, thresholds: InstanceThresholds, labels: LabelSet) -> PredictedImage:

@@ -181,6 +181,9 @@ class Command(Enum):
     SHOW_DISAGREEMENT = ActionSpec("Show where predictions disagree", ("Z",), Menu.VIEW, checkable=True,
                                    section="compare", tip="mark in cyan the pixels where the shown prediction and "
                                    "the one compared with differ")
+    SHOW_UNCERTAIN = ActionSpec("Show uncertain pixels", ("U",), Menu.VIEW, checkable=True, section="compare",
+                                tip="mark in orange the pixels the model was unsure of (below the Model panel's "
+                                "certainty threshold)")
     FIT = ActionSpec("Fit to window", ("Ctrl+0",), Menu.VIEW, icon="fit", section="zoom")
     ACTUAL_SIZE = ActionSpec("Actual size (1:1)", ("Ctrl+1",), Menu.VIEW, icon="actual-size", section="zoom")
     RESET_LAYOUT = ActionSpec("Reset panel layout", (), Menu.VIEW, section="panels-end",

@@ -65,6 +65,7 @@ from segstudio.ui.resources import app_icon, style_sheet
 from segstudio.ui.saving import SaveController
 from segstudio.ui.status import StatusLine
 from segstudio.ui.tools import Tool
+from segstudio.ui.uncertain_pixels import UncertainPixels
 from segstudio.ui.unsaved import CloseGuard, window_title
 from segstudio.ui.window_settings import WindowSettings, app_settings
 from segstudio.ui.workers import WorkerFailure, WorkerPool
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
                                                           lambda: self.canvas.tools.value, self)
         self.region_fixing = RegionFixController(self.canvas, lambda: self.canvas.tools.value, self)
         self.box_to_mask = BoxToMask(self.pool, self.canvas, self)
+        self.uncertain_pixels = UncertainPixels(self.canvas, self.predictions, self.model_panel, self)
         self.layers = LayerController(self.canvas, self.layer_panel, self)
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
@@ -191,6 +193,7 @@ class MainWindow(QMainWindow):
                                   lambda: self.current_key)
         slots |= self.instance_editing.command_slots()
         slots |= self.region_fixing.command_slots()
+        slots[Command.SHOW_UNCERTAIN] = self.uncertain_pixels.toggle
         slots |= {Command.for_tool(tool): (lambda t=tool: editing.set_tool(t)) for tool in Tool}
         slots |= {Command.for_class(n): (lambda n=n: self.class_panel.select(n)) for n in range(1, 10)}
         return slots
@@ -219,6 +222,8 @@ class MainWindow(QMainWindow):
         self.instance_editing.status.connect(show)
         self.region_fixing.status.connect(show)
         self.box_to_mask.status.connect(show)
+        self.uncertain_pixels.status.connect(show)
+        self.uncertain_pixels.shown_changed.connect(self.commands.action(Command.SHOW_UNCERTAIN).setChecked)
         self.box_to_mask.written.connect(lambda _rect: self.saving.unsaved.note())
         self.instance_editing.choose_class.connect(self.class_panel.select)
         self.class_editing.dataset_changed.connect(self._on_relabelled)

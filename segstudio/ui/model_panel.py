@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import Progress
+from segstudio.core.confidence import Confidence
 from segstudio.app.loaded_model import (
     InstanceThresholds,
     ModelHandle,
@@ -53,6 +54,7 @@ NOT_A_MODEL_SUFFIXES = (".resume.pt",)
 ERROR_STYLE = "color: #c0392b"
 NOTE_STYLE = "color: #9a6700"
 _log = logging.getLogger(__name__)
+DEFAULT_CERTAINTY = 0.5  # below an even chance, a pixel is uncertain
 
 
 class LoadableModelFiles(QSortFilterProxyModel):
@@ -83,6 +85,7 @@ class ModelPanel(QWidget):
     predict_all_requested = Signal()
     cancel_requested = Signal()
     thresholds_changed = Signal(object)  # InstanceThresholds
+    certainty_changed = Signal(float)  # a semantic model's certainty threshold
 
     def __init__(self, pool: WorkerPool, parent: QWidget | None = None, *, devices: list[str] | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +144,24 @@ class ModelPanel(QWidget):
         thresholds.addLayout(boxes)
         thresholds.addWidget(self.detections)
         self.threshold_row.hide()
+        # A semantic model's certainty: pixels it gave less than this are uncertain (shown only with a prediction).
+        self.certainty = _threshold_box(self, DEFAULT_CERTAINTY,
+                                        "pixels whose class the model gave a lower probability are uncertain: U shows "
+                                        "them, and the prediction leaves them unlabelled where the data set has an "
+                                        "unlabelled value (no model run)")
+        self.certainty.valueChanged.connect(lambda value: self.certainty_changed.emit(float(value)))
+        self.uncertain = QLabel("", self)
+        self.uncertain.setWordWrap(True)
+        self.certainty_row = QWidget(self)
+        certainty = QVBoxLayout(self.certainty_row)
+        certainty.setContentsMargins(0, 0, 0, 0)
+        sure = QHBoxLayout()
+        sure.addWidget(QLabel("uncertain below", self.certainty_row))
+        sure.addWidget(self.certainty)
+        sure.addStretch(1)
+        certainty.addLayout(sure)
+        certainty.addWidget(self.uncertain)
+        self.certainty_row.hide()
         self.message = QLabel("", self)
         self.message.setWordWrap(True)
         self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
@@ -165,6 +186,7 @@ class ModelPanel(QWidget):
         layout.addWidget(self.prediction_note)
         layout.addLayout(buttons)
         layout.addWidget(self.threshold_row)
+        layout.addWidget(self.certainty_row)
         layout.addWidget(self.running_row)
         layout.addWidget(self.message)
         layout.addStretch(1)
@@ -242,6 +264,13 @@ class ModelPanel(QWidget):
             self.detections.setText("predict this image to adjust its detections")
         else:
             self.detections.setText(f"{kept} of {total} detection{'' if total == 1 else 's'} kept")
+
+    def show_confidence(self, confidence: Confidence | None) -> None:
+        """The shown image's certainty (None: none kept): the row and how much of the image is uncertain."""
+        self.certainty_row.setVisible(confidence is not None)
+        if confidence is not None:
+            share = confidence.uncertain_share(self.certainty.value())
+            self.uncertain.setText(f"{100 * share:.1f} % of the pixels uncertain (U shows them)")
 
     def _thresholds_changed(self, _value: float = 0.0) -> None:
         self.thresholds_changed.emit(self.thresholds)

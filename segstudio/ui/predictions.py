@@ -25,6 +25,7 @@ from PySide6.QtCore import QObject, Signal
 from segstudio.core.prediction_handover import PreparedPrediction, StalePrediction
 from segstudio.core.session import ImageSession
 from segstudio.io.datasets import Dataset
+from segstudio.core.confidence import Confidence
 from segstudio.app.loaded_model import InstanceThresholds, ModelHandle, PredictedImage, predict_image, rethresholded
 from segstudio.app.project_predictions import PredictedFolder, predict_all, prediction_path, read_prediction
 from segstudio.ui.model_panel import ModelPanel
@@ -46,6 +47,7 @@ class PredictionController(QObject):
     """
 
     session_ready = Signal(str, object)
+    confidence_changed = Signal(object)  # the shown image's Confidence (None: none kept)
     predicted = Signal(str)
     folder_written = Signal(object)
     status = Signal(str, int)
@@ -77,6 +79,7 @@ class PredictionController(QObject):
         panel.predict_all_requested.connect(lambda: self.predict_all())
         panel.cancel_requested.connect(self.cancel)
         panel.thresholds_changed.connect(self.rethreshold)
+        panel.certainty_changed.connect(self.recertain)
         predict = pool.signals("predict")
         predict.progress.connect(panel.show_progress)
         predict.finished.connect(self._on_predicted)
@@ -168,7 +171,7 @@ class PredictionController(QObject):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _write_prediction(target, result.classes, result.instances, labels)
             return PredictedImage(result.key, result.classes, result.model, target, result.candidates,
-                                  result.instances)
+                                  result.instances, result.confidence)
 
         self._running, self._running_key = PredictKind.IMAGE, key
         self._panel.start(f"predicting {key}...")
@@ -229,6 +232,10 @@ class PredictionController(QObject):
         if result.candidates is not None and result.key == self._key:
             self._keep_detections(result)
             self._kept_file = result.path
+        if result.confidence is not None and result.key == self._key:
+            self._kept = result
+            self._panel.show_confidence(result.confidence)
+            self.confidence_changed.emit(result.confidence)
         if result.path is not None:
             self._files[result.key] = result.path
             self.predicted.emit(result.key)
@@ -311,10 +318,29 @@ class PredictionController(QObject):
         handle.signals.failed.connect(failed)
         handle.signals.cancelled.connect(done)
 
+    def recertain(self, threshold: float) -> None:
+        """Read the shown image's prediction again at a certainty threshold (no model run): its uncertain pixels
+        unlabelled where the data set has an unlabelled value; handed over like a new prediction."""
+        kept, dataset = self._kept, self._dataset
+        if kept is None or kept.confidence is None or dataset is None or kept.key != self._key:
+            return
+        classes = kept.confidence.classes_at(threshold, unlabelled=dataset.spec.labels.ignore_index)
+        self._panel.show_confidence(kept.confidence)
+        self.confidence_changed.emit(kept.confidence)
+        self.apply(PredictedImage(kept.key, classes, kept.model, None, None, None, kept.confidence))
+
+    @property
+    def confidence(self) -> Confidence | None:
+        """The shown image's certainty per pixel (None: no semantic prediction of it kept this run)."""
+        kept = self._kept
+        return None if kept is None or kept.key != self._key else kept.confidence
+
     def _forget_detections(self) -> None:
         self._kept = None
         self._kept_file = None
         self._panel.show_detections(None, None)
+        self._panel.show_confidence(None)
+        self.confidence_changed.emit(None)
 
     def _on_prepared(self, result: PredictedImage, old: ImageSession, prepared: PreparedPrediction) -> None:
         if self._session is not old or result.key != self._key:

@@ -110,3 +110,20 @@ def test_fixes_are_refused_with_a_reason(session: ImageSession) -> None:
         bare.fix_error_region(region, RegionFix.PREDICTION)
     with pytest.raises(ValueError):
         session.fix_error_region(region, RegionFix.CLASS, 999)
+
+
+def test_regions_within_a_window_are_the_windows_own(session: ImageSession) -> None:
+    # A huge image lists only what is looked at: the regions of a window are those of the map cut to it.
+    errors = session.error_map
+    height, width = errors.shape
+    window = type(session.error_regions()[0].rect)(height // 4, width // 4, 3 * height // 4, 3 * width // 4)
+    inside = session.error_regions(within=window)
+    cut = error_regions(np.ascontiguousarray(errors[window.slices]))
+    assert [r.area for r in inside] == [r.area for r in cut]
+    for mine, theirs in zip(inside, cut, strict=True):
+        assert mine.rect == theirs.rect.translated(window.top, window.left)
+        assert np.array_equal(mine.pixels, theirs.pixels)
+    x, y = inside[0].centre
+    found = session.error_region_at(x, y, within=window)
+    assert found is not None and found.rect == inside[0].rect
+    assert session.error_region_at(float(window.left - 1), float(window.top - 1), within=window) is None

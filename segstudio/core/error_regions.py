@@ -58,9 +58,12 @@ class ErrorRegion:
         return f"{self.kind.label} region of {self.area:,} px"
 
 
-def error_regions(errors: np.ndarray, *, min_area: int = 1) -> list[ErrorRegion]:
+def error_regions(errors: np.ndarray, *, min_area: int = 1, within: Rect | None = None) -> list[ErrorRegion]:
     """Every region of the error map ``errors`` with at least ``min_area`` pixels, largest first (ties: by kind,
-    then top-left first)."""
+    then top-left first). ``within``: only that part of the map (a region crossing its edge is cut there), so a
+    huge image costs what is looked at."""
+    frame = Rect.full(errors.shape) if within is None else within
+    errors = errors[frame.slices]
     regions: list[tuple[int, int, int, int, ErrorRegion]] = []
     for kind in FIXABLE:
         marked = (errors == kind).view(np.uint8)
@@ -72,17 +75,23 @@ def error_regions(errors: np.ndarray, *, min_area: int = 1) -> list[ErrorRegion]
             if area < min_area:
                 continue
             rect = Rect.from_xywh(x, y, w, h)
-            regions.append((-area, int(kind), y, x, ErrorRegion(kind, rect, labels[rect.slices] == label, area)))
+            pixels = labels[rect.slices] == label
+            placed = rect.translated(frame.top, frame.left)
+            regions.append((-area, int(kind), placed.top, placed.left, ErrorRegion(kind, placed, pixels, area)))
     regions.sort(key=lambda entry: entry[:4])
     return [entry[4] for entry in regions]
 
 
-def region_at(errors: np.ndarray, x: float, y: float) -> ErrorRegion | None:
-    """The region under pixel ``(x, y)`` (nearest pixel centre); None where the map marks no error, or outside."""
+def region_at(errors: np.ndarray, x: float, y: float, *, within: Rect | None = None) -> ErrorRegion | None:
+    """The region under pixel ``(x, y)`` (nearest pixel centre); None where the map marks no error, or outside.
+    ``within``: look only there (a region crossing its edge is cut there)."""
     col, row = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
-    height, width = errors.shape
-    if not (0 <= row < height and 0 <= col < width):
+    frame = Rect.full(errors.shape) if within is None else within
+    if not (frame.top <= row < frame.bottom and frame.left <= col < frame.right):
         return None
+    errors = errors[frame.slices]
+    row, col = row - frame.top, col - frame.left
+    height, width = errors.shape
     value = int(errors[row, col])
     if value not in FIXABLE:
         return None
@@ -92,7 +101,7 @@ def region_at(errors: np.ndarray, x: float, y: float) -> ErrorRegion | None:
     _, _, _, (bx, by, bw, bh) = cv2.floodFill(marked, fill, (col, row), 0, 0, 0, flags)
     rect = Rect.from_xywh(bx, by, bw, bh)
     pixels = fill[1:-1, 1:-1][rect.slices].astype(bool)
-    return ErrorRegion(ErrorKind(value), rect, pixels, int(np.count_nonzero(pixels)))
+    return ErrorRegion(ErrorKind(value), rect.translated(frame.top, frame.left), pixels, int(np.count_nonzero(pixels)))
 
 
 def region_values(region: ErrorRegion, working: np.ndarray, source: np.ndarray | int) -> np.ndarray:

@@ -468,15 +468,17 @@ class ImageSession:
 
     # -- error regions -----------------------------------------------------------------------------------
 
-    def error_regions(self, *, min_area: int = 1) -> list[ErrorRegion]:
-        """The working mask's error regions against the ground truth, largest first (none without truth)."""
+    def error_regions(self, *, min_area: int = 1, within: Rect | None = None) -> list[ErrorRegion]:
+        """The working mask's error regions against the ground truth, largest first (none without truth);
+        ``within``: only that part of the image."""
         errors = self._readouts.error_map
-        return [] if errors is None else error_regions(errors, min_area=min_area)
+        return [] if errors is None else error_regions(errors, min_area=min_area, within=within)
 
-    def error_region_at(self, x: float, y: float) -> ErrorRegion | None:
-        """The error region under ``(x, y)`` (None: no error there, or no ground truth)."""
+    def error_region_at(self, x: float, y: float, *, within: Rect | None = None) -> ErrorRegion | None:
+        """The error region under ``(x, y)`` (None: no error there, or no ground truth); ``within``: look only
+        there."""
         errors = self._readouts.error_map
-        return None if errors is None else region_at(errors, x, y)
+        return None if errors is None else region_at(errors, x, y, within=within)
 
     def fix_error_region(self, region: ErrorRegion, fix: RegionFix, value: int | None = None) -> Rect:
         """The region's pixels take the ground truth, the prediction or class ``value``: one undo step."""

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from segstudio.core.error_regions import ErrorRegion, RegionFix
+from segstudio.core.geometry import Rect
 from segstudio.core.session import ImageSession
 from segstudio.ui.actions import Command
 from segstudio.ui.canvas import Canvas
 
 REGION_COLOUR = (255, 255, 255)  # the chosen region: white, apart from the error map's magenta, cyan and yellow
 MIN_STEP_AREA = 16  # stepping skips regions smaller than this (boundary specks); a click still picks them
+WHOLE_IMAGE_PIXELS = 16_000_000  # up to this, regions are listed over the whole image; past it, what is on screen
+LOOK_SIDE = 4096  # ...at most this many pixels a side (a whole-slide image's regions cost what is looked at)
 SHOWN_MS = 8000
 
 
@@ -59,7 +62,7 @@ class RegionFixController(QObject):
         session = self._session_with_truth()
         if session is None:
             return
-        region = session.error_region_at(x, y)
+        region = session.error_region_at(x, y, within=self._around(session, x, y))
         if region is None:
             self._show(None)
             self.status.emit("no error there: the working mask agrees with the ground truth (or the pixel is not "
@@ -74,7 +77,7 @@ class RegionFixController(QObject):
             return
         at = (id(session), session.revision)
         if at != self._listed_at:
-            self._listed = session.error_regions(min_area=MIN_STEP_AREA)
+            self._listed = session.error_regions(min_area=MIN_STEP_AREA, within=self._looked_at(session))
             self._listed_at = at
             self._index = -1 if direction > 0 else 0
         if not self._listed:
@@ -122,10 +125,26 @@ class RegionFixController(QObject):
             self.status.emit(str(problem), 8000)
             return
         self._show(None)
-        left = len(session.error_regions(min_area=MIN_STEP_AREA))
+        left = len(session.error_regions(min_area=MIN_STEP_AREA, within=self._looked_at(session)))
         what = session.labels.name_of(value) if value is not None else how.value.removeprefix("take ")
         self.status.emit(f"{region.describe()}: now {what} (Ctrl+Z undoes); {left} region(s) left, \".\" for the "
                          "next", SHOWN_MS)
+
+    def _looked_at(self, session: ImageSession) -> Rect | None:
+        """Where regions are listed: the whole image up to :data:`WHOLE_IMAGE_PIXELS`, else the part on screen (at
+        most :data:`LOOK_SIDE` pixels a side around its middle): a huge image costs what is looked at."""
+        height, width = session.shape
+        if height * width <= WHOLE_IMAGE_PIXELS:
+            return None
+        view = self._canvas.tools.view or Rect.full(session.shape)
+        middle_y, middle_x = (view.top + view.bottom) // 2, (view.left + view.right) // 2
+        return _window(session.shape, middle_x, middle_y, view)
+
+    def _around(self, session: ImageSession, x: float, y: float) -> Rect | None:
+        height, width = session.shape
+        if height * width <= WHOLE_IMAGE_PIXELS:
+            return None
+        return _window(session.shape, round(x), round(y), None)
 
     def _session_with_truth(self) -> ImageSession | None:
         session = self._canvas.session
@@ -135,6 +154,17 @@ class RegionFixController(QObject):
             self.status.emit("this image has no ground truth, so there are no error regions to fix", 6000)
             return None
         return session
+
+
+def _window(shape: tuple[int, int], x: int, y: int, bound: Rect | None) -> Rect:
+    """At most LOOK_SIDE a side around ``(x, y)``, inside the image (and ``bound``)."""
+    height, width = shape
+    half = LOOK_SIDE // 2
+    window = Rect(max(0, y - half), max(0, x - half), min(height, y + half), min(width, x + half))
+    if bound is not None:
+        window = Rect(max(window.top, bound.top), max(window.left, bound.left), min(window.bottom, bound.bottom),
+                      min(window.right, bound.right))
+    return window
 
 
 __all__ = ["MIN_STEP_AREA", "REGION_COLOUR", "RegionFixController"]

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from segstudio.app.loaded_model import InstanceThresholds
+from segstudio.app.loaded_model import CONFIDENCE_MAX_BYTES, InstanceThresholds
+from segstudio.core.confidence import Confidence
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.core.errors import FileProblem
@@ -44,6 +45,7 @@ class PredictedImages:
 
     written: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
     skipped: Mapping[str, SkippedImage] = field(default_factory=lambda: MappingProxyType({}))
+    uncertain: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # key -> share, see certainty
 
 
 def predict_images(
@@ -53,6 +55,7 @@ def predict_images(
     *,
     stage: str = "predict",
     thresholds: InstanceThresholds | None = None,
+    certainty: float | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> PredictedImages:
@@ -60,18 +63,26 @@ def predict_images(
     atomically, folders created); an instance model's objects are written as an instance PNG with their classes and
     scores (:func:`~segstudio.io.mask_files.write_instance_mask`), which reads back as classes too; ``thresholds``: the
     score and mask thresholds to read an instance model's detections with (None: the predictor's own, as the
-    Model panel's are applied to the shown image). An image that cannot be read, or whose mask has a class ``labels`` lacks, is
+    Model panel's are applied to the shown image); ``certainty``: also measure, for a semantic model, the share of
+    each image whose class it gave a probability below this (``uncertain``; the mask written is the plain
+    prediction). An image that cannot be read, or whose mask has a class ``labels`` lacks, is
     skipped with the reason; cancel is checked between images (and by the predictor between windows). Reports
     ``Progress(stage, images done, images, key)`` after each image."""
     written: dict[str, Path] = {}
     skipped: dict[str, SkippedImage] = {}
+    uncertain: dict[str, float] = {}
     for index, job in enumerate(jobs):
         if cancel is not None:
             cancel.raise_if_cancelled()
         try:
             image = read_image(job.image)
-            predicted = predictor.predict(image, probabilities=False, cancel=cancel)
+            measure = (certainty is not None and str(getattr(predictor, "task", "")) != "instance"
+                       and max(2, labels.num_classes) * image.shape[0] * image.shape[1] * 2 <= CONFIDENCE_MAX_BYTES)
+            predicted = predictor.predict(image, probabilities=measure, cancel=cancel)
             classes = np.asarray(predicted.classes)
+            probabilities = getattr(predicted, "probabilities", None)
+            if measure and probabilities is not None:
+                uncertain[job.key] = Confidence.from_probabilities(classes, probabilities).uncertain_share(certainty)
             instances = getattr(predicted, "instances", None)
             candidates = getattr(predicted, "candidates", None)
             if candidates is not None and thresholds is not None:
@@ -91,7 +102,7 @@ def predict_images(
         except (ValueError, OSError) as problem:
             skipped[job.key] = SkippedImage(job.image, str(problem))
         report(progress, Progress(stage, index + 1, len(jobs), job.key))
-    return PredictedImages(MappingProxyType(written), MappingProxyType(skipped))
+    return PredictedImages(MappingProxyType(written), MappingProxyType(skipped), MappingProxyType(uncertain))
 
 
 def predict_folder(

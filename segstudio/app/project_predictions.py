@@ -36,10 +36,12 @@ class PredictedFolder:
     folder: Path
     written: Mapping[str, Path] = field(default_factory=dict)
     skipped: Mapping[str, str] = field(default_factory=dict)
+    uncertain: Mapping[str, float] = field(default_factory=dict)  # key -> share the model was unsure of (semantic)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "written", MappingProxyType(dict(self.written)))
         object.__setattr__(self, "skipped", MappingProxyType(dict(self.skipped)))
+        object.__setattr__(self, "uncertain", MappingProxyType(dict(self.uncertain)))
 
 
 def predictions_dir(dataset: Dataset, model_name: str) -> Path:
@@ -52,7 +54,7 @@ def prediction_path(dataset: Dataset, model_name: str, sample: Sample) -> Path:
 
 def predict_all(
     model: ModelHandle, dataset: Dataset, *, keys: Iterable[str] | None = None,
-    thresholds: InstanceThresholds | None = None,
+    thresholds: InstanceThresholds | None = None, certainty: float | None = None,
     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> PredictedFolder:
     """Predict every image of ``dataset`` (``keys``: only those) and write each mask to :func:`prediction_path`
@@ -64,10 +66,11 @@ def predict_all(
         raise ValueError(mismatch)
     samples = dataset.samples if keys is None else [dataset.sample(key) for key in keys]
     jobs = [ImageJob(sample.key, sample.image, prediction_path(dataset, model.name, sample)) for sample in samples]
-    done = predict_images(model.predictor, jobs, labels, stage="predict all", thresholds=thresholds, progress=progress,
-                          cancel=cancel)
+    done = predict_images(model.predictor, jobs, labels, stage="predict all", thresholds=thresholds,
+                          certainty=certainty, progress=progress, cancel=cancel)
     skipped = {key: image.reason for key, image in done.skipped.items()}
-    return PredictedFolder(model.name, predictions_dir(dataset, model.name), dict(done.written), skipped)
+    return PredictedFolder(model.name, predictions_dir(dataset, model.name), dict(done.written), skipped,
+                           dict(done.uncertain))
 
 
 def app_predictions(dataset: Dataset) -> dict[str, Path]:

@@ -36,6 +36,7 @@ from segstudio.ui.sample_table import (
     ERRORS_COLUMN,
     FIXED_COLUMN,
     GAIN_COLUMN,
+    UNCERTAIN_COLUMN,
     GT_COLUMN,
     HEADERS,
     IOU_COLUMN,
@@ -50,7 +51,8 @@ from segstudio.ui.thumbnails import Thumbnails
 from segstudio.ui.workers import WorkerPool
 
 NAME_WIDTHS = (60, 220)  # the name column fits the longest name within these bounds (pixels, thumbnail included)
-OPTIONAL_COLUMNS = (SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, ERRORS_COLUMN, FIXED_COLUMN, GT_COLUMN, PREDICTION_COLUMN)
+OPTIONAL_COLUMNS = (SPLIT_COLUMN, IOU_COLUMN, DICE_COLUMN, ERRORS_COLUMN, FIXED_COLUMN, UNCERTAIN_COLUMN, GT_COLUMN,
+                    PREDICTION_COLUMN)
 
 class FileList(QWidget):
     """``sample_chosen(key)`` when the user selects an image; :meth:`select_key` selects one from code."""
@@ -120,6 +122,7 @@ class FileList(QWidget):
             header.moveSection(header.visualIndex(column), visual)
         header.setSectionHidden(SPLIT_COLUMN, True)
         header.setSectionHidden(FIXED_COLUMN, True)  # until an accepted image has a measured effort
+        header.setSectionHidden(UNCERTAIN_COLUMN, True)  # until a model says how sure it was
         for column in (ERRORS_COLUMN, GT_COLUMN, PREDICTION_COLUMN):  # on request (the header's menu)
             header.setSectionHidden(column, True)
         header.setSectionHidden(CLASS_IOU_COLUMN, True)  # while a class is chosen
@@ -278,12 +281,14 @@ class FileList(QWidget):
             self.columns_changed.emit(HEADERS[column])
 
     def _show_fixed_column(self, *_args: object) -> None:
+        """The "fixed" and "uncertain" columns appear once they have a value (and go with the folder)."""
         header = self.view.horizontalHeader()
-        wanted = self.model.has_efforts()
-        if header.isSectionHidden(FIXED_COLUMN) == wanted:
-            header.setSectionHidden(FIXED_COLUMN, not wanted)
-            if wanted:
-                self.columns_changed.emit(HEADERS[FIXED_COLUMN])
+        for column, wanted in ((FIXED_COLUMN, self.model.has_efforts()), (UNCERTAIN_COLUMN, self.model.has_uncertain())):
+            if header.isSectionHidden(column) == wanted:
+                header.setSectionHidden(column, not wanted)
+                if wanted:
+                    self._fit_header(column)
+                    self.columns_changed.emit(HEADERS[column])
 
     def _fit_split_column(self) -> None:
         metrics = self.view.fontMetrics()

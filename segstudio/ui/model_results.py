@@ -58,6 +58,7 @@ class ModelResults(QObject):
         self._last: tuple[str, float | None] | None = None  # the last dataset figure shown: (source, mean IoU)
         self._replaced: tuple[str, float | None] | None = None  # the figure a new source replaces, until counted
         predictions.predicted.connect(rows.set_prediction)
+        predictions.uncertain_measured.connect(rows.set_uncertain)
         predictions.folder_written.connect(self._on_written)
         predictions.error.connect(self.error)
         scores.image_scores.connect(rows.set_scores)

@@ -48,6 +48,7 @@ class PredictionController(QObject):
 
     session_ready = Signal(str, object)
     confidence_changed = Signal(object)  # the shown image's Confidence (None: none kept)
+    uncertain_measured = Signal(object)  # {key: share of the image the model was unsure of}, for the list
     predicted = Signal(str)
     folder_written = Signal(object)
     status = Signal(str, int)
@@ -194,8 +195,9 @@ class PredictionController(QObject):
         count = len(dataset.samples) if keys is None else len(keys)
         self._panel.start(f"predicting {count} images...")
         thresholds = self._panel.thresholds if self._panel.instance_model else None
+        certainty = None if self._panel.instance_model else self._panel.certainty.value()
         self._pool.submit("predict", lambda progress, cancel: predict_all(
-            model, dataset, keys=keys, thresholds=thresholds, progress=progress, cancel=cancel))
+            model, dataset, keys=keys, thresholds=thresholds, certainty=certainty, progress=progress, cancel=cancel))
 
     def cancel(self) -> None:
         if self._running is not None:
@@ -212,6 +214,8 @@ class PredictionController(QObject):
 
     def _on_predicted(self, result: PredictedImage | PredictedFolder) -> None:
         if isinstance(result, PredictedFolder):
+            if result.uncertain:
+                self.uncertain_measured.emit(dict(result.uncertain))
             self._ended(f"predicted {len(result.written)} images into {result.folder}"
                         + (f"; skipped {len(result.skipped)}" if result.skipped else ""))
             self._files.update(result.written)
@@ -236,6 +240,7 @@ class PredictionController(QObject):
             self._kept = result
             self._panel.show_confidence(result.confidence)
             self.confidence_changed.emit(result.confidence)
+            self._measure(result)
         if result.path is not None:
             self._files[result.key] = result.path
             self.predicted.emit(result.key)
@@ -327,7 +332,13 @@ class PredictionController(QObject):
         classes = kept.confidence.classes_at(threshold, unlabelled=dataset.spec.labels.ignore_index)
         self._panel.show_confidence(kept.confidence)
         self.confidence_changed.emit(kept.confidence)
+        self._measure(kept)
         self.apply(PredictedImage(kept.key, classes, kept.model, None, None, None, kept.confidence))
+
+    def _measure(self, result: PredictedImage) -> None:
+        if result.confidence is not None:
+            share = result.confidence.uncertain_share(self._panel.certainty.value())
+            self.uncertain_measured.emit({result.key: share})
 
     @property
     def confidence(self) -> Confidence | None:

@@ -36,9 +36,10 @@ from segstudio.ui.sample_cells import (  # noqa: F401 (the marks are the table's
 )
 from segstudio.ui.thumbnails import Thumbnails
 
-HEADERS = ("name", "split", "GT", "prediction", "", "IoU", "Dice", "fixed", "errors", "class IoU", "Δ IoU")  # "": status
+HEADERS = ("name", "split", "GT", "prediction", "", "IoU", "Dice", "fixed", "errors", "class IoU", "Δ IoU",
+           "uncertain")  # "": status
 NAME_COLUMN, SPLIT_COLUMN, STATUS_COLUMN, IOU_COLUMN, DICE_COLUMN, FIXED_COLUMN = 0, 1, 4, 5, 6, 7
-ERRORS_COLUMN, CLASS_IOU_COLUMN, GAIN_COLUMN = 8, 9, 10
+ERRORS_COLUMN, CLASS_IOU_COLUMN, GAIN_COLUMN, UNCERTAIN_COLUMN = 8, 9, 10, 11
 GT_COLUMN, PREDICTION_COLUMN = 2, 3
 HEADER_TIPS = {
     "split": "the part of the dataset this image belongs to (train, val, test...)",
@@ -48,6 +49,8 @@ HEADER_TIPS = {
         "✎ has a comment",
     "fixed": "share of the image the labeler changed from the model's prediction, measured when it was accepted",
     "errors": "share of the scored pixels where the prediction disagrees with the ground truth",
+    "uncertain": "share of the image the model was unsure of (the probability of the class it gave below the Model "
+                 "panel's certainty threshold), from this run's predictions: sort descending to review those first",
 }
 
 _MISSING_SORT = 2.0  # n/a sorts after every score (scores are 0..1)
@@ -73,6 +76,7 @@ class SampleTableModel(QAbstractTableModel):
         # Per image, from its confusion matrix: IoU of every class (NaN: n/a) and the share of pixels in error.
         self._class_iou: dict[str, np.ndarray] = {}
         self._errors: dict[str, float] = {}
+        self._uncertain: dict[str, float] = {}  # key -> share of the image the model was unsure of (this run)
         self._class_names: tuple[str, ...] = ()
         self.chosen_class: int | None = None  # whose IoU the "class IoU" column shows
         self._comparison: ComparisonResult | None = None  # the shown predictions against another set
@@ -92,7 +96,7 @@ class SampleTableModel(QAbstractTableModel):
         self._scores = {}
         self._unsaved = set()
         self._statuses, self._comments, self._efforts = {}, {}, {}
-        self._class_iou, self._errors = {}, {}
+        self._class_iou, self._errors, self._uncertain = {}, {}, {}
         self._comparison = None
         self._class_names = () if dataset is None else dataset.spec.labels.names
         self.chosen_class = None
@@ -127,6 +131,9 @@ class SampleTableModel(QAbstractTableModel):
         if column == ERRORS_COLUMN:
             errors = self._errors
             return lambda entry: errors.get(entry[0], _MISSING_SORT)
+        if column == UNCERTAIN_COLUMN:
+            uncertain = self._uncertain
+            return lambda entry: uncertain.get(entry[0], -1.0)  # n/a last when sorted descending
         if column == GAIN_COLUMN:
             def gain(entry: _Row) -> float:
                 value = self.iou_gain(entry[0])
@@ -301,6 +308,19 @@ class SampleTableModel(QAbstractTableModel):
     def comparison(self) -> ComparisonResult | None:
         return self._comparison
 
+    def set_uncertain(self, shares: Mapping[str, float]) -> None:
+        """Shares of images the model was unsure of (key -> 0..1), from a prediction of them this run."""
+        rows = [self._row_index[key] for key in shares if key in self._row_index]
+        if not rows:
+            return
+        self._uncertain.update({key: float(share) for key, share in shares.items() if key in self._row_index})
+        self.dataChanged.emit(self.index(min(rows), UNCERTAIN_COLUMN), self.index(max(rows), UNCERTAIN_COLUMN))
+        if self._sort_column == UNCERTAIN_COLUMN:
+            self._resort()
+
+    def has_uncertain(self) -> bool:
+        return bool(self._uncertain)
+
     def iou_gain(self, key: str) -> float | None:
         found = None if self._comparison is None else self._comparison.per_image.get(key)
         return None if found is None else found.iou_gain
@@ -406,6 +426,8 @@ class SampleTableModel(QAbstractTableModel):
             return effort_cell(role, self._efforts.get(key))
         if column == ERRORS_COLUMN:
             return share_cell(role, self._errors.get(key))
+        if column == UNCERTAIN_COLUMN:
+            return share_cell(role, self._uncertain.get(key))
         if column == CLASS_IOU_COLUMN:
             chosen = None if self.chosen_class is None else self._class_name(self.chosen_class)
             return class_iou_cell(role, self.class_iou(key), chosen)
@@ -438,7 +460,7 @@ class SampleTableModel(QAbstractTableModel):
 
 
 __all__ = [
-    "CLASS_IOU_COLUMN", "COMMENT_MARK", "DICE_COLUMN", "EDITED_MARK", "ERRORS_COLUMN", "FIXED_COLUMN", "GAIN_COLUMN",
+    "CLASS_IOU_COLUMN", "COMMENT_MARK", "UNCERTAIN_COLUMN", "DICE_COLUMN", "EDITED_MARK", "ERRORS_COLUMN", "FIXED_COLUMN", "GAIN_COLUMN",
     "GT_COLUMN", "HEADERS", "IOU_COLUMN", "NAME_COLUMN", "PREDICTION_COLUMN", "SAVED_MARK", "SPLIT_COLUMN",
     "STATUS_COLUMN", "STATUS_MARKS", "SampleTableModel",
 ]  # fmt: skip

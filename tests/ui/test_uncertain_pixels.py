@@ -63,6 +63,14 @@ def test_certainty_threshold_and_uncertain_pixels(qtbot, window: MainWindow, cam
     assert len(calls) == 1, "the threshold ran the network again"
     assert f"{100 * confidence.uncertain_share(chosen):.1f} %" in panel.uncertain.text()
 
+    # The list's "uncertain" column has the shown image's share, and shows.
+    from segstudio.ui.sample_table import UNCERTAIN_COLUMN
+
+    model = window.file_list.model
+    row = model.row_of(window.current_key)
+    assert model.data(model.index(row, UNCERTAIN_COLUMN)) == f"{100 * confidence.uncertain_share(chosen):.1f} %"
+    assert not window.file_list.view.horizontalHeader().isSectionHidden(UNCERTAIN_COLUMN)
+
     window.commands.action(Command.SHOW_UNCERTAIN).trigger()
     assert window.uncertain_pixels.shown and window.commands.action(Command.SHOW_UNCERTAIN).isChecked()
     highlight = window.canvas._highlight  # noqa: SLF001 - what the canvas draws on top
@@ -70,6 +78,32 @@ def test_certainty_threshold_and_uncertain_pixels(qtbot, window: MainWindow, cam
     assert window.canvas._highlight_colour == UNCERTAIN_COLOUR  # noqa: SLF001
     window.commands.action(Command.SHOW_UNCERTAIN).trigger()
     assert window.canvas._highlight is None  # noqa: SLF001
+
+
+def test_predict_all_measures_every_images_uncertain_share(camvid_folder: Path, tmp_path: Path) -> None:
+    from segstudio.app.loaded_model import load_model
+    from segstudio.app.project_predictions import predict_all
+    from segstudio.core.confidence import Confidence
+    from segstudio.io.datasets import open_dataset
+    from segstudio.io.images import read_image
+    from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
+    from segstudio.models.registry import ModelConfig, build_model
+
+    labels = LabelSet.camvid()
+    write_label_set(camvid_folder / "labels.toml", labels)
+    torch.manual_seed(0)
+    config = ModelConfig("unet", labels.num_classes, 3, "classic", {"base_channels": 4})
+    checkpoint = tmp_path / "tiny-camvid.safetensors"
+    save_checkpoint(checkpoint, build_model(config), CheckpointMeta(config, labels))
+    dataset = open_dataset(camvid_folder)
+    model = load_model(checkpoint)
+    done = predict_all(model, dataset, certainty=0.1)
+    assert set(done.uncertain) == set(done.written) and len(done.written) == len(dataset.samples)
+    for sample in dataset.samples:
+        prediction = model.predictor.predict(read_image(sample.image), probabilities=True)
+        expected = Confidence.from_probabilities(prediction.classes, prediction.probabilities).uncertain_share(0.1)
+        assert done.uncertain[sample.key] == expected
+    assert predict_all(model, dataset).uncertain == {}  # not asked: not measured
 
 
 def test_without_a_prediction_u_says_why(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001

@@ -295,3 +295,29 @@ def test_errors_are_clear() -> None:
         outline.moved(1, 0, (0.0, 0.0))
     with pytest.raises(IndexError):
         outline.with_vertex_inserted(0, 4, (0.0, 0.0))
+
+
+def test_region_under_within_a_window_is_cut_there(shared_data) -> None:  # noqa: ANN001
+    # A huge image: the outline tool traces only around the click; the region is the one of the window.
+    from segstudio.core.outlines import region_under
+
+    mask = read_class_mask(sorted((shared_data / "camvid" / "valannot").glob("*.png"))[0], LabelSet.camvid())
+    point = (mask.shape[1] / 2, mask.shape[0] * 0.8)  # the road, which runs across the whole image
+    whole = region_under(mask, point)
+    window = Rect(int(point[1]) - 40, int(point[0]) - 60, int(point[1]) + 40, int(point[0]) + 60)
+    cut = region_under(mask, point, within=window)
+    assert whole is not None and cut is not None and cut[2] == whole[2]
+    rect, pixels, _ = cut
+    assert window.top <= rect.top and rect.bottom <= window.bottom and window.left <= rect.left and rect.right <= window.right
+    full = np.zeros(mask.shape, dtype=bool)
+    full[whole[0].slices] = whole[1]
+    assert np.array_equal(pixels, full[rect.slices] & _connected_in(full, rect, window, point))
+    assert region_under(mask, (0.0, 0.0), within=window) is None
+
+
+def _connected_in(full: np.ndarray, rect, window, point) -> np.ndarray:  # noqa: ANN001
+    part = full[window.slices].astype(np.uint8)
+    _, labels = cv2.connectedComponents(part, connectivity=8)
+    label = labels[int(round(point[1])) - window.top, int(round(point[0])) - window.left]
+    inside = labels == label
+    return inside[rect.top - window.top:rect.bottom - window.top, rect.left - window.left:rect.right - window.left]

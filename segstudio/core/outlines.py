@@ -306,22 +306,25 @@ def outline_of(
     return outlines
 
 
-def region_under(mask: np.ndarray, point: Point) -> tuple[Rect, np.ndarray, int] | None:
+def region_under(mask: np.ndarray, point: Point, *, within: Rect | None = None) -> tuple[Rect, np.ndarray, int] | None:
     """The 8-connected region of the class under ``point`` (nearest pixel centre) in the class mask ``mask``: its
-    box, its pixels in the box (bool) and the class; None outside the image. Costs one pass over the mask plus the
-    region."""
+    box, its pixels in the box (bool) and the class; None outside the image (or ``within``, the part looked at: a
+    region crossing its edge is cut there). Costs one pass over the part looked at plus the region."""
     x, y = (float(v) for v in _check_point(point))
     col, row = math.floor(x + 0.5), math.floor(y + 0.5)
-    height, width = mask.shape
-    if not (0 <= row < height and 0 <= col < width):
+    frame = Rect.full(mask.shape) if within is None else within
+    if not (frame.top <= row < frame.bottom and frame.left <= col < frame.right):
         return None
+    mask = mask[frame.slices]
+    row, col = row - frame.top, col - frame.left
+    height, width = mask.shape
     value = int(mask[row, col])
     same = (mask == value).view(np.uint8).copy()
     fill = np.zeros((height + 2, width + 2), dtype=np.uint8)
     flags = 8 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
     _, _, _, (bx, by, bw, bh) = cv2.floodFill(same, fill, (col, row), 0, 0, 0, flags)
     rect = Rect.from_xywh(bx, by, bw, bh)
-    return rect, fill[1:-1, 1:-1][rect.slices].astype(bool), value
+    return rect.translated(frame.top, frame.left), fill[1:-1, 1:-1][rect.slices].astype(bool), value
 
 
 def class_outlines(mask: np.ndarray, value: int, *, tolerance: float) -> list[EditableOutline]:

@@ -21,6 +21,7 @@ from segstudio.core.session import ImageSession, NoEraseValue
 
 Point = tuple[float, float]
 DEFAULT_TOLERANCE = 1.0  # pixels; 0 keeps every corner of the pixel edges
+LOOK_SIDE = 4096  # the outline tool traces at most this many pixels a side around the click
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,11 @@ class OutlineTool:
         if session.instances is not None:
             return OutlineChange(problem="outlines are edited on class masks; on an instance image, use the brush and "
                                          "the Instances panel")
-        found = region_under(session.mask, point)
+        height, width = session.shape
+        col, row = round(point[0]), round(point[1])
+        half = LOOK_SIDE // 2  # a huge image: the region as far as 2048 px around the click (cut there)
+        around = Rect(max(0, row - half), max(0, col - half), min(height, row + half), min(width, col + half))
+        found = region_under(session.mask, point, within=around)
         if found is None:
             return OutlineChange()
         rect, pixels, value = found

@@ -245,8 +245,10 @@ class Canvas(QWidget):
         height, width = self._session.shape
         left, top = self.widget_to_image(QPointF(0, 0))
         right, bottom = self.widget_to_image(QPointF(self.width(), self.height()))
-        return Rect(max(0, math.floor(top)), max(0, math.floor(left)), min(height, math.ceil(bottom) + 1),
-                    min(width, math.ceil(right) + 1))
+        top_row, left_col = min(height, max(0, math.floor(top))), min(width, max(0, math.floor(left)))
+        # Panned off the image: an empty rectangle at its edge, never a negative one.
+        return Rect(top_row, left_col, max(top_row, min(height, math.ceil(bottom) + 1)),
+                    max(left_col, min(width, math.ceil(right) + 1)))
 
     def image_to_widget(self, x: float, y: float) -> QPointF:
         """Widget position of image point ``(x, y)`` (pixel centres on integers)."""

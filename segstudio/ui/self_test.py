@@ -90,6 +90,7 @@ def run_self_test(out: TextIO | None = None) -> int:
             report.step("save and read back bit-exact", lambda: _save_and_reread(window))
             report.step("accept and export COCO, checked", lambda: _accept_and_export(window, work))
             report.step("instances edited, saved exact", lambda: _edit_instances(window, work))
+            report.step("correction tools on the image", lambda: _correction_tools(window))
             window.close()
 
     failed = [r for r in report.results if not r.ok]
@@ -295,6 +296,34 @@ def _edit_instances(window: Any, work: Path) -> str:
         raise RuntimeError(f"{path} does not read back as the instances that were saved")
     return (f"{truth.num_instances} objects; merged, split into {len(parts) + 1}, renumbered; "
             f"{len(recount.matches)} matched live = recount; saved exact")
+
+
+def _correction_tools(window: Any) -> str:
+    """The image-driven tools' OpenCV parts (flood fill, GrabCut, intelligent scissors: the bundle's cv2 must carry
+    them) and an outline's exact round trip, on the demo image."""
+    from segstudio.core.geometry import Rect
+    from segstudio.core.image_tools import ScissorsPath, grabcut_stamp, scissors_stamp, wand_stamp
+    from segstudio.core.outlines import outline_of, outline_pixels, region_under
+
+    session = window.canvas.session
+    image, mask = np.asarray(session.image), np.asarray(session.mask)
+    height, width = mask.shape
+    wand = wand_stamp(image, mask, (width / 2, height / 2), 1, tolerance=20)
+    box = Rect(height // 4, width // 4, 3 * height // 4, 3 * width // 4)
+    cut = grabcut_stamp(image, mask, 1, box=box, iterations=2)
+    path = ScissorsPath(image, Rect.full(mask.shape))
+    for point in ((width * 0.3, height * 0.3), (width * 0.7, height * 0.3), (width * 0.5, height * 0.7)):
+        path.add_anchor(point)
+    lasso = scissors_stamp(mask, path.closed_path(), 1)
+    rect, pixels, value = region_under(mask, (width / 2, height / 2))
+    outline = outline_of(pixels, tolerance=0, value=value, rect=rect)[0]
+    back = outline_pixels(outline, mask.shape)
+    again = np.zeros(mask.shape, dtype=bool)
+    again[back.rect.slices] = back.pixels
+    if not np.array_equal(again[rect.slices], pixels) or again.sum() != pixels.sum():
+        raise RuntimeError("an exact outline did not give its region back")
+    return (f"wand {wand.count:,} px, GrabCut {cut.count:,} px, lasso {lasso.count:,} px, outline of "
+            f"{outline.vertex_count} vertices exact")
 
 
 __all__ = ["StepResult", "run_self_test"]

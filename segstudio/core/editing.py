@@ -24,7 +24,7 @@ from enum import IntEnum
 import cv2
 import numpy as np
 
-from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.geometry import EMPTY_RECT, Rect, check_point
 from segstudio.core.labels import erase_value_for
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.polygon_raster import PolygonLike, polygon_rings, rasterize_even_odd
@@ -38,16 +38,6 @@ class Connectivity(IntEnum):
 
     FOUR = 4
     EIGHT = 8
-
-
-def _check_point(point: Point, name: str) -> tuple[float, float]:
-    try:
-        x, y = (float(c) for c in point)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an (x, y) pair of numbers, got {point!r}") from None
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"{name} must be finite, got {point!r}")
-    return x, y
 
 
 def _box(shape: tuple[int, ...], x0: float, y0: float, x1: float, y1: float) -> Rect:
@@ -78,8 +68,8 @@ def brush_stamp(
     """
     check_mask(mask)
     value = check_value(value, mask.dtype)
-    ax, ay = _check_point(start, "start")
-    bx, by = _check_point(end, "end")
+    ax, ay = check_point(start, "start")
+    bx, by = check_point(end, "end")
     try:
         radius = float(radius)
     except (TypeError, ValueError):
@@ -156,7 +146,7 @@ def flood_fill_stamp(
         connectivity = Connectivity(connectivity)
     except ValueError:
         raise ValueError(f"flood fill connectivity is 4 or 8, got {connectivity!r}") from None
-    sx, sy = _check_point(seed, "seed")
+    sx, sy = check_point(seed, "seed")
     col, row = math.floor(sx + 0.5), math.floor(sy + 0.5)
     height, width = mask.shape
     if not (0 <= row < height and 0 <= col < width):

@@ -17,6 +17,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
+from segstudio.core.connected_region import connected_at
 from segstudio.core.error_map import ErrorKind
 from segstudio.core.geometry import Rect
 
@@ -85,23 +86,11 @@ def error_regions(errors: np.ndarray, *, min_area: int = 1, within: Rect | None 
 def region_at(errors: np.ndarray, x: float, y: float, *, within: Rect | None = None) -> ErrorRegion | None:
     """The region under pixel ``(x, y)`` (nearest pixel centre); None where the map marks no error, or outside.
     ``within``: look only there (a region crossing its edge is cut there)."""
-    col, row = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
-    frame = Rect.full(errors.shape) if within is None else within
-    if not (frame.top <= row < frame.bottom and frame.left <= col < frame.right):
+    found = connected_at(errors, (x, y), within=within, accept=lambda value: value in FIXABLE)
+    if found is None:
         return None
-    errors = errors[frame.slices]
-    row, col = row - frame.top, col - frame.left
-    height, width = errors.shape
-    value = int(errors[row, col])
-    if value not in FIXABLE:
-        return None
-    marked = (errors == value).view(np.uint8).copy()
-    fill = np.zeros((height + 2, width + 2), dtype=np.uint8)
-    flags = 8 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
-    _, _, _, (bx, by, bw, bh) = cv2.floodFill(marked, fill, (col, row), 0, 0, 0, flags)
-    rect = Rect.from_xywh(bx, by, bw, bh)
-    pixels = fill[1:-1, 1:-1][rect.slices].astype(bool)
-    return ErrorRegion(ErrorKind(value), rect.translated(frame.top, frame.left), pixels, int(np.count_nonzero(pixels)))
+    rect, pixels, value = found
+    return ErrorRegion(ErrorKind(value), rect, pixels, int(np.count_nonzero(pixels)))
 
 
 def region_values(region: ErrorRegion, working: np.ndarray, source: np.ndarray | int) -> np.ndarray:

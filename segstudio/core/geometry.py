@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -79,3 +81,20 @@ class Rect:
 
 
 EMPTY_RECT = Rect(0, 0, 0, 0)
+
+
+def check_point(point: Sequence[float], name: str = "point") -> tuple[float, float]:
+    """``point`` as a finite ``(x, y)`` pair of floats; ValueError naming ``name`` otherwise."""
+    try:
+        x, y = (float(c) for c in point)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an (x, y) pair of numbers, got {point!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"{name} must be finite, got {point!r}")
+    return x, y
+
+
+def nearest_pixel(point: Sequence[float], name: str = "point") -> tuple[int, int]:
+    """``(row, col)`` of the pixel whose centre is nearest ``point`` (``(x, y)``, pixel centres on integers)."""
+    x, y = check_point(point, name)
+    return math.floor(y + 0.5), math.floor(x + 0.5)

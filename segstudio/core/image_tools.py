@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from segstudio.core.editing import Connectivity, Point
-from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.geometry import EMPTY_RECT, Rect, nearest_pixel
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.polygon_raster import polygon_rings, rasterize_even_odd
 from segstudio.core.stamp import Stamp, check_mask, check_value
@@ -83,13 +83,7 @@ def _to_uint8(region: np.ndarray) -> np.ndarray:
 
 def _seed_pixel(seed: Point, shape: tuple[int, ...], name: str = "seed") -> tuple[int, int]:
     """``seed`` rounded to the nearest pixel centre as (row, col); ValueError when it lies outside the image."""
-    try:
-        x, y = (float(c) for c in seed)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an (x, y) pair of numbers, got {seed!r}") from None
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"{name} must be finite, got {seed!r}")
-    col, row = math.floor(x + 0.5), math.floor(y + 0.5)
+    row, col = nearest_pixel(seed, name)
     height, width = shape[:2]
     if not (0 <= row < height and 0 <= col < width):
         raise ValueError(f"{name} {seed!r} lies outside the {width}x{height} image")

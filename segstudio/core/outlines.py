@@ -29,8 +29,9 @@ import cv2
 import numpy as np
 import shapely
 
+from segstudio.core.connected_region import connected_at
 from segstudio.core.editing import polygon_stamp
-from segstudio.core.geometry import EMPTY_RECT, Rect
+from segstudio.core.geometry import EMPTY_RECT, Rect, check_point
 from segstudio.core.paint_scope import PaintScope
 from segstudio.core.polygon_raster import polygon_rings, rasterize_even_odd
 from segstudio.core.stamp import Stamp
@@ -53,13 +54,7 @@ def _ring_array(ring: object, name: str) -> np.ndarray:
 
 
 def _check_point(point: Point, name: str = "point") -> np.ndarray:
-    try:
-        x, y = (float(c) for c in point)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an (x, y) pair of numbers, got {point!r}") from None
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise ValueError(f"{name} must be finite, got {point!r}")
-    return np.array([x, y])
+    return np.array(check_point(point, name))
 
 
 @dataclass(frozen=True, eq=False)
@@ -309,22 +304,8 @@ def outline_of(
 def region_under(mask: np.ndarray, point: Point, *, within: Rect | None = None) -> tuple[Rect, np.ndarray, int] | None:
     """The 8-connected region of the class under ``point`` (nearest pixel centre) in the class mask ``mask``: its
     box, its pixels in the box (bool) and the class; None outside the image (or ``within``, the part looked at: a
-    region crossing its edge is cut there). Costs one pass over the part looked at plus the region."""
-    x, y = (float(v) for v in _check_point(point))
-    col, row = math.floor(x + 0.5), math.floor(y + 0.5)
-    frame = Rect.full(mask.shape) if within is None else within
-    if not (frame.top <= row < frame.bottom and frame.left <= col < frame.right):
-        return None
-    mask = mask[frame.slices]
-    row, col = row - frame.top, col - frame.left
-    height, width = mask.shape
-    value = int(mask[row, col])
-    same = (mask == value).view(np.uint8).copy()
-    fill = np.zeros((height + 2, width + 2), dtype=np.uint8)
-    flags = 8 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
-    _, _, _, (bx, by, bw, bh) = cv2.floodFill(same, fill, (col, row), 0, 0, 0, flags)
-    rect = Rect.from_xywh(bx, by, bw, bh)
-    return rect.translated(frame.top, frame.left), fill[1:-1, 1:-1][rect.slices].astype(bool), value
+    region crossing its edge is cut there)."""
+    return connected_at(mask, _check_point(point), within=within)
 
 
 def class_outlines(mask: np.ndarray, value: int, *, tolerance: float) -> list[EditableOutline]:

@@ -44,8 +44,14 @@ MIN_BRUSH = 3
 
 
 def _link(root: Path, images: str, masks: str, names: list[str] | None = None) -> Path:
+    """CamVid's ``images`` and ``masks`` folders linked (not copied) as a project, with CamVid's label set (11
+    classes, 11 = Unlabelled: left out of training and of the figures, as CamVid means it)."""
+    from segstudio.core.labels import LabelSet
+    from segstudio.io.labelset_files import write_label_set
+
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
+    write_label_set(root / "labels.toml", LabelSet.camvid())
     for path in sorted((SHARED / "camvid" / images).glob("*.png")):
         if names is None or path.stem in names:
             os.symlink(path, root / "images" / path.name)

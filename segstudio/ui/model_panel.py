@@ -270,7 +270,8 @@ class ModelPanel(QWidget):
         self.certainty_row.setVisible(confidence is not None)
         if confidence is not None:
             share = confidence.uncertain_share(self.certainty.value())
-            self.uncertain.setText(f"{100 * share:.1f} % of the pixels uncertain (U shows them)")
+            self.uncertain.setText(f"{100 * share:.1f} % of the pixels uncertain (U shows them); unlabelled in the "
+                                   "prediction where the data set has an unlabelled value, so out of its IoU")
 
     def _thresholds_changed(self, _value: float = 0.0) -> None:
         self.thresholds_changed.emit(self.thresholds)

@@ -34,11 +34,11 @@ from segstudio.io.autosave_files import Recoverable
 from segstudio.io.datasets import Dataset
 from segstudio.ui.about import show_about
 from segstudio.ui.actions import Command, WindowActions
-from segstudio.ui.box_to_mask import BoxToMask
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_editing import ClassEditingController
 from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.comparison import ComparisonController
+from segstudio.ui.correction_tools import CorrectionTools
 from segstudio.ui.comparison import command_slots as comparison_slots
 from segstudio.ui.dataset_scores import DatasetScoresController
 from segstudio.ui.dataset_view import DatasetView
@@ -49,7 +49,6 @@ from segstudio.ui.export import ExportController
 from segstudio.ui.file_list import FileList
 from segstudio.ui.fine_tune import WINDOW_SETTINGS, FineTuneController, FineTunePanel
 from segstudio.ui.image_loading import ImageLoading
-from segstudio.ui.instance_editing import InstanceEditingController
 from segstudio.ui.instance_panel import InstancePanel
 from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.layers import LayerController
@@ -58,14 +57,12 @@ from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.model_results import ModelResults
 from segstudio.ui.predictions import PredictionController
 from segstudio.ui.recovery import RecoveryController
-from segstudio.ui.region_fixing import RegionFixController
 from segstudio.ui.review import ReviewController
 from segstudio.ui.review_panel import ReviewPanel
 from segstudio.ui.resources import app_icon, style_sheet
 from segstudio.ui.saving import SaveController
 from segstudio.ui.status import StatusLine
 from segstudio.ui.tools import Tool
-from segstudio.ui.uncertain_pixels import UncertainPixels
 from segstudio.ui.unsaved import CloseGuard, window_title
 from segstudio.ui.window_settings import WindowSettings, app_settings
 from segstudio.ui.workers import WorkerFailure, WorkerPool
@@ -129,11 +126,11 @@ class MainWindow(QMainWindow):
         self.results = ModelResults(self.predictions, self.scores, self.metrics_panel, self.file_list.model, self)
         self.class_editing = ClassEditingController(self.class_panel, self.canvas, self.saving, self)
         self.editing = EditingCommands(self.canvas, self.saving, self)
-        self.instance_editing = InstanceEditingController(self.instance_panel, self.canvas,
-                                                          lambda: self.canvas.tools.value, self)
-        self.region_fixing = RegionFixController(self.canvas, lambda: self.canvas.tools.value, self)
-        self.box_to_mask = BoxToMask(self.pool, self.canvas, self)
-        self.uncertain_pixels = UncertainPixels(self.canvas, self.predictions, self.model_panel, self)
+        self.correction_tools = CorrectionTools(self.pool, self.canvas, self.predictions, self.model_panel,
+                                                self.instance_panel, self)
+        tools = self.correction_tools  # the names tests and scripts reach them by
+        self.instance_editing, self.region_fixing = tools.instances, tools.regions
+        self.box_to_mask, self.uncertain_pixels = tools.box_to_mask, tools.uncertain
         self.layers = LayerController(self.canvas, self.layer_panel, self)
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
@@ -191,9 +188,7 @@ class MainWindow(QMainWindow):
         slots |= self.review.command_slots(lambda: (self.current_key, self.canvas.session), self)
         slots |= comparison_slots(self.comparison, lambda: self.dataset, lambda: self.predictions.files,
                                   lambda: self.current_key)
-        slots |= self.instance_editing.command_slots()
-        slots |= self.region_fixing.command_slots()
-        slots[Command.SHOW_UNCERTAIN] = self.uncertain_pixels.toggle
+        slots |= self.correction_tools.command_slots()
         slots |= {Command.for_tool(tool): (lambda t=tool: editing.set_tool(t)) for tool in Tool}
         slots |= {Command.for_class(n): (lambda n=n: self.class_panel.select(n)) for n in range(1, 10)}
         return slots
@@ -218,14 +213,11 @@ class MainWindow(QMainWindow):
         self.editing.tools_changed.connect(self.status_line.refresh)
         self.editing.status.connect(show)
         self.sample_loaded.connect(self.class_editing.show_instances)
-        self.instance_editing.available.connect(self.docks.show_instances)
-        self.instance_editing.status.connect(show)
-        self.region_fixing.status.connect(show)
-        self.box_to_mask.status.connect(show)
-        self.uncertain_pixels.status.connect(show)
-        self.uncertain_pixels.shown_changed.connect(self.commands.action(Command.SHOW_UNCERTAIN).setChecked)
-        self.box_to_mask.written.connect(lambda _rect: self.saving.unsaved.note())
-        self.instance_editing.choose_class.connect(self.class_panel.select)
+        self.correction_tools.status.connect(show)
+        self.correction_tools.instances_shown.connect(self.docks.show_instances)
+        self.correction_tools.class_chosen.connect(self.class_panel.select)
+        self.correction_tools.painted.connect(self.saving.unsaved.note)
+        self.correction_tools.show_checks(lambda command, checked: self.commands.action(command).setChecked(checked))
         self.class_editing.dataset_changed.connect(self._on_relabelled)
         self.class_editing.session_relabelled.connect(self.metrics_panel.set_session)
         self.class_editing.status.connect(show)

@@ -107,6 +107,8 @@ class InstancePanel(QWidget):
         self.missed_label.setToolTip("ground-truth objects no instance matches (false negatives); click one to see it")
         self.missed = QListWidget(self)
         self.missed.setMaximumHeight(4 * (self.fontMetrics().height() + 4) + 6)
+        self.missed.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.missed.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.missed.itemClicked.connect(lambda item: self.missed_chosen.emit(int(item.data(Qt.ItemDataRole.UserRole))))
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout()
@@ -161,8 +163,10 @@ class InstancePanel(QWidget):
                     self._add_row_to_selection(row)
             self.missed.clear()
             for miss in missed:
-                item = QListWidgetItem(f"GT #{miss.truth_id}  {miss.class_name}  {miss.pixels:,} px  "
-                                       f"(best IoU {miss.best_iou:.2f})")
+                item = QListWidgetItem(f"GT #{miss.truth_id} {miss.class_name}, best IoU {miss.best_iou:.2f}")
+                item.setToolTip(f"ground-truth object {miss.truth_id} ({miss.class_name}, {miss.pixels:,} px): no "
+                                f"instance matches it; the best IoU any instance of its class has with it is "
+                                f"{miss.best_iou:.2f}. Click to see it")
                 item.setData(Qt.ItemDataRole.UserRole, miss.truth_id)
                 item.setForeground(QBrush(UNMATCHED_INK))
                 self.missed.addItem(item)

@@ -68,6 +68,14 @@ class Rect:
             return EMPTY_RECT
         return Rect(top, left, bottom, right)
 
+    @classmethod
+    def around(cls, point: Sequence[float], side: int, shape: tuple[int, ...]) -> Rect:
+        """At most ``side`` pixels a side centred on the pixel nearest ``point`` (``(x, y)``), within an array of
+        ``shape``: how far a tool looks on an image of any size."""
+        row, col = nearest_pixel(point)
+        half = side // 2
+        return cls(row - half, col - half, row + half, col + half).clipped(shape)
+
     def clipped(self, shape: tuple[int, ...]) -> Rect:
         """This rectangle limited to an array of ``shape`` (rows, columns)."""
         return self.intersection(Rect.full(shape))

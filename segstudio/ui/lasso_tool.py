@@ -79,15 +79,8 @@ class LassoTool:
 
 
 def _region_around(shape: tuple[int, int], point: Point, view: Rect | None) -> Rect:
-    height, width = shape
-    half = LASSO_MAX_SIDE // 2
-    col, row = round(point[0]), round(point[1])
-    top, left = max(0, row - half), max(0, col - half)
-    region = Rect(top, left, min(height, top + LASSO_MAX_SIDE), min(width, left + LASSO_MAX_SIDE))
-    if view is not None:
-        region = Rect(max(region.top, view.top), max(region.left, view.left), min(region.bottom, view.bottom),
-                      min(region.right, view.right))
-    return region
+    region = Rect.around(point, LASSO_MAX_SIDE, shape)
+    return region if view is None else region.intersection(view)
 
 
 def _points(path: np.ndarray) -> list[Point]:

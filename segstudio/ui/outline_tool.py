@@ -111,11 +111,8 @@ class OutlineTool:
         if session.instances is not None:
             return OutlineChange(problem="outlines are edited on class masks; on an instance image, use the brush and "
                                          "the Instances panel")
-        height, width = session.shape
-        col, row = round(point[0]), round(point[1])
-        half = LOOK_SIDE // 2  # a huge image: the region as far as 2048 px around the click (cut there)
-        around = Rect(max(0, row - half), max(0, col - half), min(height, row + half), min(width, col + half))
-        found = region_under(session.mask, point, within=around)
+        # A huge image: the region as far as 2048 px around the click (cut there).
+        found = region_under(session.mask, point, within=Rect.around(point, LOOK_SIDE, session.shape))
         if found is None:
             return OutlineChange()
         rect, pixels, value = found

@@ -137,14 +137,14 @@ class RegionFixController(QObject):
         if height * width <= WHOLE_IMAGE_PIXELS:
             return None
         view = self._canvas.tools.view or Rect.full(session.shape)
-        middle_y, middle_x = (view.top + view.bottom) // 2, (view.left + view.right) // 2
-        return _window(session.shape, middle_x, middle_y, view)
+        middle = ((view.left + view.right) / 2, (view.top + view.bottom) / 2)
+        return Rect.around(middle, LOOK_SIDE, session.shape).intersection(view)
 
     def _around(self, session: ImageSession, x: float, y: float) -> Rect | None:
         height, width = session.shape
         if height * width <= WHOLE_IMAGE_PIXELS:
             return None
-        return _window(session.shape, round(x), round(y), None)
+        return Rect.around((x, y), LOOK_SIDE, session.shape)
 
     def _session_with_truth(self) -> ImageSession | None:
         session = self._canvas.session
@@ -154,17 +154,6 @@ class RegionFixController(QObject):
             self.status.emit("this image has no ground truth, so there are no error regions to fix", 6000)
             return None
         return session
-
-
-def _window(shape: tuple[int, int], x: int, y: int, bound: Rect | None) -> Rect:
-    """At most LOOK_SIDE a side around ``(x, y)``, inside the image (and ``bound``)."""
-    height, width = shape
-    half = LOOK_SIDE // 2
-    window = Rect(max(0, y - half), max(0, x - half), min(height, y + half), min(width, x + half))
-    if bound is not None:
-        window = Rect(max(window.top, bound.top), max(window.left, bound.left), min(window.bottom, bound.bottom),
-                      min(window.right, bound.right))
-    return window
 
 
 __all__ = ["MIN_STEP_AREA", "REGION_COLOUR", "RegionFixController"]

@@ -254,15 +254,11 @@ class ToolController:
     def _wand(self, session: ImageSession, point: Point) -> ToolResult:
         """The colour-connected pixels around ``point`` in the current class, one undo step, within the part of the
         image on screen (at most :data:`WAND_MAX_SIDE` pixels a side around the click)."""
-        height, width = session.shape
-        col, row = round(point[0]), round(point[1])
-        if not (0 <= row < height and 0 <= col < width):
+        if session.class_at(*point) is None:  # outside the image
             return ToolResult()
-        half = WAND_MAX_SIDE // 2
-        limit = Rect(max(0, row - half), max(0, col - half), min(height, row + half), min(width, col + half))
+        limit = Rect.around(point, WAND_MAX_SIDE, session.shape)
         if self.view is not None:
-            limit = Rect(max(limit.top, self.view.top), max(limit.left, self.view.left),
-                         min(limit.bottom, self.view.bottom), min(limit.right, self.view.right))
+            limit = limit.intersection(self.view)
         image, tolerance = session.image, self.tolerance
         try:
             changed = session.write_selection(

@@ -61,8 +61,7 @@ from segstudio.io.autosave_files import (
 )
 from segstudio.io.mask_files import (
     class_mask_dtype,
-    read_raw_mask,
-    read_tagged_instance_mask,
+    read_mask_and_instances,
     write_class_mask,
     write_instance_mask,
 )
@@ -336,18 +335,12 @@ class AutosaveStore:
         if recoverable.problem is not None:
             raise FileProblem(recoverable.path, recoverable.problem)
         try:
-            raw = read_raw_mask(recoverable.path)
+            raw, instances = read_mask_and_instances(recoverable.path)
         except FileProblem as problem:
             raise FileProblem(recoverable.path, f"autosave is unreadable: {problem.problem}") from None
         except (OSError, ValueError) as exc:
             raise FileProblem(recoverable.path, f"autosave is unreadable: {exc}") from None
-        values = raw.values
-        try:
-            instances = read_tagged_instance_mask(recoverable.path)
-        except FileProblem as problem:
-            raise FileProblem(recoverable.path, f"autosave is unreadable: {problem.problem}") from None
-        if instances is not None:
-            values = np.asarray(instances.ids)
+        values = raw.values if instances is None else np.asarray(instances.ids)
         if recoverable.shape is not None and values.shape != recoverable.shape:
             raise FileProblem(
                 recoverable.path,

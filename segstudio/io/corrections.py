@@ -25,6 +25,7 @@ from segstudio.io.mask_files import (
     RawMask,
     class_mask_dtype,
     read_class_mask,
+    read_classes_and_instances,
     read_instance_mask,
     read_raw_mask,
     read_tagged_instance_mask,
@@ -68,12 +69,13 @@ def read_correction(dataset: Dataset, sample: Sample, labels: LabelSet, *, expec
     path = dataset.correction_path(sample)
     if not path.is_file():
         return None
-    instances = read_tagged_instance_mask(path)  # any sample's correction saved from an instance session
-    if instances is not None:
-        return Correction(instance_classes(path, instances, labels, expected_size), instances)
     if is_instance_sample(dataset, sample):
+        instances = read_tagged_instance_mask(path)
+        if instances is not None:
+            return Correction(instance_classes(path, instances, labels, expected_size), instances)
         return Correction(read_class_mask(path, labels, expected_size=expected_size), ground_truth_instances(dataset, sample))
-    return Correction(read_class_mask(path, labels, expected_size=expected_size), None)
+    # Any sample's correction saved from an instance session carries its instances: one read gives both.
+    return Correction(*read_classes_and_instances(path, labels, expected_size=expected_size))
 
 
 def ground_truth_instances(dataset: Dataset, sample: Sample) -> InstanceMask | None:

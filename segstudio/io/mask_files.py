@@ -221,14 +221,24 @@ def read_class_mask(
     :class:`FileProblem` naming the file for unreadable files, a size other than ``expected_size``
     (``(width, height)``), raw values the value map lacks, and class ids outside the label set.
     """
+    return read_classes_and_instances(path, labels, value_map=value_map, expected_size=expected_size)[0]
+
+
+def read_classes_and_instances(
+    path: str | Path,
+    labels: LabelSet,
+    *,
+    value_map: ValueMap | None = None,
+    expected_size: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, InstanceMask | None]:
+    """:func:`read_class_mask` and, for an instance PNG segstudio wrote, its instances too: one read of the file."""
     path = Path(path)
     raw, text = _read_raw(path)
     if expected_size is not None and raw.size != tuple(expected_size):
         width, height = raw.size
         raise FileProblem(path, f"mask is {width}x{height} but its image is {expected_size[0]}x{expected_size[1]}")
-    if INSTANCES_TEXT_KEY in text:  # segstudio's own instance PNG: its ids are objects, the chunk says their classes
-        instances = read_tagged_instance_mask(path)
-        assert instances is not None
+    instances = _tagged_instances(path, raw, text)
+    if instances is not None:  # segstudio's own instance PNG: its ids are objects, the chunk says their classes
         raw = RawMask(instances.to_class_mask(np.int32), None, raw.mode)
         value_map = ValueMap.identity()
     if value_map is None:
@@ -251,7 +261,7 @@ def read_class_mask(
             bad[int(target)] = bad.get(int(target), 0) + int(count)
         after = "" if value_map.is_identity else " after the value map"
         raise FileProblem(path, _outside_labels(bad, labels) + after + _hint(bad, labels, value_map))
-    return value_map._apply_known(raw.values, present, class_mask_dtype(labels))
+    return value_map._apply_known(raw.values, present, class_mask_dtype(labels)), instances
 
 
 def write_class_mask(path: str | Path, mask: np.ndarray, labels: LabelSet) -> None:
@@ -332,8 +342,17 @@ def read_instance_mask(path: str | Path, *, default_class: int = 1) -> InstanceM
 def read_tagged_instance_mask(path: str | Path) -> InstanceMask | None:
     """The instances of a mask file segstudio wrote as instances (its ``segstudio:instances`` chunk tells), None for
     any other mask file (a class mask, or a foreign instance mask whose classes the file does not say)."""
+    return read_mask_and_instances(path)[1]
+
+
+def read_mask_and_instances(path: str | Path) -> tuple[RawMask, InstanceMask | None]:
+    """A mask file's stored values and, when segstudio wrote it as instances, its instances: one read."""
     path = Path(path)
     raw, text = _read_raw(path)
+    return raw, _tagged_instances(path, raw, text)
+
+
+def _tagged_instances(path: Path, raw: RawMask, text: Mapping[str, str]) -> InstanceMask | None:
     payload = text.get(INSTANCES_TEXT_KEY)
     if payload is None:
         return None

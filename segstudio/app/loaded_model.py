@@ -26,6 +26,12 @@ DEFAULT_TILE_SIZE = 512  # windows of this size: progress and cancel between the
 CONFIDENCE_MAX_BYTES = 256 * 1024 * 1024  # a semantic prediction keeps its certainty when its probabilities fit in this
 
 
+def keeps_confidence(task: object, num_classes: int, shape: tuple[int, ...]) -> bool:
+    """Whether a prediction of an image of ``shape`` asks for its probabilities to keep its certainty: a semantic
+    model's, when they fit in :data:`CONFIDENCE_MAX_BYTES` (float16, one plane per class)."""
+    return str(task) != "instance" and max(2, num_classes) * shape[0] * shape[1] * 2 <= CONFIDENCE_MAX_BYTES
+
+
 @dataclass(frozen=True, eq=False)
 class ModelHandle:
     """A loaded model ready to predict, and what the panel shows about it."""
@@ -183,9 +189,7 @@ def predict_image(
     mismatch = label_mismatch(model.labels, labels)
     if mismatch is not None:
         raise ValueError(mismatch)
-    height, width = image.shape[:2]
-    keep_confidence = (str(model.task) != "instance"
-                       and max(2, model.labels.num_classes) * height * width * 2 <= CONFIDENCE_MAX_BYTES)
+    keep_confidence = keeps_confidence(model.task, model.labels.num_classes, image.shape)
     prediction = model.predictor.predict(image, probabilities=keep_confidence, progress=progress, cancel=cancel)
     candidates = getattr(prediction, "candidates", None)
     if candidates is not None and thresholds is not None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from segstudio.app.loaded_model import CONFIDENCE_MAX_BYTES, InstanceThresholds
+from segstudio.app.loaded_model import InstanceThresholds, keeps_confidence
 from segstudio.core.confidence import Confidence
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
@@ -76,8 +76,8 @@ def predict_images(
             cancel.raise_if_cancelled()
         try:
             image = read_image(job.image)
-            measure = (certainty is not None and str(getattr(predictor, "task", "")) != "instance"
-                       and max(2, labels.num_classes) * image.shape[0] * image.shape[1] * 2 <= CONFIDENCE_MAX_BYTES)
+            measure = certainty is not None and keeps_confidence(getattr(predictor, "task", ""), labels.num_classes,
+                                                                 image.shape)
             predicted = predictor.predict(image, probabilities=measure, cancel=cancel)
             classes = np.asarray(predicted.classes)
             probabilities = getattr(predicted, "probabilities", None)

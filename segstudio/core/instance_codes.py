@@ -38,13 +38,13 @@ class WorkingInstanceCodes:
         self.colours: MappingProxyType[int, Rgba] = MappingProxyType({})
         self._instance_of_code: dict[int, int] = {}
         self._colour_of_instance: dict[int, tuple[int, int, int]] = {}
-        self._present: tuple[int, ...] = ()
+        self._generation = -1  # the layer's generation the codes were dealt at
         self._deal()
 
     def update(self, rect: Rect) -> bool:
         """The keys changed inside ``rect``. True when the instances changed, so codes and shades were dealt again
         and everything must be redrawn (the palette too); False when only ``rect`` needs redrawing."""
-        if self._present != self._present_keys():
+        if self._generation != self._layer.generation:
             self._deal()
             return True
         self._draw(rect)
@@ -58,20 +58,17 @@ class WorkingInstanceCodes:
         """The shade instance ``instance_id`` is drawn in (None: no such instance)."""
         return self._colour_of_instance.get(int(instance_id))
 
-    def _present_keys(self) -> tuple[tuple[int, int], ...]:
-        return tuple((key, row.class_id) for key, row in self._layer.keyed_rows())
-
     def _deal(self) -> None:
         keyed = self._layer.keyed_rows()
         rows = [row for _key, row in keyed]
-        self._present = tuple((key, row.class_id) for key, row in keyed)
+        self._generation = self._layer.generation
         ignore = self._labels.ignore_index
         candidates = (c for c in range(self._first, KEY_LIMIT) if c != ignore)
         lookup = np.arange(KEY_LIMIT, dtype=np.uint16)
         edges = np.arange(KEY_LIMIT, dtype=np.uint16)
         edge_colours: dict[int, Rgba] = {}
         by_class: dict[int, list[tuple[int, int]]] = {}
-        for row, (key, _class) in zip(rows, self._present, strict=True):
+        for row, (key, _row) in zip(rows, keyed, strict=True):
             code, edge = next(candidates, None), next(candidates, None)
             if code is None or edge is None:
                 raise ValueError(f"{len(rows)} instances do not fit past {self._first} in 16-bit codes")

@@ -106,6 +106,7 @@ class InstanceLayer:
         self._key_instances(start, keys)
         self._counts = np.bincount(keys.ravel(), minlength=KEY_LIMIT).astype(np.int64)
         self._present: np.ndarray | None = None  # keys with a pixel, cached (see _present_keys)
+        self._generation = 0  # grows whenever a key gains its first pixel or loses its last
         self._classes = self._class_lut[keys]
         self._classes_view = self._classes.view()
         self._classes_view.flags.writeable = False
@@ -135,6 +136,12 @@ class InstanceLayer:
     @property
     def background(self) -> int:
         return self._background
+
+    @property
+    def generation(self) -> int:
+        """Grows whenever the set of keys with pixels changes (an instance appears or goes, is split, merged,
+        renumbered or given another class): views of the instances compare it instead of listing them."""
+        return self._generation
 
     @property
     def current(self) -> int | None:
@@ -442,6 +449,7 @@ class InstanceLayer:
         self._counts[new_keys] += new_counts
         if appeared or (self._counts[old_keys] == 0).any():
             self._present = None
+            self._generation += 1
         if self._pending is not None and self._counts[self._pending[1]] > 0:
             self._pending = None
         window = self._classes[rect.slices]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from segstudio.ui.class_panel import swatch
 
 HEADERS = ("#", "class", "score", "IoU", "GT")
 HEADER_TIPS = (
@@ -155,7 +157,7 @@ class InstancePanel(QWidget):
                     item.setData(Qt.ItemDataRole.UserRole, line.instance_id)
                     item.setToolTip(f"instance {line.instance_id}: {line.class_name}, {line.pixels:,} px")
                     if column == 0 and line.colour is not None:
-                        item.setIcon(_swatch(line.colour))
+                        item.setIcon(swatch(line.colour, 12))
                     if column >= 3 and line.iou is not None:
                         item.setForeground(QBrush(MATCHED_INK if line.truth_id is not None else UNMATCHED_INK))
                     self.table.setItem(row, column, item)
@@ -219,12 +221,6 @@ def _cells(line: InstanceLine) -> list[tuple[str, Qt.AlignmentFlag]]:
         iou = f"{line.iou:.2f}"
         match = f"#{line.truth_id}" if line.truth_id is not None else "✗"
     return [(str(line.instance_id), left), (line.class_name, left), (score, right), (iou, right), (match, left)]
-
-
-def _swatch(colour: tuple[int, int, int], size: int = 12) -> QIcon:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(QColor(*colour))
-    return QIcon(pixmap)
 
 
 __all__ = ["InstanceLine", "InstancePanel", "MissedLine"]

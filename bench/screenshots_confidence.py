@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshots_layers import DATA, OUT, new_window, settle, wait_for  # noqa: E402
+from screenshots_layers import OUT, camvid_frames, open_window, settle, wait_for  # noqa: E402
 
 FRAMES = ("0016E5_07959", "0016E5_07961", "0016E5_07963")
 
@@ -31,8 +31,6 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from bench_correction_effort import _link
-    from segstudio.core.labels import LabelSet
-    from segstudio.io.labelset_files import write_label_set
     from segstudio.ui.actions import Command
     from segstudio.ui.docks import Panel
 
@@ -45,19 +43,8 @@ def main() -> int:
         config = TrainingConfig(architecture="unet", encoder="classic", options={"base_channels": 16}, epochs=1,
                                 crop_size=256, batch_size=4, seed=0, device="cpu")
         checkpoint = train(_link(tmp / "train", "train", "trainannot"), config, tmp / "weak.safetensors").checkpoint
-    root = tmp / "camvid"
-    for folder in ("images", "masks"):
-        (root / folder).mkdir(parents=True)
-    for frame in FRAMES:
-        os.symlink(DATA / "camvid" / "val" / f"{frame}.png", root / "images" / f"{frame}.png")
-        os.symlink(DATA / "camvid" / "valannot" / f"{frame}.png", root / "masks" / f"{frame}.png")
-    write_label_set(root / "labels.toml", LabelSet.camvid())
-
     app = QApplication.instance() or QApplication(sys.argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    window = new_window(app)
-    window.open_folder(root)
-    wait_for(app, window.sample_loaded)
+    window = open_window(app, camvid_frames(tmp / "camvid", FRAMES))
     window.load_model(checkpoint)
     wait_for(app, window.model_panel.model_loaded)
     window.predict_current()

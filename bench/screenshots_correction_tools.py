@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshots_layers import DATA, OUT, new_window, settle, wait_for  # noqa: E402
+from screenshots_layers import OUT, camvid_frames, open_window, settle  # noqa: E402
 
 FRAME = "0016E5_07959"
 
@@ -28,22 +28,10 @@ def main() -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from segstudio.core.labels import LabelSet
-    from segstudio.io.labelset_files import write_label_set
     from segstudio.ui.actions import Command
 
-    root = Path(tempfile.mkdtemp(prefix="segstudio-camvid-")) / "camvid"
-    for folder in ("images", "masks"):
-        (root / folder).mkdir(parents=True)
-    os.symlink(DATA / "camvid" / "val" / f"{FRAME}.png", root / "images" / f"{FRAME}.png")
-    os.symlink(DATA / "camvid" / "valannot" / f"{FRAME}.png", root / "masks" / f"{FRAME}.png")
-    write_label_set(root / "labels.toml", LabelSet.camvid())
-
     app = QApplication.instance() or QApplication(sys.argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    window = new_window(app)
-    window.open_folder(root)
-    wait_for(app, window.sample_loaded)
+    window = open_window(app, camvid_frames(Path(tempfile.mkdtemp(prefix="segstudio-camvid-")) / "camvid", [FRAME]))
     canvas, session = window.canvas, window.canvas.session
     car = session.mask == 8
     count, labels, stats, _ = cv2.connectedComponentsWithStats(car.astype(np.uint8), connectivity=8)

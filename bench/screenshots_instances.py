@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshots_layers import DATA, OUT, new_window, settle, wait_for  # noqa: E402
+from screenshots_layers import DATA, OUT, open_window, settle, wait_for  # noqa: E402
 
 
 def simulated_detections(truth):  # noqa: ANN001, ANN201
@@ -72,10 +72,7 @@ def main() -> int:
         write_instance_mask(target, simulated_detections(read_instance_mask(mask))[0])
 
     app = QApplication.instance() or QApplication(sys.argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    window = new_window(app)
-    window.open_folder(root)
-    wait_for(app, window.sample_loaded)
+    window = open_window(app, root)
     wait_for(app, window.scores.instances_scored)
     truth = read_instance_mask(chosen[0])
     people = truth.instance_ids

@@ -52,6 +52,35 @@ def new_window(app):  # noqa: ANN001, ANN201
     return window
 
 
+def open_window(app, folder: Path):  # noqa: ANN001, ANN201
+    """A 1600x1000 window with ``folder`` open and its first image on screen."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    window = new_window(app)
+    window.open_folder(folder)
+    wait_for(app, window.sample_loaded)
+    return window
+
+
+def camvid_frames(root: Path, frames, *, predicted_by_next: bool = False) -> Path:  # noqa: ANN001
+    """CamVid val ``frames`` linked (not copied) into ``root`` as images/ + masks/ with CamVid's label set;
+    ``predicted_by_next``: each frame's "prediction" is the next frame's ground truth (real shapes, moved)."""
+    source = DATA / "camvid"
+    folders = ("images", "masks", "predictions") if predicted_by_next else ("images", "masks")
+    for folder in folders:
+        (root / folder).mkdir(parents=True)
+    from segstudio.core.labels import LabelSet
+    from segstudio.io.labelset_files import write_label_set
+
+    write_label_set(root / "labels.toml", LabelSet.camvid())  # class names, colours, 11 = Unlabelled
+    frames = list(frames)
+    for frame, following in zip(frames, frames[1:] + frames[:1], strict=True):
+        os.symlink(source / "val" / f"{frame}.png", root / "images" / f"{frame}.png")
+        os.symlink(source / "valannot" / f"{frame}.png", root / "masks" / f"{frame}.png")
+        if predicted_by_next:
+            os.symlink(source / "valannot" / f"{following}.png", root / "predictions" / f"{frame}.png")
+    return root
+
+
 def made_up_prediction(truth, ignore: int | None):  # noqa: ANN001, ANN201
     import cv2
     import numpy as np

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from screenshots_instances import drag  # noqa: E402
-from screenshots_layers import DATA, OUT, new_window, settle, wait_for  # noqa: E402
+from screenshots_layers import DATA, OUT, open_window, settle, wait_for  # noqa: E402
 
 
 def main() -> int:
@@ -44,10 +44,7 @@ def main() -> int:
     os.symlink(source / "PedMasks" / f"{args.image}_mask.png", root / "PedMasks" / f"{args.image}_mask.png")
 
     app = QApplication.instance() or QApplication(sys.argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    window = new_window(app)
-    window.open_folder(root)
-    wait_for(app, window.sample_loaded)
+    window = open_window(app, root)
     window.load_model(args.model)
     wait_for(app, window.model_panel.model_loaded, 120000)
     window.predict_current()

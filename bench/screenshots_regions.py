@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshots_layers import DATA, OUT, new_window, settle, wait_for  # noqa: E402
+from screenshots_layers import OUT, camvid_frames, open_window, settle  # noqa: E402
 
 FRAMES = ("0016E5_07959", "0016E5_07961", "0016E5_07963", "0016E5_07965")
 
@@ -25,26 +25,12 @@ def main() -> int:
     os.environ.setdefault("SEGSTUDIO_DATA_DIR", tempfile.mkdtemp(prefix="segstudio-shots-"))
     from PySide6.QtWidgets import QApplication
 
-    from segstudio.core.labels import LabelSet
     from segstudio.core.layers import LayerKind, LayerStyle
-    from segstudio.io.labelset_files import write_label_set
     from segstudio.ui.actions import Command
 
-    root = Path(tempfile.mkdtemp(prefix="segstudio-camvid-")) / "camvid"
-    for folder in ("images", "masks", "predictions"):
-        (root / folder).mkdir(parents=True)
-    source = DATA / "camvid"
-    write_label_set(root / "labels.toml", LabelSet.camvid())  # CamVid's class names, colours and Unlabelled
-    for frame, following in zip(FRAMES, FRAMES[1:] + FRAMES[:1], strict=True):
-        os.symlink(source / "val" / f"{frame}.png", root / "images" / f"{frame}.png")
-        os.symlink(source / "valannot" / f"{frame}.png", root / "masks" / f"{frame}.png")
-        os.symlink(source / "valannot" / f"{following}.png", root / "predictions" / f"{frame}.png")
-
     app = QApplication.instance() or QApplication(sys.argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    window = new_window(app)
-    window.open_folder(root)
-    wait_for(app, window.sample_loaded)
+    root = camvid_frames(Path(tempfile.mkdtemp(prefix="segstudio-camvid-")) / "camvid", FRAMES, predicted_by_next=True)
+    window = open_window(app, root)
     window.layers.set_style(LayerKind.ERROR_MAP, LayerStyle(True, 0.85, hatched=True))
     window.layers.set_style(LayerKind.WORKING, LayerStyle(True, 0.35))
     settle(app, 500)

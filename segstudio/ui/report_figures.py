@@ -53,22 +53,28 @@ def _lighter(colour: QColor, amount: float = 0.55) -> QColor:
     return QColor(*(round(c + (255 - c) * amount) for c in (colour.red(), colour.green(), colour.blue())))
 
 
-def draw_class_bars(painter: QPainter, rect: QRectF, data: FigureData, *, style: FigureStyle = FigureStyle()) -> QRectF:
-    """Per class, its IoU (solid, the class's colour) and Dice (light) of the summed counts, with the values printed
-    and n/a classes (in neither mask) marked; a dashed line at the mean IoU. Returns the plot area (0..1 across)."""
+def _begin_figure(painter: QPainter, rect: QRectF, style: FigureStyle, title: str
+                  ) -> tuple[QFont, QFont, float, float, float]:
+    """Start a figure in ``rect``: the painter saved (the caller restores it), its title drawn; returns the body and
+    small fonts, their line heights and the y under the title, with the small font set for what follows."""
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     title_font, font, small = style.title_font(), style.font(), style.font(style.small_px)
     title_h = QFontMetricsF(title_font).height() + 4
-    line = QFontMetricsF(font).height()
-    small_line = QFontMetricsF(small).height()
     painter.setFont(title_font)
     painter.setPen(TEXT)
     painter.drawText(QRectF(rect.left(), rect.top(), rect.width(), title_h), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                     elided(title_font, "IoU and Dice per class (pixels summed over the images)", rect.width()))
-    # Legend line.
-    y = rect.top() + title_h
+                     elided(title_font, title, rect.width()))
     painter.setFont(small)
+    return font, small, QFontMetricsF(font).height(), QFontMetricsF(small).height(), rect.top() + title_h
+
+
+def draw_class_bars(painter: QPainter, rect: QRectF, data: FigureData, *, style: FigureStyle = FigureStyle()) -> QRectF:
+    """Per class, its IoU (solid, the class's colour) and Dice (light) of the summed counts, with the values printed
+    and n/a classes (in neither mask) marked; a dashed line at the mean IoU. Returns the plot area (0..1 across)."""
+    font, small, line, small_line, y = _begin_figure(
+        painter, rect, style, "IoU and Dice per class (pixels summed over the images)")
+    # Legend line.
     x = rect.left()
     example = QColor(110, 110, 110)
     for label, fill in (("IoU", example), ("Dice", _lighter(example))):
@@ -166,20 +172,9 @@ def histogram_notes(data: FigureData) -> list[str]:
 def draw_iou_histogram(painter: QPainter, rect: QRectF, data: FigureData, *, style: FigureStyle = FigureStyle()) -> QRectF:
     """How many images have each mean IoU (:data:`HISTOGRAM_BINS` bins over 0..1), the n/a images counted and said,
     a dashed line at the mean over images. Returns the plot area."""
-    painter.save()
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-    title_font, font, small = style.title_font(), style.font(), style.font(style.small_px)
-    title_h = QFontMetricsF(title_font).height() + 4
-    line = QFontMetricsF(font).height()
-    small_line = QFontMetricsF(small).height()
-    painter.setFont(title_font)
-    painter.setPen(TEXT)
     scored = data.num_images - data.na_images
-    title = f"Mean IoU per image ({scored} image{'s' if scored != 1 else ''})"
-    painter.drawText(QRectF(rect.left(), rect.top(), rect.width(), title_h), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                     elided(title_font, title, rect.width()))
-    y = rect.top() + title_h
-    painter.setFont(small)
+    font, small, line, small_line, y = _begin_figure(
+        painter, rect, style, f"Mean IoU per image ({scored} image{'s' if scored != 1 else ''})")
     painter.setPen(MUTED)
     for note in histogram_notes(data):
         painter.drawText(QRectF(rect.left(), y, rect.width(), small_line), Qt.AlignmentFlag.AlignLeft, elided(small, note, rect.width()))

@@ -40,6 +40,7 @@ class RegionFixController(QObject):
         self._listed: list[ErrorRegion] = []
         self._listed_at: tuple[int, int] | None = None  # (session id, revision) the list was made at
         self._index = -1
+        self._fresh = True  # the list was just made: stepping starts at one of its ends
         canvas.region_clicked.connect(self.choose_at)
         canvas.palettes_changed.connect(self._forget)  # a new session (or colours): nothing chosen
 
@@ -75,11 +76,10 @@ class RegionFixController(QObject):
         session = self._session_with_truth()
         if session is None:
             return
-        at = (id(session), session.revision)
-        if at != self._listed_at:
-            self._listed = session.error_regions(min_area=MIN_STEP_AREA, within=self._looked_at(session))
-            self._listed_at = at
-            self._index = -1 if direction > 0 else 0
+        if (id(session), session.revision) != self._listed_at:
+            self._list(session)
+        if self._fresh:  # a new list: "." starts at its largest region, "," at its smallest
+            self._index, self._fresh = (-1 if direction > 0 else 0), False
         if not self._listed:
             self._show(None)
             self.status.emit(f"no error region of {MIN_STEP_AREA} px or more left: this image matches its ground "
@@ -102,7 +102,7 @@ class RegionFixController(QObject):
                          f"{name}", SHOWN_MS)
 
     def _forget(self) -> None:
-        self._region, self._listed, self._listed_at, self._index = None, [], None, -1
+        self._region, self._listed, self._listed_at, self._index, self._fresh = None, [], None, -1, True
 
     # -- fixing ------------------------------------------------------------------------------------------
 
@@ -125,10 +125,16 @@ class RegionFixController(QObject):
             self.status.emit(str(problem), 8000)
             return
         self._show(None)
-        left = len(session.error_regions(min_area=MIN_STEP_AREA, within=self._looked_at(session)))
+        left = len(self._list(session))  # "." next takes the largest of these without listing them again
         what = session.labels.name_of(value) if value is not None else how.value.removeprefix("take ")
         self.status.emit(f"{region.describe()}: now {what} (Ctrl+Z undoes); {left} region(s) left, \".\" for the "
                          "next", SHOWN_MS)
+
+    def _list(self, session: ImageSession) -> list[ErrorRegion]:
+        """The regions to step through now (largest first), noted with the mask's revision they were listed at."""
+        self._listed = session.error_regions(min_area=MIN_STEP_AREA, within=self._looked_at(session))
+        self._listed_at, self._fresh = (id(session), session.revision), True
+        return self._listed
 
     def _looked_at(self, session: ImageSession) -> Rect | None:
         """Where regions are listed: the whole image up to :data:`WHOLE_IMAGE_PIXELS`, else the part on screen (at

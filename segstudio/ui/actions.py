@@ -82,6 +82,9 @@ class Command(Enum):
                              tip="open a dataset folder (images with their masks)")
     LOAD_MODEL = ActionSpec("Load model...", ("Ctrl+L",), Menu.FILE, icon="load-model", section="open",
                             tip="load a checkpoint to predict with (Model panel)")
+    LOAD_CLICK_WEIGHTS = ActionSpec("Load click-to-segment weights...", (), Menu.FILE, section="open",
+                                    tip="a Segment Anything checkpoint on this disk (sam_vit_b_01ec64.pth, ViT-L or "
+                                    "ViT-H) for the click-to-segment tool (H); nothing is downloaded")
     SAVE = ActionSpec("Save correction", ("Ctrl+S",), Menu.FILE, icon="save", section="save",
                       tip="save the working mask into segstudio-corrections/ (the ground truth is kept)")
     EXPORT_ACCEPTED = ActionSpec("Export accepted masks...", ("Ctrl+E",), Menu.FILE, section="export",
@@ -151,6 +154,8 @@ class Command(Enum):
                 "the selected class")
     LASSO = _tool(Tool.LASSO, "L", "click around an object: the line follows the image's edges between clicks; "
                   "double-click, right-click or Enter closes and fills it, Esc drops it")
+    CLICK = _tool(Tool.CLICK, "H", "click the object for a model (Segment Anything, weights on disk) to find it; "
+                  "right-click what it must leave out; Enter paints it in the selected class, Esc drops it")
     REGION = _tool(Tool.REGION, "R", "click an error region (where the working mask and the ground truth disagree) "
                    "to choose it; T, Y or S then fixes it in one step")
     SMALLER_BRUSH = ActionSpec("Smaller brush", ("[",), Menu.TOOLS, section="size")
@@ -345,6 +350,13 @@ class WindowActions(QObject):
 
     def action(self, command: Command) -> QAction:
         return self._actions[command]
+
+    def offer(self, command: Command, available: bool, reason: str) -> None:
+        """Enable ``command``, or grey it with ``reason`` as its tooltip (a tool that needs something it lacks)."""
+        action = self._actions[command]
+        action.setEnabled(available)
+        base = tooltip(command.value)
+        action.setToolTip(base if available else f"{base}\nNot available: {reason}")
 
     def all(self) -> list[QAction]:
         """Every action, in menu order."""

@@ -26,7 +26,7 @@ from segstudio.core.layers import LayerKind, LayerStyle
 from segstudio.core.palettes import Palettes
 from segstudio.core.session import ImageSession
 from segstudio.ui.canvas_compositing import DEFAULT_STYLES, HIGHLIGHT_COLOUR, ShownColours, composite_tile
-from segstudio.ui.canvas_overlays import draw_outline, draw_overlays
+from segstudio.ui.canvas_overlays import draw_marks, draw_outline, draw_overlays
 from segstudio.ui.canvas_tiles import (MAX_TILE_BYTES, TILE, Tile, TileCache, TileKey, step_for, tile_image_rect,
                                        tiles_in_view)
 from segstudio.ui.tools import Tool, ToolController, ToolResult
@@ -53,6 +53,8 @@ class Canvas(QWidget):
     instances_changed = Signal()  # instances came or went (new codes and colours: lists showing them refresh)
     region_clicked = Signal(float, float)  # the region tool clicked at this image point
     box_drawn = Signal(object)  # the box-to-mask tool's box (a Rect), for the GrabCut job
+    prompt_clicked = Signal(float, float, bool)  # click to segment: a point on (True) or off (False) the object
+    prompt_ended = Signal(bool)  # click to segment: Enter (True: write the proposal) or Esc (False: drop it)
     edited = Signal(object)
     stroke_ended = Signal()
     view_changed = Signal()
@@ -339,6 +341,8 @@ class Canvas(QWidget):
             polygon.append(self._mouse)
         brush = self.tools.tool.paints_strokes and not self._space_down
         draw_overlays(painter, polygon, self._mouse if brush else None, self.tools.radius * self._scale)
+        if self.tools.marks:
+            draw_marks(painter, [(self.image_to_widget(x, y), inside) for x, y, inside in self.tools.marks])
         outline = self.tools.outlines.outline
         if outline is not None:
             draw_outline(painter, [[self.image_to_widget(float(x), float(y)) for x, y in ring] for ring in outline.rings])
@@ -374,6 +378,8 @@ class Canvas(QWidget):
             self.region_clicked.emit(*result.region_point)
         if result.box is not None:
             self.box_drawn.emit(result.box)
+        if result.prompt is not None:
+            self.prompt_clicked.emit(*result.prompt)
         if result.problem is not None:
             self.tool_refused.emit(result.problem)
         if result.note is not None:
@@ -396,6 +402,8 @@ class Canvas(QWidget):
         elif event.button() == Qt.MouseButton.RightButton and self.tools.tool in (Tool.POLYGON, Tool.LASSO):
             self._apply(self.tools.close_polygon())
             self.update()
+        elif event.button() == Qt.MouseButton.RightButton and self.tools.tool is Tool.CLICK:
+            self.prompt_clicked.emit(*self.widget_to_image(position), False)
         elif event.button() == Qt.MouseButton.RightButton and self.tools.tool is Tool.OUTLINE:
             self._apply(self.tools.delete_outline_vertex(self.widget_to_image(position)))
             self.update()
@@ -454,6 +462,9 @@ class Canvas(QWidget):
         if event.key() == Qt.Key.Key_Escape and (self.tools.polygon or self.tools.outlines.editing):
             self.tools.cancel()
             self.update()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape) and self.tools.marks:
+            self.prompt_ended.emit(event.key() != Qt.Key.Key_Escape)
             return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.tools.outlines.editing:
             self._apply(self.tools.commit_outline())

@@ -1,4 +1,5 @@
-"""What the canvas draws over its tiles, in widget pixels: the polygon being drawn and the brush's outline."""
+"""What the canvas draws over its tiles, in widget pixels: the polygon being drawn, the brush's outline, an outline
+being edited and the points clicked for a promptable model."""
 
 from __future__ import annotations
 
@@ -39,3 +40,19 @@ def draw_outline(painter: QPainter, rings: list[list[QPointF]], handle: float = 
 
 
 __all__ = ["draw_outline", "draw_overlays"]
+
+
+def draw_marks(painter: QPainter, marks: list[tuple[QPointF, bool]], radius: float = 5.0) -> None:
+    """Click to segment's points: on the object a green dot with a plus, left out a red dot with a minus, each
+    ringed in black and white so it shows on any colour."""
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    for at, inside in marks:
+        painter.setPen(QPen(QColor(0, 0, 0), 3))
+        painter.setBrush(QColor(39, 174, 96) if inside else QColor(235, 87, 87))
+        painter.drawEllipse(at, radius, radius)
+        painter.setPen(QPen(QColor(255, 255, 255), 1.5))
+        painter.drawEllipse(at, radius, radius)
+        arm = radius * 0.55
+        painter.drawLine(QPointF(at.x() - arm, at.y()), QPointF(at.x() + arm, at.y()))
+        if inside:
+            painter.drawLine(QPointF(at.x(), at.y() - arm), QPointF(at.x(), at.y() + arm))

@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         self.class_editing = ClassEditingController(self.class_panel, self.canvas, self.saving, self)
         self.editing = EditingCommands(self.canvas, self.saving, self)
         self.correction_tools = CorrectionTools(self.pool, self.canvas, self.predictions, self.model_panel,
-                                                self.instance_panel, self)
+                                                self.instance_panel, self.settings, self)
         tools = self.correction_tools  # the names tests and scripts reach them by
         self.instance_editing, self.region_fixing = tools.instances, tools.regions
         self.box_to_mask, self.uncertain_pixels = tools.box_to_mask, tools.uncertain
@@ -218,6 +218,8 @@ class MainWindow(QMainWindow):
         self.correction_tools.class_chosen.connect(self.class_panel.select)
         self.correction_tools.painted.connect(self.saving.unsaved.note)
         self.correction_tools.show_checks(lambda command, checked: self.commands.action(command).setChecked(checked))
+        self.correction_tools.show_availability(self.commands.offer)
+        self.editing.tool_changed.connect(self.correction_tools.click.tool_chosen)
         self.class_editing.dataset_changed.connect(self._on_relabelled)
         self.class_editing.session_relabelled.connect(self.metrics_panel.set_session)
         self.class_editing.status.connect(show)

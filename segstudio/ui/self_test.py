@@ -91,6 +91,7 @@ def run_self_test(out: TextIO | None = None) -> int:
             report.step("accept and export COCO, checked", lambda: _accept_and_export(window, work))
             report.step("instances edited, saved exact", lambda: _edit_instances(window, work))
             report.step("correction tools on the image", lambda: _correction_tools(window))
+            report.step("click to segment (tiny SAM)", lambda: _click_to_segment(window, work))
             window.close()
 
     failed = [r for r in report.results if not r.ok]
@@ -324,6 +325,39 @@ def _correction_tools(window: Any) -> str:
         raise RuntimeError("an exact outline did not give its region back")
     return (f"wand {wand.count:,} px, GrabCut {cut.count:,} px, lasso {lasso.count:,} px, outline of "
             f"{outline.vertex_count} vertices exact")
+
+
+def _click_to_segment(window: Any, work: Path) -> str:
+    """A tiny Segment Anything network of the official design, saved and loaded as a user's weights file would be
+    (the bundle must carry segment_anything and read the file safely), answering a click on the demo image; its
+    proposal painted as one undo step."""
+    import torch
+
+    from segstudio.models.promptable import Prompts, SamShape, load_promptable, prompt_region
+
+    shape = SamShape(encoder_width=32, encoder_depth=2, encoder_heads=2, global_blocks=(1,), window=14, patch=16,
+                     image_size=1024, prompt_width=32, mask_in_channels=16, decoder_depth=2, decoder_mlp=64,
+                     iou_hidden=32, iou_depth=3, multimask=3)
+    torch.manual_seed(0)
+    path = work / "tiny_sam.pth"
+    torch.save(shape.build().state_dict(), path)
+    model = load_promptable(path, device="cpu")
+    session = window.canvas.session
+    height, width = session.shape
+    region = prompt_region(session.shape, None)
+    found = model.segment(np.asarray(session.image), region, Prompts().adding(width / 2, height / 2, True), "self-test")
+    if found.pixels.shape != (region.height, region.width):
+        raise RuntimeError(f"the proposal is {found.pixels.shape}, not the region's {(region.height, region.width)}")
+    click = window.correction_tools.click
+    click.model, click.weights, click.proposal = model, path, found
+    before = np.array(session.mask, copy=True)
+    changed = click.write()
+    if changed is None and found.count:
+        raise RuntimeError("the proposal was not painted")
+    window.editing.undo()
+    if not np.array_equal(np.asarray(session.mask), before):
+        raise RuntimeError("undo did not take the painted proposal back")
+    return f"{model.name} loaded safely; a click proposed {found.count:,} px, painted and undone"
 
 
 __all__ = ["StepResult", "run_self_test"]

@@ -44,6 +44,7 @@ class Tool(Enum):
     WAND = "magic wand"  # the image's colour-connected pixels around a click, within a tolerance
     BOX = "box to mask"  # drag a box around an object: GrabCut finds it inside (on a worker)
     LASSO = "edge lasso"  # intelligent scissors: anchors joined along the image's edges, closed and filled
+    CLICK = "click to segment"  # a promptable model (SAM) proposes the object under the clicks; Enter writes it
 
     @property
     def paints_strokes(self) -> bool:
@@ -63,6 +64,7 @@ class ToolResult:
     region_point: tuple[float, float] | None = None  # REGION: where the user clicked
     note: str | None = None  # what the status line should say about the gesture (OUTLINE)
     box: Rect | None = None  # BOX: the box dragged, for the GrabCut job
+    prompt: tuple[float, float, bool] | None = None  # CLICK: a point on (True) or off (False) the object
 
 
 class ToolController:
@@ -80,6 +82,7 @@ class ToolController:
         self._polygon: list[Point] = []
         self.outlines = OutlineTool()
         self.lasso = LassoTool()
+        self.marks: tuple[tuple[float, float, bool], ...] = ()  # click to segment's points, drawn by the canvas
         self.tolerance = DEFAULT_TOLERANCE  # the magic wand's, in the image's own units per channel
         self.view: Rect | None = None  # the image part on screen (the canvas sets it): the wand stays within it
 
@@ -140,6 +143,8 @@ class ToolController:
             return ToolResult()
         if self.tool is Tool.REGION:  # choosing a region changes nothing: read-only windows may too
             return ToolResult(region_point=point)
+        if self.tool is Tool.CLICK:  # a proposal changes nothing until Enter writes it (refused there when read-only)
+            return ToolResult(prompt=(point[0], point[1], True))
         if self.read_only and self.tool is not Tool.PICK:
             return ToolResult(problem=READ_ONLY_PROBLEM)
         if self.tool is Tool.ERASER and session.erase_value is None:
@@ -243,10 +248,11 @@ class ToolController:
         return ToolResult(change.changed or EMPTY_RECT, problem=change.problem, note=change.note)
 
     def cancel(self) -> None:
-        """Drop a polygon or an outline in progress; close a stroke still open."""
+        """Drop a polygon, an outline or click-to-segment's points in progress; close a stroke still open."""
         self._polygon = []
         self.outlines.cancel()
         self.lasso.cancel()
+        self.marks = ()
         if self._last is not None and self.session is not None:
             self.session.end_stroke()
         self._last = None

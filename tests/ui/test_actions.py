@@ -48,7 +48,8 @@ def test_every_command_is_an_action_with_its_keys_and_menu(qtbot) -> None:  # no
 def test_file_view_and_help_menus_hold_what_users_look_for(qtbot) -> None:  # noqa: ANN001
     _host, actions, _called = build(qtbot)
     file_menu = [a.text() for a in actions.menu(Menu.FILE).actions() if not a.isSeparator()]
-    assert file_menu == ["Open folder...", "Open recent", "Load model...", "Save correction", "Export accepted masks...", "Quit"]
+    assert file_menu == ["Open folder...", "Open recent", "Load model...", "Load click-to-segment weights...",
+                         "Save correction", "Export accepted masks...", "Quit"]
     assert actions.action(Command.QUIT).shortcut().toString() == "Ctrl+Q"
     view = [a.text() for a in actions.menu(Menu.VIEW).actions() if not a.isSeparator()]
     assert {"Show prediction", "Show error map", "Fit to window", "Actual size (1:1)"} <= set(view)

@@ -25,9 +25,9 @@ def test_the_self_test_passes_from_source_and_writes_nothing_of_the_users(isolat
     report = result.stdout
     for step in ("window on screen", "icons and style sheet found", "demo data set opened", "torch and torchvision", "UNet predicts on cpu",
                  "Mask R-CNN predicts on cpu", "stroke: live figures = recount", "save and read back bit-exact",
-                 "accept and export COCO, checked", "instances edited, saved exact", "correction tools on the image"):
+                 "accept and export COCO, checked", "instances edited, saved exact", "correction tools on the image", "click to segment (tiny SAM)"):
         assert f"ok    {step}" in report, report
-    assert "self-test passed: 11 steps" in report
+    assert "self-test passed: 12 steps" in report
     assert "torch 2." in report and "from source" in report
     assert list(isolated_user_data.iterdir()) == []  # no settings, demo or project written for the user
 
@@ -44,7 +44,7 @@ def test_a_broken_step_fails_the_self_test_and_names_it(qtbot, monkeypatch: pyte
     report = out.getvalue()
     assert "FAIL  Mask R-CNN predicts on cpu" in report and "torchvision::nms does not exist" in report
     assert "ok    UNet predicts on cpu" in report  # the other steps still ran
-    assert "self-test FAILED: 1 of 11 steps (Mask R-CNN predicts on cpu)" in report
+    assert "self-test FAILED: 1 of 12 steps (Mask R-CNN predicts on cpu)" in report
 
 
 def test_a_missing_resources_folder_fails_the_self_test(qtbot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: ANN001

@@ -172,6 +172,15 @@ def _state_dict_from(path: Path, loaded: object) -> dict[str, Tensor]:
     return state
 
 
+def read_state_dict(path: Path) -> dict[str, Tensor]:
+    """The tensors of a weights file of either kind (safetensors or PyTorch), read without running anything from
+    it; :class:`CheckpointProblem` naming the file when it cannot be."""
+    path = Path(path)
+    if _sniff(path) is _Format.SAFETENSORS:
+        return _read_safetensors(path)
+    return _read_torch(path)
+
+
 def model_beside(resume_state: Path) -> Path:
     """The checkpoint a run wrote beside its resume state: ``best.resume.pt`` -> ``best.safetensors``."""
     name = resume_state.name

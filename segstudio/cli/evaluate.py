@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -23,7 +23,17 @@ if TYPE_CHECKING:
     from segstudio.core.value_map import ValueMap
 
 
+def print_skipped_entries(folders: Sequence[Path], out: TextIO) -> None:
+    """A note per file name in ``folders`` left out because it cannot be looked at (a symbolic link loop...)."""
+    from segstudio.io.folder_listing import skipped_entries
+
+    for folder in dict.fromkeys(folders):
+        for entry in skipped_entries(folder):
+            print(f"note: {entry}", file=out)
+
+
 def _run_evaluate(args: argparse.Namespace) -> int:
+    print_skipped_entries([args.gt, args.pred], sys.stderr)
     if getattr(args, "instances", False):
         return _run_evaluate_instances(args)
     from segstudio.app.folder_evaluation import plan_evaluation, score_pairs

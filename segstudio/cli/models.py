@@ -191,14 +191,17 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _run_predict(args: argparse.Namespace) -> int:
     from segstudio.core.errors import FileProblem
-    from segstudio.io.folder_listing import image_files
+    from segstudio.io.folder_listing import SkippedEntry, image_files
     from segstudio.models.checkpoints import load_weights_file
     from segstudio.app.prediction import predict_folder
     from segstudio.models.predictor import Predictor
 
     if not args.images.is_dir():
         raise FileProblem(args.images, "image folder does not exist" if not args.images.exists() else "is not a folder")
-    paths = [args.images / name for name in image_files(args.images)]
+    skipped: list[SkippedEntry] = []
+    paths = [args.images / name for name in image_files(args.images, skipped)]
+    for entry in skipped:
+        print(f"note: {entry}", file=sys.stderr)
     if not paths:
         raise FileProblem(args.images, "holds no images (.png, .jpg, .tif, ...)")
     loaded = load_weights_file(args.model, device=args.device or _default_device())

@@ -18,7 +18,7 @@ import numpy as np
 from segstudio.core.labels import LabelSet
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
 from segstudio.core.errors import FileProblem
-from segstudio.io.folder_listing import folders_with_images, relative_posix
+from segstudio.io.folder_listing import SkippedEntry, folders_with_images, relative_posix
 from segstudio.io.images import read_image
 from segstudio.io.labelset_files import read_label_set
 from segstudio.io.mask_convention import MaskValues, convention_from_masks, not_class_mask_notes
@@ -61,14 +61,17 @@ def detect_dataset(root: Path) -> DatasetSpec:
     root = Path(root)
     if not root.is_dir():
         raise FileProblem(root, "is not a folder")
+    skipped: list[SkippedEntry] = []
     folders = [
         _Folder(p, relative_posix(p, root), stems)
-        for p, files in folders_with_images(root)
+        for p, files in folders_with_images(root, skipped=skipped)
         if (stems := frozenset(stem for name, stem in files.items() if name.lower() not in COLOUR_TABLE_NAMES))
     ]
     if not folders:
-        raise FileProblem(root, "holds no image files (looked for .png, .jpg, .tif ... up to 4 folders deep)")
-    notes: list[str] = []
+        # What was skipped may be why nothing was found: say so (the first few).
+        raise FileProblem(root, "holds no image files (looked for .png, .jpg, .tif ... up to 4 folders deep)"
+                          + "".join(f"; {entry}" for entry in skipped[:3]))
+    notes: list[str] = [f"{relative_posix(entry.path, root)}: {entry.reason}" for entry in skipped]
 
     mask_folders = [f for f in folders if _looks_like_masks(f)]
     image_folders = [f for f in folders if f not in mask_folders and not _holds_annotation_json(f, notes)]

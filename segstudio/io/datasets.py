@@ -19,7 +19,7 @@ from segstudio.core.progress import CancelToken, Progress, ProgressCallback, rep
 from segstudio.io.dataset_detect import detect_dataset
 from segstudio.io.dataset_spec import DatasetSpec, MaskRole, MaskSource
 from segstudio.core.errors import FileProblem
-from segstudio.io.folder_listing import image_files
+from segstudio.io.folder_listing import SkippedEntry, image_files
 from segstudio.io.images import image_size
 from segstudio.io.project_file import find_project_file, new_project_file_location, read_project_file, write_project_file
 
@@ -31,6 +31,7 @@ class ProblemKind(StrEnum):
     SIZE_MISMATCH = "size mismatch"
     UNREADABLE = "unreadable"
     MISSING_FOLDER = "missing folder"
+    SKIPPED_ENTRY = "skipped entry"  # a symbolic link loop, or a name that cannot be looked at
 
 
 @dataclass(frozen=True)
@@ -210,16 +211,22 @@ def pair_files(root: Path, spec: DatasetSpec) -> tuple[tuple[Sample, ...], tuple
     samples: list[Sample] = []
     problems: list[Problem] = []
     any_truth = any(s.role is MaskRole.GROUND_TRUTH for s in spec.mask_sources)
+    skipped_paths: set[Path] = set()
     for folder in spec.image_folders:
         image_dir = root / folder.folder
         if not image_dir.is_dir():
             problems.append(Problem(image_dir, ProblemKind.MISSING_FOLDER, "image folder named in the project file is missing"))
             continue
         sources = spec.sources_for(folder.folder)
-        masks_by_source = {s.name: _masks_by_image_stem(root, s, problems) for s in sources}
+        skipped: list[SkippedEntry] = []
+        masks_by_source = {s.name: _masks_by_image_stem(root, s, problems, skipped) for s in sources}
         # Masks kept beside their images (photo.png + photo_mask.png) are not images themselves.
         beside = {p.name for s in sources if s.folder == folder.folder for p in masks_by_source[s.name].values()}
-        listed = {name: stem for name, stem in image_files(image_dir).items() if name not in beside}
+        listed = {name: stem for name, stem in image_files(image_dir, skipped).items() if name not in beside}
+        for entry in skipped:
+            if entry.path not in skipped_paths:  # a mask folder shared by image folders reports its entries once
+                skipped_paths.add(entry.path)
+                problems.append(Problem(entry.path, ProblemKind.SKIPPED_ENTRY, entry.reason))
         images = _by_stem(image_dir, listed, problems)
         truth = spec.ground_truth_for(folder.folder)
         prefix = "" if folder.folder == "." else f"{folder.folder}/"
@@ -251,13 +258,15 @@ def _by_stem(folder: Path, files: Mapping[str, str], problems: list[Problem]) ->
     return found
 
 
-def _masks_by_image_stem(root: Path, source: MaskSource, problems: list[Problem]) -> dict[str, Path]:
+def _masks_by_image_stem(
+    root: Path, source: MaskSource, problems: list[Problem], skipped: list[SkippedEntry]
+) -> dict[str, Path]:
     folder = root / source.folder
     if not folder.is_dir():
         problems.append(Problem(folder, ProblemKind.MISSING_FOLDER, f"mask folder of {source.name!r} is missing"))
         return {}
     found: dict[str, Path] = {}
-    for name, stem in image_files(folder).items():
+    for name, stem in image_files(folder, skipped).items():
         if source.suffix:
             if not stem.endswith(source.suffix):
                 continue  # in a shared folder (masks beside images) the images themselves are not masks

@@ -4,6 +4,7 @@ import io
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import DatasetEvaluator, DatasetScores
 from segstudio.io.datasets import open_dataset
 from segstudio.io.mask_files import write_class_mask
+from segstudio.io.project_file import PROJECT_FILE_NAME, find_project_file
 from segstudio.app.project_predictions import PREDICTIONS_FOLDER
 from segstudio.app.scoring import dataset_scores, score_image
 
@@ -190,12 +192,12 @@ def _flipped(classes: np.ndarray, seed: int, share: float = 0.08) -> np.ndarray:
     return prediction
 
 
-def _isbi_predictions(shared_data: Path, folder: Path, *, stored_like_truth: bool = False) -> dict[str, np.ndarray]:
+def _isbi_predictions(isbi: Path, folder: Path, *, stored_like_truth: bool = False) -> dict[str, np.ndarray]:
     """Perturbed ISBI ground truth as class ids (membrane = 1), written as the app writes masks, or stored the
     way ISBI stores its truth (0 = membrane, 255 = cell)."""
     folder.mkdir()
     predictions = {}
-    for seed, path in enumerate(sorted((shared_data / "isbi2012" / "train" / "masks").glob("*.png"))):
+    for seed, path in enumerate(sorted((isbi / "train" / "masks").glob("*.png"))):
         classes = _flipped((np.array(Image.open(path)) == 0).astype(np.uint8), seed)
         predictions[path.stem] = classes
         if stored_like_truth:
@@ -205,9 +207,9 @@ def _isbi_predictions(shared_data: Path, folder: Path, *, stored_like_truth: boo
     return predictions
 
 
-def _app_scores(shared_data: Path, predictions: dict[str, np.ndarray]) -> DatasetScores:
+def _app_scores(isbi: Path, predictions: dict[str, np.ndarray]) -> DatasetScores:
     """The window's dataset metrics for the ISBI training images: the dataset opened as the app opens it."""
-    dataset = open_dataset(shared_data / "isbi2012")
+    dataset = open_dataset(isbi)
     train = [s for s in dataset.samples if s.split == "train"]
     assert len(train) == len(predictions) == 24
     known = {s.key: score_image(dataset, s, predictions[s.name]) for s in train}
@@ -225,15 +227,29 @@ def _assert_same_figures(data: dict, app: DatasetScores) -> None:
     assert {stem: figures["mean_iou"] for stem, figures in data["per_image"].items()} == pytest.approx(per_image)
 
 
+@pytest.fixture
+def read_only_isbi(shared_data: Path, tmp_path: Path) -> Iterator[Path]:
+    """A private copy of ISBI 2012 marked read-only, as ../shared/data usually is. The shared folder itself may be
+    a writable copy (the README allows one), where this or another run has left a project file beside the data:
+    whether a project file exists must be up to the test, not to what ran before."""
+    root = tmp_path / "isbi2012"
+    shutil.copytree(shared_data / "isbi2012", root, ignore=shutil.ignore_patterns(PROJECT_FILE_NAME, "segstudio-*"))
+    root.chmod(0o555)
+    yield root
+    root.chmod(0o755)
+
+
 @pytest.mark.parametrize("opened_first", [True, False], ids=["project-file", "no-project-file"])
 def test_evaluate_isbi_with_no_flags_scores_membrane_as_the_foreground(
-    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], opened_first: bool
+    read_only_isbi: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], opened_first: bool
 ) -> None:
+    isbi = read_only_isbi
     if opened_first:
-        open_dataset(shared_data / "isbi2012")  # the project file goes to the user data folder (read-only data)
-    predictions = _isbi_predictions(shared_data, tmp_path / "pred")
+        open_dataset(isbi)  # the project file goes to the user data folder (read-only data)
+    assert (find_project_file(isbi) is not None) is opened_first
+    predictions = _isbi_predictions(isbi, tmp_path / "pred")
     out = tmp_path / "scores.json"
-    gt_dir = shared_data / "isbi2012" / "train" / "masks"
+    gt_dir = isbi / "train" / "masks"
     assert main(["evaluate", "--gt", str(gt_dir), "--pred", str(tmp_path / "pred"), "--json", str(out)]) == 0
     captured = capsys.readouterr()
 
@@ -244,23 +260,23 @@ def test_evaluate_isbi_with_no_flags_scores_membrane_as_the_foreground(
     assert data["per_class"]["foreground"]["true"] == membrane, "ISBI's membrane (stored 0) is class 1"
     assert ("from mask source 'train:masks' of the project file" in captured.err) is opened_first
     assert "0 = foreground" in captured.err or "project file" in captured.err
-    _assert_same_figures(data, _app_scores(shared_data, predictions))
+    _assert_same_figures(data, _app_scores(isbi, predictions))
 
 
 def test_evaluate_reads_predictions_stored_like_the_truth_with_its_value_map(
     shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    predictions = _isbi_predictions(shared_data, tmp_path / "pred", stored_like_truth=True)
+    predictions = _isbi_predictions(shared_data / "isbi2012", tmp_path / "pred", stored_like_truth=True)
     out = tmp_path / "scores.json"
     gt_dir = shared_data / "isbi2012" / "train" / "masks"
     assert main(["evaluate", "--gt", str(gt_dir), "--pred", str(tmp_path / "pred"), "--json", str(out)]) == 0
     err = capsys.readouterr().err
     assert "ground truth's value map" in err
-    _assert_same_figures(json.loads(out.read_text()), _app_scores(shared_data, predictions))
+    _assert_same_figures(json.loads(out.read_text()), _app_scores(shared_data / "isbi2012", predictions))
 
 
 def test_evaluate_value_map_option_overrides_the_detected_one(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _isbi_predictions(shared_data, tmp_path / "pred")
+    _isbi_predictions(shared_data / "isbi2012", tmp_path / "pred")
     gt_dir = shared_data / "isbi2012" / "train" / "masks"
     out = tmp_path / "scores.json"
     args = ["evaluate", "--gt", str(gt_dir), "--pred", str(tmp_path / "pred"), "--json", str(out)]

@@ -27,11 +27,20 @@ def _save_png(path: Path, array: np.ndarray) -> None:
 # -- the four real data sets --------------------------------------------------------------------------------
 
 
-def test_isbi_opens_with_inverted_binary_masks_and_foreign_predictions(shared_data: Path, isolated_user_data: Path) -> None:
-    before = _snapshot(shared_data / "isbi2012")
-    dataset = open_dataset(shared_data / "isbi2012")
-
-    assert _snapshot(shared_data / "isbi2012") == before, "a read-only data folder must not be written to"
+def test_isbi_opens_with_inverted_binary_masks_and_foreign_predictions(
+    shared_data: Path, tmp_path: Path, isolated_user_data: Path
+) -> None:
+    # A private copy marked read-only, as ../shared/data usually is: the shared folder may be a writable copy (the
+    # README allows one), which a project file beside the data would make true and the checks below wrong.
+    isbi = tmp_path / "isbi2012"
+    shutil.copytree(shared_data / "isbi2012", isbi, ignore=shutil.ignore_patterns(PROJECT_FILE_NAME, "segstudio-*"))
+    isbi.chmod(0o555)
+    try:
+        before = _snapshot(isbi)
+        dataset = open_dataset(isbi)
+        assert _snapshot(isbi) == before, "a read-only data folder must not be written to"
+    finally:
+        isbi.chmod(0o755)
     assert dataset.project_file.is_relative_to(isolated_user_data)
     assert dataset.spec.layout is Layout.IMAGES_MASKS
     train = [s for s in dataset.samples if s.split == "train"]

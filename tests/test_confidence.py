@@ -73,3 +73,51 @@ def test_bad_input_is_refused() -> None:
     confidence = Confidence.from_probabilities(classes, np.ones((2, 4, 5), dtype=np.float16))
     with pytest.raises(ValueError, match="between 0 and 1"):
         confidence.uncertain(1.5)
+
+
+def test_doubt_is_one_byte_a_pixel_from_sure_to_no_idea() -> None:
+    from segstudio.core.confidence import Confidence
+
+    certainty = np.array([[1.0, 0.75, 0.5], [0.25, 0.0, 0.999]], dtype=np.float16)
+    classes = np.zeros(certainty.shape, dtype=np.uint8)
+    doubt = Confidence(classes, certainty).doubt()
+    assert doubt.dtype == np.uint8 and doubt.shape == certainty.shape
+    expected = np.rint(255.0 - certainty.astype(np.float32) * 255.0).astype(np.uint8)
+    assert np.array_equal(doubt, expected)
+    assert doubt.tolist() == [[0, 64, 128], [191, 255, 0]]
+
+
+def test_doubt_of_a_band_wider_than_one_megapixel_row_block_is_exact() -> None:
+    from segstudio.core.confidence import Confidence
+
+    rng = np.random.default_rng(3)
+    certainty = rng.random((1500, 1000)).astype(np.float16)  # more than one band of rows
+    doubt = Confidence(np.zeros(certainty.shape, np.uint8), certainty).doubt()
+    assert np.array_equal(doubt, np.rint(255.0 - certainty.astype(np.float32) * 255.0).astype(np.uint8))
+
+
+def test_the_doubt_ramp_is_clear_when_sure_opaque_from_one_half_and_brightens_with_doubt() -> None:
+    from segstudio.core.compositing import composite
+    from segstudio.core.geometry import Rect
+    from segstudio.core.labels import cielab
+    from segstudio.core.layers import LayerKind, LayerStyle
+    from segstudio.core.palettes import DOUBT_OPAQUE_AT, Palettes, doubt_palette
+
+    table = doubt_palette()
+    assert table[0, 3] == 0 and (table[DOUBT_OPAQUE_AT:, 3] == 255).all()
+    assert (np.diff(table[:, 3].astype(int)) >= 0).all()
+    lightness = cielab(table[:, :3])[:, 0]
+    assert (np.diff(lightness) > -0.5).all() and lightness[-1] > lightness[1] + 50  # dark purple to yellow
+
+    # The canvas composites the layer through that table: over grey, a sure pixel leaves the grey as it is, an
+    # unsure one is the ramp's colour (opaque), one in between is the "over" blend.
+    doubt = np.array([[0, 255, 64]], dtype=np.uint8)
+    image = np.full((1, 3), 100, dtype=np.uint8)
+    out = np.empty((1, 3, 4), dtype=np.uint8)
+    composite(out, Rect(0, 0, 1, 3), image=image, layers=[(LayerKind.CERTAINTY, doubt, LayerStyle(True, 1.0))],
+              palettes=Palettes(np.zeros((1, 4), np.uint8)))
+    assert out[0, 0, :3].tolist() == [100, 100, 100]
+    assert out[0, 1, :3].tolist() == table[255, :3].tolist()
+    alpha = table[64, 3] / 255.0
+    blended = np.rint(100 * (1 - alpha) + table[64, :3] * alpha)
+    assert np.abs(out[0, 2, :3].astype(int) - blended).max() <= 1

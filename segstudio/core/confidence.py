@@ -6,6 +6,8 @@ pixel) and its certainty (the probability of that class, float16), 3 bytes a pix
 probabilities one band of rows at a time so no float32 copy of them is made. From it:
 
 - :meth:`Confidence.uncertain`: the pixels the model gave less than a threshold to (a review aid: where to look);
+- :meth:`Confidence.doubt`: the certainty as a layer, one byte a pixel (0: the model was sure of its class, 255: it
+  gave it no probability), drawn by the canvas through the doubt ramp (:func:`~segstudio.core.palettes.doubt_palette`);
 - :meth:`Confidence.classes_at`: the prediction re-derived at a certainty threshold: uncertain pixels take the label
   set's unlabelled value (so they are left out of the scores and stand out to be labelled), the rest keep their
   class; equal to thresholding a fresh prediction's probabilities the same way.
@@ -63,6 +65,19 @@ class Confidence:
     @property
     def nbytes(self) -> int:
         return int(self.classes.nbytes + self.certainty.nbytes)
+
+    def doubt(self) -> np.ndarray:
+        """uint8 per pixel: ``round(255 * (1 - certainty))`` (0: sure; 128: a probability of one half), computed one
+        band of rows at a time (no float32 copy of the image)."""
+        height, width = self.certainty.shape
+        levels = np.empty((height, width), dtype=np.uint8)
+        rows = max(1, _BAND_PIXELS // max(1, width))
+        for top in range(0, height, rows):
+            band = slice(top, min(height, top + rows))
+            doubt = 255.0 - self.certainty[band].astype(np.float32) * 255.0
+            np.rint(np.clip(doubt, 0.0, 255.0), out=doubt)
+            levels[band] = doubt
+        return levels
 
     def uncertain(self, threshold: float) -> np.ndarray:
         """Bool mask: the pixels whose class the model gave a probability below ``threshold``."""

@@ -1,7 +1,8 @@
 """The layers the canvas stacks, and how each is drawn: :class:`LayerKind`, :class:`LayerStyle` and :data:`Layer`.
 
 A layer is a ``(kind, mask, style)`` triple (:data:`Layer`) that :func:`~segstudio.core.compositing.composite` draws
-over the image in order; the kind picks the palette (class colours, or error colours for the error map) and the
+over the image in order; the kind picks the palette (class colours, error colours for the error map, a doubt ramp for
+the model's certainty) and the
 style says whether it is shown, how opaque it is, and whether only class boundaries are drawn or the regions hatched.
 """
 
@@ -22,6 +23,7 @@ class LayerKind(Enum):
     PREDICTION = "prediction"
     WORKING = "working mask"
     ERROR_MAP = "error map"
+    CERTAINTY = "model doubt"  # how unsure the model was of each pixel's class (0: sure), from its probabilities
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Mask colours: :class:`Palettes`, the RGBA lookup tables class masks and the error map are drawn through, the
+"""Mask colours: :class:`Palettes`, the RGBA lookup tables class masks, the error map and the model's doubt are drawn
+through, the
 packed blend tables :func:`~segstudio.core.compositing.composite` derives from them per layer opacity, and the error
 colours a label set gets (:func:`error_colours_for`: none of them close to a class colour).
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from segstudio.core.error_map import ERROR_COLOURS, MARKED_KINDS, ErrorKind, Rgba, error_palette
@@ -33,6 +35,26 @@ _ERROR_POOL: tuple[Rgba, ...] = (
 # CIELAB distance (Delta E 1976) an error colour keeps from every class colour when it can: at 35 two flat
 # patches read as different colours at a glance, even as thin stripes.
 DISTINCT_DELTA_E = 35.0
+
+
+DOUBT_OPAQUE_AT = 128  # doubt level (certainty 1/2) from which the doubt ramp is opaque
+
+
+def doubt_palette() -> np.ndarray:
+    """The model-doubt layer's ``(256, 4)`` table, indexed by :meth:`~segstudio.core.confidence.Confidence.doubt`:
+    clear where the model was sure, then a haze growing more opaque and going from deep purple through red (a
+    probability of one half, opaque from there) to yellow (no probability at all): the inferno ramp, which reads
+    in order in colour and in grey."""
+    levels = np.arange(256)
+    shades = np.rint(40 + levels * (215 / 255)).astype(np.uint8).reshape(-1, 1)
+    table = np.zeros((256, 4), dtype=np.uint8)
+    table[:, :3] = cv2.applyColorMap(shades, cv2.COLORMAP_INFERNO).reshape(256, 3)[:, ::-1]
+    table[:, 3] = np.minimum(255, np.rint(levels * (255 / DOUBT_OPAQUE_AT))).astype(np.uint8)
+    return table
+
+
+def _table_name(kind: LayerKind) -> str:
+    return {LayerKind.ERROR_MAP: "errors", LayerKind.CERTAINTY: "doubt"}.get(kind, "classes")
 
 
 def error_colours_for(class_colours: np.ndarray) -> dict[ErrorKind, Rgba]:
@@ -59,13 +81,15 @@ def error_colours_for(class_colours: np.ndarray) -> dict[ErrorKind, Rgba]:
 @dataclass(frozen=True, eq=False)
 class Palettes:
     """RGBA lookup tables, indexed by mask value: ``classes`` for class masks (ground truth, prediction,
-    working mask), ``errors`` for the error map (:func:`~segstudio.core.error_map.error_palette`).
+    working mask), ``errors`` for the error map (:func:`~segstudio.core.error_map.error_palette`), ``doubt`` for the
+    model's doubt (:func:`doubt_palette`).
 
     Tables are ``(N, 4)`` uint8, straight alpha; a value past a table's end is drawn transparent.
     """
 
     classes: np.ndarray
     errors: np.ndarray = field(default_factory=error_palette)
+    doubt: np.ndarray = field(default_factory=doubt_palette)
     _blend_tables: dict[tuple[str, float, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -73,7 +97,7 @@ class Palettes:
                                                              compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("classes", "errors"):
+        for name in ("classes", "errors", "doubt"):
             table = np.array(getattr(self, name), dtype=np.uint8, copy=True)
             if table.ndim != 2 or table.shape[1] != 4 or not 1 <= table.shape[0] <= 65536:
                 raise ValueError(f"{name} palette must be an (N, 4) RGBA table with 1..65536 entries, got {table.shape}")
@@ -105,13 +129,13 @@ class Palettes:
         table[: len(self.classes)] = self.classes
         for value, colour in entries.items():
             table[value] = colour
-        return Palettes(table, self.errors)
+        return Palettes(table, self.errors, self.doubt)
 
     def clear_value(self, kind: LayerKind, length: int) -> int | None:
         """A mask value below ``length`` that ``kind``'s table draws as nothing (alpha 0, or past the table's end),
         the highest such value (all bits set when it can be: compositing reaches it with one OR), or None when
         every value is drawn: compositing points the pixels a layer leaves alone at it."""
-        name = "errors" if kind is LayerKind.ERROR_MAP else "classes"
+        name = _table_name(kind)
         key = (name, int(length))
         if key not in self._clear_values:
             table = getattr(self, name)[:length]
@@ -127,7 +151,7 @@ class Palettes:
         bytes packed in one int32 word in memory order (view as uint8 to read them): ``(1, 256)`` for 256 entries
         (the row OpenCV's LUT takes), else ``(length,)``. Cached per (table, opacity, length); entries past the
         palette's end are transparent."""
-        name = "errors" if kind is LayerKind.ERROR_MAP else "classes"
+        name = _table_name(kind)
         key = (name, float(opacity), int(length))
         tables = self._blend_tables.get(key)
         if tables is None:

@@ -186,6 +186,9 @@ class Command(Enum):
     SHOW_DISAGREEMENT = ActionSpec("Show where predictions disagree", ("Z",), Menu.VIEW, checkable=True,
                                    section="compare", tip="mark in cyan the pixels where the shown prediction and "
                                    "the one compared with differ")
+    TOGGLE_CERTAINTY = ActionSpec("Show model doubt", ("Shift+U",), Menu.VIEW, checkable=True, section="compare",
+                                  tip="how unsure the model was of each pixel's class, as a layer from clear (sure) "
+                                  "to yellow (no idea), kept from its last prediction of this image")
     SHOW_UNCERTAIN = ActionSpec("Show uncertain pixels", ("U",), Menu.VIEW, checkable=True, section="compare",
                                 tip="mark in orange the pixels the model was unsure of (below the Model panel's "
                                 "certainty threshold)")
@@ -380,10 +383,11 @@ class WindowActions(QObject):
     def show_keep_other_classes(self, keep: bool) -> None:
         self._actions[Command.KEEP_OTHER_CLASSES].setChecked(keep)
 
-    def show_layers(self, prediction: bool, error_map: bool) -> None:
+    def show_layers(self, prediction: bool, error_map: bool, doubt: bool = False) -> None:
         """Check the layer toggles as the layers are shown."""
         self._actions[Command.TOGGLE_PREDICTION].setChecked(prediction)
         self._actions[Command.TOGGLE_ERROR_MAP].setChecked(error_map)
+        self._actions[Command.TOGGLE_CERTAINTY].setChecked(doubt)
 
     def show_brush_size(self, size: int) -> None:
         """Move the slider to ``size`` (its end for larger brushes) without emitting ``brush_size_chosen``."""

@@ -81,6 +81,7 @@ class Canvas(QWidget):
         self._tiles = TileCache()
         self._highlight: np.ndarray | None = None  # bool mask drawn on top (e.g. a selected instance)
         self._highlight_colour = HIGHLIGHT_COLOUR
+        self._doubt: np.ndarray | None = None  # the model-doubt layer's levels for the session (uint8)
         self._space_down = False
         self._pan_from: QPointF | None = None
         self._mouse: QPointF | None = None
@@ -105,6 +106,7 @@ class Canvas(QWidget):
         if session is not None:
             session.add_listener(self._on_session_change)
         self._highlight = None
+        self._doubt = None
         self._tiles.clear()
         self.palettes_changed.emit()
         if self._fitted or session is None:
@@ -144,6 +146,17 @@ class Canvas(QWidget):
         self._highlight = None if mask is None else np.asarray(mask, dtype=bool)
         self._highlight_colour = colour
         self.invalidate()
+
+    def set_doubt(self, levels: np.ndarray | None) -> None:
+        """The model-doubt layer (:meth:`~segstudio.core.confidence.Confidence.doubt`, the image's shape), or None."""
+        if levels is not None and (self._session is None or levels.shape != self._session.shape):
+            raise ValueError("the doubt layer must have the session image's shape")
+        self._doubt = levels
+        self.invalidate()
+
+    @property
+    def doubt(self) -> np.ndarray | None:
+        return self._doubt
 
     def _on_session_change(self, rect: Rect) -> None:
         if rect.is_empty:
@@ -302,7 +315,8 @@ class Canvas(QWidget):
         assert self._session is not None and self._colours.palettes is not None
         done = composite_tile(tile, step, rect, session=self._session, palettes=self._colours.palettes,
                               styles=self._styles, peek_truth=self._peek_truth, highlight=self._highlight,
-                              highlight_colour=self._highlight_colour, instances=self._colours.instances)
+                              highlight_colour=self._highlight_colour, instances=self._colours.instances,
+                              doubt=self._doubt)
         self.composited_pixels += done.area
 
     def _bring_up_to_date(self, key: TileKey, tile: Tile) -> None:

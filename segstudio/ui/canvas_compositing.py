@@ -33,8 +33,9 @@ DEFAULT_STYLES: dict[LayerKind, LayerStyle] = {
     LayerKind.PREDICTION: LayerStyle(False, 0.5),
     LayerKind.WORKING: LayerStyle(True, 0.5),
     LayerKind.ERROR_MAP: LayerStyle(False, 0.85, hatched=True),  # hatched: the class colours show between
+    LayerKind.CERTAINTY: LayerStyle(False, 0.8),
 }
-MASK_LAYERS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING, LayerKind.ERROR_MAP)
+MASK_LAYERS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING, LayerKind.ERROR_MAP, LayerKind.CERTAINTY)
 
 
 class InstanceLayers:
@@ -152,15 +153,16 @@ class ShownColours:
 
 def shown_layers(
     session: ImageSession, styles: dict[LayerKind, LayerStyle], peek_truth: bool,
-    instances: InstanceLayers | None = None,
+    instances: InstanceLayers | None = None, doubt: np.ndarray | None = None,
 ) -> list[tuple[LayerKind, np.ndarray, LayerStyle]]:
     """The mask layers to composite, bottom to top, each with its style (with ``instances``: the ground truth and
-    the working mask drawn through their instance codes)."""
+    the working mask drawn through their instance codes; ``doubt``: the model's doubt per pixel, on top)."""
     arrays = {
         LayerKind.GROUND_TRUTH: session.ground_truth,
         LayerKind.PREDICTION: session.prediction,
         LayerKind.WORKING: session.mask,
         LayerKind.ERROR_MAP: session.error_map,
+        LayerKind.CERTAINTY: doubt,
     }
     if instances is not None:
         arrays.update(instances.arrays())
@@ -184,9 +186,10 @@ def composite_tile(
     highlight: np.ndarray | None,
     highlight_colour: tuple[int, int, int] = HIGHLIGHT_COLOUR,
     instances: InstanceLayers | None = None,
+    doubt: np.ndarray | None = None,
 ) -> Rect:
     """Composite image rectangle ``rect`` into ``tile`` (clipped to it); return the output pixels it wrote."""
-    layers = shown_layers(session, styles, peek_truth, instances)
+    layers = shown_layers(session, styles, peek_truth, instances, doubt)
     done = composite(tile.buffer.array, rect, image=session.image, layers=layers,
                      palettes=palettes, step=step, origin=tile.origin, image_style=styles[LayerKind.IMAGE],
                      sampling=ImageSampling.AREA if step <= AREA_MAX_STEP else ImageSampling.NEAREST)

@@ -1,5 +1,6 @@
 """Layer controls: per layer a visibility checkbox and an opacity slider; outlines-only for the masks and the
-error map; under the error map, its legend (:mod:`segstudio.ui.error_legend`), shown while the error map is."""
+error map; under the error map and the model's doubt, their legends (:mod:`segstudio.ui.error_legend`,
+:mod:`segstudio.ui.doubt_legend`), each shown while its layer is."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QWidget
 
 from segstudio.core.layers import LayerKind, LayerStyle
+from segstudio.ui.doubt_legend import DoubtLegend
 from segstudio.ui.error_legend import ErrorLegend
 
 MASK_KINDS = (LayerKind.GROUND_TRUTH, LayerKind.PREDICTION, LayerKind.WORKING, LayerKind.ERROR_MAP)
@@ -19,6 +21,8 @@ _LAYER_TIPS = {
     LayerKind.PREDICTION: "the model's prediction, as it came (V)",
     LayerKind.WORKING: "the mask you are correcting",
     LayerKind.ERROR_MAP: "where the working mask differs from the ground truth, hatched (X); legend below",
+    LayerKind.CERTAINTY: "how unsure the model was of each pixel's class, from its last prediction of this image "
+                         "(Shift+U); legend below",
 }
 
 
@@ -35,12 +39,15 @@ class LayerPanel(QWidget):
         self.opacity: dict[LayerKind, QSlider] = {}
         self.outline: dict[LayerKind, QCheckBox] = {}
         self.legend = ErrorLegend(self)
+        self.doubt_legend = DoubtLegend(self)
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.addWidget(QLabel("layer"), 0, 0)
         grid.addWidget(QLabel("opacity"), 0, 1)
         grid.addWidget(QLabel("outline"), 0, 2)
-        for row, kind in enumerate(LayerKind, start=1):
+        rows = {kind: row for row, kind in enumerate(LayerKind, start=1)}
+        rows[LayerKind.CERTAINTY] += 1  # below the error map's legend
+        for kind, row in rows.items():
             box = QCheckBox(kind.value, self)
             box.setToolTip(_LAYER_TIPS.get(kind, ""))
             slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -58,8 +65,10 @@ class LayerPanel(QWidget):
                 grid.addWidget(outline, row, 2)
             if kind is LayerKind.ERROR_MAP:
                 grid.addWidget(self.legend, row + 1, 0, 1, 3)
+            if kind is LayerKind.CERTAINTY:
+                grid.addWidget(self.doubt_legend, row + 1, 0, 1, 3)
             self.set_style(kind, self._styles[kind])
-        grid.setRowStretch(len(LayerKind) + 2, 1)
+        grid.setRowStretch(len(LayerKind) + 3, 1)
 
     def set_legend_colours(self, errors: np.ndarray, background: str | None) -> None:
         """The error colours the canvas draws with now and the background class's name, for the legend."""
@@ -94,6 +103,10 @@ class LayerPanel(QWidget):
         self.style_changed.emit(kind, style)
 
     def _follow(self, kind: LayerKind) -> None:
+        if kind is LayerKind.CERTAINTY:
+            style = self._styles[kind]
+            self.doubt_legend.set_opacity(style.opacity)
+            self.doubt_legend.setVisible(style.visible)
         if kind is LayerKind.ERROR_MAP:
             style = self._styles[kind]
             self.legend.set_style(style)

@@ -53,6 +53,7 @@ from segstudio.ui.instance_panel import InstancePanel
 from segstudio.ui.layer_panel import LayerPanel
 from segstudio.ui.layers import LayerController
 from segstudio.ui.metrics_panel import MetricsPanel
+from segstudio.ui.model_doubt import ModelDoubt
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.model_results import ModelResults
 from segstudio.ui.predictions import PredictionController
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
         self.instance_editing, self.region_fixing = tools.instances, tools.regions
         self.box_to_mask, self.uncertain_pixels = tools.box_to_mask, tools.uncertain
         self.layers = LayerController(self.canvas, self.layer_panel, self)
+        self.model_doubt = ModelDoubt(self.canvas, self.predictions, self.layer_panel, self)
         self.review = ReviewController(self.pool, self.file_list, self.saving, self)
         self.review.bind(self.review_panel)
         self.exporter = ExportController(self.pool, interactive=interactive, dialog_parent=self)
@@ -177,6 +179,7 @@ class MainWindow(QMainWindow):
             Command.KEEP_OTHER_CLASSES: editing.toggle_keep_other_classes,
             Command.TOGGLE_PREDICTION: lambda: layers.toggle(LayerKind.PREDICTION),
             Command.TOGGLE_ERROR_MAP: lambda: layers.toggle(LayerKind.ERROR_MAP),
+            Command.TOGGLE_CERTAINTY: lambda: layers.toggle(LayerKind.CERTAINTY),
             Command.FIT: canvas.fit,
             Command.ACTUAL_SIZE: canvas.actual_size,
             Command.RESET_LAYOUT: self.docks.arrange_default,
@@ -214,6 +217,7 @@ class MainWindow(QMainWindow):
         self.editing.status.connect(show)
         self.sample_loaded.connect(self.class_editing.show_instances)
         self.correction_tools.status.connect(show)
+        self.model_doubt.status.connect(show)
         self.correction_tools.instances_shown.connect(self.docks.show_instances)
         self.correction_tools.class_chosen.connect(self.class_panel.select)
         self.correction_tools.painted.connect(self.saving.unsaved.note)
@@ -274,7 +278,8 @@ class MainWindow(QMainWindow):
 
     def _show_layer_toggles(self) -> None:
         self.commands.show_layers(self.layers.style(LayerKind.PREDICTION).visible,
-                                  self.layers.style(LayerKind.ERROR_MAP).visible)
+                                  self.layers.style(LayerKind.ERROR_MAP).visible,
+                                  self.layers.style(LayerKind.CERTAINTY).visible)
 
     def open_folder(self, folder: Path, *, image: str | None = None) -> None:
         """Open a dataset folder: it is listed and paired on the "scan" worker (a network drive or a first-time

@@ -7,6 +7,8 @@ One module per group of commands: ``evaluate``, ``dataset`` (scan, demo), ``mode
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,17 +17,45 @@ from segstudio import __version__
 from segstudio.bundle import apply_bundle_settings
 from segstudio.cli.dataset import _run_demo, _run_scan
 from segstudio.cli.desktop import _run_app, _run_open, _run_self_test, window_size
-from segstudio.cli.evaluate import _run_evaluate
-from segstudio.cli.exits import EXIT_CRASH, EXIT_OK, EXIT_USAGE
+from segstudio.cli.evaluate import _run_evaluate, ignore_index
+from segstudio.cli.exits import EXIT_CLOSED_OUTPUT, EXIT_CRASH, EXIT_OK, EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A reader that stops early (``segstudio models | head``) ends it quietly: see
+    :func:`_on_closed_output`."""
+    try:
+        code = _main(argv)
+        if sys.stdout is not None:  # None in a windowed bundle
+            sys.stdout.flush()  # output still buffered fails here, not in the interpreter's flush at exit
+        return code
+    except _OutputClosed:
+        return _on_closed_output()
+    except BrokenPipeError:  # from the flush above, or argparse printing --help
+        if _stdout_closed():
+            return _on_closed_output()
+        raise
+    except SystemExit:  # argparse's --help, --version and usage errors: their output may meet a closed pipe too
+        if _stdout_closed():
+            return _on_closed_output()
+        raise
+
+
+class _OutputClosed(Exception):
+    """stdout's reader has gone: the command's output has nowhere to go (not a bug)."""
+
+
+def _main(argv: Sequence[str] | None) -> int:
     apply_bundle_settings()
     parser = _parser()
     args = parser.parse_args(argv)
     command = getattr(args, "command", None) or (_run_self_test if args.self_test else _run_app)
     try:
         return command(args)
+    except BrokenPipeError as error:
+        if _stdout_closed():
+            raise _OutputClosed from error
+        return _crashed(error)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -34,10 +64,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # a bug: logged where the user can find it, never a bare traceback
-        from segstudio.crash_log import report_crash
+        return _crashed(error)
 
-        print(report_crash(error), file=sys.stderr)
-        return EXIT_CRASH
+
+def _crashed(error: Exception) -> int:
+    from segstudio.crash_log import report_crash
+
+    print(report_crash(error), file=sys.stderr)
+    return EXIT_CRASH
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout's reader has gone, so that a BrokenPipeError is about our output and not, say, a worker's
+    pipe (that one stays an error): flushing stdout fails, or the system says its pipe has no reader."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError, AttributeError):  # closed, or None in a windowed bundle
+        return False
+    # The failed write may have dropped what it held, leaving nothing to fail now: ask the pipe itself.
+    if not hasattr(select, "poll"):  # Windows: no poll on pipes
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        events = poller.poll(0)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's captured stdout)
+        return False
+    return any(flags & (select.POLLERR | select.POLLHUP) for _fd, flags in events)
+
+
+def _on_closed_output() -> int:
+    """Python's documented way (library/signal.html, "Note on SIGPIPE"): point stdout at devnull, so the flush at
+    exit cannot raise again and print "Exception ignored ... BrokenPipeError", and exit without a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's captured stdout): nothing to flush
+        pass
+    return EXIT_CLOSED_OUTPUT
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     classes = evaluate.add_mutually_exclusive_group()
     classes.add_argument("--classes", type=Path, metavar="FILE", help="label set file (.toml, .json, or .txt with a name per line)")
     classes.add_argument("--num-classes", type=int, metavar="N", help="number of classes (ids 0..N-1)")
-    evaluate.add_argument("--ignore-index", type=int, metavar="K", help="ground-truth value to leave out of every score (e.g. 255)")
+    evaluate.add_argument("--ignore-index", type=ignore_index, metavar="K",
+                          help="ground-truth value to leave out of every score (e.g. 255), 0..65535")
     evaluate.add_argument("--value-map", metavar="V:C,...", help="stored ground-truth value -> class id, e.g. 0:1,255:0 "
                           "(ISBI: black membrane = class 1); a value not listed is an error")
     evaluate.add_argument("--pred-value-map", metavar="V:C,...", help="the same for the predictions (by default: class ids, "
@@ -127,4 +194,4 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-__all__ = ["EXIT_CRASH", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_CLOSED_OUTPUT", "EXIT_CRASH", "EXIT_OK", "EXIT_USAGE", "main"]

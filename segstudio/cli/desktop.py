@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 
 def _check_window_platform() -> None:
@@ -44,10 +46,26 @@ def window_size(text: str) -> tuple[int, int]:
     return size
 
 
+def check_screenshot_path(path: Path) -> None:
+    """A ``--screenshot`` name ending in .png, in a folder that exists and may be written: checked before the
+    window opens, so a typo costs nothing, and no folder is ever created for it (the name may be a typo)."""
+    from segstudio.core.errors import FileProblem
+
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"--screenshot writes a PNG; give a file name ending in .png, not {path.name}")
+    if path.is_dir():
+        raise FileProblem(path, "cannot write the screenshot: a folder of that name exists")
+    if not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise FileProblem(path, f"cannot write the screenshot: folder {path.parent} {what} (it is not created)")
+    if not os.access(path.parent, os.W_OK):
+        raise FileProblem(path, f"cannot write the screenshot: folder {path.parent} is not writable")
+
+
 def _run_app(args: argparse.Namespace) -> int:
     screenshot = getattr(args, "screenshot", None)
-    if screenshot is not None and screenshot.suffix.lower() != ".png":
-        raise ValueError(f"--screenshot writes a PNG; give a file name ending in .png, not {screenshot.name}")
+    if screenshot is not None:
+        check_screenshot_path(screenshot)
     _check_window_platform()
     from segstudio.ui.app import run_app  # Qt loads here, never for --help or the batch commands
 
@@ -61,8 +79,8 @@ def _run_open(args: argparse.Namespace) -> int:
         raise FileProblem(args.folder, "is not a folder" if args.folder.exists() else "does not exist")
     if args.model is not None and not args.model.is_file():
         raise FileProblem(args.model, "is not a file" if args.model.exists() else "does not exist")
-    if args.screenshot is not None and args.screenshot.suffix.lower() != ".png":
-        raise ValueError(f"--screenshot writes a PNG; give a file name ending in .png, not {args.screenshot.name}")
+    if args.screenshot is not None:
+        check_screenshot_path(args.screenshot)
     _check_window_platform()
     from segstudio.ui.app import run_app
 

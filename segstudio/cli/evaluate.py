@@ -23,6 +23,22 @@ if TYPE_CHECKING:
     from segstudio.core.value_map import ValueMap
 
 
+def ignore_index(text: str) -> int:
+    """``--ignore-index``'s value: a mask value (0..65535, masks being 8- or 16-bit images); argparse reports the
+    words as a usage error."""
+    from segstudio.core.labels import MAX_MASK_VALUE  # here, not at the top: --help loads no numpy
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_MASK_VALUE:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a mask value: the ignore id is a whole number in 0..{MAX_MASK_VALUE} (masks are 8- or "
+            "16-bit images), at least the number of classes, e.g. 255")
+    return value
+
+
 def print_skipped_entries(folders: Sequence[Path], out: TextIO) -> None:
     """A note per file name in ``folders`` left out because it cannot be looked at (a symbolic link loop...)."""
     from segstudio.io.folder_listing import skipped_entries

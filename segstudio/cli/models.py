@@ -62,9 +62,67 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     )
     predict.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of images")
     predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the predicted masks")
-    predict.add_argument("--tile", type=int, metavar="PX", help="predict in overlapping tiles of this size (large images)")
+    predict.add_argument("--tile", type=tile_size, metavar="PX",
+                         help=f"predict in overlapping tiles of this size, {MIN_TILE}..{MAX_TILE} px (large images)")
     predict.add_argument("--device", metavar="DEVICE", help="cpu, cuda ... (default: CUDA when present)")
     predict.set_defaults(command=_run_predict, command_name="predict")
+
+
+MIN_TILE = 32  # the deepest networks here shrink their input 32 times (FCN-32s, the ResNet and VGG encoders)
+MAX_TILE = 16384  # beyond any window worth holding at once; a tile larger than the image is the whole image
+
+
+def tile_size(text: str) -> int:
+    """``--tile``'s value, a whole number of pixels in ``MIN_TILE..MAX_TILE``; argparse reports the words as a
+    usage error (``--tile 0`` used to mean "no tiles", ``--tile 1`` ran one window per pixel for minutes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not MIN_TILE <= value <= MAX_TILE:
+        shown = f"{text!r} is not a whole number" if value is None else f"{value} px is outside the range"
+        raise argparse.ArgumentTypeError(
+            f"{shown}: tiles are {MIN_TILE}..{MAX_TILE} px (the deepest networks here shrink their input "
+            f"{MIN_TILE} times); leave --tile out to predict whole images")
+    return value
+
+
+def check_device(text: str) -> str:
+    """``--device`` when this machine can run on it; else a usage error that names the device, why not, and the
+    devices there are (``--device cuda`` without a GPU used to end in torch's traceback)."""
+    import torch
+
+    available = _available_devices()
+    there = f"available devices: {', '.join(available)}"
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device {text!r} is not a device name; {there}") from None
+    if device.type == "cpu":
+        return text
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {text}: no CUDA GPU is available on this machine; {there}")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"--device {text}: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}; {there}")
+        return text
+    if text in available:
+        return text
+    raise ValueError(f"--device {text}: segstudio cannot run on {device.type!r} devices here; {there}")
+
+
+def _available_devices() -> list[str]:
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        devices.extend(["cuda", *(f"cuda:{index}" for index in range(count))] if count > 1 else ["cuda"])
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
 
 
 # -- models -------------------------------------------------------------------------------------------------
@@ -91,6 +149,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if args.out.suffix != ".safetensors":
         raise ValueError(f"--out {args.out}: checkpoints are written as .safetensors files")
+    if args.device:
+        check_device(args.device)
     config = TrainingConfig(
         architecture=args.arch,
         encoder=args.encoder,
@@ -198,6 +258,8 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     if not args.images.is_dir():
         raise FileProblem(args.images, "image folder does not exist" if not args.images.exists() else "is not a folder")
+    if args.device:
+        check_device(args.device)
     skipped: list[SkippedEntry] = []
     paths = [args.images / name for name in image_files(args.images, skipped)]
     for entry in skipped:
@@ -208,7 +270,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     for note in loaded.notes:
         print(f"note: {note}", file=sys.stderr)
     overrides: dict[str, Any] = {"device": args.device} if args.device else {}
-    if args.tile:
+    if args.tile is not None:
         overrides["tile_size"] = args.tile
     predictor = Predictor.from_checkpoint(loaded, **overrides)
     bar = _ProgressBar()

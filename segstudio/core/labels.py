@@ -16,6 +16,9 @@ import numpy as np
 Colour = tuple[int, int, int]
 
 MAX_CLASSES = 65535
+# Masks are stored as 8- or 16-bit images (mask_files.class_mask_dtype): every value a mask can hold, the ignore id
+# included, lies in 0..MAX_MASK_VALUE. An ignore id outside it could never match a pixel.
+MAX_MASK_VALUE = 0xFFFF
 IGNORE_COLOUR: Colour = (224, 224, 192)  # VOC's boundary colour: light, unobtrusive
 
 VOC_CLASS_NAMES: tuple[str, ...] = (
@@ -66,6 +69,11 @@ class LabelSet:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"class names must be unique; repeated: {', '.join(duplicates)}")
+        if self.ignore_index is not None and not is_mask_value(self.ignore_index):
+            raise ValueError(
+                f"ignore id {self.ignore_index} is not a mask value: masks are 8- or 16-bit images, so it must be a "
+                f"whole number in {len(self.classes)}..{MAX_MASK_VALUE} (at least the number of classes)"
+            )
         if self.ignore_index is not None and 0 <= self.ignore_index < len(self.classes):
             raise ValueError(
                 f"ignore id {self.ignore_index} is also the id of class {self.classes[self.ignore_index].name!r}; "
@@ -276,6 +284,13 @@ class LabelSet:
     def _check_id(self, class_id: int) -> None:
         if not 0 <= class_id < self.num_classes:
             raise ValueError(f"no class with id {class_id}; ids run 0..{self.num_classes - 1}")
+
+
+def is_mask_value(value: object) -> bool:
+    """Whether ``value`` is a value a mask can hold: a whole number in ``0..MAX_MASK_VALUE`` (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        return False
+    return 0 <= int(value) <= MAX_MASK_VALUE
 
 
 # -- "nothing there": what erasing writes and what "keep other classes" may overwrite -------------------------

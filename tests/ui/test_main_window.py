@@ -211,6 +211,7 @@ def test_screenshot_command_writes_png(camvid_folder: Path) -> None:
     from segstudio.io.datasets import open_dataset
 
     out = SCREENSHOTS / "open_camvid_0016E5_07959.png"
+    out.parent.mkdir(parents=True, exist_ok=True)  # --screenshot never creates a folder (a typo would make one)
     out.unlink(missing_ok=True)
     assert main(["open", str(camvid_folder), "--image", "0016E5_07959", "--screenshot", str(out),
                  "--window-size", "1600x1000"]) == 0

@@ -293,6 +293,22 @@ def is_mask_value(value: object) -> bool:
     return 0 <= int(value) <= MAX_MASK_VALUE
 
 
+def shared_colours(labels: LabelSet, given: Iterable[int] | None = None) -> list[tuple[LabelClass, LabelClass]]:
+    """Pairs of classes with the same colour, each pair once (first id first), where at least one of the two is
+    in ``given`` (the ids whose colour was chosen, not defaulted; ``None``: every id).
+
+    A colour-coded mask (RGB, one colour per class) cannot tell such classes apart: a pixel of that colour would
+    read as the first of them. Default colours repeat only beyond 256 classes, where no colour mask is used."""
+    chosen = None if given is None else set(given)
+    first_with: dict[Colour, LabelClass] = {}
+    pairs: list[tuple[LabelClass, LabelClass]] = []
+    for label in labels.classes:
+        earlier = first_with.setdefault(label.colour, label)
+        if earlier is not label and (chosen is None or earlier.id in chosen or label.id in chosen):
+            pairs.append((earlier, label))
+    return pairs
+
+
 # -- "nothing there": what erasing writes and what "keep other classes" may overwrite -------------------------
 
 

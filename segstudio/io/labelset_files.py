@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
-from segstudio.core.labels import LabelSet, voc_palette
+from segstudio.core.labels import LabelSet, colour_to_hex, default_colours, shared_colours, voc_palette
 from segstudio.core.atomic import write_text_atomic
 from segstudio.core.errors import FileProblem
 from segstudio.io.images import IMAGE_SUFFIXES, read_image
@@ -65,7 +65,9 @@ def read_label_set(path: str | Path) -> LabelSet:
             data = {"classes": data}
         if not isinstance(data, dict):
             raise FileProblem(path, "expected a table with a 'classes' list")
-        return LabelSet.from_mapping(data)
+        labels = LabelSet.from_mapping(data)
+        _refuse_shared_colours(path, labels, _written_colours(data))
+        return labels
     except FileProblem:
         raise
     except (ValueError, TypeError) as exc:
@@ -111,6 +113,39 @@ def label_set_from_colour_table(
         )
     except ValueError as exc:
         raise FileProblem(path, str(exc)) from exc
+
+
+def _written_colours(data: dict[str, object]) -> set[int]:
+    """The ids whose entry in the file has a colour (the others get their default colour)."""
+    entries = data.get("classes")
+    return {
+        position
+        for position, entry in enumerate(entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict) and ("colour" in entry or "color" in entry)
+    }
+
+
+def _refuse_shared_colours(path: Path, labels: LabelSet, written: set[int]) -> None:
+    """Two classes of one colour cannot be told apart in a colour-coded mask: refuse the file, naming both.
+
+    Only a colour the file chose counts: written, and not just its id's default colour (a file written by
+    :func:`write_label_set` spells out every colour, and default colours repeat beyond 256 classes)."""
+    defaults = default_colours(labels.num_classes)
+    chosen = {i for i in written if labels.classes[i].colour != tuple(int(v) for v in defaults[i])}
+    pairs = shared_colours(labels, chosen)
+    if not pairs:
+        return
+    first, second = pairs[0]
+
+    def described(label_id: int, name: str) -> str:
+        return f"{name!r} (id {label_id}{'' if label_id in written else ', its default colour'})"
+
+    more = f" ({len(pairs) - 1} more pair(s) share a colour)" if len(pairs) > 1 else ""
+    raise FileProblem(
+        path,
+        f"classes {described(first.id, first.name)} and {described(second.id, second.name)} share the colour "
+        f"{colour_to_hex(first.colour)}{more}; a colour mask could not tell them apart: give each class its own colour",
+    )
 
 
 def _read_text(path: Path) -> str:

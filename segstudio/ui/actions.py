@@ -151,7 +151,7 @@ class Command(Enum):
     WAND = _tool(Tool.WAND, "W", "click to paint the pixels of about the same colour connected to the click "
                  "([ and ] change the tolerance)")
     BOX = _tool(Tool.BOX, "Q", "drag a box around an object: it is cut out of the image (GrabCut) and painted in "
-                "the selected class")
+                "the selected class; then Shift+drag marks more of the object, right-drag what is not")
     LASSO = _tool(Tool.LASSO, "L", "click around an object: the line follows the image's edges between clicks; "
                   "double-click, right-click or Enter closes and fills it, Esc drops it")
     CLICK = _tool(Tool.CLICK, "H", "click the object for a model (Segment Anything, weights on disk) to find it; "
@@ -237,6 +237,8 @@ OTHER_KEYS = (
     ("Pan", "Space + drag, or middle-drag"),
     ("Zoom", "mouse wheel (around the cursor)"),
     ("Close polygon", "double-click, right-click or Enter; Esc drops it"),
+    ("Refine a box cut (Q)", "Shift+drag: the object; right-drag: not the object"),
+    ("Click to segment (H)", "click: on the object; right-click: not on it; Enter paints, Esc drops"),
 )
 
 

@@ -26,10 +26,10 @@ from segstudio.core.layers import LayerKind, LayerStyle
 from segstudio.core.palettes import Palettes
 from segstudio.core.session import ImageSession
 from segstudio.ui.canvas_compositing import DEFAULT_STYLES, HIGHLIGHT_COLOUR, ShownColours, composite_tile
-from segstudio.ui.canvas_overlays import draw_marks, draw_outline, draw_overlays
+from segstudio.ui.canvas_overlays import draw_marks, draw_outline, draw_overlays, draw_scribble
 from segstudio.ui.canvas_tiles import (MAX_TILE_BYTES, TILE, Tile, TileCache, TileKey, step_for, tile_image_rect,
                                        tiles_in_view)
-from segstudio.ui.tools import Tool, ToolController, ToolResult
+from segstudio.ui.tools import SCRIBBLE_RADIUS, Tool, ToolController, ToolResult
 
 MIN_SCALE, MAX_SCALE = 1.0 / 256.0, 64.0
 OUTLINE_HIT_PIXELS = 6.0  # a press this close (widget pixels) to an outline's vertex or edge takes it
@@ -55,6 +55,7 @@ class Canvas(QWidget):
     box_drawn = Signal(object)  # the box-to-mask tool's box (a Rect), for the GrabCut job
     prompt_clicked = Signal(float, float, bool)  # click to segment: a point on (True) or off (False) the object
     prompt_ended = Signal(bool)  # click to segment: Enter (True: write the proposal) or Esc (False: drop it)
+    scribbled = Signal(object, bool)  # the box tool: a stroke's points marking the object (True) or not, to refine
     edited = Signal(object)
     stroke_ended = Signal()
     view_changed = Signal()
@@ -355,6 +356,10 @@ class Canvas(QWidget):
             polygon.append(self._mouse)
         brush = self.tools.tool.paints_strokes and not self._space_down
         draw_overlays(painter, polygon, self._mouse if brush else None, self.tools.radius * self._scale)
+        if self.tools.scribble is not None:
+            points, keep = self.tools.scribble
+            draw_scribble(painter, [self.image_to_widget(x, y) for x, y in points], keep,
+                          max(2.0, SCRIBBLE_RADIUS * 2 * self._scale))
         if self.tools.marks:
             draw_marks(painter, [(self.image_to_widget(x, y), inside) for x, y, inside in self.tools.marks])
         outline = self.tools.outlines.outline
@@ -394,6 +399,8 @@ class Canvas(QWidget):
             self.box_drawn.emit(result.box)
         if result.prompt is not None:
             self.prompt_clicked.emit(*result.prompt)
+        if result.scribble is not None:
+            self.scribbled.emit(*result.scribble)
         if result.problem is not None:
             self.tool_refused.emit(result.problem)
         if result.note is not None:
@@ -409,7 +416,11 @@ class Canvas(QWidget):
             self._pan_from = position
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if event.button() == Qt.MouseButton.LeftButton:
+        scribbling = self.tools.tool is Tool.BOX and (event.button() == Qt.MouseButton.RightButton or (
+            event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
+        if scribbling:
+            self.tools.start_scribble(self.widget_to_image(position), event.button() == Qt.MouseButton.LeftButton)
+        elif event.button() == Qt.MouseButton.LeftButton:
             self._apply(self.tools.press(self.widget_to_image(position)))
             if self.tools.tool in (Tool.POLYGON, Tool.LASSO):
                 self.update()
@@ -441,7 +452,7 @@ class Canvas(QWidget):
         x, y = self.widget_to_image(position)
         self._apply(self.tools.move((x, y)))
         self.update(self._cursor_rect(old).united(self._cursor_rect(position)))
-        if self.tools.polygon or self.tools.outlines.editing:
+        if self.tools.polygon or self.tools.outlines.editing or self.tools.scribble is not None:
             self.update()
         session = self._session
         value = None if session is None else session.class_at(x, y)
@@ -455,7 +466,10 @@ class Canvas(QWidget):
             self._pan_from = None
             self.unsetCursor()
             return
-        if event.button() == Qt.MouseButton.LeftButton:
+        if self.tools.scribble is not None and event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._apply(self.tools.end_scribble())
+            self.update()
+        elif event.button() == Qt.MouseButton.LeftButton:
             self._apply(self.tools.release(self.widget_to_image(event.position())))
             self.stroke_ended.emit()
 

@@ -56,3 +56,15 @@ def draw_marks(painter: QPainter, marks: list[tuple[QPointF, bool]], radius: flo
         painter.drawLine(QPointF(at.x() - arm, at.y()), QPointF(at.x() + arm, at.y()))
         if inside:
             painter.drawLine(QPointF(at.x(), at.y() - arm), QPointF(at.x(), at.y() + arm))
+
+
+def draw_scribble(painter: QPainter, points: list[QPointF], keep: bool, width: float) -> None:
+    """A box cut's refining stroke as it is drawn: green where it marks the object, red where it marks what is not,
+    half transparent, ``width`` widget pixels wide (what it will mark)."""
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    colour = QColor(39, 174, 96, 160) if keep else QColor(235, 87, 87, 160)
+    pen = QPen(colour, width)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    painter.drawPolyline(QPolygonF(points))

@@ -30,6 +30,7 @@ WAND_MAX_SIDE = 4096  # the wand looks at most this far around the click: bounde
 READ_ONLY_PROBLEM = "read-only: this folder is open in another window, so nothing can be painted here"
 MIN_BRUSH_SIZE = 1
 MAX_BRUSH_SIZE = 512
+SCRIBBLE_RADIUS = 2  # image pixels each side of a box cut's refining stroke: sure marks, so thin
 
 
 class Tool(Enum):
@@ -65,6 +66,7 @@ class ToolResult:
     note: str | None = None  # what the status line should say about the gesture (OUTLINE)
     box: Rect | None = None  # BOX: the box dragged, for the GrabCut job
     prompt: tuple[float, float, bool] | None = None  # CLICK: a point on (True) or off (False) the object
+    scribble: tuple[tuple[Point, ...], bool] | None = None  # BOX: a stroke marking object (True) or not, to refine
 
 
 class ToolController:
@@ -83,6 +85,7 @@ class ToolController:
         self.outlines = OutlineTool()
         self.lasso = LassoTool()
         self.marks: tuple[tuple[float, float, bool], ...] = ()  # click to segment's points, drawn by the canvas
+        self.scribble: tuple[list[Point], bool] | None = None  # a box cut's refining stroke being drawn, keep or not
         self.tolerance = DEFAULT_TOLERANCE  # the magic wand's, in the image's own units per channel
         self.view: Rect | None = None  # the image part on screen (the canvas sets it): the wand stays within it
 
@@ -180,7 +183,22 @@ class ToolController:
             return ToolResult(problem=self.lasso.click(session, point, self.view))
         return ToolResult()
 
+    def start_scribble(self, point: Point, keep: bool) -> None:
+        """Shift+drag (``keep``: the object) or right-drag (not the object) with the box tool: a stroke that
+        refines the last box cut."""
+        if self.tool is Tool.BOX and self.session is not None:
+            self.scribble = ([point], keep)
+
+    def end_scribble(self) -> ToolResult:
+        scribble, self.scribble = self.scribble, None
+        if scribble is None:
+            return ToolResult()
+        return ToolResult(scribble=(tuple(scribble[0]), scribble[1]))
+
     def move(self, point: Point) -> ToolResult:
+        if self.scribble is not None:
+            self.scribble[0].append(point)
+            return ToolResult()
         if self.tool is Tool.LASSO:
             self.lasso.hover(point)
             return ToolResult()
@@ -253,6 +271,7 @@ class ToolController:
         self.outlines.cancel()
         self.lasso.cancel()
         self.marks = ()
+        self.scribble = None
         if self._last is not None and self.session is not None:
             self.session.end_stroke()
         self._last = None

@@ -102,3 +102,59 @@ def test_the_edge_lasso_fills_along_the_edges_as_one_step(qtbot, window: MainWin
     assert not (changed & (inside == 0)).any()  # nothing outside the lasso
     window.commands.action(Command.UNDO).trigger()
     assert np.array_equal(session.mask, before)
+
+
+def test_strokes_refine_the_last_box_cut_in_its_undo_step(qtbot, window: MainWindow, camvid_folder: Path) -> None:  # noqa: ANN001
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from segstudio.core.image_tools import grabcut_stamp
+    from segstudio.ui.box_to_mask import _stroke_pixels
+    from tests.ui.test_main_window import widget_point
+
+    open_and_wait(qtbot, window, camvid_folder)
+    session, canvas = window.canvas.session, window.canvas
+    before = session.mask.copy()
+    window.commands.action(Command.BOX).trigger()
+    window.class_panel.select(5)
+    height, width = session.shape
+    corner, far = (width * 0.30, height * 0.45), (width * 0.62, height * 0.85)
+    with qtbot.waitSignal(window.box_to_mask.written, timeout=60000):
+        paint_stroke(qtbot, window, [corner, far])
+    last = window.box_to_mask.last
+    assert last is not None and last.strokes == 0
+    box = last.box
+
+    # Shift+drag across the box: sure object there; the cut is made again with it and replaces the first.
+    stroke = [(width * 0.35, height * 0.6), (width * 0.45, height * 0.62), (width * 0.55, height * 0.6)]
+    with qtbot.waitSignal(window.box_to_mask.written, timeout=60000):
+        QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                         widget_point(window, *stroke[0]))
+        for point in stroke[1:]:
+            QTest.mouseMove(canvas, widget_point(window, *point))
+        QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                           widget_point(window, *stroke[-1]))
+    assert last.strokes == 1
+    # What GrabCut gives for the box and that stroke on the whole image, written over the mask as it was.
+    points = tuple(canvas.widget_to_image(widget_point(window, *p)) for p in stroke)
+    keep = np.zeros(session.shape, dtype=bool)
+    keep[last.around.slices] = _stroke_pixels(points, last.around)
+    expected = grabcut_stamp(session.image, np.zeros(session.shape, np.uint8), 1, box=box, foreground=keep)
+    painted = np.zeros(session.shape, dtype=bool)
+    painted[expected.rect.slices] = expected.pixels
+    assert np.array_equal(session.mask != before, painted & (before != 5))
+    assert (session.mask[keep & painted] == 5).all() and keep[box.slices].any()
+
+    window.commands.action(Command.UNDO).trigger()  # one step: the refined cut goes, and with it the first
+    assert np.array_equal(session.mask, before)
+
+    # After another change, a stroke no longer refines anything: it says so and changes nothing.
+    window.commands.action(Command.REDO).trigger()
+    window.commands.action(Command.BRUSH).trigger()
+    paint_stroke(qtbot, window, [(10.0, 10.0), (20.0, 10.0)])
+    window.commands.action(Command.BOX).trigger()
+    edited = session.mask.copy()
+    QTest.mousePress(canvas, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, widget_point(window, *stroke[0]))
+    QTest.mouseRelease(canvas, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, widget_point(window, *stroke[0]))
+    assert "refines the last box cut" in window.status_line.message
+    assert np.array_equal(session.mask, edited)

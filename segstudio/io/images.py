@@ -11,6 +11,12 @@
 
 Every failure raises :class:`~segstudio.core.errors.FileProblem` naming the file. Truncated files are errors,
 never silently padded (Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is left ``False``).
+
+Before any pixel is decoded, the size the header declares goes through :mod:`segstudio.io.memory_budget`'s rule:
+an image past its decoder's limit, or needing more memory than is available, is refused with
+:class:`~segstudio.io.memory_budget.ImageTooLarge` (a ``FileProblem`` with the declared width x height, the bytes
+needed and the bytes available), and a decode that runs out of memory anyway raises the same, never a bare
+``MemoryError``. Large images that fit are read whole (the window's canvas tiles what Qt cannot draw at once).
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ import tifffile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from segstudio.core.errors import FileProblem
+from segstudio.io.image_headers import DeclaredImage, declared_image
+from segstudio.io.memory_budget import WORK_BYTES_PER_PIXEL, Decoder, check_fits, ran_out
 
 # Pillow refuses images past 2 x MAX_IMAGE_PIXELS as "decompression bombs" (default ~179 Mpx), which blocks legitimate
-# slide crops (a 40,000 x 20,000 RGB crop is 800 Mpx). Our one limit: warn past 1 Gpx, refuse past 2 Gpx.
+# slide crops (a 40,000 x 20,000 RGB crop is 800 Mpx). Raised so that Pillow warns past 1 Gpx and refuses past 2 Gpx;
+# our readers refuse earlier, by the memory a file needs (segstudio.io.memory_budget), and name the file and its size.
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
@@ -58,10 +67,22 @@ class PngHeader:
 # -- public API ---------------------------------------------------------------------------------------------
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """The pixels of an image file: ``(H, W)`` grey or ``(H, W, 3)`` RGB, ``uint8`` or ``uint16``."""
+def read_image(path: str | Path, *, work_bytes_per_pixel: int = WORK_BYTES_PER_PIXEL) -> np.ndarray:
+    """The pixels of an image file: ``(H, W)`` grey or ``(H, W, 3)`` RGB, ``uint8`` or ``uint16``.
+
+    ``work_bytes_per_pixel``: what the caller will hold per pixel on top of the image, for the memory rule
+    (:mod:`segstudio.io.memory_budget`); the default covers evaluating and showing an image."""
     path = Path(path)
     head = check_readable_file(path)
+    declared = check_size(path, head, expand_palette=True, work_bytes_per_pixel=work_bytes_per_pixel)
+    try:
+        return _decode_image(path, head)
+    except MemoryError:
+        pass  # leaving the handler drops the traceback, and the half-decoded pixels its frames hold, before reporting
+    raise ran_out(path, declared)
+
+
+def _decode_image(path: Path, head: bytes) -> np.ndarray:
     if head.startswith(_TIFF_SIGNATURES):
         return _read_tiff_image(path)
     header = png_header(path) if head.startswith(_PNG_SIGNATURE) else None
@@ -79,6 +100,11 @@ def image_size(path: str | Path) -> tuple[int, int]:
         with _open_tiff(path) as tiff:
             page = tiff.pages.first
             return int(page.imagewidth), int(page.imagelength)
+    declared = declared_image(path, head)
+    if declared is not None and Image.MAX_IMAGE_PIXELS is not None and declared.pixels > Image.MAX_IMAGE_PIXELS:
+        # Pillow's open would warn of a "decompression bomb" without naming the file (or refuse one past twice the
+        # limit) though only the header is read here: the header's size, unturned (EXIF is not looked for so large).
+        return declared.width, declared.height
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -124,6 +150,29 @@ def check_readable_file(path: Path) -> bytes:
     if not head:
         raise FileProblem(path, "file is empty (0 bytes)")
     return head
+
+
+def check_size(
+    path: Path, head: bytes, *, expand_palette: bool, work_bytes_per_pixel: int = WORK_BYTES_PER_PIXEL
+) -> DeclaredImage | None:
+    """What ``path``'s header declares (None: not parsed; the decoder then reports the file), after refusing with
+    :class:`~segstudio.io.memory_budget.ImageTooLarge` what its decoder cannot decode or the memory cannot hold.
+    ``expand_palette``: the reader turns palette indices into RGB (images do, masks keep the indices)."""
+    declared = declared_image(path, head)
+    if declared is not None:
+        check_fits(
+            path, declared, _decoder(head, declared), expand_palette=expand_palette,
+            work_bytes_per_pixel=work_bytes_per_pixel,
+        )  # fmt: skip
+    return declared
+
+
+def _decoder(head: bytes, declared: DeclaredImage) -> Decoder:
+    if head.startswith(_TIFF_SIGNATURES):
+        return Decoder.TIFFFILE
+    if declared.format == "PNG" and declared.bits_per_sample == 16 and declared.channels in (3, 4):
+        return Decoder.OPENCV  # 16-bit colour PNG: Pillow would cut it to 8 bits (see _read_16_bit_colour_png)
+    return Decoder.PILLOW
 
 
 def is_tiff(head: bytes) -> bool:

@@ -27,6 +27,9 @@ Conventions chosen here:
   chunk (``iTXt``) with key ``segstudio:instances`` holding JSON
   ``{"version": 1, "classes": {"1": 15, ...}, "scores": {"1": 0.93, ...}}``. One file, written atomically,
   nothing to lose track of; files without the chunk (Penn-Fudan) give every instance ``default_class``.
+- **Too large to read**: a mask whose header declares more than its decoder decodes or the memory can hold is
+  refused before decoding with :class:`~segstudio.io.memory_budget.ImageTooLarge` (the file, its width x height,
+  the bytes needed and available); the rule is :mod:`segstudio.io.memory_budget`'s, as for images.
 """
 
 from __future__ import annotations
@@ -45,7 +48,16 @@ from segstudio.core.labels import LabelSet
 from segstudio.core.atomic import atomic_write
 from segstudio.core.errors import FileProblem
 from segstudio.core.value_map import ValueMap, agreeing_verb, describe_counts, integer_array, value_counts
-from segstudio.io.images import check_readable_file, is_tiff, open_pillow, png_header, read_tiff_page, upright
+from segstudio.io.images import (
+    check_readable_file,
+    check_size,
+    is_tiff,
+    open_pillow,
+    png_header,
+    read_tiff_page,
+    upright,
+)
+from segstudio.io.memory_budget import ran_out
 
 INSTANCES_TEXT_KEY = "segstudio:instances"
 INSTANCES_FORMAT_VERSION = 1
@@ -95,14 +107,20 @@ def read_raw_mask(path: str | Path) -> RawMask:
 
 def _read_raw(path: Path) -> tuple[RawMask, Mapping[str, str]]:
     head = check_readable_file(path)
-    if is_tiff(head):
-        return _read_tiff_mask(path), {}
-    header = png_header(path)
+    header = None if is_tiff(head) else png_header(path)
     if header is not None and header.bit_depth == 16 and header.colour_type in (2, 6):
         raise FileProblem(path, "16-bit colour PNG masks are not supported; store class ids as grey or palette PNG")
-    with open_pillow(path) as image:
-        text = dict(getattr(image, "text", {}) or {})
-        return _pillow_mask(path, upright(image)), text
+    # Past its decoder's limit or the memory available: refused before a pixel is decoded (memory_budget's rule).
+    declared = check_size(path, head, expand_palette=False)
+    try:
+        if is_tiff(head):
+            return _read_tiff_mask(path), {}
+        with open_pillow(path) as image:
+            text = dict(getattr(image, "text", {}) or {})
+            return _pillow_mask(path, upright(image)), text
+    except MemoryError:
+        pass  # leaving the handler drops the traceback, and the half-decoded pixels its frames hold, before reporting
+    raise ran_out(path, declared)
 
 
 def _pillow_mask(path: Path, image: Image.Image) -> RawMask:

@@ -18,6 +18,7 @@ from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.core.errors import FileProblem
 from segstudio.io.images import read_image
+from segstudio.io.memory_budget import WORK_BYTES_PER_PIXEL
 from segstudio.io.mask_files import write_class_mask, write_instance_mask
 
 
@@ -71,11 +72,12 @@ def predict_images(
     written: dict[str, Path] = {}
     skipped: dict[str, SkippedImage] = {}
     uncertain: dict[str, float] = {}
+    work = _work_bytes_per_pixel(predictor, labels, certainty)
     for index, job in enumerate(jobs):
         if cancel is not None:
             cancel.raise_if_cancelled()
         try:
-            image = read_image(job.image)
+            image = read_image(job.image, work_bytes_per_pixel=work)  # refused unread when it cannot fit
             measure = certainty is not None and keeps_confidence(getattr(predictor, "task", ""), labels.num_classes,
                                                                  image.shape)
             predicted = predictor.predict(image, probabilities=measure, cancel=cancel)
@@ -103,6 +105,25 @@ def predict_images(
             skipped[job.key] = SkippedImage(job.image, str(problem))
         report(progress, Progress(stage, index + 1, len(jobs), job.key))
     return PredictedImages(MappingProxyType(written), MappingProxyType(skipped), MappingProxyType(uncertain))
+
+
+def _work_bytes_per_pixel(predictor: Any, labels: LabelSet, certainty: float | None) -> int:
+    """What predicting holds per image pixel besides the decoded image, for the readers' memory rule
+    (:mod:`segstudio.io.memory_budget`), so an image that cannot be predicted is refused before it is decoded.
+
+    Untiled, a semantic model takes the whole image at once: float32 copies of its 3 channels (the input and
+    its normalised copy) and of its K class scores (logits and probabilities). A lower bound: the network's own
+    activations come on top (measured: about 170 bytes per pixel for a 4-channel UNet), which ``--tile`` bounds.
+    Tiled, only the class mask grows with the image. An instance model resizes its input, so holds float32
+    copies of the image only. Measuring certainty keeps the probabilities of the whole image too."""
+    classes = max(int(getattr(predictor, "num_classes", labels.num_classes)), 2)
+    kept = classes * np.dtype(getattr(predictor, "probability_dtype", np.float16)).itemsize if certainty is not None else 0
+    task = str(getattr(getattr(predictor, "task", ""), "value", getattr(predictor, "task", "")))
+    if task == "instance":
+        return 4 * 2 * 3 + WORK_BYTES_PER_PIXEL
+    if getattr(predictor, "tile_size", None) is None:
+        return 4 * (2 * 3 + 2 * classes) + 1 + kept
+    return WORK_BYTES_PER_PIXEL + kept
 
 
 def predict_folder(

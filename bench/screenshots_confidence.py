@@ -1,6 +1,8 @@
-"""Screenshot of the certainty tools at 1600x1000 (issue 13): a weak U-Net predicts a CamVid val image in the window;
+"""Screenshots of the certainty tools at 1600x1000 (issue 13): a weak U-Net predicts a CamVid val image in the window;
 the Model panel's "uncertain below" threshold leaves the pixels it was unsure of unlabelled, U marks them in orange,
-and the list's "uncertain" column says how much of the image that is. PNG goes to ``bench/out/screenshots/``.
+and the list's "uncertain" column says how much of the image that is (``confidence_uncertain.png``); then the model
+doubt layer (Shift+U) shows its certainty everywhere, with its legend in the Layers panel (``confidence_doubt.png``).
+PNGs go to ``bench/out/screenshots/``.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python bench/screenshots_confidence.py [--weak CHECKPOINT]
 
@@ -57,6 +59,17 @@ def main() -> int:
     window.grab().save(str(OUT / "confidence_uncertain.png"))
     print("model panel:", window.model_panel.uncertain.text())
     print(f"{OUT}/confidence_uncertain.png")
+
+    window.commands.action(Command.SHOW_UNCERTAIN).trigger()  # the orange marks off
+    window.model_panel.certainty.setValue(0.0)  # the prediction as the model gave it
+    wait_for(app, window.prediction_applied)
+    window.commands.action(Command.TOGGLE_ERROR_MAP).trigger()  # the doubt over the image and the working mask
+    window.commands.action(Command.TOGGLE_PREDICTION).trigger()
+    window.commands.action(Command.TOGGLE_CERTAINTY).trigger()
+    window.docks.bring_forward(Panel.LAYERS)
+    settle(app, 600)
+    window.grab().save(str(OUT / "confidence_doubt.png"))
+    print(f"{OUT}/confidence_doubt.png")
     window.close()
     return 0
 

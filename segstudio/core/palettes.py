@@ -37,19 +37,17 @@ _ERROR_POOL: tuple[Rgba, ...] = (
 DISTINCT_DELTA_E = 35.0
 
 
-DOUBT_OPAQUE_AT = 128  # doubt level (certainty 1/2) from which the doubt ramp is opaque
-
-
 def doubt_palette() -> np.ndarray:
     """The model-doubt layer's ``(256, 4)`` table, indexed by :meth:`~segstudio.core.confidence.Confidence.doubt`:
-    clear where the model was sure, then a haze growing more opaque and going from deep purple through red (a
-    probability of one half, opaque from there) to yellow (no probability at all): the inferno ramp, which reads
-    in order in colour and in grey."""
+    clear where the model was sure, then a haze as opaque as the model was unsure (alpha = doubt, so the image
+    shows through where it was fairly sure) going from deep purple through red (a probability of one half) to
+    yellow (no probability at all): the inferno ramp, which reads in order in colour and in grey. A weak model is
+    unsure almost everywhere; a ramp opaque from one half hid the whole image then."""
     levels = np.arange(256)
     shades = np.rint(40 + levels * (215 / 255)).astype(np.uint8).reshape(-1, 1)
     table = np.zeros((256, 4), dtype=np.uint8)
     table[:, :3] = cv2.applyColorMap(shades, cv2.COLORMAP_INFERNO).reshape(256, 3)[:, ::-1]
-    table[:, 3] = np.minimum(255, np.rint(levels * (255 / DOUBT_OPAQUE_AT))).astype(np.uint8)
+    table[:, 3] = levels
     return table
 
 

@@ -43,7 +43,7 @@ class DoubtLegend(QWidget):
         grid.setVerticalSpacing(1)
         self.title = QLabel("how sure the model was of its class:", self)
         self.title.setToolTip("the probability the model gave the class it predicted at each pixel, kept from its "
-                              "last prediction of this image; clear where it was sure, opaque from one half down")
+                              "last prediction of this image; clear where it was sure, more opaque the less sure it was")
         grid.addWidget(self.title, 0, 0)
         self.ramp = QLabel(self)
         self.ramp.setFixedSize(RAMP_WIDTH, RAMP_HEIGHT)

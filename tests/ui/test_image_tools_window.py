@@ -91,6 +91,8 @@ def test_the_edge_lasso_fills_along_the_edges_as_one_step(qtbot, window: MainWin
     window.class_panel.select(5)
     for anchor in anchors:
         paint_stroke(qtbot, window, [anchor])
+    assert tools.lasso.wait(60)  # the anchors are joined on the builder thread
+    tools.lasso.hover(anchors[-1])
     assert len(tools.polygon) > len(anchors)  # the path follows edges between the anchors
     closed = np.asarray(tools.lasso.closed_path())  # the polygon about to be filled
     QTest.keyClick(window.canvas, Qt.Key.Key_Return)
@@ -158,3 +160,40 @@ def test_strokes_refine_the_last_box_cut_in_its_undo_step(qtbot, window: MainWin
     QTest.mouseRelease(canvas, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, widget_point(window, *stroke[0]))
     assert "refines the last box cut" in window.status_line.message
     assert np.array_equal(session.mask, edited)
+
+
+def test_an_edge_lasso_click_never_waits_for_the_path_search(window: MainWindow, camvid_folder: Path, qtbot,  # noqa: ANN001
+                                                              monkeypatch) -> None:  # noqa: ANN001
+    """The search from an anchor runs on the builder thread: held there, the click has already returned and the
+    preview shows a straight line to the anchor; released, the anchors are joined in order along the edges."""
+    import threading
+
+    from segstudio.core.image_tools import ScissorsPath
+    from segstudio.ui.lasso_tool import LassoTool
+
+    open_and_wait(qtbot, window, camvid_folder)
+    session = window.canvas.session
+    release = threading.Event()
+    original = ScissorsPath.add_anchor
+
+    def held(self, point):  # noqa: ANN001, ANN202
+        assert release.wait(30)
+        return original(self, point)
+
+    monkeypatch.setattr(ScissorsPath, "add_anchor", held)
+    lasso = LassoTool()
+    clicks = [(100.0, 100.0), (200.0, 110.0), (180.0, 220.0)]
+    for point in clicks:
+        assert lasso.click(session, point, None) is None  # returned with the search held
+    assert lasso.busy and lasso.preview == clicks  # straight lines to the queued anchors
+    lasso.hover((90.0, 200.0))
+    assert lasso.preview == [*clicks, (90.0, 200.0)]
+    release.set()
+    assert lasso.wait(60) and not lasso.busy
+    reference = ScissorsPath(session.image, lasso._path.roi)
+    for point in clicks:
+        original(reference, point)
+    assert lasso._path.anchors == reference.anchors
+    assert np.array_equal(lasso._path.path, reference.path)
+    changed, problem = lasso.close(session, 5, window.canvas.tools.scope)
+    assert problem is None and changed is not None and not changed.is_empty

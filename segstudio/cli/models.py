@@ -260,9 +260,9 @@ def _run_predict(args: argparse.Namespace) -> int:
         raise FileProblem(args.images, "image folder does not exist" if not args.images.exists() else "is not a folder")
     if args.device:
         check_device(args.device)
-    skipped: list[SkippedEntry] = []
-    paths = [args.images / name for name in image_files(args.images, skipped)]
-    for entry in skipped:
+    unlisted: list[SkippedEntry] = []  # names that cannot be looked at (a symbolic link loop...): said, not fatal
+    paths = [args.images / name for name in image_files(args.images, unlisted)]
+    for entry in unlisted:
         print(f"note: {entry}", file=sys.stderr)
     if not paths:
         raise FileProblem(args.images, "holds no images (.png, .jpg, .tif, ...)")

@@ -222,3 +222,84 @@ def test_edited_instances_export_to_coco_as_instances(penn_fudan: Path, tmp_path
     for instance in image.instances.instance_ids:  # the same objects, numbered in the file's order
         pixels = np.asarray(image.instances.ids) == instance
         assert len(np.unique(np.asarray(edited.ids)[pixels])) == 1
+
+
+def test_error_regions_of_an_instance_image_are_fixed_object_by_object(penn_fudan: Path) -> None:
+    """The model shifted 6 px and missed the second person: taking the ground truth in the missed region makes that
+    person a new instance; in the sliver the shift left uncovered, the pixels join the person the user already has;
+    in the sliver past the person, they become background. Each fix is one undo step."""
+    from segstudio.core.error_map import ErrorKind
+    from segstudio.core.error_regions import RegionFix
+
+    truth = _truth(penn_fudan)
+    first, second = truth.instance_ids[:2]
+    shifted = _shifted(truth, 6)
+    ids = np.asarray(shifted.ids).copy()
+    ids[ids == second] = 0  # the model missed the second person
+    assert not np.asarray(truth.ids)[:20, :20].any()
+    ids[:20, :20] = first  # and gave the first a patch of the background
+    prediction = InstanceMask(ids, {first: 1}, {first: 0.9})
+    session = _session(truth, prediction)
+    layer = session.instances
+    assert layer is not None and layer.instance_ids() == (first,)
+    truth_ids = np.asarray(truth.ids)
+
+    missed = next(r for r in session.error_regions() if r.kind is ErrorKind.FALSE_NEGATIVE
+                  and (truth_ids[r.rect.slices][r.pixels] == second).all() and r.area > 1000)
+    before = layer.snapshot()
+    session.fix_error_region(missed, RegionFix.TRUTH)
+    after = layer.snapshot()
+    (new_id,) = set(after.instance_ids) - set(before.instance_ids)
+    assert after.class_of(new_id) == 1
+    assert np.array_equal(np.asarray(after.ids) == new_id, missed.mask(session.shape))
+    assert np.array_equal(np.asarray(after.ids) == first, np.asarray(before.ids) == first)
+    session.undo()
+    assert layer.snapshot() == before
+
+    # The strip at the first person's left edge, uncovered by the shift: it joins person `first`.
+    strip = max((r for r in session.error_regions() if r.kind is ErrorKind.FALSE_NEGATIVE
+                 and (truth_ids[r.rect.slices][r.pixels] == first).all()), key=lambda r: r.area)
+    held = (np.asarray(before.ids) == first).sum()
+    session.fix_error_region(strip, RegionFix.TRUTH)
+    after = layer.snapshot()
+    assert after.instance_ids == before.instance_ids
+    assert (np.asarray(after.ids) == first).sum() == held + strip.area
+    assert (np.asarray(after.ids)[strip.mask(session.shape)] == first).all()
+
+    # Where the truth is background (the patch in the corner), the pixels leave the object.
+    extra = session.error_region_at(5, 5)
+    assert extra is not None and extra.kind is ErrorKind.FALSE_POSITIVE and extra.area == 400
+    session.fix_error_region(extra, RegionFix.TRUTH)
+    assert (np.asarray(layer.snapshot().ids)[extra.mask(session.shape)] == 0).all()
+    assert (session.mask[extra.mask(session.shape)] == 0).all()
+    assert np.array_equal(session.mask, layer.snapshot().to_class_mask())
+
+
+def test_taking_the_prediction_or_a_class_in_a_region_of_an_instance_image(penn_fudan: Path) -> None:
+    from segstudio.core.error_map import ErrorKind
+    from segstudio.core.error_regions import RegionFix
+
+    truth = _truth(penn_fudan)
+    first = truth.instance_ids[0]
+    prediction = _shifted(truth, 6)
+    session = _session(truth, prediction)
+    layer = session.instances
+    assert layer is not None
+    layer.delete([first])  # the user removed the model's first person; the error map now shows it missed
+    region = session.error_region_at(*_centre(np.asarray(truth.ids) == first))
+    assert region is not None and region.kind is ErrorKind.FALSE_NEGATIVE
+    before = layer.snapshot()
+    session.fix_error_region(region, RegionFix.PREDICTION)  # the model's person, back as a new instance
+    after = layer.snapshot()
+    (restored,) = set(after.instance_ids) - set(before.instance_ids)
+    modelled = np.asarray(prediction.ids) == first
+    assert np.array_equal(np.asarray(after.ids) == restored, region.mask(session.shape) & modelled)
+    assert (np.asarray(after.ids)[region.mask(session.shape) & ~modelled] == 0).all()  # where the model had none
+    session.undo()
+
+    session.fix_error_region(region, RegionFix.CLASS, 1)  # the selected class: a new person of class 1
+    after = layer.snapshot()
+    (painted,) = set(after.instance_ids) - set(before.instance_ids)
+    assert after.class_of(painted) == 1 and (np.asarray(after.ids)[region.mask(session.shape)] == painted).all()
+    session.undo()
+    assert layer.snapshot() == before

@@ -348,6 +348,42 @@ class InstanceLayer:
         self._current, self._pending = None, None
         return self._document.replace(keys)
 
+    def take_region(self, rect: Rect, pixels: np.ndarray, source: InstanceMask | None, base: np.ndarray) -> Rect:
+        """The pixels ``pixels`` (bool, ``rect``'s shape) take what ``source`` has there (an error region fixed from
+        the ground truth's or the model's instances), as one undo step. A pixel of a source object joins the working
+        instance of that class which holds most of the object's pixels (the object the user already has), else a new
+        instance of the object's class (one per object); a pixel of no object takes ``base``'s class as itself."""
+        base = np.asarray(base)
+        if pixels.shape != (rect.height, rect.width) or base.shape != self.keys.shape:
+            raise ValueError(f"the region's pixels {pixels.shape} and the class mask {base.shape} do not fit "
+                             f"{rect} of this {self.keys.shape[1]}x{self.keys.shape[0]} image")
+        values = self.keys[rect.slices].copy()
+        taken = base[rect.slices][pixels].astype(KEY_DTYPE)
+        if source is not None:
+            ids = np.asarray(source.ids)
+            region_ids = ids[rect.slices][pixels]
+            next_id = self._free_id()
+            for object_id in np.unique(region_ids[region_ids > 0]).tolist():
+                class_id = source.class_of(object_id)
+                key = self._holder_of(ids == object_id, class_id)
+                if key is None:
+                    self._check_class(class_id)
+                    key = self._allocate(next_id, class_id, None)
+                    next_id += 1
+                taken[region_ids == object_id] = key
+        values[pixels] = taken
+        return self._document.replace_region(rect, values)
+
+    def _holder_of(self, object_pixels: np.ndarray, class_id: int) -> int | None:
+        """The present key of class ``class_id`` holding most of ``object_pixels`` (None: none holds any)."""
+        keys = self.keys[object_pixels]
+        keys = keys[keys >= PLAIN_KEYS]
+        keys = keys[self._class_of[keys] == class_id]
+        if keys.size == 0:
+            return None
+        found, counts = np.unique(keys, return_counts=True)
+        return int(found[int(np.argmax(counts))])
+
     # -- internals -------------------------------------------------------------------------------------
 
     def _key_instances(self, instances: InstanceMask, keys: np.ndarray) -> None:

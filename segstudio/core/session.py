@@ -481,10 +481,10 @@ class ImageSession:
         return None if errors is None else region_at(errors, x, y, within=within)
 
     def fix_error_region(self, region: ErrorRegion, fix: RegionFix, value: int | None = None) -> Rect:
-        """The region's pixels take the ground truth, the prediction or class ``value``: one undo step."""
-        if self._work.layer is not None:
-            raise ValueError("region fixes work on class masks; on an instance image, fix objects with the brush "
-                             "and the Instances panel")
+        """The region's pixels take the ground truth, the prediction or class ``value``: one undo step. On an
+        instance image the pixels join objects (:meth:`InstanceLayer.take_region`): the ground truth's or the
+        model's object there, as the instance already holding most of it or a new one; a class ``value`` paints
+        them into the current instance of that class, else a new one."""
         source: np.ndarray | int | None = {RegionFix.TRUTH: self._readouts.truth,
                                            RegionFix.PREDICTION: self._readouts.prediction}.get(fix, value)
         if source is None:
@@ -492,7 +492,17 @@ class ImageSession:
             raise ValueError(f"this image has no {missing} to take")
         if isinstance(source, int):
             check_class_value(source, self._labels)
-        return self._document.replace_region(region.rect, region_values(region, self.mask, source))
+        layer = self._work.layer
+        if layer is None:
+            return self._document.replace_region(region.rect, region_values(region, self.mask, source))
+        if isinstance(source, int):
+            key = self._work.paint_value(source)
+            values = np.array(self._document.mask[region.rect.slices], copy=True)
+            values[region.pixels] = key
+            return self._document.replace_region(region.rect, values)
+        sources = self.instance_sources
+        objects = None if sources is None else (sources.truth if fix is RegionFix.TRUTH else sources.prediction)
+        return layer.take_region(region.rect, region.pixels, objects, source)
 
     # -- internals -------------------------------------------------------------------------------------
 

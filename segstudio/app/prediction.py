@@ -17,9 +17,10 @@ from segstudio.core.confidence import Confidence
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.core.errors import FileProblem
+from segstudio.io.certainty_files import certainty_path, write_certainty
 from segstudio.io.images import read_image
-from segstudio.io.memory_budget import WORK_BYTES_PER_PIXEL
 from segstudio.io.mask_files import write_class_mask, write_instance_mask
+from segstudio.io.memory_budget import WORK_BYTES_PER_PIXEL
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def predict_images(
     score and mask thresholds to read an instance model's detections with (None: the predictor's own, as the
     Model panel's are applied to the shown image); ``certainty``: also measure, for a semantic model, the share of
     each image whose class it gave a probability below this (``uncertain``; the mask written is the plain
-    prediction). An image that cannot be read, or whose mask has a class ``labels`` lacks, is
+    prediction) and keep its certainty beside the mask (:mod:`segstudio.io.certainty_files`). An image that cannot be read, or whose mask has a class ``labels`` lacks, is
     skipped with the reason; cancel is checked between images (and by the predictor between windows). Reports
     ``Progress(stage, images done, images, key)`` after each image."""
     written: dict[str, Path] = {}
@@ -83,8 +84,9 @@ def predict_images(
             predicted = predictor.predict(image, probabilities=measure, cancel=cancel)
             classes = np.asarray(predicted.classes)
             probabilities = getattr(predicted, "probabilities", None)
+            confidence = None
             if measure and probabilities is not None:
-                uncertain[job.key] = Confidence.from_probabilities(classes, probabilities).uncertain_share(certainty)
+                confidence = Confidence.from_probabilities(classes, probabilities)
             instances = getattr(predicted, "instances", None)
             candidates = getattr(predicted, "candidates", None)
             if candidates is not None and thresholds is not None:
@@ -98,6 +100,9 @@ def predict_images(
                 write_instance_mask(job.target, instances)
             else:
                 write_class_mask(job.target, classes, labels)
+            if confidence is not None:  # kept beside the mask: later runs re-derive and review without the model
+                write_certainty(certainty_path(job.target), confidence.certainty)
+                uncertain[job.key] = confidence.uncertain_share(certainty)
             written[job.key] = job.target
         except FileProblem as problem:
             skipped[job.key] = SkippedImage(job.image, problem.problem)
@@ -117,7 +122,8 @@ def _work_bytes_per_pixel(predictor: Any, labels: LabelSet, certainty: float | N
     Tiled, only the class mask grows with the image. An instance model resizes its input, so holds float32
     copies of the image only. Measuring certainty keeps the probabilities of the whole image too."""
     classes = max(int(getattr(predictor, "num_classes", labels.num_classes)), 2)
-    kept = classes * np.dtype(getattr(predictor, "probability_dtype", np.float16)).itemsize if certainty is not None else 0
+    probability_bytes = np.dtype(getattr(predictor, "probability_dtype", np.float16)).itemsize
+    kept = classes * probability_bytes if certainty is not None else 0
     task = str(getattr(getattr(predictor, "task", ""), "value", getattr(predictor, "task", "")))
     if task == "instance":
         return 4 * 2 * 3 + WORK_BYTES_PER_PIXEL

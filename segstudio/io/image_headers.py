@@ -3,7 +3,7 @@
 What :func:`declared_image` reads, per format (first bytes only, a few kilobytes at most):
 
 - PNG: the IHDR chunk (width, height, bit depth, colour type);
-- JPEG: the first start-of-frame marker (SOF0..SOF15), walking the segments before it by their lengths;
+- JPEG: the first start-of-frame marker (SOF0..SOF15), hopping over the segments before it by their lengths;
 - GIF: the logical screen; BMP: the info header (a negative height means top-down rows);
 - TIFF: the first page's shape and sample type, as tifffile reads it (the one page the readers decode);
 - anything else Pillow opens (WebP, PNM, ...): Pillow's lazy open, which parses the header only.
@@ -24,7 +24,7 @@ _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pix
 # Start-of-frame markers carry the frame size; C4 (DHT), C8 (JPG extension) and CC (DAC) share the range but do not.
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0..7: no length field
-_JPEG_SEARCH_LIMIT = 1 << 20  # SOF comes after APPn/DQT/DHT segments: EXIF and ICC are at most a few 64 KB segments
+_JPEG_SEARCH_LIMIT = 1 << 24  # SOF follows APPn/DQT/DHT segments of at most 64 KiB each; past this, leave it to Pillow
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,32 +97,36 @@ def _png(head: bytes) -> DeclaredImage | None:
 
 
 def _jpeg(path: Path) -> DeclaredImage | None:
+    """The first frame header, reached by hopping over the segments before it (APPn, DQT, DHT...) by their lengths."""
     with path.open("rb") as stream:
-        data = stream.read(_JPEG_SEARCH_LIMIT)
-    at = 2
-    while at + 4 <= len(data):
-        if data[at] != 0xFF:
-            return None  # not at a marker: a broken file, the decoder says how
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-            continue
-        if marker in _JPEG_STANDALONE:
-            at += 2
-            continue
-        if marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
-            return None
-        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
-        if marker in _JPEG_SOF:
-            if at + 10 > len(data):
+        stream.seek(2)
+        while stream.tell() < _JPEG_SEARCH_LIMIT:
+            marker = stream.read(2)
+            if len(marker) < 2 or marker[0] != 0xFF:
+                return None  # not at a marker: a broken file, the decoder says how
+            kind = marker[1]
+            if kind == 0xFF:  # a fill byte: the marker starts one byte later
+                stream.seek(-1, 1)
+                continue
+            if kind in _JPEG_STANDALONE:
+                continue
+            if kind in (0xD9, 0xDA):  # end of image, or start of scan before any frame header
                 return None
-            precision, height, width, components = struct.unpack(">BHHB", data[at + 4 : at + 10])
-            if height == 0:  # the height comes later, in a DNL marker: leave it to the decoder
+            length_bytes = stream.read(2)
+            if len(length_bytes) < 2:
                 return None
-            return DeclaredImage("JPEG", width, height, components, precision)
-        if length < 2:
-            return None
-        at += 2 + length
+            (length,) = struct.unpack(">H", length_bytes)
+            if kind in _JPEG_SOF:
+                frame = stream.read(6)
+                if len(frame) < 6:
+                    return None
+                precision, height, width, components = struct.unpack(">BHHB", frame)
+                if height == 0:  # the height comes later, in a DNL marker: leave it to the decoder
+                    return None
+                return DeclaredImage("JPEG", width, height, components, precision)
+            if length < 2:
+                return None
+            stream.seek(length - 2, 1)
     return None
 
 

@@ -166,7 +166,7 @@ def format_bytes(count: int) -> str:
 def available_memory() -> int | None:
     """Bytes this process can still allocate as far as the system tells (the least of the figures the module
     docstring lists); ``None`` when none can be read."""
-    figures = [figure for figure in (_system_available(), _cgroup_available(), _rlimit_available()) if figure is not None]
+    figures = [found for found in (_system_available(), _cgroup_available(), _rlimit_available()) if found is not None]
     return min(figures) if figures else None
 
 

@@ -149,7 +149,8 @@ def test_predict_counts_what_an_untiled_model_holds(
     assert main(["predict", "--model", str(checkpoint), "--images", str(images), "--out", str(out)]) == 1
     assert f"skipped {photo}: image too large for the memory available: 2000 x 2000 pixels" in capsys.readouterr().err
     assert not (out / "photo.png").exists()
-    assert main(["predict", "--model", str(checkpoint), "--images", str(images), "--out", str(out), "--tile", "512"]) == 0
+    tiled = ["predict", "--model", str(checkpoint), "--images", str(images), "--out", str(out), "--tile", "512"]
+    assert main(tiled) == 0
     assert (out / "photo.png").is_file()
 
 

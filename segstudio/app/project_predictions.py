@@ -22,6 +22,9 @@ import numpy as np
 from segstudio.app.loaded_model import InstanceThresholds, ModelHandle, PredictedImage, label_mismatch, safe_name
 from segstudio.app.prediction import ImageJob, predict_images
 from segstudio.core.progress import CancelToken, ProgressCallback
+from segstudio.core.confidence import Confidence
+from segstudio.core.errors import FileProblem
+from segstudio.io.certainty_files import certainty_path, read_certainty
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.io.mask_files import read_class_mask, read_tagged_instance_mask
 
@@ -123,9 +126,33 @@ def model_prediction_folders(dataset: Dataset) -> list[PredictedFolder]:
     return [folder for _newest, folder in sorted(ranked, key=lambda item: item[0])]
 
 
+def uncertain_shares(kept: Mapping[str, Path], threshold: float, cancel: CancelToken | None = None) -> dict[str, float]:
+    """Sample key -> the share of its image the model gave less than ``threshold``, from the certainty files
+    "Predict all" kept (``kept``: key -> ``.certainty.tif``); a file that cannot be read is left out (opening its
+    image says why)."""
+    shares: dict[str, float] = {}
+    limit = np.float16(threshold)
+    for key, path in kept.items():
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            certainty = read_certainty(path, None)
+        except FileProblem:
+            continue
+        shares[key] = float(np.count_nonzero(certainty < limit)) / max(1, certainty.size)
+    return shares
+
+
 def read_prediction(dataset: Dataset, key: str, path: Path, model: str | None = None) -> PredictedImage:
     """A written prediction mask read back (for the image on screen after "predict all"), with the objects of an
-    instance model's file, so the image on screen is handed its instances, not only their classes."""
-    classes = read_class_mask(path, dataset.spec.labels)
+    instance model's file, so the image on screen is handed its instances, not only their classes, and a semantic
+    model's certainty kept beside it."""
+    classes = np.asarray(read_class_mask(path, dataset.spec.labels))
     instances = read_tagged_instance_mask(path)
-    return PredictedImage(key, np.asarray(classes), model or path.parent.name, path, None, instances)
+    kept, confidence = certainty_path(path), None
+    if instances is None and kept.is_file():
+        try:
+            confidence = Confidence(classes, read_certainty(kept, classes.shape))
+        except FileProblem:  # the mask is still good; opening the image again says what is wrong with the file
+            confidence = None
+    return PredictedImage(key, classes, model or path.parent.name, path, None, instances, confidence)

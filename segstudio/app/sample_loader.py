@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.app.prediction_masks import read_prediction, read_truth_classes, truth_value_map
+from segstudio.core.confidence import Confidence
 from segstudio.core.instance_start import InstanceSources, instance_editing_problem
 from segstudio.core.instances import InstanceMask
 from segstudio.core.labels import LabelSet
 from segstudio.core.session import ImageSession
 from segstudio.core.working_source import WorkingSource
+from segstudio.io.certainty_files import certainty_path, read_certainty
 from segstudio.io.dataset_spec import MaskKind
 from segstudio.io.datasets import Dataset, Sample
 from segstudio.core.errors import FileProblem
@@ -60,6 +62,8 @@ class LoadedSample:
     file_states: Mapping[Path, FileState | None] = field(default_factory=dict)
     # Instance samples (Penn-Fudan): the instances the working mask was started from, carried through a save.
     instances: InstanceMask | None = None
+    # The shown prediction's certainty per pixel, kept beside it by "Predict all" (None: none kept).
+    confidence: Confidence | None = None
 
 
 def load_sample(
@@ -105,6 +109,7 @@ def load_sample(
     # left out and the window says why.
     notes: list[str] = []
     prediction = None
+    confidence: Confidence | None = None
     prediction_instances: InstanceMask | None = None
     candidates = [(prediction_path, None)] if prediction_path is not None and prediction_path.is_file() else []
     candidates += [(path, dataset.source(name).value_map) for name, path in dataset.predictions(sample).items()]
@@ -118,6 +123,7 @@ def load_sample(
         notes.extend(f"{note}: {path.name}" for note in read.notes)
         if read.resized_from is None:
             prediction_instances = _instances_of(path, labels, notes)
+            confidence = _confidence_of(path, read.classes, notes)
         break
     report(3)
     saved = read_correction(dataset, sample, labels, expected_size=size)
@@ -135,7 +141,20 @@ def load_sample(
         instances=sources,
     )
     report(4)
-    return LoadedSample(sample.key, session, tuple(notes), states, instances)
+    return LoadedSample(sample.key, session, tuple(notes), states, instances, confidence)
+
+
+def _confidence_of(path: Path, classes: np.ndarray, notes: list[str]) -> Confidence | None:
+    """The certainty "Predict all" kept beside the prediction ``path`` (None: none); one that cannot be used is
+    left out with a note (the prediction still shows)."""
+    kept = certainty_path(path)
+    if not kept.is_file():
+        return None
+    try:
+        return Confidence(np.asarray(classes), read_certainty(kept, np.shape(classes)))
+    except FileProblem as problem:
+        notes.append(f"the model's certainty is not shown: {problem}")
+        return None
 
 
 def _instances_of(path: Path, labels: LabelSet, notes: list[str]) -> InstanceMask | None:

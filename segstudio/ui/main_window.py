@@ -365,6 +365,8 @@ class MainWindow(QMainWindow):
     def _on_loaded(self, loaded: LoadedSample) -> None:
         self.saving.loaded(loaded)
         self.show_session(loaded.key, loaded.session)
+        if loaded.confidence is not None:
+            self.predictions.keep_saved_certainty(loaded.key, loaded.confidence)
         self.model_panel.show_prediction_notes(loaded.notes)
         if loaded.notes:  # every note is in the Model panel; the status bar has room for one
             more = f" (and {len(loaded.notes) - 1} more note(s) in the Model panel)" if len(loaded.notes) > 1 else ""

@@ -27,7 +27,14 @@ from segstudio.core.session import ImageSession
 from segstudio.io.datasets import Dataset
 from segstudio.core.confidence import Confidence
 from segstudio.app.loaded_model import InstanceThresholds, ModelHandle, PredictedImage, predict_image, rethresholded
-from segstudio.app.project_predictions import PredictedFolder, predict_all, prediction_path, read_prediction
+from segstudio.app.project_predictions import (
+    PredictedFolder,
+    predict_all,
+    prediction_path,
+    read_prediction,
+    uncertain_shares,
+)
+from segstudio.io.certainty_files import certainty_path
 from segstudio.ui.model_panel import ModelPanel
 from segstudio.ui.workers import WorkerPool
 
@@ -87,7 +94,7 @@ class PredictionController(QObject):
         predict.failed.connect(lambda failure: self._ended(f"prediction failed: {failure.message}", error=True))
         predict.cancelled.connect(lambda: self._ended("prediction cancelled"))
         apply = pool.signals("apply prediction")
-        apply.finished.connect(self.apply)
+        apply.finished.connect(self._apply_read)
         apply.failed.connect(lambda failure: self.error.emit(f"could not read the prediction: {failure.message}"))
         pool.signals("prepare prediction").failed.connect(
             lambda failure: self.error.emit(f"could not apply the prediction: {failure.message}"))
@@ -107,6 +114,12 @@ class PredictionController(QObject):
         self._files = dict(found or {})
         for key in self._files:
             self.predicted.emit(key)
+        kept = {key: certainty_path(path) for key, path in self._files.items() if certainty_path(path).is_file()}
+        if kept:  # the list's "uncertain" column, from the certainty earlier runs kept (read on a worker)
+            threshold = self._panel.certainty.value()
+            handle = self._pool.submit("uncertain shares", lambda _progress, cancel: uncertain_shares(kept, threshold,
+                                                                                                   cancel))
+            handle.signals.finished.connect(lambda shares: self.uncertain_measured.emit(dict(shares)) if shares else None)
 
     def show(self, key: str, session: ImageSession) -> None:
         self._key, self._session, self._loading = key, session, False
@@ -339,6 +352,24 @@ class PredictionController(QObject):
         if result.confidence is not None:
             share = result.confidence.uncertain_share(self._panel.certainty.value())
             self.uncertain_measured.emit({result.key: share})
+
+    def _apply_read(self, result: PredictedImage) -> None:
+        """A prediction read back from its file (after "Predict all"), with the certainty kept beside it."""
+        self.apply(result)
+        if result.confidence is not None:
+            self.keep_saved_certainty(result.key, result.confidence)
+
+    def keep_saved_certainty(self, key: str, confidence: Confidence) -> None:
+        """The shown image ``key`` came with the certainty "Predict all" kept beside its prediction: keep it as if
+        predicted this run (the threshold re-derives the prediction from it, U and the doubt layer show it)."""
+        if key != self._key:
+            return
+        path = self._files.get(key)
+        model = path.parent.name if path is not None else "saved prediction"
+        self._kept = PredictedImage(key, confidence.classes, model, path, None, None, confidence)
+        self._panel.show_confidence(confidence)
+        self.confidence_changed.emit(confidence)
+        self.uncertain_measured.emit({key: confidence.uncertain_share(self._panel.certainty.value())})
 
     @property
     def confidence(self) -> Confidence | None:

@@ -303,3 +303,44 @@ def test_taking_the_prediction_or_a_class_in_a_region_of_an_instance_image(penn_
     assert after.class_of(painted) == 1 and (np.asarray(after.ids)[region.mask(session.shape)] == painted).all()
     session.undo()
     assert layer.snapshot() == before
+
+
+def test_an_object_s_outline_is_edited_and_written_back_as_that_object(penn_fudan: Path) -> None:
+    """On an instance image the outline tool traces the object under the click (not every touching pixel of its
+    class): unedited at tolerance 0 it writes back nothing different; a vertex dragged outwards grows the same
+    object (its id kept), one undo step."""
+    from segstudio.ui.outline_tool import OutlineTool
+
+    truth = _truth(penn_fudan)
+    first = truth.instance_ids[0]
+    session = _session(truth)
+    layer = session.instances
+    assert layer is not None
+    tool = OutlineTool()
+    tool.tolerance = 0.0
+    person = np.asarray(truth.ids) == first
+    change = tool.press(session, _centre(person))
+    assert change.problem is None and tool.outline is not None
+    assert "#" in (change.note or "") and "writing it changes nothing" in (change.note or "")
+    unchanged = tool.commit(session)
+    assert unchanged.problem is None and layer.snapshot() == truth  # exact: nothing written differently
+
+    tool.tolerance = 2.0
+    tool.press(session, _centre(person))
+    ring = tool.outline.rings[0]
+    index = int(np.argmin(ring[:, 1]))  # the top of the person
+    x, y = (float(v) for v in ring[index])
+    tool.press(session, (x, y))
+    tool.move((x, y - 25.0))  # up into the background
+    tool.release(session)
+    done = tool.commit(session)
+    assert done.problem is None and done.changed is not None
+    after = layer.snapshot()
+    assert after.instance_ids == truth.instance_ids and after.class_of(first) == 1
+    grown = np.asarray(after.ids) == first
+    assert grown.sum() > person.sum() and grown[: int(y) - 5].any()  # the same object reaches higher now
+    others = np.asarray(truth.ids) != first
+    assert np.array_equal(np.asarray(after.ids)[others & (np.asarray(truth.ids) > 0)],
+                          np.asarray(truth.ids)[others & (np.asarray(truth.ids) > 0)])  # other people untouched
+    session.undo()
+    assert layer.snapshot() == truth

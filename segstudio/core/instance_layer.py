@@ -200,6 +200,16 @@ class InstanceLayer:
         scored = {int(self._instance_of[k]): float(self._score_of[k]) for k in keys if not math.isnan(self._score_of[k])}
         return InstanceMask(ids, classes, scored or None)
 
+    def owner_of(self, key: int) -> tuple[int, int] | None:
+        """``(instance id, class)`` of an instance key in use or allotted, ``(0, class)`` of a plain key, None for a
+        key this layer never gave out."""
+        key = int(key)
+        if 0 <= key < PLAIN_KEYS:
+            return 0, key
+        if not PLAIN_KEYS <= key < self._next_key:
+            return None
+        return int(self._instance_of[key]), int(self._class_of[key])
+
     def key_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Read-only views of key -> instance id (0 for plain keys), key -> class, key -> score (NaN: none)."""
         views = []

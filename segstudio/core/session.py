@@ -396,10 +396,15 @@ class ImageSession:
 
     def write_outline(self, source: Rect, region: np.ndarray, outline: EditableOutline) -> Rect:
         """An edited outline written back over the region it was traced from (``region``: its pixels in the box
-        ``source``), as one undo step (:func:`~segstudio.core.outlines.written_back`). Class sessions only."""
-        if self._work.layer is not None:
-            raise ValueError("outlines are edited on class masks; on an instance image, use the brush and the "
-                             "Instances panel")
+        ``source``), as one undo step (:func:`~segstudio.core.outlines.written_back`). On an instance image the
+        outline's value is the key of the object it was traced from (:attr:`InstanceLayer.keys`), and pixels it gives up
+        become background, as a deleted object's do."""
+        layer = self._work.layer
+        if layer is not None:
+            if layer.owner_of(outline.value) is None:
+                raise ValueError(f"key {outline.value} is no object of this image: trace the outline again")
+            box, values = written_back(self._document.mask, source, region, outline, erase_value=self._background)
+            return self._document.replace_region(box, values)
         check_class_value(outline.value, self._labels)
         if self.erase_value is None and not outline_covers(outline, source, region, self._shape):
             raise NoEraseValue()

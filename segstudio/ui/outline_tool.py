@@ -1,6 +1,7 @@
 """The outline tool (O): a region of the working mask as an editable polygon, written back on Enter.
 
-A click on the mask traces the class region under it (8-connected) as an outline simplified to
+A click on the mask traces the class region under it (8-connected; on an instance image, the object under it) as an
+outline simplified to
 :attr:`OutlineTool.tolerance` pixels (:mod:`segstudio.core.outlines`: at tolerance 0 it is the region's exact pixel
 edges). Then: drag a vertex to move it; press on an edge to add a vertex there (and drag it); right-click a vertex
 to delete it; Enter writes the outline back over the region as one undo step (:meth:`ImageSession.write_outline`);
@@ -100,7 +101,7 @@ class OutlineTool:
             changed = session.write_outline(source, region, self.outline)
         except (ValueError, NoEraseValue) as problem:
             return OutlineChange(problem=str(problem))
-        name = session.labels.name_of(self.outline.value)
+        name = _name_of(session, self.outline.value)
         self.cancel()
         return OutlineChange(changed, note=f"outline of {name} written (Ctrl+Z undoes)")
 
@@ -108,11 +109,10 @@ class OutlineTool:
         self.outline, self._source, self._drag = None, None, None
 
     def _start(self, session: ImageSession, point: Point) -> OutlineChange:
-        if session.instances is not None:
-            return OutlineChange(problem="outlines are edited on class masks; on an instance image, use the brush and "
-                                         "the Instances panel")
-        # A huge image: the region as far as 2048 px around the click (cut there).
-        found = region_under(session.mask, point, within=Rect.around(point, LOOK_SIDE, session.shape))
+        # On an instance image the region is the object under the click (its key), not all touching pixels of
+        # its class. A huge image: the region as far as 2048 px around the click (cut there).
+        traced = session.mask if session.instances is None else session.instances.keys
+        found = region_under(traced, point, within=Rect.around(point, LOOK_SIDE, session.shape))
         if found is None:
             return OutlineChange()
         rect, pixels, value = found
@@ -124,11 +124,20 @@ class OutlineTool:
         assert self.outline is not None and self._source is not None
         source, region = self._source
         difference = round_trip_difference(region, [self.outline], rect=source, shape=session.shape)
-        name = session.labels.name_of(self.outline.value)
+        name = _name_of(session, self.outline.value)
         changes = ("writing it changes nothing" if difference.changed_count == 0 else
                    f"writing it adds {difference.added_count:,} px and removes {difference.removed_count:,} px")
         return (f"outline of {name}: {self.outline.vertex_count} vertices (tolerance {self.tolerance:g} px); "
                 f"{changes}. Drag a vertex, press an edge to add one, right-click to delete; Enter writes, Esc drops")
+
+
+def _name_of(session: ImageSession, value: int) -> str:
+    """A class's name, or on an instance image "<class> #<id>" for an object's key."""
+    layer = session.instances
+    owner = None if layer is None else layer.owner_of(value)
+    if owner is None or owner[0] == 0:
+        return session.labels.name_of(value if owner is None else owner[1])
+    return f"{session.labels.name_of(owner[1])} #{owner[0]}"
 
 
 __all__ = ["DEFAULT_TOLERANCE", "OutlineChange", "OutlineTool"]

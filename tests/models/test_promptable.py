@@ -179,3 +179,24 @@ def test_the_region_is_the_whole_image_unless_it_is_very_large() -> None:
     wide = prompt_region(huge, Rect(0, 0, 40000, 50000))  # zoomed out on all of it: the centre's 4096 px
     assert (wide.height, wide.width) == (side, side)
     assert wide.top == 20000 - side // 2 and wide.left == 25000 - side // 2
+
+
+def test_a_click_past_qts_32767_pixel_limit_segments_the_part_on_screen(tiny) -> None:  # noqa: ANN001
+    from segstudio.core.labels import LabelSet
+    from segstudio.core.session import ImageSession
+    from segstudio.core.stamp import Stamp
+
+    image = np.zeros((300, 33000, 3), dtype=np.uint8)
+    image[100:200, 32300:32700] = (200, 60, 60)  # an object near the far end
+    session = ImageSession.start(image, LabelSet.with_count(3))
+    view = Rect(0, 32100, 300, 33000)  # what is on screen
+    region = prompt_region(session.shape, view)
+    assert region == view
+    found = tiny.segment(image, region, Prompts().adding(32500, 150, True), "wide")
+    assert found.rect == region
+    before = session.mask.copy()
+    session.write_selection(lambda mask, key, scope: Stamp(found.rect, found.pixels & scope.writable(
+        mask[found.rect.slices], key), key), 2)
+    changed = session.mask != before
+    assert not changed[:, : region.left].any()  # nothing outside the part the model saw
+    assert np.array_equal(changed[region.slices], found.pixels)

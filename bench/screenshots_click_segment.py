@@ -29,7 +29,7 @@ def main() -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from segstudio.models.promptable import SamShape
+    from segstudio.models.promptable import TINY_SAM
     from segstudio.ui.actions import Command, Menu
 
     tmp = Path(tempfile.mkdtemp(prefix="segstudio-click-"))
@@ -45,12 +45,9 @@ def main() -> int:
     menu.grab().save(str(OUT / "click_segment_unavailable_menu.png"))
     menu.hide()
 
-    shape = SamShape(encoder_width=32, encoder_depth=2, encoder_heads=2, global_blocks=(1,), window=14, patch=16,
-                     image_size=1024, prompt_width=32, mask_in_channels=16, decoder_depth=2, decoder_mlp=64,
-                     iou_hidden=32, iou_depth=3, multimask=3)
     torch.manual_seed(0)
     weights = tmp / "tiny_sam.pth"
-    torch.save(shape.build().state_dict(), weights)
+    torch.save(TINY_SAM.build().state_dict(), weights)
     click = window.correction_tools.click
     click.load(weights)
     wait_for(app, click.availability, 60000)

@@ -152,6 +152,13 @@ class SamShape:
         return sam.eval()
 
 
+#: The smallest network of SAM's design (0.24 M parameters, random weights): what the self-test and the tests save
+#: and load as a user's weights file would be, since no real SAM weights can be fetched.
+TINY_SAM = SamShape(encoder_width=32, encoder_depth=2, encoder_heads=2, global_blocks=(1,), window=14, patch=16,
+                    image_size=1024, prompt_width=32, mask_in_channels=16, decoder_depth=2, decoder_mlp=64, iou_hidden=32,
+                    iou_depth=3, multimask=3)
+
+
 def _not_sam(state: dict[str, Tensor], missing: str) -> str:
     sample = ", ".join(sorted(state)[:3])
     return (f"is not a Segment Anything (SAM) checkpoint: it has no {missing} tensor of SAM's shape "
@@ -307,5 +314,5 @@ def load_promptable(path: str | Path, device: torch.device | str | None = None) 
     return PromptableModel(sam.to(target), shape, path, target)
 
 
-__all__ = ["MAX_REGION_SIDE", "PACKAGE", "PromptableModel", "PromptedMask", "Prompts", "SamShape", "load_promptable",
+__all__ = ["MAX_REGION_SIDE", "PACKAGE", "TINY_SAM", "PromptableModel", "PromptedMask", "Prompts", "SamShape", "load_promptable",
            "prompt_region", "unavailable_reason"]

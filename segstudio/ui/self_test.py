@@ -333,14 +333,11 @@ def _click_to_segment(window: Any, work: Path) -> str:
     proposal painted as one undo step."""
     import torch
 
-    from segstudio.models.promptable import Prompts, SamShape, load_promptable, prompt_region
+    from segstudio.models.promptable import TINY_SAM, Prompts, load_promptable, prompt_region
 
-    shape = SamShape(encoder_width=32, encoder_depth=2, encoder_heads=2, global_blocks=(1,), window=14, patch=16,
-                     image_size=1024, prompt_width=32, mask_in_channels=16, decoder_depth=2, decoder_mlp=64,
-                     iou_hidden=32, iou_depth=3, multimask=3)
     torch.manual_seed(0)
     path = work / "tiny_sam.pth"
-    torch.save(shape.build().state_dict(), path)
+    torch.save(TINY_SAM.build().state_dict(), path)
     model = load_promptable(path, device="cpu")
     session = window.canvas.session
     height, width = session.shape

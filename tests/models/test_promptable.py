@@ -16,6 +16,7 @@ from segstudio.core.geometry import Rect
 from segstudio.models.checkpoints import CheckpointProblem, ProblemKind
 from segstudio.models.promptable import (
     MAX_REGION_SIDE,
+    TINY_SAM,
     Prompts,
     SamShape,
     load_promptable,
@@ -24,9 +25,7 @@ from segstudio.models.promptable import (
 
 segment_anything = pytest.importorskip("segment_anything")
 
-TINY = SamShape(encoder_width=32, encoder_depth=2, encoder_heads=2, global_blocks=(1,), window=14, patch=16,
-                image_size=1024, prompt_width=32, mask_in_channels=16, decoder_depth=2, decoder_mlp=64, iou_hidden=32,
-                iou_depth=3, multimask=3)
+TINY = TINY_SAM
 
 
 @pytest.fixture(scope="module")

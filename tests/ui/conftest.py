@@ -37,3 +37,23 @@ def window(qtbot) -> Iterator[object]:  # noqa: ANN001
     win.show()
     yield win
     win.pool.shutdown(5000)
+
+
+@pytest.fixture
+def tiny_camvid_model(camvid_folder: Path, tmp_path: Path) -> Path:
+    """A random-weight 4-channel U-Net checkpoint for CamVid's 11 classes (seed 0); ``camvid_folder`` gets CamVid's
+    label set (labels.toml) so the two agree. A model this weak is unsure of every pixel (about 1/11 per class)."""
+    import torch
+
+    from segstudio.core.labels import LabelSet
+    from segstudio.io.labelset_files import write_label_set
+    from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
+    from segstudio.models.registry import ModelConfig, build_model
+
+    labels = LabelSet.camvid()
+    write_label_set(camvid_folder / "labels.toml", labels)
+    torch.manual_seed(0)
+    config = ModelConfig("unet", labels.num_classes, 3, "classic", {"base_channels": 4})
+    checkpoint = tmp_path / "tiny-camvid.safetensors"
+    save_checkpoint(checkpoint, build_model(config), CheckpointMeta(config, labels))
+    return checkpoint

@@ -17,18 +17,13 @@ from segstudio.models.promptable import Prompts, load_promptable, prompt_region
 from segstudio.ui.actions import Command
 from segstudio.ui.click_segment import SETTINGS_KEY
 from segstudio.ui.main_window import MainWindow
-from tests.models.test_promptable import TINY
+from tests.models.test_promptable import tiny_weights as shared_tiny_weights
 from tests.ui.test_main_window import open_and_wait, widget_point
 
 pytest.importorskip("segment_anything")
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("sam") / "tiny_sam.pth"
-    torch.save(TINY.build().state_dict(), path)
-    return path
+tiny_weights = shared_tiny_weights  # the fixture, under its name here
 
 
 def load_weights(qtbot, window: MainWindow, path: Path) -> None:  # noqa: ANN001

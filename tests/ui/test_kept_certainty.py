@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 
 from segstudio.core.errors import FileProblem
-from segstudio.core.labels import LabelSet
 from segstudio.io.certainty_files import certainty_path, read_certainty, write_certainty
-from segstudio.io.labelset_files import write_label_set
 from segstudio.ui.actions import Command
 from segstudio.ui.main_window import MainWindow
 from tests.ui.test_main_window import open_and_wait
@@ -54,30 +52,22 @@ def test_a_certainty_file_round_trips_exactly_and_broken_ones_are_refused_by_nam
         write_certainty(tmp_path / "x.certainty.tif", certainty.astype(np.float32))
 
 
-def _predict_all(camvid_folder: Path, tmp_path: Path):  # noqa: ANN202
+def _predict_all(camvid_folder: Path, checkpoint: Path):  # noqa: ANN202
     from segstudio.app.loaded_model import load_model
     from segstudio.app.project_predictions import predict_all
     from segstudio.io.datasets import open_dataset
-    from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
-    from segstudio.models.registry import ModelConfig, build_model
 
-    labels = LabelSet.camvid()
-    write_label_set(camvid_folder / "labels.toml", labels)
-    torch.manual_seed(0)
-    config = ModelConfig("unet", labels.num_classes, 3, "classic", {"base_channels": 4})
-    checkpoint = tmp_path / "tiny-camvid.safetensors"
-    save_checkpoint(checkpoint, build_model(config), CheckpointMeta(config, labels))
     dataset = open_dataset(camvid_folder)
     model = load_model(checkpoint)
     return dataset, model, predict_all(model, dataset, certainty=0.1)
 
 
-def test_predict_all_keeps_the_certainty_and_loading_gives_it_back(camvid_folder: Path, tmp_path: Path) -> None:
+def test_predict_all_keeps_the_certainty_and_loading_gives_it_back(camvid_folder: Path, tiny_camvid_model: Path) -> None:
     from segstudio.app.sample_loader import load_sample
     from segstudio.core.confidence import Confidence
     from segstudio.io.images import read_image
 
-    dataset, model, done = _predict_all(camvid_folder, tmp_path)
+    dataset, model, done = _predict_all(camvid_folder, tiny_camvid_model)
     sample = dataset.samples[0]
     written = done.written[sample.key]
     assert certainty_path(written).is_file()
@@ -98,12 +88,12 @@ def test_predict_all_keeps_the_certainty_and_loading_gives_it_back(camvid_folder
 
 
 def test_a_later_run_shows_the_kept_certainty_without_the_model(qtbot, window: MainWindow, camvid_folder: Path,  # noqa: ANN001
-                                                                  tmp_path: Path) -> None:
+                                                                  tiny_camvid_model: Path) -> None:
     from segstudio.core.confidence import Confidence
     from segstudio.core.layers import LayerKind
     from segstudio.ui.sample_table import UNCERTAIN_COLUMN
 
-    dataset, model, done = _predict_all(camvid_folder, tmp_path)
+    dataset, model, done = _predict_all(camvid_folder, tiny_camvid_model)
     assert window.model_panel.model is None  # this run has no model
     open_and_wait(qtbot, window, camvid_folder)
     qtbot.waitUntil(lambda: window.predictions.confidence is not None, timeout=20000)

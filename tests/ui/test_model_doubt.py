@@ -9,10 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segstudio.core.labels import LabelSet
 from segstudio.core.layers import LayerKind
 from segstudio.core.palettes import doubt_palette
-from segstudio.io.labelset_files import write_label_set
 from segstudio.ui.actions import Command
 from segstudio.ui.doubt_legend import ramp_pixels
 from segstudio.ui.main_window import MainWindow
@@ -25,16 +23,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_the_doubt_layer_shows_the_kept_certainty_exactly(qtbot, window: MainWindow, camvid_folder: Path,  # noqa: ANN001
-                                                          tmp_path: Path) -> None:
-    from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
-    from segstudio.models.registry import ModelConfig, build_model
-
-    labels = LabelSet.camvid()
-    write_label_set(camvid_folder / "labels.toml", labels)
-    torch.manual_seed(0)
-    config = ModelConfig("unet", labels.num_classes, 3, "classic", {"base_channels": 4})
-    checkpoint = tmp_path / "tiny-camvid.safetensors"
-    save_checkpoint(checkpoint, build_model(config), CheckpointMeta(config, labels))
+                                                          tiny_camvid_model: Path) -> None:
+    checkpoint = tiny_camvid_model
     open_and_wait(qtbot, window, camvid_folder)
     panel = window.layer_panel
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from segstudio.core.labels import LabelSet
-from segstudio.io.labelset_files import write_label_set
 from segstudio.ui.actions import Command
 from segstudio.ui.main_window import MainWindow
 from segstudio.ui.uncertain_pixels import UNCERTAIN_COLOUR
@@ -21,16 +20,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_certainty_threshold_and_uncertain_pixels(qtbot, window: MainWindow, camvid_folder: Path,  # noqa: ANN001
-                                                  tmp_path: Path) -> None:
-    from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
-    from segstudio.models.registry import ModelConfig, build_model
-
-    labels = LabelSet.camvid()
-    write_label_set(camvid_folder / "labels.toml", labels)
-    torch.manual_seed(0)
-    config = ModelConfig("unet", labels.num_classes, 3, "classic", {"base_channels": 4})
-    checkpoint = tmp_path / "tiny-camvid.safetensors"
-    save_checkpoint(checkpoint, build_model(config), CheckpointMeta(config, labels))
+                                                  tiny_camvid_model: Path) -> None:
+    labels, checkpoint = LabelSet.camvid(), tiny_camvid_model
     open_and_wait(qtbot, window, camvid_folder)
     panel = window.model_panel
     with qtbot.waitSignal(panel.model_loaded, timeout=60000):
@@ -80,21 +71,14 @@ def test_certainty_threshold_and_uncertain_pixels(qtbot, window: MainWindow, cam
     assert window.canvas._highlight is None  # noqa: SLF001
 
 
-def test_predict_all_measures_every_images_uncertain_share(camvid_folder: Path, tmp_path: Path) -> None:
+def test_predict_all_measures_every_images_uncertain_share(camvid_folder: Path, tiny_camvid_model: Path) -> None:
     from segstudio.app.loaded_model import load_model
     from segstudio.app.project_predictions import predict_all
     from segstudio.core.confidence import Confidence
     from segstudio.io.datasets import open_dataset
     from segstudio.io.images import read_image
-    from segstudio.models.checkpoints import CheckpointMeta, save_checkpoint
-    from segstudio.models.registry import ModelConfig, build_model
 
-    labels = LabelSet.camvid()
-    write_label_set(camvid_folder / "labels.toml", labels)
-    torch.manual_seed(0)
-    config = ModelConfig("unet", labels.num_classes, 3, "classic", {"base_channels": 4})
-    checkpoint = tmp_path / "tiny-camvid.safetensors"
-    save_checkpoint(checkpoint, build_model(config), CheckpointMeta(config, labels))
+    checkpoint = tiny_camvid_model
     dataset = open_dataset(camvid_folder)
     model = load_model(checkpoint)
     done = predict_all(model, dataset, certainty=0.1)

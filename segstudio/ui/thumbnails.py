@@ -21,6 +21,7 @@ from PySide6.QtGui import QImage, QPixmap
 from segstudio.core.progress import CancelToken, ProgressCallback
 from segstudio.ui.workers import WorkerPool
 
+THUMBNAIL_MAX_PIXELS = 64_000_000  # past this, no thumbnail but a JPEG's (see make_thumbnail)
 THUMBNAIL_SIZE = 32
 CACHE_LIMIT = 4000
 BATCH_LIMIT = 64  # rows per job: about a screenful
@@ -28,10 +29,19 @@ CHANNEL = "thumbnails"
 
 
 def make_thumbnail(path: Path, size: int = THUMBNAIL_SIZE) -> np.ndarray:
-    """An (h, w, 3) uint8 RGB thumbnail of ``path`` whose longer side is ``size``."""
+    """An (h, w, 3) uint8 RGB thumbnail of ``path`` whose longer side is ``size``.
+
+    The header is read first: a decompression bomb is refused unread (:func:`~segstudio.io.images.check_size`, a
+    ValueError), and an image past :data:`THUMBNAIL_MAX_PIXELS` gets none unless it is a JPEG (decoded at 1/8
+    scale): a 64 px picture is not worth decoding a slide of gigabytes for every row of the list."""
     import cv2
     from PIL import Image
 
+    from segstudio.io.images import check_readable_file, check_size
+
+    declared = check_size(path, check_readable_file(path), expand_palette=True)
+    if declared is not None and declared.pixels > THUMBNAIL_MAX_PIXELS and declared.format != "JPEG":
+        raise ValueError(f"{path}: {declared.width}x{declared.height} is too large to decode for a thumbnail")
     try:
         with Image.open(path) as image:
             image.draft("RGB", (size * 2, size * 2))  # JPEG: decode at 1/2..1/8 scale

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from segstudio.io.datasets import open_dataset
 from segstudio.ui.file_list import FileList
@@ -52,3 +53,27 @@ def test_visible_rows_only_then_cached(qtbot, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: thumbnails.has(last), timeout=10000)
     assert thumbnails.decoded < 100
     pool.shutdown(5000)
+
+
+def test_a_bomb_or_a_huge_image_gets_no_thumbnail_and_is_not_decoded(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The list asks for a thumbnail of every visible row: a decompression bomb is refused from its header, and an
+    image past THUMBNAIL_MAX_PIXELS (not a JPEG) gets none, neither decoded at all."""
+    from PIL import Image
+
+    from segstudio.ui.thumbnails import THUMBNAIL_MAX_PIXELS, make_thumbnails
+    from tests.io.decompression_bombs import write_png_bomb
+
+    opened: list[Path] = []
+    original = Image.open
+    monkeypatch.setattr(Image, "open", lambda path, *a, **k: (opened.append(Path(path)), original(path, *a, **k))[1])
+    bomb = write_png_bomb(tmp_path / "bomb.png", 40000, 40000)
+    with pytest.raises(ValueError, match="40000 ?x ?40000"):  # ImageTooLarge where memory is short, else too large
+        make_thumbnail(bomb, 32)
+    huge = write_png_bomb(tmp_path / "slide.png", 9000, 8000)  # 72 Mpx: could be real, too big for a thumbnail
+    assert 9000 * 8000 > THUMBNAIL_MAX_PIXELS
+    with pytest.raises(ValueError, match="too large to decode for a thumbnail"):
+        make_thumbnail(huge, 32)
+    small = write_png_bomb(tmp_path / "small.png", 400, 300)
+    found = make_thumbnails([("bomb", bomb), ("slide", huge), ("small", small)], 32)
+    assert found["bomb"] is None and found["slide"] is None and found["small"].shape == (24, 32, 3)
+    assert opened == [small]  # only the small one was ever opened

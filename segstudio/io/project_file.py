@@ -111,19 +111,30 @@ def _spec_from_mapping(data: Mapping[str, Any]) -> DatasetSpec:
         raise TypeError("'labels' must be a table")
     image_folders = tuple(
         ImageFolder(inside_folder(f["folder"], "image_folders.folder"), str(f.get("split", "all")))
-        for f in data.get("image_folders", [])
+        for f in _tables(data, "image_folders")
     )
     if not image_folders:
         raise ValueError("'image_folders' lists no folder")
-    sources = tuple(_source_from_mapping(s) for s in data.get("mask_sources", []))
+    sources = tuple(_source_from_mapping(s) for s in _tables(data, "mask_sources"))
+    notes = data.get("notes", [])
+    if not isinstance(notes, list):
+        raise TypeError("'notes' must be a list of text")
     return DatasetSpec(
         layout=Layout(data.get("layout", Layout.CUSTOM.value)),
         image_folders=image_folders,
         mask_sources=sources,
         labels=LabelSet.from_mapping(labels_data),
-        notes=tuple(str(n) for n in data.get("notes", [])),
+        notes=tuple(str(n) for n in notes),
         corrections_folder=own_folder(data.get("corrections_folder", DEFAULT_CORRECTIONS_FOLDER), "corrections_folder"),
     )
+
+
+def _tables(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """``data[key]``, an array of tables (none when absent); TypeError naming the field when it is anything else."""
+    tables = data.get(key, [])
+    if not isinstance(tables, list) or not all(isinstance(table, Mapping) for table in tables):
+        raise TypeError(f"'{key}' must be a list of tables ([[{key}]] entries)")
+    return tables
 
 
 def inside_folder(value: object, field: str) -> str:

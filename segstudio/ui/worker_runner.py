@@ -8,10 +8,11 @@ Progress is throttled here, on the worker, to one report per ``progress_interval
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, Signal
 
 from segstudio.core.progress import Cancelled, Progress
 from segstudio.ui.worker_jobs import JobHandle, failure_from_exception
@@ -29,20 +30,35 @@ class Relay(QObject):
     cancelled = Signal(object)  # handle
 
 
-class JobRunner(QRunnable):
-    """Runs one job on a pool thread; posts everything through the relay."""
+class JobRunner:
+    """Runs one job on a pool thread; posts everything through the relay.
+
+    The pool starts its bound :meth:`run` (``QThreadPool.start(callable)``), not a ``QRunnable``: PySide keeps every
+    ``QRunnable`` handed to ``QThreadPool.start`` referenced from the pool's wrapper for the pool's whole life (all of
+    them with autoDelete off, some even with it on), and with it the job's handle and the data its closure holds (a
+    mask copy per autosave, a session per image read): the window grew with every job (issue 14). A callable is let
+    go once it has run.
+    """
 
     def __init__(self, handle: JobHandle, relay: Relay, progress_interval_s: float) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # Python owns it (the pool keeps it until the job has ended)
-        self._handle = handle
+        # Set once run() holds nothing of the job: the pool lets go of the handle only then, so that its signals
+        # (a QObject of the GUI thread) and the job's data are released on the GUI thread, never on this one.
+        self.released = threading.Event()
+        self._handle: JobHandle | None = handle
         self._relay = relay
         self._interval = progress_interval_s
         self._last_post = float("-inf")
         self._unsent: Progress | None = None
 
     def run(self) -> None:  # worker thread
-        handle, relay = self._handle, self._relay
+        try:
+            assert self._handle is not None
+            self._run(self._handle, self._relay)  # its locals (the handle, the result) are gone once it returns
+        finally:
+            self._handle, self._unsent = None, None
+            self.released.set()
+
+    def _run(self, handle: JobHandle, relay: Relay) -> None:  # worker thread
         outcome: tuple[str, Any] = ("cancelled", None)
         try:
             if not handle.token.cancelled:
@@ -76,7 +92,7 @@ class JobRunner(QRunnable):
     def _report(self, progress: Progress) -> None:  # worker thread, called by the job
         if not isinstance(progress, Progress):
             raise ValueError(f"a job reports Progress objects, got {type(progress).__name__}")
-        if self._handle._superseded.is_set():
+        if self._handle is None or self._handle._superseded.is_set():  # None: a report after the job ended
             self._unsent = None
             return
         now = time.monotonic()
@@ -89,7 +105,7 @@ class JobRunner(QRunnable):
             self._unsent = progress
 
     def _flush_progress(self) -> None:
-        if self._unsent is not None and not self._handle._superseded.is_set():
+        if self._unsent is not None and self._handle is not None and not self._handle._superseded.is_set():
             self._relay.progress.emit(self._handle, self._unsent)
         self._unsent = None
 

@@ -60,6 +60,7 @@ shows starvation, lower it for the duration of a prediction job, not here.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QThreadPool, Signal, Slot
@@ -120,7 +121,13 @@ class WorkerPool(QObject):
         self._generations: dict[str, int] = {}
         self._current: dict[str, JobHandle] = {}
         self._channel_signals: dict[str, WorkerSignals] = {}
-        self._running: dict[JobHandle, JobRunner] = {}  # submitted, outcome not yet handled on the GUI thread
+        # Submitted, outcome not yet handled on the GUI thread -> its runner's "released" (set once the worker
+        # thread holds nothing of the job).
+        self._running: dict[JobHandle, threading.Event] = {}
+        # Handled jobs whose runner may still hold the handle for a moment: kept until it lets go, so the last
+        # reference (and the handle's QObject) goes on this thread. A few at most: runners let go microseconds
+        # after posting their outcome; dropped at the next submit or outcome.
+        self._retiring: list[tuple[JobHandle, threading.Event]] = []
 
     # -- submitting -------------------------------------------------------------------------------------------
 
@@ -151,8 +158,9 @@ class WorkerPool(QObject):
         runner = JobRunner(handle, self._relay, self._progress_interval_s)
         self._current[channel] = handle
         was_busy = bool(self._running)
-        self._running[handle] = runner
-        self._threads.start(runner)
+        self._running[handle] = runner.released
+        self._retire()
+        self._threads.start(runner.run)  # a callable, not a QRunnable: see JobRunner
         if not was_busy:
             self.busy_changed.emit(True)
         return handle
@@ -222,6 +230,7 @@ class WorkerPool(QObject):
         finished = self._threads.waitForDone(int(timeout_ms))
         # the outcomes they posted are queued calls to this object: deliver them now, so nothing is left dangling
         QCoreApplication.sendPostedEvents(self, int(QEvent.Type.MetaCall.value))
+        self._retire()
         return finished
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
@@ -271,10 +280,17 @@ class WorkerPool(QObject):
 
     def _settle(self, handle: JobHandle) -> tuple[WorkerSignals, ...]:
         targets = self._targets(handle)
-        self._running.pop(handle, None)
+        released = self._running.pop(handle, None)
+        if released is not None:
+            self._retiring.append((handle, released))
+        self._retire()
         if self._current.get(handle.channel) is handle:
             del self._current[handle.channel]
         return targets
+
+    def _retire(self) -> None:
+        """Let go of the handled jobs whose runners have let go of them (see ``_retiring``)."""
+        self._retiring = [(handle, released) for handle, released in self._retiring if not released.is_set()]
 
     def _after_settle(self) -> None:
         if not self._running:

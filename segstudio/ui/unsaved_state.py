@@ -63,7 +63,7 @@ class UnsavedState(QObject):
         if session is None or key is None or not session.dirty:
             return False
         layer = session.instances
-        self.left.keep(key, session.mask.copy(), work, None if layer is None else layer.snapshot())
+        self.left.keep(key, session.mask, work, None if layer is None else layer.snapshot())  # packed: a copy
         return True
 
     def resume(self, key: str) -> LeftWork | None:

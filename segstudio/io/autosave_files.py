@@ -142,6 +142,8 @@ def recoverable_from_description(data: Any, folder: Path, path: Path) -> Recover
     mask_file = data["mask_file"]
     if not isinstance(key, str) or not key or not isinstance(mask_file, str) or Path(mask_file).name != mask_file:
         raise ValueError("sample key or mask file name is not a plain string")
+    if mask_file in ("", ".", "..") or "\0" in mask_file or not mask_file.endswith(".png"):
+        raise ValueError(f"mask file {mask_file!r} is not the name of a PNG in the autosave folder")
     shape = data["shape"]
     if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape)):
         raise ValueError(f"shape {shape!r} is not [height, width]")

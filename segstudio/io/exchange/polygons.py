@@ -176,18 +176,27 @@ def labelme_circle(points: np.ndarray, height: int, width: int) -> np.ndarray:
     return _paste(canvas, left, top, right, bottom, height, width)
 
 
+class _Leaves(Exception):
+    """A labelme mask patch that does not fit its image (told as it is, not as "not a base64 PNG")."""
+
+
 def labelme_mask(points: np.ndarray, encoded: str, height: int, width: int) -> np.ndarray:
     """labelme 5's ``mask`` shape: a base64 PNG of the box from ``points[0]`` (its top left pixel). ValueError for
     a mask that is not a PNG or does not fit the image."""
+    left, top = (int(round(v)) for v in points[0])
     try:
         with Image.open(io.BytesIO(base64.b64decode(encoded, validate=True))) as image:
+            # The size is in the header: a patch that cannot fit the image is refused before a pixel is decoded
+            # (a few bytes of base64 can declare a 60000 x 60000 PNG).
+            patch_width, patch_height = image.size
+            if left < 0 or top < 0 or top + patch_height > height or left + patch_width > width:
+                raise _Leaves(f"its {patch_width}x{patch_height} mask at ({left}, {top}) leaves the image")
             patch = np.asarray(image.convert("L")) > 0
+    except _Leaves as leaves:
+        raise ValueError(str(leaves)) from None
     except Exception as exc:  # noqa: BLE001 - base64 and Pillow raise many types
         raise ValueError(f"its 'mask' is not a base64 PNG ({exc})") from exc
-    left, top = (int(round(v)) for v in points[0])
     bottom, right = top + patch.shape[0], left + patch.shape[1]
-    if left < 0 or top < 0 or bottom > height or right > width:
-        raise ValueError(f"its {patch.shape[1]}x{patch.shape[0]} mask at ({left}, {top}) leaves the image")
     mask = np.zeros((height, width), dtype=bool)
     mask[top:bottom, left:right] = patch
     return mask

@@ -265,3 +265,26 @@ def test_yolo_data_yaml_names_in_every_layout(tmp_path: Path) -> None:
 def test_detect_format_says_when_it_cannot_tell(tmp_path: Path) -> None:
     with pytest.raises(FileProblem, match="cannot tell its format"):
         detect_format(tmp_path)
+
+
+def test_a_labelme_mask_shape_declaring_a_huge_png_is_refused_before_it_is_decoded(tmp_path: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few hundred bytes of base64 can declare a 40000 x 30000 PNG: the patch's size is checked against the
+    image from its header, so nothing is decoded and the message says where it leaves the image."""
+    import base64
+
+    from PIL import Image as PilImage
+
+    from tests.io.decompression_bombs import write_png_bomb
+
+    bomb = write_png_bomb(tmp_path / "patch.png", 40000, 30000)  # 1.2 Gpx: under Pillow's own refusal at 2 Gpx
+    encoded = base64.b64encode(bomb.read_bytes()).decode()
+    bomb.unlink()
+    decoded: list[object] = []
+    convert = PilImage.Image.convert
+    monkeypatch.setattr(PilImage.Image, "convert", lambda self, *a, **k: (decoded.append(self), convert(self, *a, **k))[1])
+    labels = LabelSet.from_names(["background", "a"])
+    path = _labelme(tmp_path, [{**_shape("a", [[1, 1], [2, 2]], "mask"), "mask": encoded}])
+    with pytest.raises(FileProblem, match=r"40000x30000 mask at \(1, 1\) leaves the image") as error:
+        import_annotations("labelme", tmp_path, labels=labels)
+    assert error.value.path == path and decoded == []

@@ -87,7 +87,7 @@ def _run_and_kill(folder: Path, user_data: Path, seed: int, wait_s: float) -> li
     child = subprocess.Popen([sys.executable, "-c", WINDOW_PROCESS, str(folder), str(seed)], stdout=subprocess.PIPE,
                              text=True, env=environment, cwd=Path(__file__).parents[2])
     lines: list[str] = []
-    ready = threading.Event()
+    durable = threading.Event()
 
     def read() -> None:  # the pipe is drained all the time: a full pipe would stall the window, not kill it
         assert child.stdout is not None
@@ -95,13 +95,14 @@ def _run_and_kill(folder: Path, user_data: Path, seed: int, wait_s: float) -> li
             if not line.endswith("\n"):
                 break  # the kill came in the middle of a print: that step was not reported done
             lines.append(line.strip())
-            if line.startswith("ready"):
-                ready.set()
+            if line.startswith("durable"):
+                durable.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        assert ready.wait(90), f"the window did not start: {lines}"
+        # Killed a random while after its first save or autosave: on a loaded machine too, there is work to lose.
+        assert durable.wait(120), f"the window made nothing durable: {lines[-5:]}"
         time.sleep(wait_s)
     finally:
         child.send_signal(signal.SIGKILL)
@@ -119,7 +120,7 @@ def test_a_window_killed_at_random_moments_loses_nothing_it_had_saved_or_autosav
     for kill in range(KILLS):
         folder = tmp_path / f"run{kill}"
         shutil.copytree(camvid_folder, folder)
-        lines = _run_and_kill(folder, tmp_path / f"user{kill}", seed=kill, wait_s=rng.uniform(0.2, 2.5))
+        lines = _run_and_kill(folder, tmp_path / f"user{kill}", seed=kill, wait_s=rng.uniform(0.0, 1.5))
         key = lines[0].split()[1]
         strokes = [int(line.split()[1]) for line in lines if line.startswith("stroke")]
         durable = [int(line.split()[1]) for line in lines if line.startswith("durable")]
@@ -146,8 +147,7 @@ def test_a_window_killed_at_random_moments_loses_nothing_it_had_saved_or_autosav
         # No stroke made durable is lost: what a restart offers is the work after some stroke >= the last durable
         # one (a save or autosave under way when the kill came may have landed too).
         newest = store.load(offered[0]) if offered else saved
-        if not durable:
-            continue
+        assert durable, f"run {kill}: killed before anything was made durable"
         assert newest is not None, f"run {kill}: strokes up to {durable[-1]} were made durable, nothing is there"
         digests = _replayed(dataset, key, (strokes[-1] if strokes else 0) + 2)
         found = hashlib.sha256(np.asarray(newest).tobytes()).hexdigest()
@@ -155,4 +155,4 @@ def test_a_window_killed_at_random_moments_loses_nothing_it_had_saved_or_autosav
             f"run {kill}: strokes up to {durable[-1]} were durable; what is offered matches stroke "
             f"{digests.index(found) if found in digests else 'none'} ({len(strokes)} strokes, kill after {lines[-1]!r})")
         durable_checked += 1
-    assert strokes_made > KILLS and durable_checked >= KILLS // 2, (strokes_made, durable_checked, interrupted)
+    assert durable_checked == KILLS and strokes_made > KILLS, (strokes_made, durable_checked, interrupted)

@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from segstudio.cli import main
-from segstudio.io import memory_budget
 from segstudio.io.demo_dataset import DEMO_LABELS
+from tests.io import decompression_bombs as bombs
 from tests.io.decompression_bombs import write_png_bomb
 
 GiB = 1 << 30
@@ -28,13 +28,7 @@ BOMB_SIDE = 40000
 DECLARED = f"{BOMB_SIDE} x {BOMB_SIDE} pixels (PNG, grey, 8-bit)"
 
 
-@pytest.fixture
-def budget(monkeypatch: pytest.MonkeyPatch) -> Callable[[int | None], None]:
-    def pin(available: int | None) -> None:
-        monkeypatch.setattr(memory_budget, "available_memory", lambda: available)
-
-    pin(8 * GiB)
-    return pin
+budget = bombs.budget  # the fixture, under its name here
 
 
 def _mask(height: int = 20, width: int = 30) -> np.ndarray:

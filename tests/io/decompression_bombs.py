@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+
+from segstudio.io import memory_budget
 
 _BLOCK = 1 << 22  # bytes of zeros per repeated deflate block
 _ADLER_MOD = 65521
@@ -74,3 +79,15 @@ def write_tiff_bomb(path: Path, width: int, height: int) -> Path:
     ifd += struct.pack("<I", 0)
     path.write_bytes(b"II*\x00" + struct.pack("<I", 8) + ifd + strip)
     return path
+
+
+@pytest.fixture
+def budget(monkeypatch: pytest.MonkeyPatch) -> Callable[[int | None], None]:
+    """Pin the memory the readers see as available (bytes; None: not known), 8 GiB to start with, so an outcome
+    does not depend on the machine."""
+
+    def pin(available: int | None) -> None:
+        monkeypatch.setattr(memory_budget, "available_memory", lambda: available)
+
+    pin(8 << 30)
+    return pin

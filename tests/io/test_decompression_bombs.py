@@ -23,6 +23,7 @@ from segstudio.io.image_headers import DeclaredImage, declared_image
 from segstudio.io.images import image_size, read_image
 from segstudio.io.mask_files import read_class_mask, read_instance_mask, read_raw_mask
 from segstudio.io.memory_budget import ImageTooLarge, available_memory, bytes_needed, check_fits, format_bytes
+from tests.io import decompression_bombs as bombs
 from tests.io.decompression_bombs import write_jpeg_header, write_png_bomb, write_tiff_bomb, zlib_zeros
 
 GiB = 1 << 30
@@ -34,15 +35,7 @@ READERS: dict[str, Callable[[Path], object]] = {
 }
 
 
-@pytest.fixture
-def budget(monkeypatch: pytest.MonkeyPatch) -> Callable[[int | None], None]:
-    """Pin the memory the readers see as available (bytes; None: not known)."""
-
-    def pin(available: int | None) -> None:
-        monkeypatch.setattr(memory_budget, "available_memory", lambda: available)
-
-    pin(8 * GiB)
-    return pin
+budget = bombs.budget  # the fixture, under its name here
 
 
 # -- the bomb files are what they claim -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from segstudio.io.autosave import AutosaveStore
 from segstudio.io.mask_files import read_class_mask, write_class_mask
 from segstudio.ui.main_window import MainWindow
 from tests.ui.test_main_window import open_and_wait, paint_stroke
+from tests.ui.window_process import OPEN_WINDOW
 
 
 def _slow_writes(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.1) -> None:
@@ -63,21 +64,7 @@ def test_strokes_made_during_a_save_survive_a_normal_close(
     np.testing.assert_array_equal(store.load(pending[0]), later)
 
 
-WINDOW_PROCESS = """
-import sys, time
-from pathlib import Path
-from PySide6.QtWidgets import QApplication
-app = QApplication([])
-from segstudio.ui.main_window import MainWindow
-window = MainWindow(interactive=False)
-loaded = []
-window.sample_loaded.connect(loaded.append)
-window.open_folder(Path(sys.argv[1]))
-deadline = time.monotonic() + 60
-while not loaded and time.monotonic() < deadline:
-    app.processEvents()
-    time.sleep(0.01)
-session = window.canvas.session
+WINDOW_PROCESS = OPEN_WINDOW + """
 session.begin_stroke(); session.paint((50, 50), (150, 90), radius=12, value=8); session.end_stroke()
 saved = window.saving.save(wait=True)
 session.begin_stroke(); session.paint((250, 200), (330, 240), radius=12, value=9); session.end_stroke()

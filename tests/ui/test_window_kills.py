@@ -26,26 +26,13 @@ from segstudio.io.autosave import AutosaveStore
 from segstudio.io.datasets import open_dataset
 from segstudio.io.mask_files import read_class_mask
 from segstudio.io.project_file import find_project_file, read_project_file
+from tests.ui.window_process import OPEN_WINDOW
 
 KILLS = 6
 
 # The window's process: open the folder, then paint the stroke sequence forever, saving now and then and
 # autosaving more often (the 5 s timer runs too). Each line is printed once its step is done.
-WINDOW_PROCESS = """
-import random, sys, time
-from pathlib import Path
-from PySide6.QtWidgets import QApplication
-app = QApplication([])
-from segstudio.ui.main_window import MainWindow
-window = MainWindow(interactive=False)
-loaded = []
-window.sample_loaded.connect(loaded.append)
-window.open_folder(Path(sys.argv[1]))
-deadline = time.monotonic() + 60
-while not loaded and time.monotonic() < deadline:
-    app.processEvents()
-    time.sleep(0.01)
-session = window.canvas.session
+WINDOW_PROCESS = OPEN_WINDOW + """
 height, width = session.shape
 rng = random.Random(int(sys.argv[2]))
 print("ready", window.current_key, flush=True)

@@ -95,9 +95,16 @@ def model_prediction_folders(dataset: Dataset) -> list[PredictedFolder]:
     ranked oldest first by its most recently written mask."""
     root = dataset.project_file.parent / PREDICTIONS_FOLDER
     try:
-        folders = [entry for entry in os.scandir(root) if entry.is_dir()]
+        entries = list(os.scandir(root))
     except OSError:
         return []
+    folders = []
+    for entry in entries:
+        try:
+            if entry.is_dir():
+                folders.append(entry)
+        except OSError:  # a link loop or an unreadable entry: that one is left out, not every model's folder
+            continue
     keys = {sample.key for sample in dataset.samples}
     ranked: list[tuple[float, PredictedFolder]] = []
     for folder in folders:

@@ -107,7 +107,16 @@ class Dataset:
         """The keys of the samples with a saved correction, read from disk now: one listing of the corrections
         folder (and its subfolders, for keys with "/") instead of one check per sample."""
         found: set[str] = set()
-        for folder, _, files in os.walk(self.corrections_dir, followlinks=True):
+        visited: set[tuple[int, int]] = set()  # links are followed, each real folder once: a link loop ends here
+        for folder, folders, files in os.walk(self.corrections_dir, followlinks=True):
+            try:
+                status = os.stat(folder)
+            except OSError:
+                folders[:] = []
+                continue
+            if (status.st_dev, status.st_ino) in visited:
+                folders[:], files = [], []
+            visited.add((status.st_dev, status.st_ino))
             prefix = Path(folder).relative_to(self.corrections_dir).as_posix()
             prefix = "" if prefix == "." else f"{prefix}/"
             found.update(f"{prefix}{name[:-4]}" for name in files if name.endswith(".png"))

@@ -153,3 +153,25 @@ def test_the_window_opens_a_folder_with_loops(qtbot, tmp_path: Path) -> None:  #
         window.open_folder(root)
     assert window.dataset is not None and len(window.dataset.samples) == 3
     window.pool.shutdown(5000)
+
+
+def test_loops_in_the_corrections_and_predictions_folders_hide_nothing(tmp_path: Path) -> None:
+    """A ``..`` link in the corrections folder is walked once (it used to recurse until the system stopped it), and
+    a link loop beside the model folders of segstudio-predictions/ leaves every model's predictions found."""
+    from segstudio.app.project_predictions import PREDICTIONS_FOLDER, app_predictions
+
+    root = _dataset(tmp_path / "data")
+    dataset = open_dataset(root)
+    sample = dataset.samples[0]
+    correction = dataset.correction_path(sample)
+    correction.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(correction)
+    os.symlink("..", correction.parent / "up")  # corrections/images/up -> corrections/
+    assert dataset.corrected_keys() == {sample.key}
+
+    predictions = dataset.project_file.parent / PREDICTIONS_FOLDER
+    model = predictions / "model" / "images"
+    model.mkdir(parents=True)
+    Image.fromarray(np.zeros((32, 48), np.uint8)).save(model / "0.png")
+    os.symlink("loop", predictions / "loop")  # a link to itself, next to the model's folder
+    assert app_predictions(dataset) == {sample.key: model / "0.png"}

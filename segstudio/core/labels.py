@@ -6,6 +6,7 @@ lies outside that range (VOC uses 255 for object boundaries, SegNet's CamVid use
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -165,7 +166,7 @@ class LabelSet:
                 continue
             if not isinstance(entry, Mapping) or "name" not in entry:
                 raise ValueError(f"class entry {position} must be a name or a table with 'name' (and optional 'id', 'colour')")
-            if "id" in entry and int(entry["id"]) != position:  # type: ignore[call-overload]
+            if "id" in entry and _whole(entry["id"], f"class {entry['name']!r} id") != position:
                 raise ValueError(f"class {entry['name']!r} has id {entry['id']}, but it is entry {position}; ids run 0..N-1 in order")
             names.append(str(entry["name"]))
             colour = entry.get("colour", entry.get("color"))
@@ -176,7 +177,7 @@ class LabelSet:
         labels = cls.from_names(
             names,
             colours=filled,  # type: ignore[arg-type]
-            ignore_index=None if ignore is None else int(ignore),  # type: ignore[call-overload]
+            ignore_index=None if ignore is None else _whole(ignore, "ignore_index"),
             ignore_name=str(data.get("ignore_name", "ignore")),
         )
         background = data.get("background", 0)
@@ -393,6 +394,15 @@ def cielab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(scaled, cv2.COLOR_RGB2LAB).reshape(-1, 3)
 
 
+def _whole(value: object, what: str) -> int:
+    """``value`` as an int when it is a whole number (an int, or a float such as 255.0); ValueError naming ``what``
+    otherwise (text, infinity, 1.5, true)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not float(value).is_integer():
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    return int(value)
+
+
 def parse_colour(value: object, what: str = "colour") -> Colour:
     """``"#rrggbb"``, ``"rrggbb"`` or a list of three 0..255 integers."""
     if isinstance(value, str):
@@ -401,7 +411,12 @@ def parse_colour(value: object, what: str = "colour") -> Colour:
             raise ValueError(f"{what}: colour {value!r} is not #rrggbb")
         return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
     if isinstance(value, Sequence) and len(value) in (3, 4):
-        colour = tuple(int(v) for v in value[:3])  # type: ignore[union-attr]
+        parts = list(value[:3])  # type: ignore[index]
+        # Whole numbers only: 1.7 must not quietly become 1, nor infinity an OverflowError, nor "12" a channel.
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and float(v).is_integer()
+                   for v in parts):
+            raise ValueError(f"{what}: colour {value!r} is not three whole numbers 0..255")
+        colour = tuple(int(v) for v in parts)
         _check_colour(colour, what)
         return colour  # type: ignore[return-value]
     raise ValueError(f"{what}: colour {value!r} is neither #rrggbb nor [r, g, b]")

@@ -22,7 +22,7 @@ import numpy as np
 from segstudio.app.loaded_model import InstanceThresholds, ModelHandle, PredictedImage, label_mismatch, safe_name
 from segstudio.app.prediction import ImageJob, predict_images
 from segstudio.core.progress import CancelToken, ProgressCallback
-from segstudio.core.confidence import Confidence
+from segstudio.core.confidence import Confidence, uncertain_share
 from segstudio.core.errors import FileProblem
 from segstudio.io.certainty_files import certainty_path, read_certainty
 from segstudio.io.datasets import Dataset, Sample
@@ -135,18 +135,16 @@ def model_prediction_folders(dataset: Dataset) -> list[PredictedFolder]:
 
 def uncertain_shares(kept: Mapping[str, Path], threshold: float, cancel: CancelToken | None = None) -> dict[str, float]:
     """Sample key -> the share of its image the model gave less than ``threshold``, from the certainty files
-    "Predict all" kept (``kept``: key -> ``.certainty.tif``); a file that cannot be read is left out (opening its
-    image says why)."""
+    "Predict all" kept (``kept``: key -> where its ``.certainty.tif`` would be); an image without one, or whose file
+    cannot be read, is left out (opening it says why)."""
     shares: dict[str, float] = {}
-    limit = np.float16(threshold)
     for key, path in kept.items():
         if cancel is not None:
             cancel.raise_if_cancelled()
         try:
-            certainty = read_certainty(path, None)
-        except FileProblem:
+            shares[key] = uncertain_share(read_certainty(path, None), threshold)
+        except FileProblem:  # none kept for that image (or a broken one: opening the image says why)
             continue
-        shares[key] = float(np.count_nonzero(certainty < limit)) / max(1, certainty.size)
     return shares
 
 

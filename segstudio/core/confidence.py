@@ -84,7 +84,7 @@ class Confidence:
         return self.certainty < np.float16(_checked(threshold))
 
     def uncertain_share(self, threshold: float) -> float:
-        return float(np.count_nonzero(self.uncertain(threshold))) / max(1, self.certainty.size)
+        return uncertain_share(self.certainty, threshold)
 
     def classes_at(self, threshold: float, *, unlabelled: int | None) -> np.ndarray:
         """The prediction with its uncertain pixels set to ``unlabelled`` (a new array); without an unlabelled
@@ -95,6 +95,11 @@ class Confidence:
         return classes
 
 
+def uncertain_share(certainty: np.ndarray, threshold: float) -> float:
+    """The share of pixels whose certainty is below ``threshold`` (a certainty map alone, e.g. read from a file)."""
+    return float(np.count_nonzero(certainty < np.float16(_checked(threshold)))) / max(1, certainty.size)
+
+
 def _checked(threshold: float) -> float:
     value = float(threshold)
     if not 0.0 <= value <= 1.0:
@@ -102,4 +107,4 @@ def _checked(threshold: float) -> float:
     return value
 
 
-__all__ = ["Confidence"]
+__all__ = ["Confidence", "uncertain_share"]

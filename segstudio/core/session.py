@@ -39,7 +39,7 @@ from segstudio.core.class_masks import check_class_mask, check_class_value, desc
 from segstudio.core.document import DEFAULT_BYTE_BUDGET
 from segstudio.core.editing import Connectivity, Point, brush_stamp, eraser_stamp, flood_fill_stamp, polygon_stamp
 from segstudio.core.error_regions import ErrorRegion, RegionFix, error_regions, region_at, region_values
-from segstudio.core.geometry import Rect
+from segstudio.core.geometry import EMPTY_RECT, Rect
 from segstudio.core.instance_layer import InstanceLayer
 from segstudio.core.instance_start import InstanceSources, instance_editing_problem
 from segstudio.core.instances import InstanceMask
@@ -393,6 +393,15 @@ class ImageSession:
         check_class_value(value, self._labels)
         key = self._work.paint_value(value)
         return self._document.apply(select(self._document.mask, key, self._bound(scope)))
+
+    def write_found(self, found: Stamp, value: int, scope: PaintScope = _DEFAULT_SCOPE) -> Rect:
+        """Pixels a tool found (``found``: its box and bool pixels, computed off the live mask, e.g. on a worker)
+        written in class ``value`` where ``scope`` lets them be, as one undo step (:meth:`write_selection`)."""
+        if found.is_empty:
+            return EMPTY_RECT
+        return self.write_selection(
+            lambda mask, key, bound: Stamp(found.rect, found.pixels & bound.writable(mask[found.rect.slices], key), key),
+            value, scope)
 
     def write_outline(self, source: Rect, region: np.ndarray, outline: EditableOutline) -> Rect:
         """An edited outline written back over the region it was traced from (``region``: its pixels in the box

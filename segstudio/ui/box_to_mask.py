@@ -128,7 +128,7 @@ class BoxToMask(QObject):
             self.status.emit("GrabCut found nothing in the box: draw it closer around the object", 8000)
             return
         tools.cancel()
-        changed = self._paint(session, found)
+        changed = session.write_found(found, tools.value, tools.scope)
         around = grabcut_roi(session.shape, box=box)
         blank = np.zeros((around.height, around.width), dtype=bool)
         self.last = LastCut(session, box, around, blank, blank.copy(), tools.value, session.revision,
@@ -143,25 +143,12 @@ class BoxToMask(QObject):
             return  # the user left the image, drew another box, or edited since: the cut is no longer the last change
         if last.wrote:
             session.undo()
-        tools = self._canvas.tools
-        value, tools.value = tools.value, last.value  # the class the cut was written in, whatever is selected now
-        try:
-            changed = self._paint(session, found)
-        finally:
-            tools.value = value
+        changed = session.write_found(found, last.value, self._canvas.tools.scope)  # the cut's class, not today's
         last.revision, last.wrote = session.revision, not changed.is_empty
         name = session.labels.name_of(last.value)
         self.status.emit(f"box to mask refined with {last.strokes} stroke{'s' * (last.strokes != 1)}: "
                          f"{found.count:,} px in {name} (Ctrl+Z undoes the cut)", 10000)
         self.written.emit(changed)
-
-    def _paint(self, session: ImageSession, found: Stamp) -> Rect:
-        tools = self._canvas.tools
-        if found.is_empty:
-            return Rect(0, 0, 0, 0)
-        return session.write_selection(
-            lambda mask, key, scope: Stamp(found.rect, found.pixels & scope.writable(mask[found.rect.slices], key), key),
-            tools.value, tools.scope)
 
     def _failed(self, failure: WorkerFailure) -> None:
         self.status.emit(f"box to mask: {failure.message}", 10000)

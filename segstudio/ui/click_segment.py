@@ -222,10 +222,7 @@ class ClickSegment(QObject):
         if found is None or found.count == 0:
             self.status.emit("nothing to paint yet: wait for the proposal (yellow), or click on the object", 6000)
             return None
-        changed = session.write_selection(
-            lambda mask, key, scope: Stamp(found.rect, found.pixels & scope.writable(mask[found.rect.slices], key),
-                                           key),
-            tools.value, tools.scope)
+        changed = session.write_found(Stamp(found.rect, found.pixels, tools.value), tools.value, tools.scope)
         name = session.labels.name_of(tools.value)
         self.drop(quiet=True)
         self.status.emit(f"click to segment: {found.count:,} px painted as {name} (Ctrl+Z undoes)", 8000)

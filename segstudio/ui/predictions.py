@@ -114,8 +114,8 @@ class PredictionController(QObject):
         self._files = dict(found or {})
         for key in self._files:
             self.predicted.emit(key)
-        kept = {key: certainty_path(path) for key, path in self._files.items() if certainty_path(path).is_file()}
-        if kept:  # the list's "uncertain" column, from the certainty earlier runs kept (read on a worker)
+        kept = {key: certainty_path(path) for key, path in self._files.items()}
+        if kept:  # the list's "uncertain" column, from the certainty earlier runs kept (looked for on a worker)
             threshold = self._panel.certainty.value()
             handle = self._pool.submit("uncertain shares", lambda _progress, cancel: uncertain_shares(kept, threshold,
                                                                                                    cancel))

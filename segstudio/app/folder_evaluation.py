@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+from segstudio.core.confusion import confusion_matrix
 from segstudio.core.errors import FileProblem
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import DatasetEvaluator, DatasetScores
@@ -251,25 +254,37 @@ def score_pairs(
     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
 ) -> DatasetScores:
     """Every pair's ground truth against its prediction, read as ``reading`` says."""
-    labels = reading.labels
-    evaluator = DatasetEvaluator(labels.num_classes, labels.ignore_index, labels.names)
+    evaluator = new_evaluator(reading)
     for index, (stem, gt_path, pred_path) in enumerate(pairs):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        truth = read_class_mask(gt_path, labels, value_map=reading.truth_map)
-        prediction = read_class_mask(pred_path, labels, value_map=reading.prediction_map)
-        if prediction.shape != truth.shape:
-            raise FileProblem(
-                pred_path,
-                f"prediction is {prediction.shape[1]}x{prediction.shape[0]} but its ground truth {gt_path.name} is "
-                f"{truth.shape[1]}x{truth.shape[0]}",
-            )
-        try:
-            evaluator.add(stem, truth, prediction)
-        except ValueError as error:
-            raise FileProblem(pred_path, str(error)) from error
+        evaluator.add_confusion(stem, pair_confusion(gt_path, pred_path, reading))
         report(progress, Progress(SCORING, index + 1, len(pairs), stem))
     return evaluator.result()
+
+
+def new_evaluator(reading: MaskReading) -> DatasetEvaluator:
+    """An empty evaluator for ``reading``'s label set (the Ray engine fills one with its workers' matrices)."""
+    labels = reading.labels
+    return DatasetEvaluator(labels.num_classes, labels.ignore_index, labels.names)
+
+
+def pair_confusion(gt_path: Path, pred_path: Path, reading: MaskReading) -> np.ndarray:
+    """One pair's confusion matrix (int64, truth x prediction), read as ``reading`` says; a :class:`FileProblem`
+    names the file that cannot be scored. The one scoring step, local or on a Ray worker."""
+    labels = reading.labels
+    truth = read_class_mask(gt_path, labels, value_map=reading.truth_map)
+    prediction = read_class_mask(pred_path, labels, value_map=reading.prediction_map)
+    if prediction.shape != truth.shape:
+        raise FileProblem(
+            pred_path,
+            f"prediction is {prediction.shape[1]}x{prediction.shape[0]} but its ground truth {gt_path.name} is "
+            f"{truth.shape[1]}x{truth.shape[0]}",
+        )
+    try:
+        return confusion_matrix(truth, prediction, labels.num_classes, labels.ignore_index)
+    except ValueError as error:
+        raise FileProblem(pred_path, str(error)) from error
 
 
 def match_by_stem(gt_dir: Path, pred_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:

@@ -145,6 +145,17 @@ def predict_folder(
 
     Refused up front (``ValueError``): two images with one stem (their masks would overwrite each other), an
     ``out_dir`` that is a file, and a semantic model that predicts more classes than ``labels`` has."""
+    jobs = folder_jobs(predictor, paths, out_dir, labels)
+    return predict_images(predictor, jobs, labels, stage=PREDICT_FOLDER, progress=progress, cancel=cancel)
+
+
+PREDICT_FOLDER = "predict folder"  # the progress stage of predicting a folder, wherever it runs
+
+
+def folder_jobs(predictor: Any, paths: Iterable[str | Path], out_dir: str | Path, labels: LabelSet) -> list[ImageJob]:
+    """The jobs of :func:`predict_folder` (``<image name>`` -> ``out_dir/<image stem>.png``), after its checks;
+    ``out_dir`` is created. Shared with the Ray engine (:mod:`segstudio.app.ray_prediction`), so both refuse the
+    same things and write the same files."""
     files = [Path(p) for p in paths]
     out = Path(out_dir)
     if not isinstance(labels, LabelSet):
@@ -160,8 +171,8 @@ def predict_folder(
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [ImageJob(path.name, path, out / f"{path.stem}.png") for path in files]
-    return predict_images(predictor, jobs, labels, stage="predict folder", progress=progress, cancel=cancel)
+    return [ImageJob(path.name, path, out / f"{path.stem}.png") for path in files]
 
 
-__all__ = ["ImageJob", "PredictedImages", "SkippedImage", "predict_folder", "predict_images"]
+__all__ = ["ImageJob", "PREDICT_FOLDER", "PredictedImages", "SkippedImage", "folder_jobs", "predict_folder",
+           "predict_images"]

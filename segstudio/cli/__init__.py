@@ -17,6 +17,7 @@ from segstudio import __version__
 from segstudio.bundle import apply_bundle_settings
 from segstudio.cli.dataset import _run_demo, _run_scan
 from segstudio.cli.desktop import _run_app, _run_open, _run_self_test, window_size
+from segstudio.cli.engine_options import add_engine_options
 from segstudio.cli.evaluate import _run_evaluate, ignore_index
 from segstudio.cli.exits import EXIT_CLOSED_OUTPUT, EXIT_CRASH, EXIT_OK, EXIT_USAGE
 
@@ -151,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--instances", action="store_true", help="read both folders as instance masks (one id per object) and "
                           "print COCO mask AP per class and overall (AP@0.5, AP@0.75, AP@[.5:.95]) with matched/predicted/truth counts")
     evaluate.add_argument("--worst", type=int, default=5, metavar="N", help="list the N images with the lowest mean IoU (default 5)")
+    add_engine_options(evaluate, shared_files="the --gt and --pred files",
+                       note="; the masks are scored on the workers, while deciding how to read them (counting "
+                       "their values, when no project file, --classes or value map says it) runs here")
     evaluate.set_defaults(command=_run_evaluate, command_name="evaluate")
 
     scan = commands.add_parser(

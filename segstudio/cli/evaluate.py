@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from segstudio.cli.engine_options import describe_cluster, plan_workers, uses_ray
 from segstudio.cli.exits import EXIT_OK
 
 if TYPE_CHECKING:
@@ -49,6 +50,13 @@ def print_skipped_entries(folders: Sequence[Path], out: TextIO) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    ray = uses_ray(args)
+    if ray:
+        if getattr(args, "instances", False):
+            raise ValueError("--engine ray scores class masks; --instances runs locally")
+        from segstudio.app.ray_cluster import import_ray
+
+        import_ray()  # the one-line "pip install" error before any mask is read
     print_skipped_entries([args.gt, args.pred], sys.stderr)
     if getattr(args, "instances", False):
         return _run_evaluate_instances(args)
@@ -74,7 +82,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         )  # fmt: skip
     print_reading(plan, args.pred, sys.stderr)  # before scoring: what was decided shows at once
     with progress_bars() as progress:
-        scores = score_pairs(plan.pairs, plan.reading, progress=progress)
+        if ray:
+            scores = _score_on_ray(args, plan, progress)
+        else:
+            scores = score_pairs(plan.pairs, plan.reading, progress=progress)
     print_scores(scores, sys.stdout, worst=args.worst)
     if args.json is not None:
         _write_json(args.json, scores.to_json_dict())
@@ -83,6 +94,17 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         write_report(report, scores, plan.reading.labels, f"predictions {args.pred} vs ground truth {args.gt}")
         print(f"\nwrote {report}")
     return EXIT_OK
+
+
+def _score_on_ray(args: argparse.Namespace, plan: EvaluationPlan, progress: ProgressCallback) -> DatasetScores:
+    """The plan's pairs scored on a Ray cluster (:mod:`segstudio.app.ray_evaluation`): the same scores as locally."""
+    from segstudio.app.ray_cluster import ray_cluster
+    from segstudio.app.ray_evaluation import score_pairs_on_ray
+
+    with ray_cluster(args.address) as cluster:
+        pool = plan_workers(cluster, args, model=False)
+        print(describe_cluster(cluster, pool, model=False), file=sys.stderr)
+        return score_pairs_on_ray(cluster, pool, plan.pairs, plan.reading, progress=progress)
 
 
 def _run_evaluate_instances(args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segstudio.cli.engine_options import add_engine_options, describe_cluster, plan_workers, uses_ray
+
 if TYPE_CHECKING:
     from segstudio.core.progress import Progress
     from segstudio.models.training import EpochRecord
@@ -64,7 +66,16 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the predicted masks")
     predict.add_argument("--tile", type=tile_size, metavar="PX",
                          help=f"predict in overlapping tiles of this size, {MIN_TILE}..{MAX_TILE} px (large images)")
-    predict.add_argument("--device", metavar="DEVICE", help="cpu, cuda ... (default: CUDA when present)")
+    predict.add_argument("--device", metavar="DEVICE", help="cpu, cuda ... (default: CUDA when present; with --engine "
+                         "ray: a GPU per worker when the cluster has GPUs)")
+    ray_options = add_engine_options(
+        predict, shared_files="the --images files and the --out folder",
+        note="; --model is read here only, the workers get its bytes through Ray's object store",
+    )
+    ray_options.add_argument("--overwrite", action="store_true",
+                         help="with --engine ray: predict every image again; by default a run is resumable, the "
+                         "masks already in --out are kept and their images skipped (masks are written atomically, "
+                         "so one that exists is complete)")
     predict.set_defaults(command=_run_predict, command_name="predict")
 
 
@@ -256,9 +267,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     from segstudio.app.prediction import predict_folder
     from segstudio.models.predictor import Predictor
 
+    ray = uses_ray(args)
     if not args.images.is_dir():
         raise FileProblem(args.images, "image folder does not exist" if not args.images.exists() else "is not a folder")
-    if args.device:
+    if args.device and not ray:  # on Ray, the cluster's devices count, not this machine's
         check_device(args.device)
     unlisted: list[SkippedEntry] = []  # names that cannot be looked at (a symbolic link loop...): said, not fatal
     paths = [args.images / name for name in image_files(args.images, unlisted)]
@@ -266,6 +278,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         print(f"note: {entry}", file=sys.stderr)
     if not paths:
         raise FileProblem(args.images, "holds no images (.png, .jpg, .tif, ...)")
+    if ray:
+        return _run_predict_on_ray(args, paths)
     loaded = load_weights_file(args.model, device=args.device or _default_device())
     for note in loaded.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -281,6 +295,37 @@ def _run_predict(args: argparse.Namespace) -> int:
     for skipped in result.skipped.values():
         print(f"skipped {skipped}", file=sys.stderr)
     print(f"wrote {len(result.written)} masks to {args.out}" + (f"; {len(result.skipped)} images skipped" if result.skipped else ""))
+    return 0 if not result.skipped else 1
+
+
+def _run_predict_on_ray(args: argparse.Namespace, paths: list[Path]) -> int:
+    """``predict --engine ray``: checked and planned here, the images predicted by a pool of model actors
+    (:mod:`segstudio.app.ray_prediction`); said and exited as the local run, plus the masks kept from before."""
+    from segstudio.app.ray_cluster import import_ray, ray_cluster
+    from segstudio.app.ray_prediction import plan_ray_prediction, predict_on_ray
+
+    import_ray()  # the one-line "pip install" error before the model is loaded
+    plan = plan_ray_prediction(args.model, paths, args.out, tile=args.tile, overwrite=args.overwrite)
+    if plan.kept:
+        print(f"note: {len(plan.kept)} masks already in {args.out} are kept (--overwrite predicts them again)",
+              file=sys.stderr)
+    bar = _ProgressBar()
+    try:
+        if plan.jobs:
+            with ray_cluster(args.address) as cluster:
+                pool = plan_workers(cluster, args, model=True)
+                print(describe_cluster(cluster, pool, model=True), file=sys.stderr)
+                result = predict_on_ray(cluster, pool, plan, progress=bar)
+        else:
+            from segstudio.app.prediction import PredictedImages
+
+            result = PredictedImages()
+    finally:
+        bar.close()
+    for skipped in result.skipped.values():
+        print(f"skipped {skipped}", file=sys.stderr)
+    kept = f" ({len(plan.kept)} kept from before)" if plan.kept else ""
+    print(f"wrote {len(result.written)} masks to {args.out}{kept}" + (f"; {len(result.skipped)} images skipped" if result.skipped else ""))
     return 0 if not result.skipped else 1
 
 

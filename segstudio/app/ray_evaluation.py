@@ -1,0 +1,97 @@
+"""Scoring a folder's pairs on a Ray cluster (``segstudio evaluate --engine ray``): each worker counts the confusion
+matrices of its shard of pairs with :func:`~segstudio.app.folder_evaluation.pair_confusion` (the local run's own
+step), and this machine adds them, in the plan's order, into one :class:`~segstudio.core.metrics.DatasetEvaluator`.
+The dataset's matrix is the int64 sum of the images' (per-image matrices are kept, as locally, for the per-image
+means, the worst images and the JSON), so every figure is the local run's.
+
+A pair that cannot be scored fails the run as locally: the first such pair in the plan's order, with the same
+:class:`~segstudio.core.errors.FileProblem` (its file and reason). Workers read the masks from the paths this
+machine sees: one machine, or a shared file system.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segstudio.app.folder_evaluation import SCORING, MaskReading, new_evaluator, pair_confusion
+from segstudio.app.ray_cluster import Cluster, WorkerPool
+from segstudio.core.errors import FileProblem
+from segstudio.core.metrics import DatasetScores
+from segstudio.core.progress import Progress, ProgressCallback, report
+
+PAIRS_PER_TASK = 64  # reading two masks takes milliseconds: bigger shards than prediction's, fewer task round trips
+
+
+def score_pairs_on_ray(
+    cluster: Cluster, pool: WorkerPool, pairs: Sequence[tuple[str, Path, Path]], reading: MaskReading, *,
+    progress: ProgressCallback | None = None, batch_size: int = PAIRS_PER_TASK,
+) -> DatasetScores:
+    """The scores :func:`~segstudio.app.folder_evaluation.score_pairs` gives for ``pairs``, counted on ``pool``'s
+    workers (``pool.workers`` tasks at a time, ``pool.cpus`` each)."""
+    evaluator = new_evaluator(reading)
+    if not pairs:
+        return evaluator.result()
+    ray = cluster.ray
+    rows = [{"index": index, "truth": str(truth), "prediction": str(prediction)}
+            for index, (_stem, truth, prediction) in enumerate(pairs)]
+    per_task = max(1, min(batch_size, math.ceil(len(rows) / pool.workers)))  # every worker gets a shard
+    dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_task))
+    counted = dataset.map_batches(
+        count_confusions, fn_kwargs={"reading": reading}, batch_size=per_task, batch_format="numpy",
+        num_cpus=pool.cpus, **_task_pool(ray, min(pool.workers, len(rows))),
+    )  # fmt: skip
+    classes = reading.labels.num_classes
+    matrices: dict[int, np.ndarray] = {}
+    problems: dict[int, str] = {}
+    for row in counted.iter_rows():
+        index = int(row["index"])
+        if row["problem"]:
+            problems[index] = str(row["problem"])
+        else:
+            matrices[index] = np.asarray(row["confusion"], dtype=np.int64).reshape(classes, classes)
+        report(progress, Progress(SCORING, len(matrices) + len(problems), len(pairs), pairs[index][0]))
+    if problems:
+        first = min(problems)
+        raise FileProblem(Path(_problem_path(problems[first])), _problem_reason(problems[first]))
+    for index, (stem, _truth, _prediction) in enumerate(pairs):
+        evaluator.add_confusion(stem, matrices[index])
+    return evaluator.result()
+
+
+def _task_pool(ray: Any, size: int) -> dict[str, Any]:
+    """At most ``size`` tasks at a time: ``compute=TaskPoolStrategy`` where Ray has it, else ``concurrency``."""
+    strategy = getattr(ray.data, "TaskPoolStrategy", None)
+    return {"compute": strategy(size=size)} if strategy is not None else {"concurrency": size}
+
+
+_SEPARATOR = "\0"  # path and reason of a FileProblem in one string column (neither holds a NUL)
+
+
+def count_confusions(batch: dict[str, np.ndarray], reading: MaskReading) -> dict[str, np.ndarray]:
+    """A Ray Data batch of pairs -> each pair's flattened confusion matrix, or the problem that stopped it."""
+    classes = reading.labels.num_classes
+    confusions = np.zeros((len(batch["index"]), classes * classes), dtype=np.int64)
+    problems: list[str] = []
+    for row, (truth, prediction) in enumerate(zip(batch["truth"], batch["prediction"], strict=True)):
+        try:
+            confusions[row] = pair_confusion(Path(str(truth)), Path(str(prediction)), reading).ravel()
+            problems.append("")
+        except FileProblem as problem:
+            problems.append(f"{problem.path}{_SEPARATOR}{problem.problem}")
+    return {"index": np.asarray(batch["index"]), "confusion": confusions, "problem": np.array(problems, dtype=object)}
+
+
+def _problem_path(text: str) -> str:
+    return text.partition(_SEPARATOR)[0]
+
+
+def _problem_reason(text: str) -> str:
+    return text.partition(_SEPARATOR)[2]
+
+
+__all__ = ["PAIRS_PER_TASK", "count_confusions", "score_pairs_on_ray"]

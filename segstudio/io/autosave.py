@@ -90,6 +90,10 @@ class AutosaveStore:
         self._writer = writer or uuid.uuid4().hex  # this store's own autosaves are the only ones it removes on save
         self._lock = threading.Lock()
         self._saved: dict[str, tuple[str, int]] = {}  # sample key -> (session, revision) of its last saved correction
+        # sample key -> (session, revision) of the newest autosave this store wrote: the window runs autosave jobs
+        # side by side on its worker pool (and one on the GUI thread when closing), so an older job can reach the
+        # lock after a newer one has written; it must not put the older work back over the newer.
+        self._autosaved: dict[str, tuple[str, int]] = {}
         self._adopted: set[Path] = set()  # descriptions of other writers recovered into this one's work
 
     @classmethod
@@ -128,7 +132,8 @@ class AutosaveStore:
         PNG's path. Atomic as a pair: until the description is replaced, the previous autosave stays whole.
         ``session`` names the editing session (one image opened once) and ``revision`` its document revision.
         Returns None without writing when a correction of that session at ``revision`` or later is already saved
-        (an autosave that was queued while the save ran). ``instances``: an instance session's objects, written
+        (an autosave that was queued while the save ran), or when this store already autosaved that session at
+        ``revision`` or later (an autosave job that reached the store after a newer one). ``instances``: an instance session's objects, written
         instead of the class mask (a tagged instance PNG, whose classes give the mask back), so recovery keeps which
         pixel belongs to which object."""
         mask = np.asarray(mask)
@@ -138,8 +143,14 @@ class AutosaveStore:
             saved = self._saved.get(sample_key)
             if session and saved is not None and saved[0] == session and saved[1] >= revision:
                 return None
-            return self._write(sample_key, mask, revision=revision, labels=labels, image_path=image_path, session=session,
-                               instances=instances)
+            written = self._autosaved.get(sample_key)
+            if session and written is not None and written[0] == session and written[1] >= revision:
+                return None  # this session's newer (or same) work is already autosaved: revisions only grow
+            path = self._write(sample_key, mask, revision=revision, labels=labels, image_path=image_path,
+                               session=session, instances=instances)
+            if session:
+                self._autosaved[sample_key] = (session, revision)
+            return path
 
     def _write(
         self, sample_key: str, mask: np.ndarray, *, revision: int, labels: LabelSet, image_path: str | Path | None,

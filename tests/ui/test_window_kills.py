@@ -69,9 +69,11 @@ def _replayed(dataset, key: str, strokes: int) -> list[str]:  # noqa: ANN001
     return digests
 
 
-def _run_and_kill(folder: Path, user_data: Path, seed: int, wait_s: float) -> list[str]:
+def _run_and_kill(folder: Path, user_data: Path, seed: int, wait_s: float, script: str = WINDOW_PROCESS) -> list[str]:
+    """Run ``script`` (a window process printing "stroke"/"durable" lines) on ``folder``; SIGKILL it ``wait_s``
+    after its first "durable" line; its complete lines."""
     environment = dict(os.environ, QT_QPA_PLATFORM="offscreen", SEGSTUDIO_DATA_DIR=str(user_data))
-    child = subprocess.Popen([sys.executable, "-c", WINDOW_PROCESS, str(folder), str(seed)], stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-c", script, str(folder), str(seed)], stdout=subprocess.PIPE,
                              text=True, env=environment, cwd=Path(__file__).parents[2])
     lines: list[str] = []
     durable = threading.Event()

@@ -22,6 +22,7 @@ from segstudio.io.mask_files import read_class_mask, read_instance_mask
 from segstudio.models.registry import Task, get_architecture
 from segstudio.models.training import TrainingConfig, TrainingData, TrainingResult, TrainingSample
 from segstudio.models.training import train as train_on_samples
+from segstudio.models.training.distributed import SINGLE, Ranks
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,15 @@ def train(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     resume: bool = False,
+    ranks: Ranks = SINGLE,
 ) -> TrainingResult:
     """Train ``config.architecture`` on a dataset folder (or an opened :class:`Dataset`); best model -> ``out``.
 
-    See :func:`segstudio.models.training.train` for the run itself, resuming included.
+    See :func:`segstudio.models.training.train` for the run itself, resuming and several processes included.
     """
     if not isinstance(config, TrainingConfig):
         raise ValueError(f"config must be a TrainingConfig, got {type(config).__name__}")
-    opened = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    # only the main process may write the folder's project file when it has none
+    opened = dataset if isinstance(dataset, Dataset) else open_dataset(dataset, save_project=ranks.main)
     data = training_data(opened, get_architecture(config.architecture).task)
-    return train_on_samples(data, config, out, progress=progress, cancel=cancel, resume=resume)
+    return train_on_samples(data, config, out, progress=progress, cancel=cancel, resume=resume, ranks=ranks)

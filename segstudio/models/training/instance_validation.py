@@ -81,7 +81,11 @@ class DetectionAP:
         self.mask_threshold = float(mask_threshold)
 
     def add(self, name: str, truth: InstanceMask, detections: InstanceCandidates) -> None:
-        self._evaluator.add_overlaps(name, detection_overlaps(truth, detections, mask_threshold=self.mask_threshold))
+        self.add_overlaps(name, detection_overlaps(truth, detections, mask_threshold=self.mask_threshold))
+
+    def add_overlaps(self, name: str, overlaps: InstanceOverlaps) -> None:
+        """An image's :func:`detection_overlaps`, counted elsewhere (by another training process)."""
+        self._evaluator.add_overlaps(name, overlaps)
 
     def result(self) -> InstanceAPScores:
         return self._evaluator.result()

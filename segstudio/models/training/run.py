@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 from segstudio.core.progress import CancelToken, ProgressCallback
-from segstudio.models.predictor import default_device
 from segstudio.models.registry import build_model, get_architecture
 from segstudio.models.training.config import StopReason, TrainingConfig, TrainingResult
+from segstudio.models.training.distributed import SINGLE, Agreement, Ranks, process_group, rank_device, rank_seed
 from segstudio.models.training.resume import finish_resume_state, read_resume_state, resume_state_path
 from segstudio.models.training.runner import Runner, deterministic
 from segstudio.models.training.setup import TrainingData, copy_matching_weights, prepare
@@ -24,6 +24,7 @@ def train(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     resume: bool = False,
+    ranks: Ranks = SINGLE,
 ) -> TrainingResult:
     """Train ``config.architecture`` on ``data``; the best model -> ``out`` (by validation mean IoU for a semantic
     model, by validation mask AP@0.5 for an instance model: :attr:`EpochRecord.score`).
@@ -32,6 +33,12 @@ def train(
     other settings; ``epochs``, ``max_seconds``, ``num_workers``, ``device``, ``amp`` may change). The resume state,
     written after every epoch, is removed when the run completes all its epochs (``config.keep_resume_state``
     keeps it) and stays when it stops early: a time budget (``result.resume_state_kept``), a cancel or a failure.
+
+    ``ranks``: this process's place in a run of several (torchrun; :mod:`segstudio.models.training.distributed`).
+    Every process calls :func:`train` with the same arguments and reads the same data, resume state included
+    (a shared folder when the processes are on several machines); the main process (rank 0) alone reports
+    ``progress`` and writes ``out`` and the resume state. Each process trains on its own GPU
+    (``cuda:LOCAL_RANK``) when CUDA is used, else on the CPU through gloo.
     """
     started = time.monotonic()
     if not isinstance(config, TrainingConfig):
@@ -45,25 +52,33 @@ def train(
     resume_path = resume_state_path(out)
     saved = read_resume_state(resume_path, config) if resume else None
     setup = prepare(data, config, architecture.task, saved)
-    device = torch.device(config.device) if config.device else default_device()
-    with deterministic(config.deterministic, device):
+    device = rank_device(ranks, config.device, torch.cuda.is_available())
+    if not ranks.main:
+        progress = None
+    with process_group(ranks, device), deterministic(config.deterministic, device):
         torch.manual_seed(config.seed)
         model = build_model(setup.model_config)
         if setup.initial is not None:
             setup.notes.extend(copy_matching_weights(model, setup.initial.model))
             setup.initial = None
         model.to(device)
+        if ranks.distributed:  # the same initial weights everywhere, then each process its own dropout
+            torch.manual_seed(rank_seed(config.seed, ranks))
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
-        runner = Runner(model, setup, config, device, out, resume_path)
+        runner = Runner(model, setup, config, device, out, resume_path, ranks)
         if saved is not None:
             runner.restore(saved)
         stop = runner.run(progress, cancel, started)
-    state = runner.state
-    kept = finish_resume_state(
-        resume_path, completed=stop is StopReason.COMPLETED, keep=config.keep_resume_state,
-        written=saved is not None or runner.resume_state_written,
-    )
+        agree = Agreement(ranks, device)
+        agree.barrier()  # the main process has written the checkpoint and resume state
+        state = runner.state
+        kept = agree.from_main(
+            finish_resume_state(
+                resume_path, completed=stop is StopReason.COMPLETED, keep=config.keep_resume_state,
+                written=saved is not None or runner.resume_state_written,
+            ) if ranks.main else None
+        )
     return TrainingResult(
         checkpoint=out,
         resume_state=resume_path,

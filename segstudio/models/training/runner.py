@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from segstudio.core.instance_ap import InstanceAPScores
 from segstudio.core.labels import LabelSet
 from segstudio.core.metrics import Scores, confusion_matrix
-from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.core.progress import Cancelled, CancelToken, Progress, ProgressCallback, report
 from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.predictor import Predictor, semantic_logits
 from segstudio.models.registry import ModelConfig, Task
@@ -32,7 +32,8 @@ from segstudio.models.training.config import (
     json_ready,
     plain,
 )
-from segstudio.models.training.instance_validation import DetectionAP
+from segstudio.models.training.distributed import SINGLE, Agreement, Ranks, StepBatches, parallel_model, shard_of
+from segstudio.models.training.instance_validation import DetectionAP, detection_overlaps
 from segstudio.models.training.losses import learning_rate_factor, segmentation_loss
 from segstudio.models.training.resume import RESUME_FORMAT, RESUME_VERSION, write_resume_state
 from segstudio.models.training.samples import InstanceImages, SemanticCrops, collate_instances
@@ -57,12 +58,22 @@ class _Validation:
 
 
 class Runner:
-    """The epoch loop shared by semantic and instance training."""
+    """The epoch loop shared by semantic and instance training, in one process or as one rank of several
+    (:mod:`segstudio.models.training.distributed`)."""
 
     def __init__(
-        self, model: nn.Module, setup: RunSetup, config: TrainingConfig, device: torch.device, out: Path, resume_path: Path
+        self,
+        model: nn.Module,
+        setup: RunSetup,
+        config: TrainingConfig,
+        device: torch.device,
+        out: Path,
+        resume_path: Path,
+        ranks: Ranks = SINGLE,
     ) -> None:
         self.model = model
+        self.ranks = ranks
+        self.agree = Agreement(ranks, device)
         self.setup = setup
         self.config = config
         self.device = device
@@ -80,6 +91,9 @@ class Runner:
         else:
             self.warmup = min(100, self.steps_per_epoch * config.epochs // 10) if self.instance else 0
         self.optimiser = _make_optimiser(model, config.optimiser or (Optimiser.SGD if self.instance else Optimiser.ADAMW), self.base_lr, config.weight_decay)
+        # what the training steps call: the model itself, or DistributedDataParallel around it (PSPNet's auxiliary
+        # head takes no part in the loss when its weight is 0, which DDP must be told)
+        self.trained = parallel_model(model, ranks, device, unused_parameters=config.aux_weight == 0)
         use_amp = device.type == "cuda" and config.amp is not False
         self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
@@ -117,11 +131,19 @@ class Runner:
                 f"the resume state's best epoch ({best['epoch']}) was chosen by {best.get('score_key', MEAN_IOU)}; "
                 f"from the resumed epochs on the best is chosen by {self.score_key}"
             )
-        torch.set_rng_state(saved["torch_rng"])
+        rank_states = saved.get("rank_rng") or []
+        same_world = int(saved.get("world_size", 1)) == self.ranks.world_size
+        torch.set_rng_state(rank_states[self.ranks.rank] if same_world and rank_states else saved["torch_rng"])
         if self.device.type == "cuda" and saved.get("cuda_rng"):
             with contextlib.suppress(RuntimeError, IndexError):
                 torch.cuda.set_rng_state(saved["cuda_rng"], self.device)
         previous = TrainingConfig.from_mapping(saved["config"])
+        saved_world = int(saved.get("world_size", 1))
+        if saved_world != self.ranks.world_size:
+            self.setup.notes.append(
+                f"resumed a run of {saved_world} process(es) with {self.ranks.world_size}: the steps take the same "
+                "crops; batch norm on the CPU normalises each process's share of a step"
+            )
         if previous.epochs != self.config.epochs:
             self.setup.notes.append(
                 f"resumed a {previous.epochs}-epoch run as a {self.config.epochs}-epoch run: the learning-rate "
@@ -129,6 +151,9 @@ class Runner:
             )
 
     def save_resume_state(self) -> None:
+        rank_states = self.agree.gather([torch.get_rng_state()]) if self.ranks.distributed else []
+        if not self.ranks.main:
+            return
         state = self.state
         data = {
             "format": RESUME_FORMAT,
@@ -149,6 +174,8 @@ class Runner:
                 "metrics": dict(state.best_metrics),
             },
             "torch_rng": torch.get_rng_state(),
+            "world_size": self.ranks.world_size,
+            "rank_rng": rank_states,  # each process's torch stream (dropout, proposal sampling), in rank order
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
         write_resume_state(data, self.resume_path)
@@ -163,28 +190,32 @@ class Runner:
             epoch, position = divmod(self.state.step, self.steps_per_epoch)
             epoch_started = time.monotonic()
             self.data.set_epoch(epoch, position * config.batch_size)
+            steps = StepBatches(len(self.data), config.batch_size, self.ranks)
             loader = DataLoader(
                 self.data,
-                batch_size=config.batch_size,
-                shuffle=False,
+                batch_sampler=steps,
                 num_workers=config.num_workers,
                 collate_fn=collate_instances if self.instance else None,
                 pin_memory=self.device.type == "cuda",
             )
-            self.model.train()
+            self.trained.train()
             losses: list[float] = []
             lr = self._learning_rate(self.state.step, total_steps)
             out_of_time = False
-            for batch in loader:
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                if config.max_seconds is not None and time.monotonic() - started > config.max_seconds:
-                    out_of_time = True
+            for shard, batch in zip(steps.shards(), loader, strict=True):
+                # every process stops at the same step, or the others would wait for it in a gradient reduction
+                cancelled, out_of_time = self.agree.any_of(
+                    cancel is not None and cancel.cancelled,
+                    config.max_seconds is not None and time.monotonic() - started > config.max_seconds,
+                )
+                if cancelled:
+                    raise Cancelled("cancelled")
+                if out_of_time:
                     break
                 lr = self._learning_rate(self.state.step, total_steps)
                 for group in self.optimiser.param_groups:
                     group["lr"] = lr
-                losses.append(self._step(batch))
+                losses.append(self._step(batch, shard.weight))
                 self.state.step += 1
                 done = self.state.step - epoch * self.steps_per_epoch
                 report(
@@ -233,26 +264,35 @@ class Runner:
                 return StopReason.TIME_BUDGET
         return StopReason.COMPLETED
 
-    def _step(self, batch: Any) -> float:
+    def _step(self, batch: Any, weight: float) -> float:
+        """One optimiser step; the loss over the step's crops (all processes'). ``weight``: this process's share
+        of the step (:func:`~segstudio.models.training.distributed.step_shard`), 1 for a single process."""
         self.optimiser.zero_grad(set_to_none=True)
         with self._autocast():
-            loss = self._instance_loss(batch) if self.instance else self._semantic_loss(batch)
-        if not torch.isfinite(loss):
+            # an empty share still joins every reduction: a semantic model runs on no crops, Mask R-CNN (which
+            # cannot) on one crop whose loss counts 0
+            loss = self._instance_loss(batch) if self.instance else self._semantic_loss(batch, empty=not weight)
+        if weight != 1.0:
+            loss = loss * weight
+        step_loss = self.agree.step_loss(float(loss.detach()) if weight else 0.0)
+        if not math.isfinite(step_loss):  # every process sees the reduced loss, so all of them stop here
             raise FloatingPointError(
-                f"the training loss became {loss.item()} at step {self.state.step + 1}; lower the learning rate"
+                f"the training loss became {step_loss} at step {self.state.step + 1}; lower the learning rate"
             )
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimiser)
         self.scaler.update()
-        return float(loss.detach())
+        return step_loss
 
-    def _semantic_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def _semantic_loss(self, batch: tuple[torch.Tensor, torch.Tensor], *, empty: bool = False) -> torch.Tensor:
         images, targets = batch
+        if empty:
+            images, targets = images[:0], targets[:0]
         images = images.to(self.device, non_blocking=True)
         targets = targets.to(self.device, non_blocking=True)
         if self.device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
-        output = self.model(images)
+        output = self.trained(images)
         loss = segmentation_loss(semantic_logits(output), targets, dice_weight=self.config.dice_weight)
         if isinstance(output, Mapping) and isinstance(output.get("aux"), torch.Tensor) and self.config.aux_weight:
             loss = loss + self.config.aux_weight * segmentation_loss(output["aux"], targets, dice_weight=self.config.dice_weight)
@@ -263,7 +303,7 @@ class Runner:
         images, masks = batch
         images = [image.to(self.device, non_blocking=True) for image in images]
         targets = [{k: v.to(self.device) for k, v in targets_from_instances(m).items()} for m in masks]
-        losses = self.model(images, targets)
+        losses = self.trained(images, targets)
         if not isinstance(losses, Mapping):
             raise ValueError("an instance model in train mode must return a dict of losses (torchvision's detection API)")
         return sum(losses.values(), torch.zeros((), device=self.device))
@@ -284,29 +324,39 @@ class Runner:
             score_threshold=self.config.score_threshold,
         )
         matrix = np.zeros((labels.num_classes, labels.num_classes), dtype=np.int64)
-        detection_ap = DetectionAP(dict(enumerate(labels.names))) if self.instance else None
-        for sample in self.setup.val:
+        detections: list[tuple[int, str, Any]] = []  # (validation index, key, overlaps), for the mask AP
+        # each process validates every world_size-th image; the counts are summed and the overlaps gathered in the
+        # validation order, so every process ends with the figures one process would have computed
+        for index, sample in shard_of(self.setup.val, self.ranks):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             image = self.setup.reader.image(sample)
             prediction = predictor.predict(image, cancel=cancel)
             predicted = prediction.classes
-            if detection_ap is not None:
+            if self.instance:
                 instances = self.setup.reader.instance_mask(sample)
                 if prediction.candidates is None:
                     raise ValueError("instance validation needs the model's soft masks (torchvision's 'masks' output)")
-                detection_ap.add(sample.key, instances, prediction.candidates)
+                detections.append((index, sample.key, detection_overlaps(instances, prediction.candidates)))
                 truth = instances.to_class_mask(predicted.dtype)
                 ignore = None
             else:
                 truth, ignore = self.setup.reader.class_mask(sample), labels.ignore_index
             matrix += confusion_matrix(truth, predicted, labels.num_classes, ignore)
-        self.model.train()
+        self.trained.train()
+        matrix = self.agree.sum_counts(matrix)
+        detection_ap = None
+        if self.instance:
+            detection_ap = DetectionAP(dict(enumerate(labels.names)))
+            for _, key, overlaps in sorted(self.agree.gather(detections), key=lambda found: found[0]):
+                detection_ap.add_overlaps(key, overlaps)
         return _Validation(
             Scores.from_confusion(matrix, labels.names), None if detection_ap is None else detection_ap.result()
         )
 
     def _save_best(self, record: EpochRecord) -> None:
+        if not self.ranks.main:
+            return
         summary = {
             "training": self.config.to_mapping(),
             "epoch": record.epoch,

@@ -18,7 +18,7 @@ import numpy as np
 from segstudio.core.labels import LabelSet
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
 from segstudio.core.errors import FileProblem
-from segstudio.io.folder_listing import SkippedEntry, folders_with_images, relative_posix
+from segstudio.io.folder_listing import SYMLINK_LOOP, SkippedEntry, folders_with_images, relative_posix
 from segstudio.io.images import read_image
 from segstudio.io.labelset_files import read_label_set
 from segstudio.io.mask_convention import MaskValues, convention_from_masks, not_class_mask_notes
@@ -67,6 +67,13 @@ def detect_dataset(root: Path) -> DatasetSpec:
         for p, files in folders_with_images(root, skipped=skipped)
         if (stems := frozenset(stem for name, stem in files.items() if name.lower() not in COLOUR_TABLE_NAMES))
     ]
+    unreadable = [entry for entry in skipped if entry.reason != SYMLINK_LOOP]
+    if unreadable:
+        # A folder that cannot be listed (no permission) may hold the images or the masks: a guess made without it
+        # can take the masks for images, and the project file would keep that wrong guess. Refuse, naming it.
+        reason = unreadable[0].reason.removesuffix("; skipped")
+        raise FileProblem(unreadable[0].path, f"{reason}: the layout of {root} cannot be guessed without this "
+                          "folder; give it read permission (or move it out of the folder) and try again")
     if not folders:
         # What was skipped may be why nothing was found: say so (the first few).
         raise FileProblem(root, "holds no image files (looked for .png, .jpg, .tif ... up to 4 folders deep)"

@@ -42,11 +42,16 @@ class SkippedEntry:
 def image_files(folder: Path, skipped: list[SkippedEntry] | None = None) -> dict[str, str]:
     """``{file name: stem}`` of the image files directly in ``folder`` (by extension), in natural order (``2`` before ``10``).
 
-    An image name that cannot be looked at (a link loop, no permission) is left out and added to ``skipped``."""
+    An image name that cannot be looked at (a link loop, no permission) is left out and added to ``skipped``; so
+    is ``folder`` itself when it cannot be listed (no permission): a folder that is there but unreadable must be
+    named, not taken for an empty one. A folder that does not exist is simply empty."""
     found: dict[str, str] = {}
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)  # skipped entries in a stable order
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    except OSError as error:
+        _skip(skipped, Path(folder), error)
         return found
     for entry in entries:
         name = entry.name

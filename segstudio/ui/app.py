@@ -173,7 +173,9 @@ def run_app(
         status = 0
         has_images = window.dataset is not None and bool(window.dataset.samples)
         if has_images and not wait_until_loaded(window):
-            print("segstudio: warning: the image did not load; the screenshot shows the window without it", file=sys.stderr)
+            reason = f" ({errors[-1]})" if errors else ""  # the file and what is wrong with it
+            print(f"segstudio: warning: the image did not load{reason}; the screenshot shows the window without it",
+                  file=sys.stderr)
         elif has_images and model is not None and not applied and (errors or not wait_until_predicted(window)):
             status = 1
             reason = errors[-1] if errors else "it timed out"

@@ -70,7 +70,11 @@ def files_in(folder: Path, suffix: str, names: Collection[str] | None = None) ->
     """The ``suffix`` files of ``folder`` (case-insensitive, hidden ones left out) in natural order of their stems;
     ``names``: only those stems."""
     suffix = suffix.lower()
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() == suffix and not p.name.startswith(".")),
+    try:
+        listed = list(folder.iterdir())
+    except OSError as exc:  # no permission, or gone since it was checked: named, never a traceback
+        raise FileProblem(folder, f"cannot read the folder: {exc.strerror or exc}") from None
+    files = sorted((p for p in listed if p.suffix.lower() == suffix and not p.name.startswith(".")),
                    key=lambda p: natural_key(p.stem))  # fmt: skip
     return files if names is None else [p for p in files if p.stem in names]
 

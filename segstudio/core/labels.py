@@ -310,6 +310,29 @@ def shared_colours(labels: LabelSet, given: Iterable[int] | None = None) -> list
     return pairs
 
 
+def coloured_like_ignore(labels: LabelSet) -> list[LabelClass]:
+    """The classes whose colour is the ignore id's (:data:`IGNORE_COLOUR`), when the set has an ignore id.
+
+    A colour-coded mask draws ignored pixels in that colour: a pixel of it could be the class or "ignore"."""
+    if labels.ignore_index is None:
+        return []
+    return [label for label in labels.classes if tuple(label.colour) == IGNORE_COLOUR]
+
+
+def refuse_ignore_colour(labels: LabelSet) -> None:
+    """ValueError naming the first class coloured like the ignore id, and that colour (see :func:`coloured_like_ignore`)."""
+    clashes = coloured_like_ignore(labels)
+    if not clashes:
+        return
+    first = clashes[0]
+    more = f" (and {len(clashes) - 1} more class(es))" if len(clashes) > 1 else ""
+    raise ValueError(
+        f"class {first.name!r} (id {first.id}){more} has the colour {colour_to_hex(IGNORE_COLOUR)} of the ignore id "
+        f"{labels.ignore_index} ({labels.ignore_name!r}); a colour mask could not tell them apart: give the class "
+        "another colour"
+    )
+
+
 # -- "nothing there": what erasing writes and what "keep other classes" may overwrite -------------------------
 
 

@@ -32,7 +32,14 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
-from segstudio.core.labels import LabelSet, colour_to_hex, default_colours, shared_colours, voc_palette
+from segstudio.core.labels import (
+    LabelSet,
+    colour_to_hex,
+    default_colours,
+    refuse_ignore_colour,
+    shared_colours,
+    voc_palette,
+)
 from segstudio.core.atomic import write_text_atomic
 from segstudio.core.errors import FileProblem
 from segstudio.io.images import IMAGE_SUFFIXES, read_image
@@ -67,6 +74,7 @@ def read_label_set(path: str | Path) -> LabelSet:
             raise FileProblem(path, "expected a table with a 'classes' list")
         labels = LabelSet.from_mapping(data)
         _refuse_shared_colours(path, labels, _written_colours(data))
+        refuse_ignore_colour(labels)  # a ValueError, named with the file below
         return labels
     except FileProblem:
         raise

@@ -18,7 +18,7 @@ from typing import Any
 import platformdirs
 
 from segstudio import __version__
-from segstudio.core.labels import LabelSet
+from segstudio.core.labels import LabelSet, refuse_ignore_colour
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
 from segstudio.core.errors import FileProblem
 from segstudio.core.value_map import ValueMap
@@ -119,11 +119,13 @@ def _spec_from_mapping(data: Mapping[str, Any]) -> DatasetSpec:
     notes = data.get("notes", [])
     if not isinstance(notes, list):
         raise TypeError("'notes' must be a list of text")
+    labels = LabelSet.from_mapping(labels_data)
+    refuse_ignore_colour(labels)  # colour masks would read that class as "ignore" (or the other way round)
     return DatasetSpec(
         layout=Layout(data.get("layout", Layout.CUSTOM.value)),
         image_folders=image_folders,
         mask_sources=sources,
-        labels=LabelSet.from_mapping(labels_data),
+        labels=labels,
         notes=tuple(str(n) for n in notes),
         corrections_folder=own_folder(data.get("corrections_folder", DEFAULT_CORRECTIONS_FOLDER), "corrections_folder"),
     )

@@ -253,3 +253,16 @@ def test_name_of_names_classes_and_the_ignore_id() -> None:
     assert LabelSet.voc().name_of(255) == "boundary"
     with pytest.raises(KeyError, match="12 is neither a class id"):
         labels.name_of(12)
+
+
+def test_classes_coloured_like_the_ignore_id_are_found_only_when_there_is_one() -> None:
+    from segstudio.core.labels import IGNORE_COLOUR, coloured_like_ignore, refuse_ignore_colour
+
+    voc = LabelSet.voc()
+    assert coloured_like_ignore(voc) == []
+    refuse_ignore_colour(voc)  # VOC's classes keep clear of its boundary colour
+    clashing = voc.recoloured(15, IGNORE_COLOUR)
+    assert [label.name for label in coloured_like_ignore(clashing)] == [voc.classes[15].name]
+    with pytest.raises(ValueError, match=r"class 'person' \(id 15\) has the colour #e0e0c0 of the ignore id 255"):
+        refuse_ignore_colour(clashing)
+    assert coloured_like_ignore(LabelSet.from_names(["a", "b"], colours=[(0, 0, 0), IGNORE_COLOUR])) == []

@@ -81,3 +81,45 @@ def test_the_real_data_sets_label_files_read(shared_data: Path) -> None:
     for path in files:
         labels = read_label_set(path)
         assert shared_colours(labels) == [], path
+
+
+# -- a class coloured like the ignore id: VOC's boundary colour (224, 224, 192) is how colour masks draw "ignore"
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_class_coloured_like_the_ignore_id_is_refused(tmp_path: Path, suffix: str) -> None:
+    data = {"classes": [{"name": "background", "colour": "#000000"}, {"name": "fence", "colour": "#E0E0C0"}],
+            "ignore_index": 255, "ignore_name": "boundary"}
+    path = tmp_path / f"labels{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps(data))
+    else:
+        write_label_set(path, LabelSet.from_mapping(data))  # the writer spells the same colours out
+    message = _refusal(path)
+    assert str(path) in message
+    assert "class 'fence' (id 1) has the colour #e0e0c0 of the ignore id 255 ('boundary')" in message
+
+
+def test_the_ignore_colour_is_only_taken_when_there_is_an_ignore_id(tmp_path: Path) -> None:
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps({"classes": [{"name": "background", "colour": "#000000"},
+                                            {"name": "fence", "colour": [224, 224, 192]}]}))
+    assert read_label_set(path).classes[1].colour == (224, 224, 192)  # no ignore id: nothing is drawn in it
+
+
+def test_a_project_file_with_a_class_coloured_like_the_ignore_id_is_refused(tmp_path: Path) -> None:
+    from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout
+    from segstudio.io.project_file import read_project_file, write_project_file
+
+    labels = LabelSet.camvid()  # ignore id 11, "Unlabelled"
+    path = tmp_path / "segstudio.toml"
+    spec = DatasetSpec(layout=Layout.CUSTOM, image_folders=(ImageFolder("images", "all"),), mask_sources=(),
+                       labels=labels)
+    write_project_file(path, tmp_path, spec)
+    assert read_project_file(path).labels == labels  # CamVid's own colours read
+    write_project_file(path, tmp_path, DatasetSpec(layout=Layout.CUSTOM, image_folders=spec.image_folders,
+                                                   mask_sources=(), labels=labels.recoloured(3, (224, 224, 192))))
+    with pytest.raises(FileProblem) as caught:
+        read_project_file(path)
+    assert caught.value.path == path
+    assert "class 'Road' (id 3) has the colour #e0e0c0 of the ignore id 11 ('Unlabelled')" in str(caught.value)

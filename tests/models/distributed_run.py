@@ -21,8 +21,8 @@ from segstudio.models.training.distributed import Ranks
 
 
 def main(settings_path: str) -> int:
-    torch.set_num_threads(1)  # two processes on a two-core machine
     settings = json.loads(Path(settings_path).read_text())
+    torch.set_num_threads(int(settings.get("threads", 1)))  # tests: two processes on a two-core machine
     ranks = Ranks.from_environment()
     config = TrainingConfig.from_mapping(settings["config"])
     cancel = CancelToken()
@@ -47,6 +47,8 @@ def main(settings_path: str) -> int:
             best_epoch=result.best_epoch,
             resume_state_kept=result.resume_state_kept,
             notes=list(result.notes),
+            seconds=result.seconds,
+            epoch_seconds=[r.seconds for r in result.history],
         )
     if ranks.main:
         outcome["progress_reports"] = len(steps)

@@ -8,7 +8,7 @@ rule, which reproduces torchmetrics): such a file is refused with the pixel coun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,6 +38,9 @@ from segstudio.io.mask_files import read_class_mask, read_raw_mask
 COUNTING_TRUTH = "counting ground-truth values"
 COUNTING_PREDICTIONS = "counting predicted values"
 SCORING = "scoring"
+
+ValueCounter = Callable[[Sequence[Path], str, "ProgressCallback | None"], list[MaskValues]]
+"""Counts the stored values of mask files, in order: ``(paths, progress stage, progress) -> values``."""
 
 
 @dataclass(frozen=True)
@@ -103,12 +106,13 @@ def plan_evaluation(
     truth_map: ValueMap | None = None,
     prediction_map: ValueMap | None = None,
     progress: ProgressCallback | None = None,
+    count_values: ValueCounter | None = None,
 ) -> EvaluationPlan:
     """Pair ``gt_dir``'s masks with ``pred_dir``'s by stem and decide how to read them (:func:`decide_reading`)."""
     pairs, extra = match_by_stem(Path(gt_dir), Path(pred_dir))
     reading = decide_reading(
         Path(gt_dir), Path(pred_dir), pairs, labels=labels, labels_from=labels_from, ignore_index=ignore_index,
-        truth_map=truth_map, prediction_map=prediction_map, progress=progress,
+        truth_map=truth_map, prediction_map=prediction_map, progress=progress, count_values=count_values,
     )  # fmt: skip
     return EvaluationPlan(tuple(pairs), reading, tuple(extra))
 
@@ -148,12 +152,16 @@ def decide_reading(
     truth_map: ValueMap | None = None,
     prediction_map: ValueMap | None = None,
     progress: ProgressCallback | None = None,
+    count_values: ValueCounter | None = None,
 ) -> MaskReading:
     """Read the masks the way the app does. The ground truth: as its dataset's project file says when the folder
     is one of its mask sources (beside the data, or in the user data location for a read-only dataset), else as
     detection would read these masks. Explicit ``labels``, ``ignore_index`` and ``truth_map`` override. The
     predictions: ``prediction_map``; else as their project file says; class ids when segstudio wrote them; else
-    decided from the values they hold (:func:`~segstudio.io.mask_convention.prediction_reading`)."""
+    decided from the values they hold (:func:`~segstudio.io.mask_convention.prediction_reading`). ``count_values``
+    counts the masks' values where they decide (default :func:`count_mask_values`, here; the Ray engine's on its
+    workers)."""
+    count_values = count_values or count_mask_values
     notes: list[str] = []
     detected = False
     project = find_mask_source(gt_dir, notes, role=MaskRole.GROUND_TRUTH)
@@ -169,7 +177,7 @@ def decide_reading(
     elif truth_map is not None:
         found_labels, found_map, found_from = _labels_for_map(truth_map, ignore_index), truth_map, "--value-map"
     else:
-        convention = _detect_truth(pairs, gt_dir, ignore_index, progress)
+        convention = _detect_truth(pairs, gt_dir, ignore_index, progress, count_values)
         notes.extend(convention.notes)
         found_labels, found_map = convention.labels, convention.value_map
         found_from, detected = f"the values of its {len(pairs)} masks", True
@@ -185,16 +193,18 @@ def decide_reading(
     else:
         notes.append(f"the value map found ({describe_map(found_map)}) gives ids outside the label set; not used")
         map_from = "(none fits the label set)"
-    prediction_map, prediction_note = _decide_predictions(pred_dir, pairs, labels, truth_map, prediction_map, notes, progress)
+    prediction_map, prediction_note = _decide_predictions(pred_dir, pairs, labels, truth_map, prediction_map, notes,
+                                                          progress, count_values)
     return MaskReading(labels, truth_map, prediction_map, labels_from, map_from, prediction_note, tuple(notes), detected)
 
 
 def _detect_truth(
-    pairs: Sequence[tuple[str, Path, Path]], gt_dir: Path, ignore_index: int | None, progress: ProgressCallback | None
+    pairs: Sequence[tuple[str, Path, Path]], gt_dir: Path, ignore_index: int | None, progress: ProgressCallback | None,
+    count_values: ValueCounter,
 ) -> MaskConvention:
     notes: list[str] = []
     named = find_label_file((gt_dir, gt_dir.parent), notes)
-    masks = _count_values([gt for _, gt, _ in pairs], COUNTING_TRUTH, progress)
+    masks = count_values([gt for _, gt, _ in pairs], COUNTING_TRUTH, progress)
     convention = convention_from_masks(masks, named=named, colour_table=find_colour_table(gt_dir.parent), ignore_index=ignore_index)
     return MaskConvention(convention.labels, convention.value_map, (*notes, *convention.notes))
 
@@ -207,6 +217,7 @@ def _decide_predictions(
     given: ValueMap | None,
     notes: list[str],
     progress: ProgressCallback | None,
+    count_values: ValueCounter,
 ) -> tuple[ValueMap | None, str]:
     if given is not None:
         return given, f"value map {describe_map(given)} from --pred-value-map"
@@ -216,14 +227,15 @@ def _decide_predictions(
         return project.source.value_map, f"value map {describe_map(project.source.value_map)} from {where}"
     if written_by_segstudio(pred_dir):
         return None, "written by segstudio (class ids)"
-    masks = _count_values([pred for _, _, pred in pairs], COUNTING_PREDICTIONS, progress)
+    masks = count_values([pred for _, _, pred in pairs], COUNTING_PREDICTIONS, progress)
     notes.extend(not_class_mask_notes(masks))
     values = {int(v) for m in masks for v in m.values.tolist()}
     reading = prediction_reading(values, labels, truth_map, colour=any(m.is_colour for m in masks))
     return reading.value_map, reading.note
 
 
-def _count_values(paths: Sequence[Path], stage: str, progress: ProgressCallback | None) -> list[MaskValues]:
+def count_mask_values(paths: Sequence[Path], stage: str, progress: ProgressCallback | None) -> list[MaskValues]:
+    """Each mask's stored values, in order (a :class:`FileProblem` for the first that cannot be read)."""
     counted = []
     for index, path in enumerate(paths):
         counted.append(MaskValues.of(path.name, read_raw_mask(path)))

@@ -4,6 +4,9 @@ step), and this machine adds them, in the plan's order, into one :class:`~segstu
 The dataset's matrix is the int64 sum of the images' (per-image matrices are kept, as locally, for the per-image
 means, the worst images and the JSON), so every figure is the local run's.
 
+Deciding how to read the folders, which counts every mask's values when no project file or option says it, runs
+on the workers too (:func:`ray_value_counter`, the local count's own step).
+
 A pair that cannot be scored fails the run as locally: the first such pair in the plan's order, with the same
 :class:`~segstudio.core.errors.FileProblem` (its file and reason). Workers read the masks from the paths this
 machine sees: one machine, or a shared file system.
@@ -12,17 +15,20 @@ machine sees: one machine, or a shared file system.
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from segstudio.app.folder_evaluation import SCORING, MaskReading, new_evaluator, pair_confusion
+from segstudio.app.folder_evaluation import SCORING, MaskReading, ValueCounter, new_evaluator, pair_confusion
 from segstudio.app.ray_cluster import Cluster, WorkerPool
 from segstudio.core.errors import FileProblem
 from segstudio.core.metrics import DatasetScores
 from segstudio.core.progress import Progress, ProgressCallback, report
+from segstudio.io.mask_convention import MaskValues
+from segstudio.io.mask_files import read_raw_mask
 
 PAIRS_PER_TASK = 64  # reading two masks takes milliseconds: bigger shards than prediction's, fewer task round trips
 
@@ -55,9 +61,7 @@ def score_pairs_on_ray(
         else:
             matrices[index] = np.asarray(row["confusion"], dtype=np.int64).reshape(classes, classes)
         report(progress, Progress(SCORING, len(matrices) + len(problems), len(pairs), pairs[index][0]))
-    if problems:
-        first = min(problems)
-        raise FileProblem(Path(_problem_path(problems[first])), _problem_reason(problems[first]))
+    _raise_first(problems)
     for index, (stem, _truth, _prediction) in enumerate(pairs):
         evaluator.add_confusion(stem, matrices[index])
     return evaluator.result()
@@ -67,6 +71,60 @@ def _task_pool(ray: Any, size: int) -> dict[str, Any]:
     """At most ``size`` tasks at a time: ``compute=TaskPoolStrategy`` where Ray has it, else ``concurrency``."""
     strategy = getattr(ray.data, "TaskPoolStrategy", None)
     return {"compute": strategy(size=size)} if strategy is not None else {"concurrency": size}
+
+
+def ray_value_counter(cluster: Cluster, pool: WorkerPool, *, batch_size: int = PAIRS_PER_TASK) -> ValueCounter:
+    """A :data:`~segstudio.app.folder_evaluation.ValueCounter` that counts on ``pool``'s workers: deciding how to
+    read a folder of millions of masks reads every one of them once, as scoring does."""
+
+    def count(paths: Sequence[Path], stage: str, progress: ProgressCallback | None) -> list[MaskValues]:
+        if not paths:
+            return []
+        ray = cluster.ray
+        per_task = max(1, min(batch_size, math.ceil(len(paths) / pool.workers)))
+        rows = [{"index": index, "path": str(path)} for index, path in enumerate(paths)]
+        dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_task))
+        counted = dataset.map_batches(
+            count_values_of_batch, batch_size=per_task, batch_format="numpy", num_cpus=pool.cpus,
+            **_task_pool(ray, min(pool.workers, len(rows))),
+        )  # fmt: skip
+        found: dict[int, MaskValues] = {}
+        problems: dict[int, str] = {}
+        for row in counted.iter_rows():
+            index = int(row["index"])
+            if row["problem"]:
+                problems[index] = str(row["problem"])
+            else:
+                found[index] = pickle.loads(row["values"])
+            report(progress, Progress(stage, len(found) + len(problems), len(paths), paths[index].name))
+        _raise_first(problems)
+        return [found[index] for index in range(len(paths))]
+
+    return count
+
+
+def count_values_of_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A Ray Data batch of mask paths -> each one's pickled :class:`MaskValues` (the local count's own), or the
+    problem that stopped it."""
+    values: list[bytes] = []
+    problems: list[str] = []
+    for text in batch["path"]:
+        path = Path(str(text))
+        try:
+            values.append(pickle.dumps(MaskValues.of(path.name, read_raw_mask(path))))
+            problems.append("")
+        except FileProblem as problem:
+            values.append(b"")
+            problems.append(f"{problem.path}{_SEPARATOR}{problem.problem}")
+    return {"index": np.asarray(batch["index"]), "values": np.array(values, dtype=object),
+            "problem": np.array(problems, dtype=object)}
+
+
+def _raise_first(problems: dict[int, str]) -> None:
+    """The run fails as the local one does: on the first file in order that cannot be used."""
+    if problems:
+        first = problems[min(problems)]
+        raise FileProblem(Path(_problem_path(first)), _problem_reason(first))
 
 
 _SEPARATOR = "\0"  # path and reason of a FileProblem in one string column (neither holds a NUL)
@@ -94,4 +152,4 @@ def _problem_reason(text: str) -> str:
     return text.partition(_SEPARATOR)[2]
 
 
-__all__ = ["PAIRS_PER_TASK", "count_confusions", "score_pairs_on_ray"]
+__all__ = ["PAIRS_PER_TASK", "count_confusions", "count_values_of_batch", "ray_value_counter", "score_pairs_on_ray"]

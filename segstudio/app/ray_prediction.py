@@ -25,6 +25,7 @@ import numpy as np
 
 from segstudio.app.prediction import PREDICT_FOLDER, ImageJob, PredictedImages, SkippedImage, folder_jobs, predict_images
 from segstudio.app.ray_cluster import Cluster, WorkerPool
+from segstudio.core.errors import FileProblem
 from segstudio.core.progress import Progress, ProgressCallback, report
 
 BATCH_SIZE = 4  # images per actor call: small, so the pool stays balanced and progress moves often
@@ -39,6 +40,20 @@ class RayPredictionPlan:
     jobs: tuple[ImageJob, ...]
     kept: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
     tile: int | None = None
+
+
+def read_image_list(path: Path) -> list[Path]:
+    """The images a list file names, one path a line, relative ones to the list's folder; blank lines and ``#``
+    comments left out. A listed file that is missing or unreadable is skipped and listed when predicted, as a
+    bad image in a folder is; an empty list is a :class:`~segstudio.core.errors.FileProblem`."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise FileProblem(path, f"cannot read the list of images: {error}") from error
+    names = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    if not names:
+        raise FileProblem(path, "lists no images (one path a line)")
+    return [path.parent / name for name in names]  # an absolute name stays itself
 
 
 def plan_ray_prediction(
@@ -131,4 +146,4 @@ class ModelActor:
         }
 
 
-__all__ = ["BATCH_SIZE", "ModelActor", "RayPredictionPlan", "plan_ray_prediction", "predict_on_ray"]
+__all__ = ["BATCH_SIZE", "ModelActor", "RayPredictionPlan", "plan_ray_prediction", "predict_on_ray", "read_image_list"]

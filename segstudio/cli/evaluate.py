@@ -7,8 +7,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -16,7 +18,7 @@ from segstudio.cli.engine_options import describe_cluster, plan_workers, uses_ra
 from segstudio.cli.exits import EXIT_OK
 
 if TYPE_CHECKING:
-    from segstudio.app.folder_evaluation import EvaluationPlan
+    from segstudio.app.folder_evaluation import EvaluationPlan, ValueCounter
     from segstudio.core.instance_ap import InstanceAPScores
     from segstudio.core.labels import LabelSet
     from segstudio.core.metrics import DatasetScores
@@ -60,7 +62,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print_skipped_entries([args.gt, args.pred], sys.stderr)
     if getattr(args, "instances", False):
         return _run_evaluate_instances(args)
-    from segstudio.app.folder_evaluation import plan_evaluation, score_pairs
+    from segstudio.app.folder_evaluation import plan_evaluation
     from segstudio.core.labels import LabelSet
     from segstudio.io.labelset_files import read_label_set
 
@@ -75,17 +77,15 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         labels, labels_from = read_label_set(args.classes), f"--classes {args.classes}"
     elif args.num_classes is not None:
         labels, labels_from = LabelSet.with_count(args.num_classes, ignore_index=args.ignore_index), "--num-classes"
-    with progress_bars() as progress:
-        plan = plan_evaluation(
-            args.gt, args.pred, labels, labels_from=labels_from, ignore_index=args.ignore_index,
-            truth_map=truth_map, prediction_map=prediction_map, progress=progress,
-        )  # fmt: skip
-    print_reading(plan, args.pred, sys.stderr)  # before scoring: what was decided shows at once
-    with progress_bars() as progress:
-        if ray:
-            scores = _score_on_ray(args, plan, progress)
-        else:
-            scores = score_pairs(plan.pairs, plan.reading, progress=progress)
+    with _engine(args, ray) as engine:
+        with progress_bars() as progress:
+            plan = plan_evaluation(
+                args.gt, args.pred, labels, labels_from=labels_from, ignore_index=args.ignore_index,
+                truth_map=truth_map, prediction_map=prediction_map, progress=progress, count_values=engine.count_values,
+            )  # fmt: skip
+        print_reading(plan, args.pred, sys.stderr)  # before scoring: what was decided shows at once
+        with progress_bars() as progress:
+            scores = engine.score(plan.pairs, plan.reading, progress=progress)
     print_scores(scores, sys.stdout, worst=args.worst)
     if args.json is not None:
         _write_json(args.json, scores.to_json_dict())
@@ -96,15 +96,30 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _score_on_ray(args: argparse.Namespace, plan: EvaluationPlan, progress: ProgressCallback) -> DatasetScores:
-    """The plan's pairs scored on a Ray cluster (:mod:`segstudio.app.ray_evaluation`): the same scores as locally."""
+@dataclass(frozen=True)
+class _Engine:
+    """Where the masks' values are counted (None: here) and the pairs scored."""
+
+    count_values: ValueCounter | None
+    score: Callable[..., DatasetScores]
+
+
+@contextmanager
+def _engine(args: argparse.Namespace, ray: bool) -> Iterator[_Engine]:
+    """This process, or a Ray cluster for the length of the command (:mod:`segstudio.app.ray_evaluation`): the
+    same figures either way."""
+    if not ray:
+        from segstudio.app.folder_evaluation import score_pairs
+
+        yield _Engine(None, score_pairs)
+        return
     from segstudio.app.ray_cluster import ray_cluster
-    from segstudio.app.ray_evaluation import score_pairs_on_ray
+    from segstudio.app.ray_evaluation import ray_value_counter, score_pairs_on_ray
 
     with ray_cluster(args.address) as cluster:
         pool = plan_workers(cluster, args, model=False)
         print(describe_cluster(cluster, pool, model=False), file=sys.stderr)
-        return score_pairs_on_ray(cluster, pool, plan.pairs, plan.reading, progress=progress)
+        yield _Engine(ray_value_counter(cluster, pool), partial(score_pairs_on_ray, cluster, pool))
 
 
 def _run_evaluate_instances(args: argparse.Namespace) -> int:

@@ -62,7 +62,9 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
         "--model", type=Path, required=True, metavar="FILE",
         help="a segstudio checkpoint (.safetensors), or torchvision's official Mask R-CNN / FCN-ResNet50 weights file",
     )
-    predict.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of images")
+    predict.add_argument("--images", type=Path, required=True, metavar="DIR",
+                         help="folder of images; with --engine ray also a text file listing image paths, one a line "
+                         "(relative to the file's folder; blank lines and lines starting with # are left out)")
     predict.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the predicted masks")
     predict.add_argument("--tile", type=tile_size, metavar="PX",
                          help=f"predict in overlapping tiles of this size, {MIN_TILE}..{MAX_TILE} px (large images)")
@@ -268,6 +270,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     from segstudio.models.predictor import Predictor
 
     ray = uses_ray(args)
+    if ray and args.images.is_file():  # a list of images, which may come from many folders
+        from segstudio.app.ray_prediction import read_image_list
+
+        return _run_predict_on_ray(args, read_image_list(args.images))
     if not args.images.is_dir():
         raise FileProblem(args.images, "image folder does not exist" if not args.images.exists() else "is not a folder")
     if args.device and not ray:  # on Ray, the cluster's devices count, not this machine's

@@ -175,6 +175,25 @@ def test_a_second_run_predicts_only_what_is_missing(
     _same_files(camvid_run.local_out, out)
 
 
+def test_predict_on_ray_takes_a_list_of_images(
+    camvid_run: CamvidRun, ray_cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = sorted(p.name for p in camvid_run.local_out.glob("*.png"))[:3]
+    listing = tmp_path / "list" / "images.txt"
+    listing.parent.mkdir()
+    shutil.copyfile(camvid_run.images / names[0], listing.parent / names[0])
+    listing.write_text(f"# a comment\n{names[0]}\n\n{camvid_run.images / names[1]}\n{camvid_run.images / names[2]}\n"
+                       f"{camvid_run.images / 'missing.png'}\n")  # relative, absolute, and a file that is not there
+    out = tmp_path / "out"
+    assert main(["predict", "--model", str(camvid_run.model), "--images", str(listing), "--out", str(out),
+                 "--engine", "ray", "--workers", "2"]) == 1
+    printed = capsys.readouterr()
+    assert f"wrote 3 masks to {out}; 1 images skipped" in printed.out
+    assert f"skipped {camvid_run.images / 'missing.png'}: " in printed.err
+    for name in names:
+        assert (out / name).read_bytes() == (camvid_run.local_out / name).read_bytes()
+
+
 def test_evaluate_on_ray_prints_and_writes_the_local_figures(
     camvid_run: CamvidRun, ray_cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -184,7 +203,9 @@ def test_evaluate_on_ray_prints_and_writes_the_local_figures(
     assert main([*common, "--json", str(tmp_path / "local.json")]) == 0
     local = capsys.readouterr().out
     assert main([*common, "--json", str(tmp_path / "ray.json"), "--engine", "ray", "--workers", "2"]) == 0
-    on_ray = capsys.readouterr().out
+    printed = capsys.readouterr()
+    on_ray = printed.out
+    assert "engine: Ray cluster" in printed.err
     assert "mean IoU" in local and f"{IMAGES} images, counts summed" in local
     assert on_ray.replace("ray.json", "local.json") == local
     assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "local.json").read_bytes()
@@ -204,8 +225,19 @@ def test_evaluate_on_ray_refuses_a_bad_mask_as_locally(
     assert main(common) == 2
     local = capsys.readouterr().err.strip().splitlines()[-1]
     assert main([*common, "--engine", "ray"]) == 2
-    on_ray = capsys.readouterr().err.strip().splitlines()[-1]
+    said = capsys.readouterr().err
+    assert "engine: Ray cluster" in said  # it did run on the cluster
+    on_ray = said.strip().splitlines()[-1]
     assert on_ray == local and names[2] in local and "12x10" in local
+
+    (predictions / names[1]).write_bytes(b"not a mask")  # now refused earlier: when its values are counted
+    assert main(common) == 2
+    local = capsys.readouterr().err.strip().splitlines()[-1]
+    assert main([*common, "--engine", "ray"]) == 2
+    said = capsys.readouterr().err
+    assert "engine: Ray cluster" in said  # it did run on the cluster
+    on_ray = said.strip().splitlines()[-1]
+    assert on_ray == local and names[1] in local and "12x10" not in local
 
 
 def test_the_command_shuts_down_the_cluster_it_started(camvid_run: CamvidRun, tmp_path: Path) -> None:

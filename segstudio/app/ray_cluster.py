@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ def ray_cluster(address: str | None = None, init_options: Mapping[str, Any] | No
     (a test, a notebook) is used as it is and left running. ``init_options`` go to ``ray.init``."""
     ray = import_ray()
     joined_existing = ray.is_initialized()
+    address = address or os.environ.get("RAY_ADDRESS") or None  # ray.init joins RAY_ADDRESS's cluster when it is set
     if not joined_existing:
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, **(init_options or {})}
         if address is not None:

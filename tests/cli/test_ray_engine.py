@@ -283,6 +283,21 @@ def test_ray_options_need_the_ray_engine(tmp_path: Path, capsys: pytest.CaptureF
     assert "--workers only apply with --engine ray" in capsys.readouterr().err
 
 
+def test_the_pool_takes_a_gpu_per_worker_where_the_cluster_has_gpus() -> None:
+    from segstudio.app.ray_cluster import ClusterResources, WorkerPool, plan_pool
+
+    gpus = ClusterResources(cpus=32, gpus=4)
+    assert plan_pool(gpus) == WorkerPool(4, 1.0, 1.0, "cuda")
+    assert plan_pool(gpus, workers=2, cpus=4, device="cuda:1") == WorkerPool(2, 4.0, 1.0, "cuda")
+    assert plan_pool(gpus, device="cpu") == WorkerPool(32, 1.0, 0.0, "cpu")
+    cpus = ClusterResources(cpus=8, gpus=0)
+    assert plan_pool(cpus, cpus=3) == WorkerPool(2, 3.0, 0.0, "cpu")
+    for wrong, words in ((dict(device="cuda"), "has no GPU"), (dict(device="mps"), "cpu or cuda"),
+                         (dict(workers=0), "at least 1"), (dict(cpus=0), "more than 0")):
+        with pytest.raises(ValueError, match=words):
+            plan_pool(cpus, **wrong)  # type: ignore[arg-type]
+
+
 def test_importing_segstudio_never_imports_ray() -> None:
     code = ("import sys, segstudio.cli, segstudio.app.ray_prediction, segstudio.app.ray_evaluation; "
             "sys.exit('ray' in sys.modules)")

@@ -30,14 +30,18 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
         description="Train (or fine-tune, with --init) a model on a dataset folder as `segstudio scan` reads it. "
         "The best checkpoint by validation mean IoU (instance models: by validation mask AP@0.5) is kept in --out. <out>.resume.pt, written after every epoch, "
         "lets --resume continue a run that was interrupted, failed or ran out of --max-minutes; a run that "
-        "completes all its epochs removes it (--keep-resume keeps it, to add epochs later).",
+        "completes all its epochs removes it (--keep-resume keeps it, to add epochs later). "
+        "Several processes (GPUs, machines): torchrun --nproc_per_node N -m segstudio train ... trains with "
+        "DistributedDataParallel (NCCL on GPUs, gloo on the CPU); --batch-size stays the crops per step over all "
+        "processes, the main process reports and writes --out, and every process must see the same --data and --out "
+        "paths (a shared folder across machines).",
     )
     train.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
     train.add_argument("--arch", required=True, metavar="NAME", help="architecture (see `segstudio models`)")
     train.add_argument("--encoder", metavar="NAME", help="encoder (default: the architecture's first)")
     train.add_argument("--epochs", type=int, default=50, metavar="N", help="epochs (default 50)")
     train.add_argument("--size", type=int, default=256, metavar="PX", help="training crop size in pixels (default 256)")
-    train.add_argument("--batch-size", type=int, default=4, metavar="N", help="crops per step (default 4)")
+    train.add_argument("--batch-size", type=int, default=4, metavar="N", help="crops per step, over all processes under torchrun (default 4)")
     train.add_argument("--samples-per-epoch", type=int, metavar="N", help="crops per epoch (default: one per image)")
     train.add_argument("--lr", type=float, metavar="RATE", help="learning rate (default 1e-3; 5e-3 for Mask R-CNN)")
     train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="architecture option, e.g. upsampling=bilinear (repeatable)")
@@ -45,7 +49,7 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     train.add_argument("--val-split", metavar="NAME", help="dataset split to validate on (default: val/test if present, else a random 20%%)")
     train.add_argument("--max-minutes", type=float, metavar="MIN", help="stop after this long, keeping the best model so far")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed gives the same model")
-    train.add_argument("--device", metavar="DEVICE", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    train.add_argument("--device", metavar="DEVICE", help="cpu, cuda, cuda:1 ... (default: CUDA when present; under torchrun each process takes the GPU of its local rank)")
     train.add_argument("--resume", action="store_true", help="continue the run that writes --out from its resume state")
     train.add_argument("--keep-resume", action="store_true",
                        help="keep <out>.resume.pt after a run that completes all its epochs (to continue it with more --epochs)")
@@ -159,6 +163,7 @@ def _run_models(args: argparse.Namespace) -> int:
 def _run_train(args: argparse.Namespace) -> int:
     from segstudio.app.training import train
     from segstudio.models.training import StopReason, TrainingConfig
+    from segstudio.models.training.distributed import Ranks
 
     if args.out.suffix != ".safetensors":
         raise ValueError(f"--out {args.out}: checkpoints are written as .safetensors files")
@@ -180,16 +185,22 @@ def _run_train(args: argparse.Namespace) -> int:
         max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0,
         keep_resume_state=args.keep_resume,
     )
+    ranks = Ranks.from_environment()  # under torchrun: this process's place among the run's processes
     bar = _ProgressBar()
     started = time.time()
     try:
-        result = train(args.data, config, args.out, progress=bar, resume=args.resume)
+        result = train(args.data, config, args.out, progress=bar, resume=args.resume, ranks=ranks)
     except BaseException as error:  # Ctrl+C included: say what is left to continue from, then let it end the run
         bar.close()
-        _say_resume_state_kept(args, started, error)
+        if ranks.main:
+            _say_resume_state_kept(args, started, error)
         raise
     finally:
         bar.close()
+    if not ranks.main:  # the main process reports the run
+        return 0
+    if ranks.distributed:
+        print(f"trained by {ranks.world_size} processes (torchrun), {config.batch_size} crops per step in all")
     for note in result.notes:
         print(f"note: {note}")
     for record in result.history:

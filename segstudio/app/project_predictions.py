@@ -20,7 +20,7 @@ from types import MappingProxyType
 import numpy as np
 
 from segstudio.app.loaded_model import InstanceThresholds, ModelHandle, PredictedImage, label_mismatch, safe_name
-from segstudio.app.prediction import ImageJob, predict_images
+from segstudio.app.prediction import ImageJob, PredictedImages, predict_images
 from segstudio.core.progress import CancelToken, ProgressCallback
 from segstudio.core.confidence import Confidence, uncertain_share
 from segstudio.core.errors import FileProblem
@@ -58,22 +58,42 @@ def prediction_path(dataset: Dataset, model_name: str, sample: Sample) -> Path:
 def predict_all(
     model: ModelHandle, dataset: Dataset, *, keys: Iterable[str] | None = None,
     thresholds: InstanceThresholds | None = None, certainty: float | None = None,
-    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None, cluster: str | None = None,
 ) -> PredictedFolder:
     """Predict every image of ``dataset`` (``keys``: only those) and write each mask to :func:`prediction_path`
     (atomically; see :func:`segstudio.app.prediction.predict_images`). An image that cannot be used is skipped with
-    the reason. ``thresholds``: an instance model's score and mask thresholds (the Model panel's)."""
+    the reason. ``thresholds``: an instance model's score and mask thresholds (the Model panel's).
+
+    ``cluster``: a Ray cluster's address (``auto``, ``host:6379``, ``ray://host:10001``) to hand the images to
+    (:mod:`segstudio.app.ray_prediction`): the same masks and certainty files, written by the cluster's workers,
+    which must see the dataset's folder under the same path; the model file goes through Ray's object store."""
     labels = dataset.spec.labels
     mismatch = label_mismatch(model.labels, labels)
     if mismatch is not None:
         raise ValueError(mismatch)
     samples = dataset.samples if keys is None else [dataset.sample(key) for key in keys]
     jobs = [ImageJob(sample.key, sample.image, prediction_path(dataset, model.name, sample)) for sample in samples]
-    done = predict_images(model.predictor, jobs, labels, stage="predict all", thresholds=thresholds,
-                          certainty=certainty, progress=progress, cancel=cancel)
+    if cluster:
+        done = _predict_on_cluster(cluster, model, jobs, thresholds, certainty, progress, cancel)
+    else:
+        done = predict_images(model.predictor, jobs, labels, stage="predict all", thresholds=thresholds,
+                              certainty=certainty, progress=progress, cancel=cancel)
     skipped = {key: image.reason for key, image in done.skipped.items()}
     return PredictedFolder(model.name, predictions_dir(dataset, model.name), dict(done.written), skipped,
                            dict(done.uncertain))
+
+
+def _predict_on_cluster(
+    address: str, model: ModelHandle, jobs: list[ImageJob], thresholds: InstanceThresholds | None,
+    certainty: float | None, progress: ProgressCallback | None, cancel: CancelToken | None,
+) -> PredictedImages:
+    from segstudio.app.ray_cluster import plan_pool, ray_cluster
+    from segstudio.app.ray_prediction import RayPredictionPlan, predict_on_ray
+
+    tile = getattr(model.predictor, "tile_size", None)
+    plan = RayPredictionPlan(model.path, tuple(jobs), tile=tile, thresholds=thresholds, certainty=certainty)
+    with ray_cluster(address) as cluster:
+        return predict_on_ray(cluster, plan_pool(cluster.resources), plan, progress=progress, cancel=cancel)
 
 
 def app_predictions(dataset: Dataset) -> dict[str, Path]:

@@ -26,7 +26,8 @@ import numpy as np
 from segstudio.app.prediction import PREDICT_FOLDER, ImageJob, PredictedImages, SkippedImage, folder_jobs, predict_images
 from segstudio.app.ray_cluster import Cluster, WorkerPool
 from segstudio.core.errors import FileProblem
-from segstudio.core.progress import Progress, ProgressCallback, report
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
+from segstudio.app.loaded_model import InstanceThresholds
 
 BATCH_SIZE = 4  # images per actor call: small, so the pool stays balanced and progress moves often
 
@@ -40,6 +41,8 @@ class RayPredictionPlan:
     jobs: tuple[ImageJob, ...]
     kept: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
     tile: int | None = None
+    thresholds: InstanceThresholds | None = None  # an instance model's, as predict_images takes them
+    certainty: float | None = None  # keep each image's certainty beside its mask (the window's "Predict all")
 
 
 def read_image_list(path: Path) -> list[Path]:
@@ -75,10 +78,11 @@ def plan_ray_prediction(
 
 def predict_on_ray(
     cluster: Cluster, pool: WorkerPool, plan: RayPredictionPlan, *, progress: ProgressCallback | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int = BATCH_SIZE, cancel: CancelToken | None = None,
 ) -> PredictedImages:
     """Predict ``plan``'s images on ``pool``'s actors; the masks written and the images skipped (with the reason),
-    in the plan's order, as :func:`~segstudio.app.prediction.predict_images` gives them."""
+    in the plan's order, as :func:`~segstudio.app.prediction.predict_images` gives them. ``cancel`` is checked as
+    each image comes back: masks written by then stay (each one complete), the rest are not asked for."""
     if not plan.jobs:
         return PredictedImages()
     ray = cluster.ray
@@ -91,31 +95,40 @@ def predict_on_ray(
     predicted = dataset.map_batches(
         ModelActor,
         fn_constructor_kwargs={"weights": [weights], "suffix": plan.weights.suffix, "tile": plan.tile,
-                               "device": pool.device, "threads": max(int(pool.cpus), 1)},
+                               "device": pool.device, "threads": max(int(pool.cpus), 1),
+                               "thresholds": plan.thresholds, "certainty": plan.certainty},
         batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=min(pool.workers, len(rows))),
         num_cpus=pool.cpus, num_gpus=pool.gpus,
     )  # fmt: skip
-    outcomes: dict[int, tuple[bool, str]] = {}
+    outcomes: dict[int, tuple[bool, str, float]] = {}
     for row in predicted.iter_rows():
         index = int(row["index"])
-        outcomes[index] = (bool(row["written"]), str(row["reason"]))
+        outcomes[index] = (bool(row["written"]), str(row["reason"]), float(row["uncertain"]))
         report(progress, Progress(PREDICT_FOLDER, len(outcomes), len(plan.jobs), plan.jobs[index].key))
+        if cancel is not None:
+            cancel.raise_if_cancelled()  # leaving the loop stops the dataset and releases its actors
     written: dict[str, Path] = {}
     skipped: dict[str, SkippedImage] = {}
+    uncertain: dict[str, float] = {}
     for index, job in enumerate(plan.jobs):
-        was_written, reason = outcomes[index]
+        was_written, reason, share = outcomes[index]
         if was_written:
             written[job.key] = job.target
+            if not math.isnan(share):
+                uncertain[job.key] = share
         else:
             skipped[job.key] = SkippedImage(job.image, reason)
-    return PredictedImages(MappingProxyType(written), MappingProxyType(skipped))
+    return PredictedImages(MappingProxyType(written), MappingProxyType(skipped), MappingProxyType(uncertain))
 
 
 class ModelActor:
     """One Ray actor's model: loaded once from the object store, then called on batches of image jobs. Each image
     goes through :func:`~segstudio.app.prediction.predict_images`, the local predictor's own step."""
 
-    def __init__(self, weights: list[Any], suffix: str, tile: int | None, device: str, threads: int) -> None:
+    def __init__(
+        self, weights: list[Any], suffix: str, tile: int | None, device: str, threads: int,
+        thresholds: InstanceThresholds | None = None, certainty: float | None = None,
+    ) -> None:
         import ray
         import torch
 
@@ -133,16 +146,20 @@ class ModelActor:
             overrides["tile_size"] = tile
         self._predictor = Predictor.from_checkpoint(loaded, **overrides)
         self._labels = loaded.meta.labels
+        self._thresholds = thresholds
+        self._certainty = certainty
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         jobs = [ImageJob(str(key), Path(str(image)), Path(str(target)))
                 for key, image, target in zip(batch["key"], batch["image"], batch["target"], strict=True)]
-        result = predict_images(self._predictor, jobs, self._labels, stage=PREDICT_FOLDER)
+        result = predict_images(self._predictor, jobs, self._labels, stage=PREDICT_FOLDER,
+                                thresholds=self._thresholds, certainty=self._certainty)
         reasons = [result.skipped[job.key].reason if job.key in result.skipped else "" for job in jobs]
         return {
             "index": np.asarray(batch["index"]),
             "written": np.array([job.key in result.written for job in jobs], dtype=bool),
             "reason": np.array(reasons, dtype=object),
+            "uncertain": np.array([result.uncertain.get(job.key, math.nan) for job in jobs], dtype=np.float64),
         }
 
 

@@ -85,6 +85,9 @@ class Command(Enum):
     LOAD_CLICK_WEIGHTS = ActionSpec("Load click-to-segment weights...", (), Menu.FILE, section="open",
                                     tip="a Segment Anything checkpoint on this disk (sam_vit_b_01ec64.pth, ViT-L or "
                                     "ViT-H) for the click-to-segment tool (H); nothing is downloaded")
+    CLUSTER_FOR_PREDICT_ALL = ActionSpec("Ray cluster for Predict all...", (), Menu.FILE, section="open",
+                                         tip="hand \"Predict all images\" to a Ray cluster (its workers need "
+                                         "segstudio[ray] and this folder under the same path); empty: this machine")
     SAVE = ActionSpec("Save correction", ("Ctrl+S",), Menu.FILE, icon="save", section="save",
                       tip="save the working mask into segstudio-corrections/ (the ground truth is kept)")
     EXPORT_ACCEPTED = ActionSpec("Export accepted masks...", ("Ctrl+E",), Menu.FILE, section="export",

@@ -36,6 +36,7 @@ from segstudio.ui.about import show_about
 from segstudio.ui.actions import Command, WindowActions
 from segstudio.ui.canvas import Canvas
 from segstudio.ui.class_editing import ClassEditingController
+from segstudio.ui.cluster_setting import ClusterSetting
 from segstudio.ui.class_panel import ClassPanel
 from segstudio.ui.comparison import ComparisonController
 from segstudio.ui.correction_tools import CorrectionTools
@@ -122,7 +123,9 @@ class MainWindow(QMainWindow):
         self.saving = SaveController(self.pool, interactive=interactive, dialog_parent=self)
         self.recovery = RecoveryController(self.saving, interactive=interactive, dialog_parent=self)
         self.close_guard = CloseGuard(self.saving, interactive=interactive, name_of=self._image_label, dialog_parent=self)
-        self.predictions = PredictionController(self.pool, self.model_panel, self)
+        self.cluster = ClusterSetting(self.settings, self)
+        self.predictions = PredictionController(self.pool, self.model_panel, self, cluster=lambda: self.cluster.address)
+        self.model_panel.show_cluster(self.cluster.address)
         self.scores = DatasetScoresController(self.pool, self)
         self.results = ModelResults(self.predictions, self.scores, self.metrics_panel, self.file_list.model, self)
         self.class_editing = ClassEditingController(self.class_panel, self.canvas, self.saving, self)
@@ -185,6 +188,7 @@ class MainWindow(QMainWindow):
             Command.RESET_LAYOUT: self.docks.arrange_default,
             Command.DATASET_FIGURES: lambda: self.docks.show_large(Panel.DATASET),
             Command.FINE_TUNE: self.fine_tune,
+            Command.CLUSTER_FOR_PREDICT_ALL: lambda: self.cluster.choose(self),
             Command.HELP: lambda: self.commands.show_help(self),
             Command.ABOUT: lambda: show_about(self),
         }
@@ -247,6 +251,8 @@ class MainWindow(QMainWindow):
         self.saving.read_only_changed.connect(self._on_read_only_changed)
         self.predictions.session_ready.connect(self._on_prediction_ready)
         self.predictions.status.connect(show)
+        self.cluster.status.connect(show)
+        self.cluster.changed.connect(self.model_panel.show_cluster)
         self.predictions.stroke_interrupted.connect(self.canvas.tools.cancel)
         self.results.predictions_written.connect(self.predictions_written)
         self.results.dataset_scored.connect(self.dataset_scored)

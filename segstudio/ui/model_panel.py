@@ -93,6 +93,7 @@ class ModelPanel(QWidget):
         self.model: ModelHandle | None = None
         self._dataset_labels: LabelSet | None = None
         self._running: str | None = None  # what the progress bar shows: "model", "predict", or None
+        self._cluster: str | None = None  # the Ray cluster "predict all" is handed to (None: this machine)
 
         self.load_button = QPushButton("Load model...", self)
         self.load_button.clicked.connect(self.choose_file)
@@ -374,7 +375,16 @@ class ModelPanel(QWidget):
         self.running_row.setVisible(not idle)
         tip = self.mismatch() or ("" if self.model is not None else "load a model first")
         self.predict_image_button.setToolTip(tip)
-        self.predict_all_button.setToolTip(tip)
+        where = (f"on the Ray cluster at {self._cluster} (File > Ray cluster for Predict all...)" if self._cluster
+                 else "on this machine")
+        self.predict_all_button.setToolTip(tip or f"predict every image {where}, writing the masks into "
+                                           "segstudio-predictions/")
+        self.predict_all_button.setText("Predict all images on Ray" if self._cluster else "Predict all images")
+
+    def show_cluster(self, address: str | None) -> None:
+        """Where "Predict all images" runs: ``address`` names the Ray cluster it is handed to, None this machine."""
+        self._cluster = address
+        self._update_buttons()
 
 
 def _threshold_box(parent: QWidget, value: float, tip: str) -> QDoubleSpinBox:

@@ -16,7 +16,7 @@ shows them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -62,10 +62,12 @@ class PredictionController(QObject):
     error = Signal(str)
     stroke_interrupted = Signal()  # end the stroke in progress now: the prediction is counted against the mask
 
-    def __init__(self, pool: WorkerPool, panel: ModelPanel, parent: QObject | None = None) -> None:
+    def __init__(self, pool: WorkerPool, panel: ModelPanel, parent: QObject | None = None, *,
+                 cluster: Callable[[], str | None] = lambda: None) -> None:
         super().__init__(parent)
         self._pool = pool
         self._panel = panel
+        self._cluster = cluster  # the Ray cluster "predict all" is handed to (None: this process)
         self._dataset: Dataset | None = None
         self._key: str | None = None
         self._session: ImageSession | None = None
@@ -206,11 +208,13 @@ class PredictionController(QObject):
             return
         self._running, self._running_key = PredictKind.ALL, None
         count = len(dataset.samples) if keys is None else len(keys)
-        self._panel.start(f"predicting {count} images...")
+        cluster = self._cluster()
+        self._panel.start(f"predicting {count} images" + (f" on the Ray cluster at {cluster}..." if cluster else "..."))
         thresholds = self._panel.thresholds if self._panel.instance_model else None
         certainty = None if self._panel.instance_model else self._panel.certainty.value()
         self._pool.submit("predict", lambda progress, cancel: predict_all(
-            model, dataset, keys=keys, thresholds=thresholds, certainty=certainty, progress=progress, cancel=cancel))
+            model, dataset, keys=keys, thresholds=thresholds, certainty=certainty, progress=progress, cancel=cancel,
+            cluster=cluster))
 
     def cancel(self) -> None:
         if self._running is not None:

@@ -49,6 +49,7 @@ def test_file_view_and_help_menus_hold_what_users_look_for(qtbot) -> None:  # no
     _host, actions, _called = build(qtbot)
     file_menu = [a.text() for a in actions.menu(Menu.FILE).actions() if not a.isSeparator()]
     assert file_menu == ["Open folder...", "Open recent", "Load model...", "Load click-to-segment weights...",
+                         "Ray cluster for Predict all...",
                          "Save correction", "Export accepted masks...", "Quit"]
     assert actions.action(Command.QUIT).shortcut().toString() == "Ctrl+Q"
     view = [a.text() for a in actions.menu(Menu.VIEW).actions() if not a.isSeparator()]

@@ -68,6 +68,7 @@ class PredictionController(QObject):
         self._pool = pool
         self._panel = panel
         self._cluster = cluster  # the Ray cluster "predict all" is handed to (None: this process)
+        self._ran_on: str | None = None  # the cluster of the "predict all" running or last run
         self._dataset: Dataset | None = None
         self._key: str | None = None
         self._session: ImageSession | None = None
@@ -208,7 +209,7 @@ class PredictionController(QObject):
             return
         self._running, self._running_key = PredictKind.ALL, None
         count = len(dataset.samples) if keys is None else len(keys)
-        cluster = self._cluster()
+        cluster = self._ran_on = self._cluster()
         self._panel.start(f"predicting {count} images" + (f" on the Ray cluster at {cluster}..." if cluster else "..."))
         thresholds = self._panel.thresholds if self._panel.instance_model else None
         certainty = None if self._panel.instance_model else self._panel.certainty.value()
@@ -233,7 +234,8 @@ class PredictionController(QObject):
         if isinstance(result, PredictedFolder):
             if result.uncertain:
                 self.uncertain_measured.emit(dict(result.uncertain))
-            self._ended(f"predicted {len(result.written)} images into {result.folder}"
+            where = f" on the Ray cluster at {self._ran_on}" if self._ran_on else ""
+            self._ended(f"predicted {len(result.written)} images{where} into {result.folder}"
                         + (f"; skipped {len(result.skipped)}" if result.skipped else ""))
             self._files.update(result.written)
             for key in result.written:

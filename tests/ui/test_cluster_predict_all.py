@@ -69,6 +69,7 @@ def test_predict_all_on_a_ray_cluster_writes_what_this_machine_writes(
         window.model_panel.start = lambda text, what="predict": (started.append(text), real_start(text, what))
         on_ray = _predict_all(qtbot, window)
         assert started == ["predicting 3 images on the Ray cluster at auto..."]
+        assert window.model_panel.message.text().startswith("predicted 3 images on the Ray cluster at auto into ")
         assert set(on_ray.written) == set(local)
         for key, path in on_ray.written.items():
             mask, certainty = local[key]

@@ -19,6 +19,7 @@ from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.predictor import Predictor
 from segstudio.models.registry import ModelConfig, build_model
 from segstudio.models.training import TrainingConfig
+from tests.real_data import pennfudan_copy
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -76,16 +77,7 @@ def test_tiled_prediction_on_cuda_matches_whole_image(tmp_path: Path) -> None:
 
 
 def test_mask_rcnn_predicts_and_trains_on_cuda(shared_data: Path, tmp_path: Path) -> None:
-    source = shared_data / "pennfudan"
-    if not (source / "PNGImages").is_dir():
-        pytest.skip("Penn-Fudan is not in the shared data")
-    root = tmp_path / "pennfudan"
-    (root / "PNGImages").mkdir(parents=True)
-    (root / "PedMasks").mkdir()
-    for image_path in sorted((source / "PNGImages").glob("*.png"))[:6]:
-        (root / "PNGImages" / image_path.name).write_bytes(image_path.read_bytes())
-        mask = source / "PedMasks" / f"{image_path.stem}_mask.png"
-        (root / "PedMasks" / mask.name).write_bytes(mask.read_bytes())
+    root = pennfudan_copy(shared_data, tmp_path / "pennfudan", count=6, shrink=1)
     config = TrainingConfig(architecture="mask_rcnn", encoder="resnet50", options={"min_size": 512, "max_size": 800},
                             epochs=1, batch_size=2, samples_per_epoch=4, device="cuda", seed=0)
     result = train(root, config, tmp_path / "people.safetensors")

@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 from segstudio.models.registry import ModelConfig, build_model
 from segstudio.models.training.distributed import Ranks, StepBatches, rank_seed, step_shard
+from tests.real_data import pennfudan_copy
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_SCRIPT = REPO / "tests" / "models" / "distributed_run.py"
@@ -174,18 +174,7 @@ def test_the_same_seed_gives_the_same_model_and_a_cancelled_run_resumes_to_it(
 
 
 def test_mask_rcnn_trains_under_torchrun_from_the_command_line(shared_data: Path, tmp_path: Path) -> None:
-    source = shared_data / "pennfudan"
-    if not (source / "PNGImages").is_dir():
-        pytest.skip("Penn-Fudan is not in the shared data")
-    root = tmp_path / "pennfudan"
-    (root / "PNGImages").mkdir(parents=True)
-    (root / "PedMasks").mkdir()
-    for image_path in sorted((source / "PNGImages").glob("*.png"))[:3]:
-        image = cv2.imread(str(image_path))
-        mask = cv2.imread(str(source / "PedMasks" / f"{image_path.stem}_mask.png"), cv2.IMREAD_UNCHANGED)
-        size = (image.shape[1] // 4, image.shape[0] // 4)
-        cv2.imwrite(str(root / "PNGImages" / image_path.name), cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-        cv2.imwrite(str(root / "PedMasks" / f"{image_path.stem}_mask.png"), cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST))
+    root = pennfudan_copy(shared_data, tmp_path / "pennfudan")
     out = tmp_path / "people.safetensors"
     done = _torchrun(
         "-m", "segstudio", "train", "--data", str(root), "--arch", "mask_rcnn", "--encoder", "mobilenet_v3",

@@ -37,6 +37,7 @@ from segstudio.models.training import (
 from segstudio.models.training import train as train_on_samples
 from segstudio.models.training.resume import finish_resume_state
 from segstudio.models.training.samples import IGNORE, Augmentation, augment_crop, targets_from_class_mask
+from tests.real_data import pennfudan_copy
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -328,18 +329,7 @@ def test_pspnet_adds_its_auxiliary_loss(tmp_path: Path) -> None:
 
 
 def test_mask_rcnn_trains_one_step_on_penn_fudan(shared_data: Path, tmp_path: Path) -> None:
-    source = shared_data / "pennfudan"
-    if not (source / "PNGImages").is_dir():
-        pytest.skip("Penn-Fudan is not in the shared data")
-    root = tmp_path / "pennfudan"
-    (root / "PNGImages").mkdir(parents=True)
-    (root / "PedMasks").mkdir()
-    for image_path in sorted((source / "PNGImages").glob("*.png"))[:3]:
-        image = cv2.imread(str(image_path))
-        mask = cv2.imread(str(source / "PedMasks" / f"{image_path.stem}_mask.png"), cv2.IMREAD_UNCHANGED)
-        size = (image.shape[1] // 4, image.shape[0] // 4)
-        cv2.imwrite(str(root / "PNGImages" / image_path.name), cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-        cv2.imwrite(str(root / "PedMasks" / f"{image_path.stem}_mask.png"), cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST))
+    root = pennfudan_copy(shared_data, tmp_path / "pennfudan")
     config = TrainingConfig(
         architecture="mask_rcnn",
         encoder="mobilenet_v3",

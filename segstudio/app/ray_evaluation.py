@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,29 +42,46 @@ def score_pairs_on_ray(
     evaluator = new_evaluator(reading)
     if not pairs:
         return evaluator.result()
-    ray = cluster.ray
     rows = [{"index": index, "truth": str(truth), "prediction": str(prediction)}
             for index, (_stem, truth, prediction) in enumerate(pairs)]
+    classes = reading.labels.num_classes
+    results = _in_order(_mapped(cluster, pool, rows, count_confusions, batch_size, {"reading": reading}))
+    for done, (index, row) in enumerate(results, start=1):
+        # added as soon as every earlier pair is in: the evaluator's order is the plan's, and what waits is only
+        # what came back early
+        evaluator.add_confusion(pairs[index][0], np.asarray(row["confusion"], dtype=np.int64).reshape(classes, classes))
+        report(progress, Progress(SCORING, done, len(pairs), pairs[index][0]))
+    return evaluator.result()
+
+
+def _mapped(
+    cluster: Cluster, pool: WorkerPool, rows: list[dict[str, Any]], function: Any, batch_size: int,
+    fn_kwargs: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """``function`` over ``rows`` in shards on ``pool``'s workers (``pool.workers`` tasks at a time); the result rows
+    as they come back, in any order."""
+    ray = cluster.ray
     per_task = max(1, min(batch_size, math.ceil(len(rows) / pool.workers)))  # every worker gets a shard
     dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_task))
-    counted = dataset.map_batches(
-        count_confusions, fn_kwargs={"reading": reading}, batch_size=per_task, batch_format="numpy",
-        num_cpus=pool.cpus, **_task_pool(ray, min(pool.workers, len(rows))),
-    )  # fmt: skip
-    classes = reading.labels.num_classes
-    matrices: dict[int, np.ndarray] = {}
-    problems: dict[int, str] = {}
-    for row in counted.iter_rows():
-        index = int(row["index"])
-        if row["problem"]:
-            problems[index] = str(row["problem"])
-        else:
-            matrices[index] = np.asarray(row["confusion"], dtype=np.int64).reshape(classes, classes)
-        report(progress, Progress(SCORING, len(matrices) + len(problems), len(pairs), pairs[index][0]))
-    _raise_first(problems)
-    for index, (stem, _truth, _prediction) in enumerate(pairs):
-        evaluator.add_confusion(stem, matrices[index])
-    return evaluator.result()
+    return dataset.map_batches(
+        function, fn_kwargs=fn_kwargs or {}, batch_size=per_task, batch_format="numpy", num_cpus=pool.cpus,
+        **_task_pool(ray, min(pool.workers, len(rows))),
+    ).iter_rows()  # fmt: skip
+
+
+def _in_order(rows: Iterable[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(index, row)`` in index order (0, 1, ...) from rows coming back in any order. The first row in order with a
+    problem fails the run as locally (:class:`FileProblem`), as soon as every row before it is in."""
+    waiting: dict[int, dict[str, Any]] = {}
+    following = 0
+    for row in rows:
+        waiting[int(row["index"])] = row
+        while following in waiting:
+            ready = waiting.pop(following)
+            if ready["problem"]:
+                raise _problem(str(ready["problem"]))
+            yield following, ready
+            following += 1
 
 
 def _task_pool(ray: Any, size: int) -> dict[str, Any]:
@@ -80,25 +97,12 @@ def ray_value_counter(cluster: Cluster, pool: WorkerPool, *, batch_size: int = P
     def count(paths: Sequence[Path], stage: str, progress: ProgressCallback | None) -> list[MaskValues]:
         if not paths:
             return []
-        ray = cluster.ray
-        per_task = max(1, min(batch_size, math.ceil(len(paths) / pool.workers)))
         rows = [{"index": index, "path": str(path)} for index, path in enumerate(paths)]
-        dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_task))
-        counted = dataset.map_batches(
-            count_values_of_batch, batch_size=per_task, batch_format="numpy", num_cpus=pool.cpus,
-            **_task_pool(ray, min(pool.workers, len(rows))),
-        )  # fmt: skip
-        found: dict[int, MaskValues] = {}
-        problems: dict[int, str] = {}
-        for row in counted.iter_rows():
-            index = int(row["index"])
-            if row["problem"]:
-                problems[index] = str(row["problem"])
-            else:
-                found[index] = pickle.loads(row["values"])
-            report(progress, Progress(stage, len(found) + len(problems), len(paths), paths[index].name))
-        _raise_first(problems)
-        return [found[index] for index in range(len(paths))]
+        found: list[MaskValues] = []
+        for index, row in _in_order(_mapped(cluster, pool, rows, count_values_of_batch, batch_size)):
+            found.append(pickle.loads(row["values"]))
+            report(progress, Progress(stage, len(found), len(paths), paths[index].name))
+        return found
 
     return count
 
@@ -120,11 +124,8 @@ def count_values_of_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]
             "problem": np.array(problems, dtype=object)}
 
 
-def _raise_first(problems: dict[int, str]) -> None:
-    """The run fails as the local one does: on the first file in order that cannot be used."""
-    if problems:
-        first = problems[min(problems)]
-        raise FileProblem(Path(_problem_path(first)), _problem_reason(first))
+def _problem(text: str) -> FileProblem:
+    return FileProblem(Path(_problem_path(text)), _problem_reason(text))
 
 
 _SEPARATOR = "\0"  # path and reason of a FileProblem in one string column (neither holds a NUL)

@@ -10,14 +10,14 @@ equal scores keep instance-id order). Classes are named from a label set when on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from segstudio.app.folder_evaluation import match_by_stem
 from segstudio.core.errors import FileProblem
 from segstudio.core.instance_ap import InstanceAPEvaluator, InstanceAPScores
-from segstudio.core.instance_matching import InstanceMatching, match_overlaps
+from segstudio.core.instance_matching import InstanceMatching, InstanceOverlaps, instance_overlaps, match_overlaps
 from segstudio.core.labels import LabelSet
 from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.io.mask_files import read_instance_mask
@@ -86,6 +86,38 @@ def unnamed_class_note(class_ids: Iterable[int], labels_from: str) -> str:
     return f"class id(s) {shown} are not in {labels_from}: shown as \"class <id>\""
 
 
+@dataclass(frozen=True)
+class PairOverlaps:
+    """One pair's step, done wherever it runs (here, or a Ray worker): the objects' overlaps and whether the
+    prediction file carries scores."""
+
+    overlaps: InstanceOverlaps
+    unscored: bool
+
+
+def pair_overlaps(gt_path: Path, pred_path: Path) -> PairOverlaps:
+    """Read both instance masks and count their objects' overlaps; a problem is a :class:`FileProblem` naming
+    the file."""
+    truth = read_instance_mask(gt_path)
+    prediction = read_instance_mask(pred_path)
+    try:
+        overlaps = instance_overlaps(truth, prediction)
+    except ValueError as error:
+        raise FileProblem(pred_path, str(error)) from error
+    return PairOverlaps(overlaps, prediction.scores is None and bool(prediction.num_instances))
+
+
+# Pairs (stem, truth, prediction) -> each pair's overlaps, in the pairs' order (here, or on a cluster).
+PairCounter = Callable[[Sequence[tuple[str, Path, Path]], CancelToken | None], Iterable[PairOverlaps]]
+
+
+def count_here(pairs: Sequence[tuple[str, Path, Path]], cancel: CancelToken | None) -> Iterator[PairOverlaps]:
+    for _stem, gt_path, pred_path in pairs:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        yield pair_overlaps(gt_path, pred_path)
+
+
 def evaluate_instance_folders(
     gt_dir: Path,
     pred_dir: Path,
@@ -94,28 +126,23 @@ def evaluate_instance_folders(
     labels_from: str = "",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    count: PairCounter = count_here,
 ) -> InstanceFolderEvaluation:
     """Match every ground-truth instance mask in ``gt_dir`` with the prediction of the same stem in ``pred_dir``
     and accumulate the dataset's mask AP (:class:`~segstudio.core.instance_ap.InstanceAPEvaluator`). ``labels``
     names the classes (``labels_from``: where it came from, for the note on ids it does not have); it does not
-    change how the masks are read or scored."""
+    change how the masks are read or scored. ``count``: where each pair's overlaps are counted (a Ray cluster's
+    workers: :mod:`segstudio.app.ray_evaluation`); the evaluator takes them in the pairs' order either way."""
     pairs, extra = match_by_stem(Path(gt_dir), Path(pred_dir))
     names = class_names_of(labels)
     evaluator = InstanceAPEvaluator(names)
     per_image: dict[str, InstanceMatching] = {}
     unscored: list[str] = []
-    for index, (stem, gt_path, pred_path) in enumerate(pairs):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        truth = read_instance_mask(gt_path)
-        prediction = read_instance_mask(pred_path)
-        if prediction.scores is None and prediction.num_instances:
+    for index, ((stem, _gt_path, _pred_path), counted) in enumerate(zip(pairs, count(pairs, cancel), strict=True)):
+        if counted.unscored:
             unscored.append(stem)
-        try:
-            overlaps = evaluator.add(stem, truth, prediction)
-        except ValueError as error:
-            raise FileProblem(pred_path, str(error)) from error
-        per_image[stem] = match_overlaps(overlaps, threshold=MATCH_THRESHOLD)
+        evaluator.add_overlaps(stem, counted.overlaps)
+        per_image[stem] = match_overlaps(counted.overlaps, threshold=MATCH_THRESHOLD)
         report(progress, Progress(SCORING_INSTANCES, index + 1, len(pairs), stem))
     scores = evaluator.result()
     unnamed = tuple(c.class_id for c in scores.classes if c.class_id not in names) if labels is not None else ()

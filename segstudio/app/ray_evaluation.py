@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from segstudio.app.folder_evaluation import SCORING, MaskReading, ValueCounter, new_evaluator, pair_confusion
+from segstudio.app.instance_evaluation import PairCounter, PairOverlaps, pair_overlaps
 from segstudio.app.ray_cluster import Cluster, WorkerPool
 from segstudio.core.errors import FileProblem
 from segstudio.core.metrics import DatasetScores
-from segstudio.core.progress import Progress, ProgressCallback, report
+from segstudio.core.progress import CancelToken, Progress, ProgressCallback, report
 from segstudio.io.mask_convention import MaskValues
 from segstudio.io.mask_files import read_raw_mask
 
@@ -105,6 +106,39 @@ def ray_value_counter(cluster: Cluster, pool: WorkerPool, *, batch_size: int = P
         return found
 
     return count
+
+
+def ray_pair_counter(cluster: Cluster, pool: WorkerPool, *, batch_size: int = PAIRS_PER_TASK) -> PairCounter:
+    """A :data:`~segstudio.app.instance_evaluation.PairCounter` whose pairs are read and their objects' overlaps
+    counted on ``pool``'s workers (``evaluate --instances --engine ray``); the overlaps come back in order."""
+
+    def count(pairs: Sequence[tuple[str, Path, Path]], cancel: CancelToken | None) -> Iterator[PairOverlaps]:
+        if not pairs:
+            return
+        rows = [{"index": index, "truth": str(truth), "prediction": str(prediction)}
+                for index, (_stem, truth, prediction) in enumerate(pairs)]
+        for _index, row in _in_order(_mapped(cluster, pool, rows, count_instance_overlaps, batch_size)):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            yield pickle.loads(row["overlaps"])
+
+    return count
+
+
+def count_instance_overlaps(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A Ray Data batch of instance mask pairs -> each pair's pickled :class:`PairOverlaps` (the local step's own),
+    or the problem that stopped it."""
+    counted: list[bytes] = []
+    problems: list[str] = []
+    for truth, prediction in zip(batch["truth"], batch["prediction"], strict=True):
+        try:
+            counted.append(pickle.dumps(pair_overlaps(Path(str(truth)), Path(str(prediction)))))
+            problems.append("")
+        except FileProblem as problem:
+            counted.append(b"")
+            problems.append(f"{problem.path}{_SEPARATOR}{problem.problem}")
+    return {"index": np.asarray(batch["index"]), "overlaps": np.array(counted, dtype=object),
+            "problem": np.array(problems, dtype=object)}
 
 
 def count_values_of_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ from segstudio.cli.exits import EXIT_OK
 
 if TYPE_CHECKING:
     from segstudio.app.folder_evaluation import EvaluationPlan, ValueCounter
+    from segstudio.app.instance_evaluation import PairCounter
     from segstudio.core.instance_ap import InstanceAPScores
     from segstudio.core.labels import LabelSet
     from segstudio.core.metrics import DatasetScores
@@ -54,14 +55,12 @@ def print_skipped_entries(folders: Sequence[Path], out: TextIO) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     ray = uses_ray(args)
     if ray:
-        if getattr(args, "instances", False):
-            raise ValueError("--engine ray scores class masks; --instances runs locally")
         from segstudio.app.ray_cluster import import_ray
 
         import_ray()  # the one-line "pip install" error before any mask is read
     print_skipped_entries([args.gt, args.pred], sys.stderr)
     if getattr(args, "instances", False):
-        return _run_evaluate_instances(args)
+        return _run_evaluate_instances(args, ray)
     from segstudio.app.folder_evaluation import plan_evaluation
     from segstudio.core.labels import LabelSet
     from segstudio.io.labelset_files import read_label_set
@@ -122,7 +121,7 @@ def _engine(args: argparse.Namespace, ray: bool) -> Iterator[_Engine]:
         yield _Engine(ray_value_counter(cluster, pool), partial(score_pairs_on_ray, cluster, pool))
 
 
-def _run_evaluate_instances(args: argparse.Namespace) -> int:
+def _run_evaluate_instances(args: argparse.Namespace, ray: bool = False) -> int:
     """``evaluate --instances``: mask AP per class and overall (:mod:`segstudio.app.instance_evaluation`)."""
     from segstudio.app.instance_evaluation import evaluate_instance_folders
     from segstudio.io.labelset_files import read_label_set
@@ -137,9 +136,9 @@ def _run_evaluate_instances(args: argparse.Namespace) -> int:
     # --classes only names the instance classes (ids stay as the files say); read before any mask, so a bad file
     # costs nothing.
     labels = None if args.classes is None else read_label_set(args.classes)
-    with progress_bars() as progress:
+    with _instance_engine(args, ray) as count, progress_bars() as progress:
         result = evaluate_instance_folders(
-            args.gt, args.pred, labels=labels, labels_from=f"--classes {args.classes}", progress=progress
+            args.gt, args.pred, labels=labels, labels_from=f"--classes {args.classes}", progress=progress, count=count
         )
     for note in result.notes():
         print(f"note: {note}", file=sys.stderr)
@@ -148,6 +147,23 @@ def _run_evaluate_instances(args: argparse.Namespace) -> int:
         _write_json(args.json, result.to_json_dict())
         print(f"\nwrote {args.json}")
     return EXIT_OK
+
+
+@contextmanager
+def _instance_engine(args: argparse.Namespace, ray: bool) -> Iterator[PairCounter]:
+    """Where each instance pair's overlaps are counted: here, or on a Ray cluster for the length of the command."""
+    from segstudio.app.instance_evaluation import count_here
+
+    if not ray:
+        yield count_here
+        return
+    from segstudio.app.ray_cluster import ray_cluster
+    from segstudio.app.ray_evaluation import ray_pair_counter
+
+    with ray_cluster(args.address) as cluster:
+        pool = plan_workers(cluster, args, model=False)
+        print(describe_cluster(cluster, pool, model=False), file=sys.stderr)
+        yield ray_pair_counter(cluster, pool)
 
 
 def print_instance_scores(scores: InstanceAPScores, out: TextIO) -> None:

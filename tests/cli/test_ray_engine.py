@@ -240,6 +240,41 @@ def test_evaluate_on_ray_refuses_a_bad_mask_as_locally(
     assert on_ray == local and names[1] in local and "12x10" not in local
 
 
+def test_evaluate_instances_on_ray_prints_and_writes_the_local_figures(
+    shared_data: Path, ray_cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Penn-Fudan's pedestrians against the same masks moved 6 px, one person dropped and one image broken in
+    turn: the AP table and JSON equal the local run's, and the broken file is refused as locally."""
+    from tests.real_data import pennfudan_copy
+
+    root = pennfudan_copy(shared_data, tmp_path / "pennfudan", count=5, shrink=2)
+    truth, predictions = root / "PedMasks", tmp_path / "moved"
+    predictions.mkdir()
+    for index, path in enumerate(sorted(truth.glob("*.png"))):
+        ids = np.array(Image.open(path))
+        moved = np.roll(ids, 6, axis=1)
+        if index == 1:
+            moved[moved == moved.max()] = 0  # a missed person
+        Image.fromarray(moved).save(predictions / path.name)
+    common = ["evaluate", "--instances", "--gt", str(truth), "--pred", str(predictions)]
+    capsys.readouterr()
+    assert main([*common, "--json", str(tmp_path / "local.json")]) == 0
+    local = capsys.readouterr().out
+    assert main([*common, "--json", str(tmp_path / "ray.json"), "--engine", "ray", "--workers", "2"]) == 0
+    printed = capsys.readouterr()
+    assert "engine: Ray cluster" in printed.err
+    assert "AP@0.5" in local and "5 images" in local
+    assert printed.out.replace("ray.json", "local.json") == local
+    assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+
+    broken = sorted(predictions.glob("*.png"))[3]
+    broken.write_bytes(b"not a mask")
+    assert main(common) == 2
+    refused = capsys.readouterr().err.strip().splitlines()[-1]
+    assert main([*common, "--engine", "ray"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == refused and broken.name in refused
+
+
 def test_the_command_shuts_down_the_cluster_it_started(camvid_run: CamvidRun, tmp_path: Path) -> None:
     _ray_or_skip()
     temp = Path(tempfile.mkdtemp(prefix="sgray", dir="/tmp"))

@@ -315,6 +315,7 @@ def kill_round(base: Path, rng: random.Random, tally: Tally, kills: int) -> None
                 tally.problems.append(f"kill: {error}")
         tally.counts["files read back after kills"] += counts.files_checked
         tally.counts["files corrupted"] += counts.corrupt_files
+        tally.counts["interrupted autosaves flagged"] += counts.interrupted
         tally.counts["strokes lost beyond the autosave interval"] += counts.strokes_lost
 
 
@@ -362,7 +363,7 @@ def tiny_model(folder: Path) -> Path:
 
 ROWS = (
     "rounds", "inputs tried", "command runs", "window loads", "fuzzed files read", "faults injected (SIGKILLs)",
-    "strokes painted before kills", "files read back after kills", "race iterations", "race saves and autosaves",
+    "strokes painted before kills", "files read back after kills", "interrupted autosaves flagged", "race iterations", "race saves and autosaves",
     "faults injected (writer delays)", "files read back after races", "error exits naming the file",
     "crashes", "unnamed refusals", "refused files read", "refused files written", "files corrupted",
     "strokes lost beyond the autosave interval",

@@ -47,10 +47,11 @@ class RaceCounts:
     delays_injected: int = 0
     files_checked: int = 0
     corrupt_files: int = 0
+    interrupted: int = 0  # a first autosave killed between its PNG and its description: flagged, never read as work
     strokes_lost: int = 0
     recoveries: int = 0
     kills: int = 0
-    writes_checked: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what was wrong with each corrupt file
 
 
 def inject_random_delays(monkeypatch: pytest.MonkeyPatch, rng: random.Random, counts: RaceCounts,
@@ -143,7 +144,13 @@ def recoverable_state(folder: Path, key: str, counts: RaceCounts) -> np.ndarray 
     for entry in store.pending():
         counts.files_checked += 1
         if entry.problem is not None:
-            counts.corrupt_files += 1
+            # As in test_window_kills: a kill between an autosave's PNG and its first description leaves a PNG
+            # that no description names; it is offered as such (never taken as work), and nothing durable is lost.
+            if "interrupted" in entry.problem:
+                counts.interrupted += 1
+            else:
+                counts.corrupt_files += 1
+                counts.problems.append(f"{entry.path}: {entry.problem}")
             continue
         work = store.load(entry)
         if entry.sample_key == key:
@@ -310,7 +317,7 @@ def check_killed_run(folder: Path, lines: list[str], counts: RaceCounts) -> None
     assert digest in digests[max(durable):], (
         f"{folder.name}: stroke {max(durable)} was durable; what a restart offers matches stroke "
         f"{digests.index(digest) if digest in digests else 'none'} (last line {lines[-1]!r})")
-    assert counts.corrupt_files == 0, f"{folder.name}: {counts.corrupt_files} corrupt file(s)"
+    assert counts.corrupt_files == 0, f"{folder.name}: {counts.corrupt_files} corrupt file(s): {counts.problems}"
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from segstudio.core.progress import CancelToken, Progress, ProgressCallback, rep
 from segstudio.core.value_map import ValueMap
 from segstudio.io.dataset_detect import find_colour_table, find_label_file
 from segstudio.io.dataset_spec import MaskKind, MaskRole
-from segstudio.io.folder_listing import image_files
+from segstudio.io.folder_listing import SkippedEntry, image_files
 from segstudio.io.mask_convention import (
     MaskConvention,
     MaskValues,
@@ -307,8 +307,15 @@ def match_by_stem(gt_dir: Path, pred_dir: Path) -> tuple[list[tuple[str, Path, P
     for folder, role in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
         if not folder.is_dir():
             raise FileProblem(folder, f"{role} folder {'is not a folder' if folder.exists() else 'does not exist'}")
-    truths = {stem: gt_dir / name for name, stem in image_files(gt_dir).items()}
-    predictions = {stem: pred_dir / name for name, stem in image_files(pred_dir).items()}
+    listings = {}
+    for folder, role in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
+        unlisted: list[SkippedEntry] = []
+        listings[role] = {stem: folder / name for name, stem in image_files(folder, unlisted).items()}
+        # the folder itself could not be listed (no permission): it is not an empty one
+        for entry in unlisted:
+            if Path(entry.path) == folder:
+                raise FileProblem(folder, f"{role} folder {entry.reason.removesuffix('; skipped')}")
+    truths, predictions = listings["ground-truth"], listings["prediction"]
     if not truths:
         raise FileProblem(gt_dir, "holds no mask files (.png, .tif, ...)")
     missing = sorted(stem for stem in truths if stem not in predictions)

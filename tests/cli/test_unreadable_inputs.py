@@ -150,6 +150,7 @@ class Case:
     argv: Callable[[Path, Path], list[str]]  # (data set root, model) -> the command's arguments
     outputs: tuple[str, ...] = ()  # what must not be written (relative to the root), beside the data set's files
     usual_exit: int | None = None  # the exit status for a folder (a file's is measured on a broken copy)
+    says: str = ""  # what the error says beside the name, where it is more than "permission denied"
 
 
 def _scan(root: Path, _model: Path) -> list[str]:
@@ -177,7 +178,7 @@ CASES = (
     Case("scan", "masks", _scan, ("segstudio.toml",), EXIT_USAGE),
     Case("evaluate", "masks/b.png", _evaluate, ("scores.json",)),
     Case("evaluate", "preds/b.png", _evaluate, ("scores.json",)),
-    Case("evaluate", "preds", _evaluate, ("scores.json",), EXIT_USAGE),
+    Case("evaluate", "preds", _evaluate, ("scores.json",), EXIT_USAGE, "prediction folder cannot be looked at"),
     Case("predict", "images/b.png", _predict, ("out/b.png",)),
     Case("predict", "images", _predict, ("out",), EXIT_USAGE),
     Case("convert", "masks/b.png", _convert, ("out",)),
@@ -210,7 +211,8 @@ def test_an_unreadable_file_or_folder_is_named_and_nothing_is_written_for_it(
         result = runner.run(case.argv(root, tiny_model))
     finally:
         target.chmod(0o755 if target.is_dir() else 0o644)
-    _check_refused(result, target)
+    text = _check_refused(result, target)
+    assert case.says in text, text
     assert result.returncode == usual_exit, (result.returncode, usual_exit, result.stderr)
     for output in case.outputs:
         written = root / output

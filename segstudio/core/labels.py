@@ -333,6 +333,19 @@ def refuse_ignore_colour(labels: LabelSet) -> None:
     )
 
 
+def colour_clash(labels: LabelSet, class_id: int, colour: Colour) -> str | None:
+    """Why ``class_id`` cannot take ``colour`` (another class has it, or it is the ignore id's colour while the set
+    has an ignore id: a colour mask could not tell them apart), or None when it can."""
+    colour = tuple(int(v) for v in colour)  # type: ignore[assignment]
+    for label in labels.classes:
+        if label.id != class_id and tuple(label.colour) == colour:
+            return f"{colour_to_hex(colour)} is the colour of class {label.name!r} (id {label.id}): choose another"
+    if labels.ignore_index is not None and colour == IGNORE_COLOUR:
+        return (f"{colour_to_hex(colour)} is the colour of the ignore id {labels.ignore_index} ({labels.ignore_name!r}): "
+                "choose another")
+    return None
+
+
 # -- "nothing there": what erasing writes and what "keep other classes" may overwrite -------------------------
 
 

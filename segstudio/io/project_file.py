@@ -18,7 +18,7 @@ from typing import Any
 import platformdirs
 
 from segstudio import __version__
-from segstudio.core.labels import LabelSet, refuse_ignore_colour
+from segstudio.core.labels import LabelSet
 from segstudio.io.dataset_spec import DatasetSpec, ImageFolder, Layout, MaskKind, MaskRole, MaskSource
 from segstudio.core.errors import FileProblem
 from segstudio.core.value_map import ValueMap
@@ -119,8 +119,10 @@ def _spec_from_mapping(data: Mapping[str, Any]) -> DatasetSpec:
     notes = data.get("notes", [])
     if not isinstance(notes, list):
         raise TypeError("'notes' must be a list of text")
+    # A class coloured like the ignore id (or like another class) is read as written: the project file is the app's
+    # own state, and refusing it would lock the user out of the folder the Classes panel fixes the colour in. The
+    # panel refuses to make such a colour (ClassPanel.recolour_class) and label files given as input are refused.
     labels = LabelSet.from_mapping(labels_data)
-    refuse_ignore_colour(labels)  # colour masks would read that class as "ignore" (or the other way round)
     return DatasetSpec(
         layout=Layout(data.get("layout", Layout.CUSTOM.value)),
         image_folders=image_folders,

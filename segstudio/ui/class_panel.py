@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from segstudio.app.class_edits import NewClassStorage
 from segstudio.core.instances import InstanceMask
-from segstudio.core.labels import Colour, LabelSet
+from segstudio.core.labels import Colour, LabelSet, colour_clash
 from segstudio.ui.add_class_dialog import AddClassDialog
 
 
@@ -193,7 +193,13 @@ class ClassPanel(QWidget):
         return self._emit(labels.renamed(class_id, name))
 
     def recolour_class(self, class_id: int, colour: tuple[int, int, int]) -> LabelSet:
-        return self._emit(self._require_labels().recoloured(class_id, tuple(int(v) for v in colour)))
+        """``class_id`` in ``colour``; ValueError saying why when another class (or the ignore id) has it: two
+        classes of one colour could not be told apart in a colour mask, nor in the picture."""
+        labels = self._require_labels()
+        clash = colour_clash(labels, class_id, colour)
+        if clash is not None:
+            raise ValueError(clash)
+        return self._emit(labels.recoloured(class_id, tuple(int(v) for v in colour)))
 
     def _require_labels(self) -> LabelSet:
         if self._labels is None:
@@ -240,7 +246,10 @@ class ClassPanel(QWidget):
             return
         colour = self._ask_colour(tuple(int(v) for v in self._labels.colours[class_id]))
         if colour is not None:
-            self.recolour_class(class_id, colour)
+            try:
+                self.recolour_class(class_id, colour)
+            except ValueError as error:
+                self._refused(str(error)[:1].upper() + str(error)[1:], "Class colour")
 
     def _ask_name(self, title: str, current: str) -> str | None:
         text, ok = QInputDialog.getText(self, title, "Class name:", text=current)
@@ -254,8 +263,8 @@ class ClassPanel(QWidget):
         dialog = AddClassDialog(labels, storage, self)
         return dialog.answer() if dialog.exec() == AddClassDialog.DialogCode.Accepted else None
 
-    def _refused(self, message: str) -> None:
-        QMessageBox.warning(self, "Add class", message)
+    def _refused(self, message: str, title: str = "Add class") -> None:
+        QMessageBox.warning(self, title, message)
 
     # -- instances -------------------------------------------------------------------------------------
 

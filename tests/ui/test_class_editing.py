@@ -66,6 +66,33 @@ def test_panel_edits_emit_new_label_sets(qtbot) -> None:
     assert tuple(panel.labels.colours[3]) == (200, 100, 0)
 
 
+def test_the_panel_refuses_a_colour_another_class_or_the_ignore_id_has(qtbot) -> None:  # noqa: ANN001
+    """Two classes of one colour (or a class in the ignore id's colour) could not be told apart in a colour mask,
+    nor on screen; the project file would keep it. Refused with the reason, nothing changed."""
+    from segstudio.core.labels import IGNORE_COLOUR
+
+    panel = ClassPanel()
+    qtbot.addWidget(panel)
+    camvid = LabelSet.camvid()  # ignore id 11, "Unlabelled"
+    panel.set_labels(camvid)
+    seen: list[LabelSet] = []
+    panel.labels_changed.connect(seen.append)
+    with pytest.raises(ValueError, match="#e0e0c0 is the colour of the ignore id 11 \\('Unlabelled'\\)"):
+        panel.recolour_class(3, IGNORE_COLOUR)
+    with pytest.raises(ValueError, match="is the colour of class 'Sky' \\(id 0\\)"):
+        panel.recolour_class(3, tuple(camvid.colours[0]))
+    refusals: list[tuple[str, str]] = []
+    panel._refused = lambda message, title="Add class": refusals.append((title, message))  # type: ignore[method-assign]
+    panel._ask_colour = lambda _current: IGNORE_COLOUR  # type: ignore[method-assign]
+    panel.ask_colour(3)
+    assert refusals and refusals[0][0] == "Class colour" and "ignore id" in refusals[0][1]
+    assert seen == [] and panel.labels == camvid
+    panel.recolour_class(3, tuple(camvid.colours[3]))  # its own colour again is no clash
+    no_ignore = LabelSet.from_names(["a", "b"])
+    panel.set_labels(no_ignore)
+    assert tuple(panel.recolour_class(1, IGNORE_COLOUR).colours[1]) == IGNORE_COLOUR  # nothing drawn in it
+
+
 def test_window_applies_class_edits_to_session_palette_and_project_file(qtbot, window, camvid_folder: Path) -> None:
     open_and_wait(qtbot, window, camvid_folder)
     panel, canvas = window.class_panel, window.canvas

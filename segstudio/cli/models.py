@@ -43,6 +43,9 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     train.add_argument("--size", type=int, default=256, metavar="PX", help="training crop size in pixels (default 256)")
     train.add_argument("--batch-size", type=int, default=4, metavar="N", help="crops per step, over all processes under torchrun (default 4)")
     train.add_argument("--samples-per-epoch", type=int, metavar="N", help="crops per epoch (default: one per image)")
+    train.add_argument("--loader-workers", type=int, default=0, metavar="N",
+                       help="processes reading and augmenting crops for each training process (default 0: the training "
+                       "process itself); a crop depends only on the seed and its place, so N never changes the model")
     train.add_argument("--lr", type=float, metavar="RATE", help="learning rate (default 1e-3; 5e-3 for Mask R-CNN)")
     train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="architecture option, e.g. upsampling=bilinear (repeatable)")
     train.add_argument("--init", type=Path, metavar="FILE", help="weights to fine-tune from: a segstudio checkpoint, torchvision or smp weights")
@@ -169,6 +172,8 @@ def _run_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out}: checkpoints are written as .safetensors files")
     if args.device:
         check_device(args.device)
+    if args.loader_workers < 0:
+        raise ValueError(f"--loader-workers {args.loader_workers}: 0 (the training process reads its crops) or more")
     config = TrainingConfig(
         architecture=args.arch,
         encoder=args.encoder,
@@ -177,6 +182,7 @@ def _run_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         crop_size=args.size,
         samples_per_epoch=args.samples_per_epoch,
+        num_workers=args.loader_workers,
         learning_rate=args.lr,
         val_split=args.val_split,
         seed=args.seed,

@@ -61,6 +61,22 @@ def test_train_leaves_only_the_checkpoint_and_says_where_it_is(tmp_path: Path, c
     assert "resume state removed: the run completed all its epochs" in printed
 
 
+def test_loader_workers_change_nothing_but_who_reads_the_crops(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetensors.torch import load_file
+
+    data = write_demo_dataset(tmp_path / "demo", count=3)
+    weights = {}
+    for workers in (0, 2):
+        out = tmp_path / f"w{workers}.safetensors"
+        assert main([*TINY_TRAIN, "--data", str(data), "--epochs", "1", "--loader-workers", str(workers), "--out", str(out)]) == 0
+        weights[workers] = load_file(str(out))
+    assert weights[0].keys() == weights[2].keys()
+    assert all((weights[0][k] == weights[2][k]).all() for k in weights[0])
+    capsys.readouterr()
+    assert main([*TINY_TRAIN, "--data", str(data), "--loader-workers", "-1", "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert "--loader-workers -1: 0 (the training process reads its crops) or more" in capsys.readouterr().err
+
+
 def test_an_interrupted_train_keeps_its_resume_state_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from segstudio.cli import models

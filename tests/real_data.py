@@ -8,9 +8,12 @@ import cv2
 import pytest
 
 
-def pennfudan_copy(shared_data: Path, root: Path, *, count: int = 3, shrink: int = 4) -> Path:
+def pennfudan_copy(
+    shared_data: Path, root: Path, *, count: int = 3, shrink: int = 4, size: tuple[int, int] | None = None
+) -> Path:
     """The first ``count`` Penn-Fudan images and their instance masks as ``root``/PNGImages + PedMasks, each side
-    divided by ``shrink`` (images by area, masks nearest: ids stay ids); skips the test without Penn-Fudan."""
+    divided by ``shrink`` (or resized to ``size``, width and height; images by area, masks nearest: ids stay ids);
+    skips the test without Penn-Fudan."""
     source = shared_data / "pennfudan"
     if not (source / "PNGImages").is_dir():
         pytest.skip("Penn-Fudan is not in the shared data")
@@ -19,10 +22,10 @@ def pennfudan_copy(shared_data: Path, root: Path, *, count: int = 3, shrink: int
     for image_path in sorted((source / "PNGImages").glob("*.png"))[:count]:
         image = cv2.imread(str(image_path))
         mask = cv2.imread(str(source / "PedMasks" / f"{image_path.stem}_mask.png"), cv2.IMREAD_UNCHANGED)
-        size = (image.shape[1] // shrink, image.shape[0] // shrink)
-        if shrink != 1:
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+        wanted = size or (image.shape[1] // shrink, image.shape[0] // shrink)
+        if wanted != (image.shape[1], image.shape[0]):
+            image = cv2.resize(image, wanted, interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(mask, wanted, interpolation=cv2.INTER_NEAREST)
         cv2.imwrite(str(root / "PNGImages" / image_path.name), image)
         cv2.imwrite(str(root / "PedMasks" / f"{image_path.stem}_mask.png"), mask)
     return root

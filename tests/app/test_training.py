@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -13,21 +12,11 @@ from segstudio.app.training import DatasetFiles, train, training_data
 from segstudio.io.datasets import open_dataset
 from segstudio.models.registry import Task
 from segstudio.models.training import TrainingConfig
+from tests.real_data import pennfudan_copy
 
 
 def _penn_fudan_like(root: Path, shared_data: Path, count: int = 2) -> Path:
-    source = shared_data / "pennfudan"
-    if not (source / "PNGImages").is_dir():
-        pytest.skip("Penn-Fudan is not in the shared data")
-    (root / "PNGImages").mkdir(parents=True)
-    (root / "PedMasks").mkdir()
-    for image_path in sorted((source / "PNGImages").glob("*.png"))[:count]:
-        mask_name = f"{image_path.stem}_mask.png"
-        image = cv2.imread(str(image_path))
-        mask = cv2.imread(str(source / "PedMasks" / mask_name), cv2.IMREAD_UNCHANGED)
-        cv2.imwrite(str(root / "PNGImages" / image_path.name), cv2.resize(image, (80, 60), interpolation=cv2.INTER_AREA))
-        cv2.imwrite(str(root / "PedMasks" / mask_name), cv2.resize(mask, (80, 60), interpolation=cv2.INTER_NEAREST))
-    return root
+    return pennfudan_copy(shared_data, root, count=count, size=(80, 60))
 
 
 def test_instance_ground_truth_is_handed_to_instance_models_only(shared_data: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,38 +128,40 @@ def ray_pair_counter(cluster: Cluster, pool: WorkerPool, *, batch_size: int = PA
 def count_instance_overlaps(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """A Ray Data batch of instance mask pairs -> each pair's pickled :class:`PairOverlaps` (the local step's own),
     or the problem that stopped it."""
-    counted: list[bytes] = []
-    problems: list[str] = []
-    for truth, prediction in zip(batch["truth"], batch["prediction"], strict=True):
-        try:
-            counted.append(pickle.dumps(pair_overlaps(Path(str(truth)), Path(str(prediction)))))
-            problems.append("")
-        except FileProblem as problem:
-            counted.append(b"")
-            problems.append(f"{problem.path}{_SEPARATOR}{problem.problem}")
-    return {"index": np.asarray(batch["index"]), "overlaps": np.array(counted, dtype=object),
-            "problem": np.array(problems, dtype=object)}
+    pairs = zip(batch["truth"], batch["prediction"], strict=True)
+    return _pickled_per_row(batch["index"], "overlaps", [lambda t=t, p=p: pair_overlaps(Path(str(t)), Path(str(p)))
+                                                         for t, p in pairs])
 
 
 def count_values_of_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """A Ray Data batch of mask paths -> each one's pickled :class:`MaskValues` (the local count's own), or the
     problem that stopped it."""
-    values: list[bytes] = []
+    paths = [Path(str(text)) for text in batch["path"]]
+    return _pickled_per_row(batch["index"], "values", [lambda p=p: MaskValues.of(p.name, read_raw_mask(p)) for p in paths])
+
+
+def _pickled_per_row(index: np.ndarray, column: str, steps: Sequence[Callable[[], object]]) -> dict[str, np.ndarray]:
+    """Each row's step result pickled into ``column``, or the FileProblem that stopped it in ``problem``."""
+    results: list[bytes] = []
     problems: list[str] = []
-    for text in batch["path"]:
-        path = Path(str(text))
+    for step in steps:
         try:
-            values.append(pickle.dumps(MaskValues.of(path.name, read_raw_mask(path))))
+            results.append(pickle.dumps(step()))
             problems.append("")
         except FileProblem as problem:
-            values.append(b"")
-            problems.append(f"{problem.path}{_SEPARATOR}{problem.problem}")
-    return {"index": np.asarray(batch["index"]), "values": np.array(values, dtype=object),
+            results.append(b"")
+            problems.append(_problem_text(problem))
+    return {"index": np.asarray(index), column: np.array(results, dtype=object),
             "problem": np.array(problems, dtype=object)}
 
 
+def _problem_text(problem: FileProblem) -> str:
+    return f"{problem.path}{_SEPARATOR}{problem.problem}"
+
+
 def _problem(text: str) -> FileProblem:
-    return FileProblem(Path(_problem_path(text)), _problem_reason(text))
+    path, _, reason = text.partition(_SEPARATOR)
+    return FileProblem(Path(path), reason)
 
 
 _SEPARATOR = "\0"  # path and reason of a FileProblem in one string column (neither holds a NUL)
@@ -175,16 +177,8 @@ def count_confusions(batch: dict[str, np.ndarray], reading: MaskReading) -> dict
             confusions[row] = pair_confusion(Path(str(truth)), Path(str(prediction)), reading).ravel()
             problems.append("")
         except FileProblem as problem:
-            problems.append(f"{problem.path}{_SEPARATOR}{problem.problem}")
+            problems.append(_problem_text(problem))
     return {"index": np.asarray(batch["index"]), "confusion": confusions, "problem": np.array(problems, dtype=object)}
-
-
-def _problem_path(text: str) -> str:
-    return text.partition(_SEPARATOR)[0]
-
-
-def _problem_reason(text: str) -> str:
-    return text.partition(_SEPARATOR)[2]
 
 
 __all__ = ["PAIRS_PER_TASK", "count_confusions", "count_values_of_batch", "ray_value_counter", "score_pairs_on_ray"]

@@ -211,6 +211,16 @@ def test_evaluate_on_ray_prints_and_writes_the_local_figures(
     assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "local.json").read_bytes()
 
 
+def _refusals_here_and_on_ray(command: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """The last error line of ``command`` run here and on the Ray cluster; both must exit 2."""
+    assert main(command) == 2
+    local = capsys.readouterr().err.strip().splitlines()[-1]
+    assert main([*command, "--engine", "ray"]) == 2
+    said = capsys.readouterr().err
+    assert "engine: Ray cluster" in said  # it did run on the cluster
+    return local, said.strip().splitlines()[-1]
+
+
 def test_evaluate_on_ray_refuses_a_bad_mask_as_locally(
     camvid_run: CamvidRun, ray_cluster: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -222,21 +232,11 @@ def test_evaluate_on_ray_refuses_a_bad_mask_as_locally(
     Image.fromarray(np.zeros((20, 8), np.uint8)).save(predictions / names[4])  # the first in order is reported
     common = ["evaluate", "--gt", str(camvid_run.truth), "--pred", str(predictions), "--classes", str(camvid_run.labels)]
     capsys.readouterr()
-    assert main(common) == 2
-    local = capsys.readouterr().err.strip().splitlines()[-1]
-    assert main([*common, "--engine", "ray"]) == 2
-    said = capsys.readouterr().err
-    assert "engine: Ray cluster" in said  # it did run on the cluster
-    on_ray = said.strip().splitlines()[-1]
+    local, on_ray = _refusals_here_and_on_ray(common, capsys)
     assert on_ray == local and names[2] in local and "12x10" in local
 
     (predictions / names[1]).write_bytes(b"not a mask")  # now refused earlier: when its values are counted
-    assert main(common) == 2
-    local = capsys.readouterr().err.strip().splitlines()[-1]
-    assert main([*common, "--engine", "ray"]) == 2
-    said = capsys.readouterr().err
-    assert "engine: Ray cluster" in said  # it did run on the cluster
-    on_ray = said.strip().splitlines()[-1]
+    local, on_ray = _refusals_here_and_on_ray(common, capsys)
     assert on_ray == local and names[1] in local and "12x10" not in local
 
 
@@ -269,10 +269,8 @@ def test_evaluate_instances_on_ray_prints_and_writes_the_local_figures(
 
     broken = sorted(predictions.glob("*.png"))[3]
     broken.write_bytes(b"not a mask")
-    assert main(common) == 2
-    refused = capsys.readouterr().err.strip().splitlines()[-1]
-    assert main([*common, "--engine", "ray"]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == refused and broken.name in refused
+    refused, on_ray = _refusals_here_and_on_ray(common, capsys)
+    assert on_ray == refused and broken.name in refused
 
 
 def test_the_command_shuts_down_the_cluster_it_started(camvid_run: CamvidRun, tmp_path: Path) -> None:

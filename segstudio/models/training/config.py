@@ -220,6 +220,20 @@ class EpochRecord:
         return cls(**{**known, "class_iou": tuple(data.get("class_iou", ())), "class_dice": tuple(data.get("class_dice", ()))})
 
 
+def epoch_score(record: EpochRecord) -> float:
+    """What ranks an epoch for the best checkpoint (:func:`keeps_best`): its :attr:`EpochRecord.score`, mean IoU
+    for a semantic model and mask AP@0.5 for an instance model; n/a ranks as -1, below any real figure."""
+    return -1.0 if record.score is None else float(record.score)
+
+
+def keeps_best(score: float, best: float | None) -> bool:
+    """Whether an epoch scoring ``score`` (:func:`epoch_score`) replaces the best checkpoint so far. A tie keeps the
+    later, longer-trained epoch: a young instance model without a good detection scores the same (mask AP 0, or
+    all background when it was ranked by class IoU) every epoch, and the first epoch must not win that tie (it did:
+    training Mask R-CNN on Penn-Fudan kept epoch 1)."""
+    return best is None or score >= best
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     """What a run produced: the best checkpoint, its epoch and scores, and every epoch's record.

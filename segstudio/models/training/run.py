@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -12,7 +14,7 @@ from segstudio.models.registry import build_model, get_architecture
 from segstudio.models.training.config import StopReason, TrainingConfig, TrainingResult
 from segstudio.models.training.distributed import SINGLE, Agreement, Ranks, process_group, rank_device, rank_seed
 from segstudio.models.training.resume import finish_resume_state, read_resume_state, resume_state_path
-from segstudio.models.training.runner import Runner, deterministic
+from segstudio.models.training.runner import Runner
 from segstudio.models.training.setup import TrainingData, copy_matching_weights, prepare
 
 
@@ -95,3 +97,25 @@ def train(
         notes=tuple(setup.notes),
         resume_state_kept=kept,
     )
+
+
+@contextlib.contextmanager
+def deterministic(enabled: bool, device: torch.device) -> Iterator[None]:
+    """Deterministic arithmetic for the run, restoring the process-wide settings afterwards."""
+    was_enabled = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    was_benchmark = torch.backends.cudnn.benchmark
+    was_cudnn_deterministic = torch.backends.cudnn.deterministic
+    try:
+        if device.type == "cuda":
+            # Exact CUDA determinism would need CUBLAS_WORKSPACE_CONFIG set before CUDA starts and slower kernels;
+            # seeds plus deterministic cuDNN make GPU runs repeatable in practice, benchmark mode when not asked.
+            torch.backends.cudnn.deterministic = enabled
+            torch.backends.cudnn.benchmark = not enabled
+        elif enabled:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_enabled, warn_only=was_warn_only)
+        torch.backends.cudnn.benchmark = was_benchmark
+        torch.backends.cudnn.deterministic = was_cudnn_deterministic

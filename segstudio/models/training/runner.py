@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from segstudio.core.instance_ap import InstanceAPScores
 from segstudio.core.labels import LabelSet
-from segstudio.core.metrics import Scores, confusion_matrix
 from segstudio.core.progress import Cancelled, CancelToken, Progress, ProgressCallback, report
 from segstudio.models.normalisation import InputNormalisation
 from segstudio.models.predictor import Predictor, semantic_logits
@@ -29,15 +27,17 @@ from segstudio.models.training.config import (
     Optimiser,
     StopReason,
     TrainingConfig,
+    epoch_score,
     json_ready,
+    keeps_best,
     plain,
 )
-from segstudio.models.training.distributed import SINGLE, Agreement, Ranks, StepBatches, parallel_model, shard_of
-from segstudio.models.training.instance_validation import DetectionAP, detection_overlaps
+from segstudio.models.training.distributed import SINGLE, Agreement, Ranks, StepBatches, parallel_model
 from segstudio.models.training.losses import learning_rate_factor, segmentation_loss
 from segstudio.models.training.resume import RESUME_FORMAT, RESUME_VERSION, write_resume_state
 from segstudio.models.training.samples import InstanceImages, SemanticCrops, collate_instances
 from segstudio.models.training.setup import RunSetup
+from segstudio.models.training.validation import Validation, validate
 
 
 @dataclass
@@ -47,14 +47,6 @@ class _RunState:
     best_epoch: int | None = None
     best_score: float | None = None
     best_metrics: dict[str, float | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Validation:
-    """One validation pass: class-mask scores, and for an instance model the mask AP of its detections."""
-
-    scores: Scores
-    detection_ap: InstanceAPScores | None = None
 
 
 class Runner:
@@ -308,11 +300,10 @@ class Runner:
             raise ValueError("an instance model in train mode must return a dict of losses (torchvision's detection API)")
         return sum(losses.values(), torch.zeros((), device=self.device))
 
-    def _validate(self, cancel: CancelToken | None) -> _Validation:
+    def _validate(self, cancel: CancelToken | None) -> Validation:
         """Whole validation images. Semantic: the confusion of class masks. Instance: the class mask of the
         instances at ``score_threshold`` (for the class IoU figures) and, from every detection the model returns
         (no score cut of ours, see :mod:`segstudio.models.training.instance_validation`), the COCO mask AP."""
-        labels = self.setup.labels
         predictor = Predictor(
             self.model,
             task=self.setup.task,
@@ -323,36 +314,10 @@ class Runner:
             amp=self.amp_dtype is not None,
             score_threshold=self.config.score_threshold,
         )
-        matrix = np.zeros((labels.num_classes, labels.num_classes), dtype=np.int64)
-        detections: list[tuple[int, str, Any]] = []  # (validation index, key, overlaps), for the mask AP
-        # each process validates every world_size-th image; the counts are summed and the overlaps gathered in the
-        # validation order, so every process ends with the figures one process would have computed
-        for index, sample in shard_of(self.setup.val, self.ranks):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            image = self.setup.reader.image(sample)
-            prediction = predictor.predict(image, cancel=cancel)
-            predicted = prediction.classes
-            if self.instance:
-                instances = self.setup.reader.instance_mask(sample)
-                if prediction.candidates is None:
-                    raise ValueError("instance validation needs the model's soft masks (torchvision's 'masks' output)")
-                detections.append((index, sample.key, detection_overlaps(instances, prediction.candidates)))
-                truth = instances.to_class_mask(predicted.dtype)
-                ignore = None
-            else:
-                truth, ignore = self.setup.reader.class_mask(sample), labels.ignore_index
-            matrix += confusion_matrix(truth, predicted, labels.num_classes, ignore)
-        self.trained.train()
-        matrix = self.agree.sum_counts(matrix)
-        detection_ap = None
-        if self.instance:
-            detection_ap = DetectionAP(dict(enumerate(labels.names)))
-            for _, key, overlaps in sorted(self.agree.gather(detections), key=lambda found: found[0]):
-                detection_ap.add_overlaps(key, overlaps)
-        return _Validation(
-            Scores.from_confusion(matrix, labels.names), None if detection_ap is None else detection_ap.result()
-        )
+        try:
+            return validate(predictor, self.setup, self.agree, cancel)
+        finally:
+            self.trained.train()
 
     def _save_best(self, record: EpochRecord) -> None:
         if not self.ranks.main:
@@ -419,28 +384,6 @@ def _make_optimiser(model: nn.Module, kind: Optimiser, lr: float, weight_decay: 
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
-@contextlib.contextmanager
-def deterministic(enabled: bool, device: torch.device) -> Iterator[None]:
-    """Deterministic arithmetic for the run, restoring the process-wide settings afterwards."""
-    was_enabled = torch.are_deterministic_algorithms_enabled()
-    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    was_benchmark = torch.backends.cudnn.benchmark
-    was_cudnn_deterministic = torch.backends.cudnn.deterministic
-    try:
-        if device.type == "cuda":
-            # Exact CUDA determinism would need CUBLAS_WORKSPACE_CONFIG set before CUDA starts and slower kernels;
-            # seeds plus deterministic cuDNN make GPU runs repeatable in practice, benchmark mode when not asked.
-            torch.backends.cudnn.deterministic = enabled
-            torch.backends.cudnn.benchmark = not enabled
-        elif enabled:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        yield
-    finally:
-        torch.use_deterministic_algorithms(was_enabled, warn_only=was_warn_only)
-        torch.backends.cudnn.benchmark = was_benchmark
-        torch.backends.cudnn.deterministic = was_cudnn_deterministic
-
-
 def _per_class(values: np.ndarray) -> tuple[float | None, ...]:
     return tuple(None if np.isnan(v) else float(v) for v in values)
 
@@ -454,18 +397,3 @@ def _validation_text(record: EpochRecord) -> str:
         return (f"mask AP@0.5 {_fmt(record.mask_ap50)}, mask AP@[.5:.95] {_fmt(record.mask_ap)} "
                 f"(class mean IoU {_fmt(record.mean_iou)})")
     return f"mean IoU {_fmt(record.mean_iou)}"
-
-
-def epoch_score(record: EpochRecord) -> float:
-    """What ranks an epoch for the best checkpoint (:func:`keeps_best`): its :attr:`EpochRecord.score`, mean IoU
-    for a semantic model and mask AP@0.5 for an instance model; n/a ranks as -1, below any real figure."""
-    return -1.0 if record.score is None else float(record.score)
-
-
-def keeps_best(score: float, best: float | None) -> bool:
-    """Whether an epoch scoring ``score`` (:func:`epoch_score`) replaces the best checkpoint so far. A tie keeps the
-    later, longer-trained epoch: a young instance model without a good detection scores the same (mask AP 0, or
-    all background when it was ranked by class IoU) every epoch, and the first epoch must not win that tie (it did:
-    training Mask R-CNN on Penn-Fudan kept epoch 1)."""
-    return best is None or score >= best
-
